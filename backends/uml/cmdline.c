@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmdline.h"
+
+static int push(su_launch *l, int *r, const char *fmt, ...) SU_PRINTF(3, 4);
+static int push(su_launch *l, int *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (*r < 0)
+		return *r;
+	va_start(ap, fmt);
+	s = su_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	*r = su_strv_push_take(&l->argv, s);
+	return *r;
+}
+
+static int dupto(char **dst, const char *src)
+{
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_uml_params *p,
+			soda_error **error)
+{
+	su_launch l = { 0 };
+	int r = 0;
+
+	if (su_strv_len(p->share_dirs) != cfg->n_shares || su_strv_len(p->ifnames) != cfg->n_nics)
+		return su_errorf(error, -EINVAL, "internal error: shares or NICs do not match");
+	if (dupto(&l.name, cfg->name) < 0 || dupto(&l.state_dir, p->state_dir) < 0 ||
+	    dupto(&l.run_dir, p->run_dir) < 0 || dupto(&l.status_path, p->status_path) < 0 ||
+	    dupto(&l.console_log, p->console_log) < 0 || dupto(&l.cgroup, p->cgroup) < 0 ||
+	    dupto(&l.monitor_cgroup, p->monitor_cgroup) < 0)
+		goto oom;
+	l.uid = p->uid;
+	l.gid = p->gid;
+	l.memory = cfg->memory;
+	l.prefer_v2_core = p->prefer_v2_core;
+
+	/* The jail: the kernel binary and its libraries, read-only. */
+	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_UML, p->uml_binary, 0, 0, 0) < 0)
+		goto oom;
+	for (size_t i = 0; p->uml_libs && p->uml_libs[i]; i++)
+		if (su_launch_add_mount(&l, SU_MNT_BIND_RO, p->uml_libs[i], p->uml_libs[i], 0, 0, 0) <
+		    0)
+			goto oom;
+	/* The shared base image read-only, the server's own layer writable. */
+	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_BASE, p->image_path, 0, 0, 0) < 0 ||
+	    su_launch_add_mount(&l, SU_MNT_BIND_RW, SU_JAIL_COW, p->cow_path, 0, 0, 0) < 0)
+		goto oom;
+	/* UML keeps guest memory in a file under TMPDIR: a tmpfs just big enough. */
+	if (su_launch_add_mount(&l, SU_MNT_TMPFS, SU_JAIL_TMP, NULL, cfg->memory + SU_TMP_SLACK,
+				0700, p->uid) < 0)
+		goto oom;
+	{
+		char *umldir = su_strdup_printf("%s/uml", p->run_dir);
+
+		if (!umldir)
+			goto oom;
+		r = su_launch_add_mount(&l, SU_MNT_BIND_RW, SU_JAIL_UMLDIR, umldir, 0, 0, 0);
+		free(umldir);
+		if (r < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		char dst[32];
+
+		snprintf(dst, sizeof(dst), SU_JAIL_SHARE_FMT, i);
+		if (su_launch_add_mount(&l,
+					cfg->shares[i].flags & SODA_SHARE_READONLY ? SU_MNT_BIND_RO
+										   : SU_MNT_BIND_RW,
+					dst, p->share_dirs[i], 0, 0, 0) < 0)
+			goto oom;
+	}
+	/* linux.uml's "null" channels (ssl2=null,...) open /dev/null. */
+	if (su_launch_add_mount(&l, SU_MNT_BIND_DEV, "/dev/null", "/dev/null", 0, 0, 0) < 0)
+		goto oom;
+	if (cfg->n_nics &&
+	    su_launch_add_mount(&l, SU_MNT_BIND_DEV, "/dev/net/tun", "/dev/net/tun", 0, 0, 0) < 0)
+		goto oom;
+
+	/* linux.uml's command line. */
+	push(&l, &r, "%s", SU_JAIL_UML);
+	push(&l, &r, "mem=%" PRIu64 "M", cfg->memory >> 20);
+	push(&l, &r, "ubd0=%s,%s", SU_JAIL_COW, SU_JAIL_BASE);
+	push(&l, &r, "root=/dev/ubda");
+	push(&l, &r, "rw");
+	push(&l, &r, "init=/soda/init");
+	push(&l, &r, "umid=%s", SU_UMID);
+	push(&l, &r, "uml_dir=%s", SU_JAIL_UMLDIR);
+	push(&l, &r, "con=none");
+	push(&l, &r, "con0=fd:%d,fd:%d", SU_FD_CONSOLE, SU_FD_CONSOLE);
+	push(&l, &r, "ssl=none");
+	push(&l, &r, "ssl2=null,fd:%d", SU_FD_READY);
+	push(&l, &r, "quiet");
+	if (p->lpj)
+		push(&l, &r, "lpj=%" PRIu64, p->lpj);
+	push(&l, &r, "pty.legacy_count=0");
+	/* Without a share the guest gets no hostfs at all (it could otherwise
+	 * reach whatever the jail holds, see DESIGN.md). */
+	push(&l, &r, "initcall_blacklist=raid6_select_algo%s", cfg->n_shares ? "" : ",init_hostfs");
+	push(&l, &r, "soda.name=%s", cfg->name);
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		push(&l, &r, "soda.share=%zu,%s,%s", i, cfg->shares[i].guest_dir,
+		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		push(&l, &r, "eth%zu=tuntap,%s,%s", i, p->ifnames[i], cfg->nics[i].mac);
+		if (r == 0) {
+			char *nd = su_strdup_printf("%zu %s", i, p->ifnames[i]);
+
+			r = su_strv_push_take(&l.netdevs, nd);
+		}
+	}
+	for (size_t i = 0; cfg->kernel_args && cfg->kernel_args[i]; i++)
+		push(&l, &r, "%s", cfg->kernel_args[i]);
+	if (r < 0)
+		goto oom;
+	*ret = l;
+	return 0;
+oom:
+	su_launch_free(&l);
+	return su_errorf(error, -ENOMEM, "out of memory");
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Turns a server's configuration into the launch spec soda-monitor runs:
+ * the jail's mounts and linux.uml's command line. Pure: no system calls, so
+ * unit tests pin it down exactly.
+ */
+#ifndef SODA_UML_CMDLINE_H
+#define SODA_UML_CMDLINE_H
+
+#include <stdbool.h>
+
+#include "../../libsoda/config.h"
+#include "proto.h"
+
+typedef struct su_uml_params {
+	const char *state_dir;
+	const char *run_dir;
+	const char *status_path;
+	const char *console_log;
+	const char *uml_binary;  /* host path of linux.uml */
+	char *const *uml_libs;   /* what it needs to run (elfdeps.h) */
+	const char *image_path;  /* host path of the base image */
+	const char *cow_path;    /* host path of the server's layer */
+	char *const *share_dirs; /* resolved host directories, one per share */
+	char *const *ifnames;    /* host interface per NIC */
+	const char *cgroup;
+	const char *monitor_cgroup;
+	bool prefer_v2_core;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t lpj; /* 0: let the guest calibrate (slow) */
+} su_uml_params;
+
+/* Extra room in the jail's /tmp beyond guest memory for UML's memory file. */
+#define SU_TMP_SLACK (16ULL << 20)
+
+int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_uml_params *p,
+			soda_error **error);
+
+#endif

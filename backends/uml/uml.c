@@ -1,0 +1,1960 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The uml backend: User-Mode Linux guests, each run by its own soda-monitor
+ * in a jail. This file is the library side; see proto.h for the state
+ * directory layout and monitor/monitor.c for the other side.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../libsoda/config.h"
+#include "../../libsoda/kv.h"
+#include "../../libsoda/private.h"
+#include "../host/cgroup.h"
+#include "cmdline.h"
+#include "cow.h"
+#include "elfdeps.h"
+#include "image.h"
+#include "proto.h"
+
+#ifndef SODA_MONITOR_DEFAULT
+#define SODA_MONITOR_DEFAULT "/usr/libexec/soda-monitor"
+#endif
+
+#define DEFAULT_STATE_DIR "/var/lib/soda"
+#define DEFAULT_UML "/usr/bin/linux.uml"
+#define DEFAULT_UID_BASE 1000100000u
+#define DEFAULT_UID_COUNT 65536u
+#define UID_SLOTS 4096u /* contexts spread over this many default ranges */
+#define START_TIMEOUT_MS 30000
+#define CTL_TIMEOUT_MS 5000
+#define KILL_WAIT_MS 10000
+#define STOP_MARGIN_MS 15000
+
+extern char **environ;
+
+typedef struct known {
+	char *name;
+	int state;
+	int32_t monitor_pid;
+	int pidfd;
+} known;
+
+typedef struct uml {
+	soda_context *ctx;
+	char *state_dir;
+	char *uml_binary;
+	char *monitor_path;
+	char *cgroup_parent;
+	char ctxid[9];
+	uint32_t uid_base;
+	uint32_t uid_count;
+	int lock_fd;
+	int lock_depth;
+	int inotify_fd;
+	int epoll_fd;
+	su_cg_layout layout;
+	char **uml_libs;
+	uint64_t lpj;
+	known *known;
+	size_t n_known;
+} uml;
+
+/* ---- paths ---- */
+
+static char *pathf(const uml *u, const char *fmt, ...) SU_PRINTF(2, 3);
+static char *pathf(const uml *u, const char *fmt, ...)
+{
+	va_list ap;
+	char *rel, *full;
+
+	va_start(ap, fmt);
+	rel = su_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (!rel)
+		return NULL;
+	full = su_strdup_printf("%s/%s", u->state_dir, rel);
+	free(rel);
+	return full;
+}
+
+static char *cgroup_of(const uml *u, const char *name)
+{
+	return su_strdup_printf("%s/%s/%s", u->cgroup_parent, u->ctxid, name);
+}
+
+#define OOM(error) su_errorf(error, -ENOMEM, "out of memory")
+
+/* ---- locking ---- */
+
+static int lock(uml *u, soda_error **error)
+{
+	if (u->lock_depth++ > 0)
+		return 0;
+	while (flock(u->lock_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			u->lock_depth--;
+			return su_errorf(error, su_neg_errno(), "cannot lock %s/lock: %s",
+					 u->state_dir, strerror(errno));
+		}
+	}
+	return 0;
+}
+
+static void unlock(uml *u)
+{
+	if (--u->lock_depth == 0)
+		flock(u->lock_fd, LOCK_UN);
+}
+
+/* ---- status ---- */
+
+static bool server_exists(const uml *u, const char *name)
+{
+	char *p = pathf(u, "servers/%s/config", name);
+	bool e = p && su_path_exists(p);
+
+	free(p);
+	return e;
+}
+
+static bool monitor_alive(const su_status *st)
+{
+	return st->monitor_pid > 0 && su_proc_alive(st->monitor_pid, st->monitor_start);
+}
+
+/* Reads a server's status as written; a defined server without a status
+ * file is shut off. */
+static int read_status(const uml *u, const char *name, su_status *st, soda_error **error)
+{
+	char *p = pathf(u, "status/%s", name);
+	int r;
+
+	if (!p)
+		return OOM(error);
+	if (!su_path_exists(p)) {
+		free(p);
+		if (!server_exists(u, name))
+			return su_errorf(error, -ENOENT, "no server named '%s'", name);
+		su_status_init(st);
+		return 0;
+	}
+	r = su_status_read(st, p, error);
+	free(p);
+	return r;
+}
+
+static int write_status(const uml *u, const char *name, const su_status *st, soda_error **error)
+{
+	char *p = pathf(u, "status/%s", name);
+	int r;
+
+	if (!p)
+		return OOM(error);
+	r = su_status_write(st, p);
+	if (r < 0)
+		su_errorf(error, r, "cannot write %s: %s", p, strerror(-r));
+	free(p);
+	return r;
+}
+
+/* ---- network attachments ---- */
+
+/* Undoes what attach did for each "INDEX IFNAME" entry; returns the entries
+ * it could not undo (no hooks installed here, or the hook failed). */
+static char **detach_netdevs(uml *u, const char *name, char **netdevs)
+{
+	void *userdata = NULL;
+	const soda_netdev_ops *ops = soda_context_get_netdev_ops(u->ctx, &userdata);
+	char **left = NULL;
+
+	for (size_t i = 0; netdevs && netdevs[i]; i++) {
+		unsigned idx;
+		char ifname[32];
+		soda_error *e = NULL;
+
+		if (sscanf(netdevs[i], "%u %31s", &idx, ifname) != 2)
+			continue;
+		if (!ops || ops->detach(userdata, name, idx, ifname, &e) < 0) {
+			su_log(u->ctx, SODA_LOG_WARNING, "server %s: cannot release %s: %s", name,
+			       ifname, e ? soda_error_message(e) : "no network hooks installed");
+			su_strv_push(&left, netdevs[i]);
+		}
+		soda_error_free(e);
+	}
+	return left;
+}
+
+/* ---- recovery ---- */
+
+static void cleanup_run(uml *u, const char *name)
+{
+	char *cgrel = cgroup_of(u, name), *run = pathf(u, "run/%s", name);
+	su_cgroup cg;
+	soda_error *e = NULL;
+
+	if (cgrel && su_cg_init(&cg, &u->layout, cgrel) == 0) {
+		if (su_cg_destroy(&cg, &e) < 0)
+			su_log(u->ctx, SODA_LOG_WARNING, "server %s: %s", name,
+			       soda_error_message(e));
+		soda_error_free(e);
+		su_cg_done(&cg);
+	}
+	if (run)
+		su_rm_rf(run);
+	free(cgrel);
+	free(run);
+}
+
+/* Under the lock: the monitor of @name is gone while its status says the
+ * server runs. End what is left, release what the run held, record a crash. */
+static int recover_server(uml *u, const char *name, su_status *st, soda_error **error)
+{
+	char **left;
+
+	su_log(u->ctx, SODA_LOG_NOTICE, "server %s: monitor %d is gone; cleaning up", name,
+	       (int)st->monitor_pid);
+	cleanup_run(u, name);
+	left = detach_netdevs(u, name, st->netdevs);
+	su_strv_free(st->netdevs);
+	st->netdevs = left;
+	st->state = SODA_STATE_CRASHED;
+	snprintf(st->reason, sizeof(st->reason), "monitor died");
+	st->monitor_pid = 0;
+	st->monitor_start = 0;
+	st->guest_pid = 0;
+	return write_status(u, name, st, error);
+}
+
+static int list_dir_names(const char *dir, char ***ret)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+
+	if (!d)
+		return errno == ENOENT ? (*ret = NULL, 0) : su_neg_errno();
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (soda_name_check(de->d_name, NULL) < 0)
+			continue; /* temporary files and anything foreign */
+		if (su_strv_push(&names, de->d_name) < 0) {
+			closedir(d);
+			su_strv_free(names);
+			return -ENOMEM;
+		}
+	}
+	closedir(d);
+	*ret = names;
+	return 0;
+}
+
+static void remove_dot_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		p = su_strdup_printf("%s/%s", dir, de->d_name);
+		if (p)
+			su_rm_rf(p);
+		free(p);
+	}
+	closedir(d);
+}
+
+static int uml_recover(void *priv, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	char **names = NULL, *dir;
+	int r, count = 0;
+
+	(void)flags;
+	r = lock(u, error);
+	if (r < 0)
+		return r;
+	dir = pathf(u, "status");
+	r = dir ? list_dir_names(dir, &names) : -ENOMEM;
+	free(dir);
+	for (size_t i = 0; r == 0 && names && names[i]; i++) {
+		su_status st;
+
+		if (read_status(u, names[i], &st, NULL) < 0)
+			continue;
+		if (su_state_is_live(st.state) && !monitor_alive(&st)) {
+			if (recover_server(u, names[i], &st, NULL) == 0)
+				count++;
+		} else if (!su_state_is_live(st.state) && st.netdevs) {
+			char **left = detach_netdevs(u, names[i], st.netdevs);
+
+			su_strv_free(st.netdevs);
+			st.netdevs = left;
+			write_status(u, names[i], &st, NULL);
+		}
+		su_status_done(&st);
+	}
+	su_strv_free(names);
+	names = NULL;
+	/* Run directories and cgroups with no live monitor behind them. */
+	dir = pathf(u, "run");
+	if (r == 0 && dir && list_dir_names(dir, &names) == 0) {
+		for (size_t i = 0; names && names[i]; i++) {
+			su_status st;
+			bool live = read_status(u, names[i], &st, NULL) == 0 &&
+				    su_state_is_live(st.state) && monitor_alive(&st);
+
+			if (read_status(u, names[i], &st, NULL) == 0)
+				su_status_done(&st);
+			if (!live)
+				cleanup_run(u, names[i]);
+		}
+	}
+	free(dir);
+	su_strv_free(names);
+	names = NULL;
+	{
+		char *rel = su_strdup_printf("%s/%s", u->cgroup_parent, u->ctxid);
+		const char *root = u->layout.v1[SU_CG_FREEZER] ? u->layout.v1[SU_CG_FREEZER]
+							       : u->layout.v2;
+		char *cgdir = rel && root ? su_strdup_printf("%s/%s", root, rel) : NULL;
+
+		if (cgdir && list_dir_names(cgdir, &names) == 0) {
+			for (size_t i = 0; names && names[i]; i++) {
+				su_status st;
+				bool live = read_status(u, names[i], &st, NULL) == 0 &&
+					    su_state_is_live(st.state) && monitor_alive(&st);
+
+				if (read_status(u, names[i], &st, NULL) == 0)
+					su_status_done(&st);
+				if (!live)
+					cleanup_run(u, names[i]);
+			}
+		}
+		free(rel);
+		free(cgdir);
+		su_strv_free(names);
+	}
+	/* Half-made servers and half-removed ones, and build scratch space. */
+	dir = pathf(u, "servers");
+	if (dir)
+		remove_dot_entries(dir);
+	free(dir);
+	dir = pathf(u, "tmp");
+	if (dir)
+		su_rm_rf(dir);
+	free(dir);
+	unlock(u);
+	return r < 0 ? su_errorf(error, r, "cannot scan the state directory: %s", strerror(-r))
+		     : count;
+}
+
+/* ---- events ---- */
+
+static int effective_state(const su_status *st, bool *dead_monitor)
+{
+	*dead_monitor = su_state_is_live(st->state) && !monitor_alive(st);
+	return *dead_monitor ? SODA_STATE_CRASHED : st->state;
+}
+
+static known *find_known(uml *u, const char *name)
+{
+	for (size_t i = 0; i < u->n_known; i++)
+		if (strcmp(u->known[i].name, name) == 0)
+			return &u->known[i];
+	return NULL;
+}
+
+static void drop_pidfd(uml *u, known *k)
+{
+	if (k->pidfd >= 0) {
+		epoll_ctl(u->epoll_fd, EPOLL_CTL_DEL, k->pidfd, NULL);
+		close(k->pidfd);
+		k->pidfd = -1;
+	}
+	k->monitor_pid = 0;
+}
+
+/* Watches a live monitor through a pidfd, so its death wakes the caller
+ * even if it could not write a last status. */
+static void watch_monitor(uml *u, known *k, const su_status *st)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (k->pidfd >= 0 && k->monitor_pid == st->monitor_pid)
+		return;
+	drop_pidfd(u, k);
+	if (st->monitor_pid <= 0)
+		return;
+	k->pidfd = su_pidfd_open(st->monitor_pid);
+	if (k->pidfd < 0)
+		return;
+	/* Checked after opening: the pid cannot be reused while we hold it. */
+	if (!su_proc_alive(st->monitor_pid, st->monitor_start)) {
+		close(k->pidfd);
+		k->pidfd = -1;
+		return;
+	}
+	k->monitor_pid = st->monitor_pid;
+	ev.data.fd = k->pidfd;
+	epoll_ctl(u->epoll_fd, EPOLL_CTL_ADD, k->pidfd, &ev);
+}
+
+static void forget_known(uml *u, size_t i)
+{
+	drop_pidfd(u, &u->known[i]);
+	free(u->known[i].name);
+	u->known[i] = u->known[--u->n_known];
+}
+
+/* Compares the state directory with what we last saw; calls emit (if
+ * given) for each difference. */
+static int rescan(uml *u, soda_backend_emit_fn emit, void *emit_data, soda_error **error)
+{
+	char **names = NULL, *dir = pathf(u, "servers");
+	int r;
+
+	if (!dir)
+		return OOM(error);
+	r = list_dir_names(dir, &names);
+	free(dir);
+	if (r < 0)
+		return su_errorf(error, r, "cannot list servers: %s", strerror(-r));
+	/* Gone servers. */
+	for (size_t i = 0; i < u->n_known;) {
+		bool still = false;
+
+		for (size_t j = 0; names && names[j]; j++)
+			if (strcmp(names[j], u->known[i].name) == 0)
+				still = true;
+		if (still) {
+			i++;
+			continue;
+		}
+		if (emit && (r = emit(emit_data, SODA_EVENT_UNDEFINED, u->known[i].name, 0,
+				      u->known[i].state, "undefined")) < 0)
+			break;
+		forget_known(u, i);
+	}
+	for (size_t j = 0; r >= 0 && names && names[j]; j++) {
+		su_status st;
+		bool dead;
+		int state;
+		known *k;
+
+		if (read_status(u, names[j], &st, NULL) < 0)
+			continue;
+		state = effective_state(&st, &dead);
+		if (dead && lock(u, NULL) == 0) {
+			/* Re-read under the lock: another process may have cleaned up. */
+			su_status_done(&st);
+			if (read_status(u, names[j], &st, NULL) == 0) {
+				state = effective_state(&st, &dead);
+				if (dead)
+					recover_server(u, names[j], &st, NULL);
+			}
+			unlock(u);
+		} else if (!su_state_is_live(st.state) && st.netdevs && lock(u, NULL) == 0) {
+			char **left = detach_netdevs(u, names[j], st.netdevs);
+
+			su_strv_free(st.netdevs);
+			st.netdevs = left;
+			write_status(u, names[j], &st, NULL);
+			unlock(u);
+		}
+		k = find_known(u, names[j]);
+		if (!k) {
+			known *nk = realloc(u->known, (u->n_known + 1) * sizeof(*nk));
+
+			if (!nk) {
+				su_status_done(&st);
+				r = OOM(error);
+				break;
+			}
+			u->known = nk;
+			k = &u->known[u->n_known];
+			*k = (known){ strdup(names[j]), state, 0, -1 };
+			if (!k->name) {
+				su_status_done(&st);
+				r = OOM(error);
+				break;
+			}
+			u->n_known++;
+			if (emit)
+				r = emit(emit_data, SODA_EVENT_DEFINED, names[j], state, 0, "defined");
+		} else if (k->state != state) {
+			int prev = k->state;
+
+			k->state = state;
+			if (emit)
+				r = emit(emit_data, SODA_EVENT_STATE, names[j], state, prev,
+					 dead ? "monitor died" : st.reason);
+		}
+		if (su_state_is_live(state))
+			watch_monitor(u, k, &st);
+		else
+			drop_pidfd(u, k);
+		su_status_done(&st);
+	}
+	su_strv_free(names);
+	return r < 0 ? r : 0;
+}
+
+static int uml_get_fd(void *priv)
+{
+	return ((uml *)priv)->epoll_fd;
+}
+
+static int uml_process(void *priv, soda_backend_emit_fn emit, void *emit_data,
+		       soda_error **error)
+{
+	uml *u = priv;
+	struct epoll_event evs[32];
+	char buf[8192];
+	int n;
+
+	/* Drain: inotify events only say "look again". */
+	while (read(u->inotify_fd, buf, sizeof(buf)) > 0)
+		;
+	n = epoll_wait(u->epoll_fd, evs, 32, 0);
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.fd == u->inotify_fd)
+			continue;
+		for (size_t k = 0; k < u->n_known; k++)
+			if (u->known[k].pidfd == evs[i].data.fd)
+				drop_pidfd(u, &u->known[k]);
+	}
+	return rescan(u, emit, emit_data, error);
+}
+
+/* ---- lpj ---- */
+
+static uint64_t calibrate_lpj(uml *u)
+{
+	char *argv[] = { u->monitor_path, "calibrate", u->uml_binary, NULL };
+	char *out = NULL, *cpu = NULL, *p, *cache = pathf(u, "host/lpj"), *text = NULL;
+	uint64_t lpj = 0, cached = 0;
+	struct stat st;
+	su_buf b = { 0 };
+	int status;
+
+	if (!cache || stat(u->uml_binary, &st) < 0) {
+		free(cache);
+		return 0;
+	}
+	/* Key: the kernel binary and the CPU model. */
+	if (su_read_file("/proc/cpuinfo", 1 << 20, &text, NULL) == 0 &&
+	    (p = strstr(text, "model name"))) {
+		p = strchr(p, ':');
+		if (p)
+			cpu = strndup(p + 2, strcspn(p + 2, "\n"));
+	}
+	free(text);
+	text = NULL;
+	su_kv_header(&b, "soda-lpj", 1);
+	su_kv_add(&b, "uml", u->uml_binary);
+	su_kv_add_u64(&b, "uml-size", (uint64_t)st.st_size);
+	su_kv_add_u64(&b, "uml-mtime", (uint64_t)st.st_mtime);
+	su_kv_add(&b, "cpu", cpu ? cpu : "unknown");
+	free(cpu);
+	if (b.oom) {
+		su_buf_free(&b);
+		free(cache);
+		return 0;
+	}
+	/* The cache holds the key lines, then "lpj N". */
+	if (su_read_file(cache, 65536, &text, NULL) == 0 && strncmp(text, b.data, b.len) == 0 &&
+	    strncmp(text + b.len, "lpj ", 4) == 0) {
+		char *num = strndup(text + b.len + 4, strcspn(text + b.len + 4, "\n"));
+
+		if (num && su_parse_u64(num, &cached) == 0 && cached > 0)
+			lpj = cached;
+		free(num);
+	}
+	free(text);
+	if (!lpj && su_run(argv, &status, &out) == 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0) {
+		out[strcspn(out, "\n")] = '\0';
+		if (su_parse_u64(out, &lpj) == 0 && lpj > 0) {
+			su_kv_add_u64(&b, "lpj", lpj);
+			if (!b.oom)
+				su_write_file_atomic(cache, b.data, b.len, 0644);
+			su_log(u->ctx, SODA_LOG_INFO, "calibrated lpj=%" PRIu64 " for %s", lpj,
+			       u->uml_binary);
+		} else {
+			lpj = 0;
+		}
+	}
+	if (!lpj)
+		su_log(u->ctx, SODA_LOG_WARNING,
+		       "could not calibrate lpj; guests will calibrate at each boot (slower)");
+	free(out);
+	free(cache);
+	su_buf_free(&b);
+	return lpj;
+}
+
+/* ---- context ---- */
+
+static uint32_t fnv1a32(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void uml_close(void *priv)
+{
+	uml *u = priv;
+
+	if (!u)
+		return;
+	while (u->n_known)
+		forget_known(u, u->n_known - 1);
+	free(u->known);
+	if (u->inotify_fd >= 0)
+		close(u->inotify_fd);
+	if (u->epoll_fd >= 0)
+		close(u->epoll_fd);
+	if (u->lock_fd >= 0)
+		close(u->lock_fd);
+	su_cg_layout_free(&u->layout);
+	su_strv_free(u->uml_libs);
+	free(u->state_dir);
+	free(u->uml_binary);
+	free(u->monitor_path);
+	free(u->cgroup_parent);
+	free(u);
+}
+
+static const char *uml_state_dir(void *priv)
+{
+	return ((uml *)priv)->state_dir;
+}
+
+static int check_cgroup_parent(const char *p, soda_error **error)
+{
+	su_cgroup probe;
+	su_cg_layout none = { 0 };
+	int r = su_cg_init(&probe, &none, p);
+
+	if (r < 0)
+		return su_errorf(error, -EINVAL,
+				 "cgroup parent '%s' must be a relative path of plain names", p);
+	su_cg_done(&probe);
+	return 0;
+}
+
+static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+		    const soda_context_options *opts, soda_error **error)
+{
+	static const char *const subdirs[] = { "host", "images", "servers", "status", "run", NULL };
+	struct epoll_event ev = { .events = EPOLLIN };
+	const char *env;
+	char *p;
+	uml *u;
+	int r;
+
+	if (strcmp(path, "/") != 0 && strcmp(path, "/system") != 0)
+		return su_errorf_at(error, -EINVAL, "uri", 1, 7,
+				    "uml URIs have the path / (or /system), not '%s'", path);
+	if (opts->uid_count && opts->uid_count < 1)
+		return su_errorf(error, -EINVAL, "uid_count must be positive");
+	if (opts->uid_base && (uint64_t)opts->uid_base + (opts->uid_count ? opts->uid_count
+									   : DEFAULT_UID_COUNT) >
+				      UINT32_MAX - 2)
+		return su_errorf(error, -EINVAL, "the uid range overflows");
+	if (opts->uid_base && opts->uid_base < 1000)
+		return su_errorf(error, -EINVAL, "uid_base %u is a system uid; use one above 1000",
+				 opts->uid_base);
+	if (opts->cgroup_parent) {
+		r = check_cgroup_parent(opts->cgroup_parent, error);
+		if (r < 0)
+			return r;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return OOM(error);
+	u->ctx = ctx;
+	u->lock_fd = u->inotify_fd = u->epoll_fd = -1;
+	env = getenv("SODA_MONITOR");
+	u->state_dir = strdup(state_dir ? state_dir : DEFAULT_STATE_DIR);
+	u->uml_binary = strdup(opts->uml_binary ? opts->uml_binary : DEFAULT_UML);
+	u->monitor_path = strdup(opts->monitor_path ? opts->monitor_path
+				 : env && *env       ? env
+						     : SODA_MONITOR_DEFAULT);
+	u->cgroup_parent = strdup(opts->cgroup_parent ? opts->cgroup_parent : "soda");
+	if (!u->state_dir || !u->uml_binary || !u->monitor_path || !u->cgroup_parent) {
+		uml_close(u);
+		return OOM(error);
+	}
+	r = su_check_abs_path("state directory", u->state_dir, 512, error);
+	if (r < 0) {
+		uml_close(u);
+		return r;
+	}
+	snprintf(u->ctxid, sizeof(u->ctxid), "%08x", fnv1a32(u->state_dir));
+	u->uid_count = opts->uid_count ? opts->uid_count : DEFAULT_UID_COUNT;
+	/* Contexts that keep the default each get their own range, so that
+	 * guests of two state directories never share a uid. */
+	u->uid_base = opts->uid_base ? opts->uid_base
+				     : DEFAULT_UID_BASE + fnv1a32(u->state_dir) % UID_SLOTS *
+							       DEFAULT_UID_COUNT;
+	if (access(u->uml_binary, X_OK) < 0) {
+		r = su_errorf(error, su_neg_errno(),
+			      "the guest kernel %s is not there or not executable (install "
+			      "user-mode-linux)",
+			      u->uml_binary);
+		uml_close(u);
+		return r;
+	}
+	r = su_mkdir_p(u->state_dir, 0755);
+	for (size_t i = 0; r == 0 && subdirs[i]; i++) {
+		p = pathf(u, "%s", subdirs[i]);
+		r = p ? su_mkdir_p(p, strcmp(subdirs[i], "images") &&
+					      strcmp(subdirs[i], "status") ? 0700 : 0755)
+		      : -ENOMEM;
+		free(p);
+	}
+	if (r < 0) {
+		r = su_errorf(error, r, "cannot create the state directory %s: %s", u->state_dir,
+			      strerror(-r));
+		uml_close(u);
+		return r;
+	}
+	p = pathf(u, "lock");
+	u->lock_fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+	free(p);
+	if (u->lock_fd < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot open the lock file in %s: %s",
+			      u->state_dir, strerror(errno));
+		uml_close(u);
+		return r;
+	}
+	r = su_cg_layout_detect(&u->layout, NULL, error);
+	if (r < 0) {
+		uml_close(u);
+		return r;
+	}
+	env = getenv("SODA_TEST_CGROUP_V2_CORE");
+	u->layout.prefer_v2_core = env && strcmp(env, "1") == 0;
+	u->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	u->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	p = pathf(u, "status");
+	if (u->inotify_fd < 0 || u->epoll_fd < 0 || !p ||
+	    inotify_add_watch(u->inotify_fd, p, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot watch %s: %s", p ? p : "status",
+			      strerror(errno));
+		free(p);
+		uml_close(u);
+		return r;
+	}
+	free(p);
+	p = pathf(u, "servers");
+	if (p)
+		inotify_add_watch(u->inotify_fd, p, IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM);
+	free(p);
+	ev.data.fd = u->inotify_fd;
+	epoll_ctl(u->epoll_fd, EPOLL_CTL_ADD, u->inotify_fd, &ev);
+
+	r = uml_recover(u, 0, error);
+	if (r < 0) {
+		uml_close(u);
+		return r;
+	}
+	r = rescan(u, NULL, NULL, error);
+	if (r < 0) {
+		uml_close(u);
+		return r;
+	}
+	*ret_priv = u;
+	return 0;
+}
+
+/* ---- define / undefine / lookup ---- */
+
+static int load_config(const uml *u, const char *name, soda_server_config **ret,
+		       soda_error **error)
+{
+	char *p = pathf(u, "servers/%s/config", name), *text = NULL;
+	size_t len;
+	int r;
+
+	if (!p)
+		return OOM(error);
+	r = su_read_file(p, 1 << 20, &text, &len);
+	if (r == -ENOENT) {
+		free(p);
+		return su_errorf(error, -ENOENT, "no server named '%s'", name);
+	}
+	if (r < 0) {
+		r = su_errorf(error, r, "cannot read %s: %s", p, strerror(-r));
+		free(p);
+		return r;
+	}
+	r = su_config_parse(ret, text, len, p, error);
+	free(text);
+	free(p);
+	return r;
+}
+
+struct uid_scan {
+	uint32_t uid;
+};
+
+static int uid_line(const char *key, const char *value, uint32_t line, void *userdata)
+{
+	uint64_t v;
+
+	(void)line;
+	if (strcmp(key, "uid") == 0 && su_parse_u64(value, &v) == 0 && v <= UINT32_MAX)
+		((struct uid_scan *)userdata)->uid = (uint32_t)v;
+	return 0;
+}
+
+static int server_uid(const uml *u, const char *name, uint32_t *ret, soda_error **error)
+{
+	struct uid_scan s = { 0 };
+	char *p = pathf(u, "servers/%s/uml", name);
+	int r;
+
+	if (!p)
+		return OOM(error);
+	r = su_kv_parse_file(p, "soda-uml", 1, NULL, uid_line, &s, error);
+	free(p);
+	if (r < 0)
+		return r;
+	if (s.uid == 0)
+		return su_errorf(error, -EINVAL, "server '%s' has no jail uid on record", name);
+	*ret = s.uid;
+	return 0;
+}
+
+static int allocate_uid(const uml *u, uint32_t *ret, soda_error **error)
+{
+	char **names = NULL, *dir = pathf(u, "servers");
+	uint32_t *used = NULL;
+	size_t n_used = 0;
+	int r;
+
+	if (!dir)
+		return OOM(error);
+	r = list_dir_names(dir, &names);
+	free(dir);
+	if (r < 0)
+		return su_errorf(error, r, "cannot list servers: %s", strerror(-r));
+	for (size_t i = 0; names && names[i]; i++) {
+		uint32_t uid, *nu;
+
+		if (server_uid(u, names[i], &uid, NULL) < 0)
+			continue;
+		nu = realloc(used, (n_used + 1) * sizeof(*nu));
+		if (!nu) {
+			free(used);
+			su_strv_free(names);
+			return OOM(error);
+		}
+		used = nu;
+		used[n_used++] = uid;
+	}
+	su_strv_free(names);
+	for (uint32_t i = 0; i < u->uid_count; i++) {
+		uint32_t cand = u->uid_base + i;
+		bool taken = false;
+
+		for (size_t j = 0; j < n_used && !taken; j++)
+			taken = used[j] == cand;
+		/* Never a uid that belongs to someone on the host. */
+		if (!taken && !getpwuid(cand)) {
+			free(used);
+			*ret = cand;
+			return 0;
+		}
+	}
+	free(used);
+	return su_errorf(error, -ENOSPC, "all %u jail uids from %u are in use", u->uid_count,
+			 u->uid_base);
+}
+
+static int image_file(const uml *u, const char *image, char **ret, soda_error **error)
+{
+	char *p = pathf(u, "images/%s.img", image);
+	int r;
+
+	if (!p)
+		return OOM(error);
+	if (!su_path_exists(p)) {
+		free(p);
+		return su_errorf(error, -ENOENT,
+				 "image '%s' is not in the image store (build it first, e.g. "
+				 "'sodactl image build %s')",
+				 image, image);
+	}
+	r = su_image_check(p, error);
+	if (r < 0) {
+		su_error_prefix(error, "image '%s'", image);
+		free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+static int uml_define(void *priv, const soda_server_config *cfg, unsigned int flags,
+		      soda_error **error)
+{
+	uml *u = priv;
+	char *img = NULL, *tmp = NULL, *final = NULL, *p = NULL, *text = NULL;
+	su_status st;
+	uint32_t uid = 0;
+	su_buf b = { 0 };
+	int r;
+
+	(void)flags;
+	r = lock(u, error);
+	if (r < 0)
+		return r;
+	if (server_exists(u, cfg->name)) {
+		r = su_errorf(error, -EEXIST, "a server named '%s' already exists", cfg->name);
+		goto out;
+	}
+	r = image_file(u, cfg->image, &img, error);
+	if (r < 0)
+		goto out;
+	r = allocate_uid(u, &uid, error);
+	if (r < 0)
+		goto out;
+	/* Built aside and renamed in: a crash leaves a dot-directory that
+	 * recovery removes, never half a server. */
+	tmp = pathf(u, "servers/.new-%s-%d", cfg->name, (int)getpid());
+	final = pathf(u, "servers/%s", cfg->name);
+	text = su_config_serialize(cfg);
+	if (!tmp || !final || !text) {
+		r = OOM(error);
+		goto out;
+	}
+	su_rm_rf(tmp);
+	if (mkdir(tmp, 0700) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	p = su_strdup_printf("%s/config", tmp);
+	r = p ? su_write_file_atomic(p, text, strlen(text), 0600) : -ENOMEM;
+	free(p);
+	p = NULL;
+	if (r == 0) {
+		su_kv_header(&b, "soda-uml", 1);
+		su_kv_add_u64(&b, "uid", uid);
+		p = su_strdup_printf("%s/uml", tmp);
+		r = p && !b.oom ? su_write_file_atomic(p, b.data, b.len, 0600) : -ENOMEM;
+		free(p);
+		p = NULL;
+	}
+	if (r < 0) {
+		r = su_errorf(error, r, "cannot write the server's configuration: %s", strerror(-r));
+		goto fail;
+	}
+	p = su_strdup_printf("%s/disk.cow", tmp);
+	if (!p) {
+		r = OOM(error);
+		goto fail;
+	}
+	r = su_cow_create(p, img, SU_JAIL_BASE, uid, uid, error);
+	if (r < 0)
+		goto fail;
+	if (rename(tmp, final) < 0) {
+		r = su_errorf(error, errno == ENOTEMPTY || errno == EEXIST ? -EEXIST : su_neg_errno(),
+			      "cannot create server '%s': %s", cfg->name, strerror(errno));
+		goto fail;
+	}
+	su_fsync_dir_of(final);
+	su_status_init(&st);
+	st.uid = uid;
+	snprintf(st.reason, sizeof(st.reason), "defined");
+	write_status(u, cfg->name, &st, NULL);
+	su_log(u->ctx, SODA_LOG_INFO, "defined server %s (uid %u, image %s)", cfg->name, uid,
+	       cfg->image);
+	goto out;
+fail:
+	su_rm_rf(tmp);
+out:
+	unlock(u);
+	su_buf_free(&b);
+	free(img);
+	free(tmp);
+	free(final);
+	free(p);
+	free(text);
+	return r;
+}
+
+static int uml_lookup(void *priv, const char *name, soda_server_config **ret_cfg,
+		      soda_error **error)
+{
+	return load_config(priv, name, ret_cfg, error);
+}
+
+static int uml_list(void *priv, char ***ret_names, soda_error **error)
+{
+	uml *u = priv;
+	char *dir = pathf(u, "servers");
+	int r;
+
+	if (!dir)
+		return OOM(error);
+	r = list_dir_names(dir, ret_names);
+	free(dir);
+	if (r < 0)
+		return su_errorf(error, r, "cannot list servers: %s", strerror(-r));
+	return 0;
+}
+
+static int uml_status(void *priv, const char *name, soda_backend_status *ret,
+		      soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	bool dead;
+	int r;
+
+	r = read_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	ret->state = effective_state(&st, &dead);
+	ret->ready = st.ready;
+	ret->monitor_pid = dead ? 0 : st.monitor_pid;
+	ret->guest_pid = dead ? 0 : st.guest_pid;
+	ret->uid = st.uid;
+	ret->started_usec = st.started_usec;
+	ret->ready_usec = st.ready_usec;
+	ret->exit_code = st.exit_code;
+	ret->exit_signal = st.exit_signal;
+	snprintf(ret->reason, sizeof(ret->reason), "%s", dead ? "monitor died" : st.reason);
+	if (!ret->uid)
+		server_uid(u, name, &ret->uid, NULL);
+	su_status_done(&st);
+	return 0;
+}
+
+static int uml_undefine(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	char *final = NULL, *trash = NULL, *status = NULL;
+	su_status st;
+	int r;
+
+	(void)flags;
+	r = lock(u, error);
+	if (r < 0)
+		return r;
+	r = read_status(u, name, &st, error);
+	if (r < 0)
+		goto out;
+	if (su_state_is_live(st.state) && monitor_alive(&st)) {
+		r = su_errorf(error, -EBUSY, "server '%s' is %s; stop it first", name,
+			      soda_state_name(st.state));
+		su_status_done(&st);
+		goto out;
+	}
+	if (su_state_is_live(st.state))
+		recover_server(u, name, &st, NULL);
+	if (st.netdevs) {
+		char **left = detach_netdevs(u, name, st.netdevs);
+
+		su_strv_free(left);
+	}
+	su_status_done(&st);
+	final = pathf(u, "servers/%s", name);
+	trash = pathf(u, "servers/.old-%s-%d", name, (int)getpid());
+	status = pathf(u, "status/%s", name);
+	if (!final || !trash || !status) {
+		r = OOM(error);
+		goto out;
+	}
+	su_rm_rf(trash);
+	if (rename(final, trash) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot remove server '%s': %s", name,
+			      strerror(errno));
+		goto out;
+	}
+	unlink(status);
+	cleanup_run(u, name);
+	su_rm_rf(trash);
+	su_log(u->ctx, SODA_LOG_INFO, "undefined server %s", name);
+out:
+	unlock(u);
+	free(final);
+	free(trash);
+	free(status);
+	return r;
+}
+
+/* ---- start ---- */
+
+static int resolve_shares(const soda_server_config *cfg, char ***ret, soda_error **error)
+{
+	char **dirs = NULL;
+
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		char *real = realpath(cfg->shares[i].host_dir, NULL);
+
+		if (!real || !su_is_dir(real)) {
+			int e = real ? -ENOTDIR : su_neg_errno();
+
+			free(real);
+			su_strv_free(dirs);
+			return su_errorf(error, e, "share %zu: host directory %s: %s", i,
+					 cfg->shares[i].host_dir, strerror(-e));
+		}
+		if (su_strv_push_take(&dirs, real) < 0) {
+			su_strv_free(dirs);
+			return OOM(error);
+		}
+	}
+	if (!dirs && !(dirs = calloc(1, sizeof(char *))))
+		return OOM(error);
+	*ret = dirs;
+	return 0;
+}
+
+static int attach_netdevs(uml *u, const soda_server_config *cfg, uint32_t uid, char ***ret,
+			  soda_error **error)
+{
+	void *userdata = NULL;
+	const soda_netdev_ops *ops;
+	char **ifnames = NULL;
+
+	if (!cfg->n_nics) {
+		*ret = calloc(1, sizeof(char *));
+		return *ret ? 0 : OOM(error);
+	}
+	ops = soda_context_get_netdev_ops(u->ctx, &userdata);
+	if (!ops)
+		return su_errorf(error, -ENOTSUP,
+				 "server '%s' has NICs but this context has no network hooks (switch)",
+				 cfg->name);
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		char ifname[16] = "";
+		int r = ops->attach(userdata, cfg->name, (uint32_t)i, cfg->nics[i].network,
+				    cfg->nics[i].mac, uid, ifname, error);
+
+		if (r == 0 && (!ifname[0] || memchr(ifname, '\0', 16) == NULL ||
+			       strpbrk(ifname, " ,/:")))
+			r = su_errorf(error, -EINVAL, "the attach hook gave a bad interface name");
+		if (r == 0)
+			r = su_strv_push(&ifnames, ifname);
+		if (r < 0) {
+			for (size_t j = 0; ifnames && ifnames[j]; j++)
+				ops->detach(userdata, cfg->name, (uint32_t)j, ifnames[j], NULL);
+			su_strv_free(ifnames);
+			return r;
+		}
+	}
+	*ret = ifnames;
+	return 0;
+}
+
+static int spawn_monitor(uml *u, const char *launch_path, soda_error **error)
+{
+	char *argv[] = { u->monitor_path, "run", (char *)launch_path, "3", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char buf[1024];
+	su_buf reply = { 0 };
+	int pipefd[2], r, status;
+	uint64_t deadline;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return su_errorf(error, su_neg_errno(), "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	/* The caller's signal mask and ignored signals are not the monitor's. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(&pid, u->monitor_path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		return su_errorf(error, -r, "cannot start %s: %s", u->monitor_path, strerror(r));
+	}
+	deadline = su_mono_usec() + START_TIMEOUT_MS * 1000ull;
+	for (;;) {
+		struct pollfd p = { pipefd[0], POLLIN, 0 };
+		uint64_t now = su_mono_usec();
+		ssize_t n;
+
+		if (now >= deadline) {
+			r = su_errorf(error, -ETIMEDOUT, "the monitor did not report within %d s",
+				      START_TIMEOUT_MS / 1000);
+			kill(pid, SIGKILL);
+			break;
+		}
+		r = poll(&p, 1, (int)((deadline - now) / 1000) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		n = read(pipefd[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = 0;
+			break;
+		}
+		su_buf_append(&reply, buf, (size_t)n);
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		su_buf_free(&reply);
+		return r;
+	}
+	if (reply.data && strncmp(reply.data, "ok", 2) == 0) {
+		su_buf_free(&reply);
+		return 0;
+	}
+	if (reply.data && strncmp(reply.data, "err ", 4) == 0) {
+		char *msg = NULL;
+		long code = strtol(reply.data + 4, &msg, 10);
+
+		if (code <= 0 || code > 4095)
+			code = EIO;
+		r = su_errorf(error, (int)-code, "%s", msg && *msg ? msg + 1 : "monitor failed");
+	} else {
+		r = su_errorf(error, -EIO, "the monitor exited without a word");
+	}
+	su_buf_free(&reply);
+	return r;
+}
+
+static int uml_start(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	soda_server_config *cfg = NULL;
+	char *img = NULL, *cow = NULL, *run = NULL, *p = NULL, *launch_text = NULL;
+	char *status_path = NULL, *console_log = NULL, *cgrel = NULL, *mcgrel = NULL;
+	char **shares = NULL, **ifnames = NULL;
+	su_launch launch = { 0 };
+	su_cow_info ci;
+	su_status st;
+	struct stat ist;
+	uint32_t uid;
+	int r;
+
+	(void)flags;
+	r = lock(u, error);
+	if (r < 0)
+		return r;
+	r = load_config(u, name, &cfg, error);
+	if (r < 0)
+		goto out;
+	r = read_status(u, name, &st, error);
+	if (r < 0)
+		goto out;
+	if (su_state_is_live(st.state) && monitor_alive(&st)) {
+		r = su_errorf(error, -EBUSY, "server '%s' is already %s", name,
+			      soda_state_name(st.state));
+		su_status_done(&st);
+		goto out;
+	}
+	if (su_state_is_live(st.state))
+		recover_server(u, name, &st, NULL);
+	su_status_done(&st);
+	r = server_uid(u, name, &uid, error);
+	if (r < 0)
+		goto out;
+	r = image_file(u, cfg->image, &img, error);
+	if (r < 0)
+		goto out;
+	cow = pathf(u, "servers/%s/disk.cow", name);
+	if (!cow) {
+		r = OOM(error);
+		goto out;
+	}
+	r = su_cow_read(cow, &ci, error);
+	if (r < 0) {
+		su_error_prefix(error, "server '%s' disk layer", name);
+		goto out;
+	}
+	if (stat(img, &ist) < 0 || (uint32_t)ist.st_mtime != ci.mtime ||
+	    (uint64_t)ist.st_size != ci.size) {
+		r = su_errorf(error, -ESTALE,
+			      "image '%s' changed after server '%s' was defined; its disk layer no "
+			      "longer fits",
+			      cfg->image, name);
+		goto out;
+	}
+	r = resolve_shares(cfg, &shares, error);
+	if (r < 0)
+		goto out;
+	if (!u->uml_libs) {
+		r = su_elf_deps(u->uml_binary, &u->uml_libs, error);
+		if (r < 0)
+			goto out;
+	}
+	if (!u->lpj)
+		u->lpj = calibrate_lpj(u);
+
+	run = pathf(u, "run/%s", name);
+	status_path = pathf(u, "status/%s", name);
+	console_log = pathf(u, "servers/%s/console.log", name);
+	cgrel = cgroup_of(u, name);
+	mcgrel = su_strdup_printf("%s/%s/_monitors", u->cgroup_parent, u->ctxid);
+	if (!run || !status_path || !console_log || !cgrel || !mcgrel) {
+		r = OOM(error);
+		goto out;
+	}
+	/* A crash may have left a run directory; nothing runs from it now. */
+	cleanup_run(u, name);
+	r = attach_netdevs(u, cfg, uid, &ifnames, error);
+	if (r < 0)
+		goto out;
+	if (mkdir(run, 0700) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot create %s: %s", run, strerror(errno));
+		goto fail;
+	}
+	p = su_strdup_printf("%s/uml", run);
+	if (!p || mkdir(p, 0700) < 0 || chown(p, uid, uid) < 0) {
+		r = su_errorf(error, p ? su_neg_errno() : -ENOMEM, "cannot create %s/uml", run);
+		goto fail;
+	}
+	free(p);
+	p = su_strdup_printf("%s/root", run);
+	if (!p || mkdir(p, 0755) < 0) {
+		r = su_errorf(error, p ? su_neg_errno() : -ENOMEM, "cannot create %s/root", run);
+		goto fail;
+	}
+	free(p);
+	p = NULL;
+	{
+		su_uml_params params = {
+			.state_dir = u->state_dir,
+			.run_dir = run,
+			.status_path = status_path,
+			.console_log = console_log,
+			.uml_binary = u->uml_binary,
+			.uml_libs = u->uml_libs,
+			.image_path = img,
+			.cow_path = cow,
+			.share_dirs = shares,
+			.ifnames = ifnames,
+			.cgroup = cgrel,
+			.monitor_cgroup = mcgrel,
+			.prefer_v2_core = u->layout.prefer_v2_core,
+			.uid = uid,
+			.gid = uid,
+			.lpj = u->lpj,
+		};
+
+		r = su_uml_build_launch(&launch, cfg, &params, error);
+	}
+	if (r < 0)
+		goto fail;
+	launch_text = su_launch_serialize(&launch);
+	p = su_strdup_printf("%s/launch", run);
+	if (!launch_text || !p) {
+		r = OOM(error);
+		goto fail;
+	}
+	r = su_write_file_atomic(p, launch_text, strlen(launch_text), 0600);
+	if (r < 0) {
+		su_errorf(error, r, "cannot write %s: %s", p, strerror(-r));
+		goto fail;
+	}
+	r = spawn_monitor(u, p, error);
+	if (r < 0) {
+		su_error_prefix(error, "starting server '%s'", name);
+		goto fail;
+	}
+	su_log(u->ctx, SODA_LOG_INFO, "started server %s", name);
+	goto out;
+fail:
+	if (ifnames) {
+		char **nd = NULL;
+
+		for (size_t i = 0; ifnames[i]; i++)
+			su_strv_push_take(&nd, su_strdup_printf("%zu %s", i, ifnames[i]));
+		su_strv_free(detach_netdevs(u, name, nd));
+		su_strv_free(nd);
+	}
+	cleanup_run(u, name);
+out:
+	unlock(u);
+	soda_server_config_free(cfg);
+	su_launch_free(&launch);
+	su_strv_free(shares);
+	su_strv_free(ifnames);
+	free(img);
+	free(cow);
+	free(run);
+	free(p);
+	free(launch_text);
+	free(status_path);
+	free(console_log);
+	free(cgrel);
+	free(mcgrel);
+	return r;
+}
+
+/* ---- actions on a running server ---- */
+
+/* Reads the status and insists the server is running under a live monitor. */
+static int live_status(uml *u, const char *name, su_status *st, soda_error **error)
+{
+	int r = read_status(u, name, st, error);
+
+	if (r < 0)
+		return r;
+	if (!su_state_is_live(st->state)) {
+		r = su_errorf(error, -EBUSY, "server '%s' is %s, not running", name,
+			      soda_state_name(st->state));
+		su_status_done(st);
+		return r;
+	}
+	if (!monitor_alive(st)) {
+		if (lock(u, NULL) == 0) {
+			recover_server(u, name, st, NULL);
+			unlock(u);
+		}
+		su_status_done(st);
+		return su_errorf(error, -EBUSY, "server '%s' crashed (its monitor died)", name);
+	}
+	return 0;
+}
+
+/* Waits for the monitor @st names to exit. Returns 0, or -ETIMEDOUT. */
+static int wait_monitor_exit(const su_status *st, int timeout_ms)
+{
+	int fd = su_pidfd_open(st->monitor_pid), r;
+	struct pollfd p;
+
+	if (fd < 0)
+		return 0; /* already gone */
+	if (!su_proc_alive(st->monitor_pid, st->monitor_start)) {
+		close(fd);
+		return 0;
+	}
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	close(fd);
+	return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* After the monitor is gone: releases network attachments it left in the
+ * status, or cleans up if it died without a last word. */
+static void finish_run(uml *u, const char *name)
+{
+	su_status st;
+
+	if (lock(u, NULL) < 0)
+		return;
+	if (read_status(u, name, &st, NULL) == 0) {
+		if (su_state_is_live(st.state) && !monitor_alive(&st)) {
+			recover_server(u, name, &st, NULL);
+		} else if (!su_state_is_live(st.state) && st.netdevs) {
+			char **left = detach_netdevs(u, name, st.netdevs);
+
+			su_strv_free(st.netdevs);
+			st.netdevs = left;
+			write_status(u, name, &st, NULL);
+		}
+		su_status_done(&st);
+	}
+	unlock(u);
+}
+
+static char *run_dir(const uml *u, const char *name)
+{
+	return pathf(u, "run/%s", name);
+}
+
+static int ctl(uml *u, const char *name, const char *request, soda_error **error)
+{
+	char *run = run_dir(u, name);
+	int r;
+
+	if (!run)
+		return OOM(error);
+	r = su_ctl_request(run, request, NULL, CTL_TIMEOUT_MS, error);
+	free(run);
+	return r;
+}
+
+static int kill_now(uml *u, const char *name, su_status *st, soda_error **error)
+{
+	int r = ctl(u, name, "kill", NULL);
+
+	if (r == 0)
+		r = wait_monitor_exit(st, KILL_WAIT_MS);
+	if (r < 0) {
+		/* The monitor does not answer: end it, then clean up as after a crash. */
+		su_log(u->ctx, SODA_LOG_WARNING, "server %s: monitor unresponsive; killing it",
+		       name);
+		if (su_proc_alive(st->monitor_pid, st->monitor_start))
+			kill(st->monitor_pid, SIGKILL);
+		wait_monitor_exit(st, KILL_WAIT_MS);
+	}
+	finish_run(u, name);
+	(void)error;
+	return 0;
+}
+
+static int uml_stop(void *priv, const char *name, uint32_t timeout_ms, unsigned int flags,
+		    soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char req[32];
+	int r;
+
+	(void)flags;
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	snprintf(req, sizeof(req), "stop %u", timeout_ms);
+	r = ctl(u, name, req, error);
+	if (r == 0) {
+		uint64_t wait = (uint64_t)timeout_ms + STOP_MARGIN_MS;
+
+		r = wait_monitor_exit(&st, wait > INT32_MAX ? INT32_MAX : (int)wait);
+	}
+	if (r < 0)
+		kill_now(u, name, &st, NULL);
+	else
+		finish_run(u, name);
+	su_status_done(&st);
+	return 0;
+}
+
+static int uml_kill(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	int r;
+
+	(void)flags;
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	r = kill_now(u, name, &st, error);
+	su_status_done(&st);
+	return r;
+}
+
+static int uml_freeze(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	int r;
+
+	(void)flags;
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	return ctl(u, name, "freeze", error);
+}
+
+static int uml_thaw(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	int r;
+
+	(void)flags;
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	return ctl(u, name, "thaw", error);
+}
+
+static int uml_open_console(void *priv, const char *name, int *ret_fd, unsigned int flags,
+			    soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char *run;
+	int r;
+
+	(void)flags;
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	run = run_dir(u, name);
+	if (!run)
+		return OOM(error);
+	r = su_ctl_connect(run, SU_CONSOLE_SOCK, SOCK_STREAM, ret_fd, error);
+	free(run);
+	return r;
+}
+
+/* ---- forensic dump ---- */
+
+/* The guest's physical memory: linux.uml maps an unlinked file it made in
+ * its TMPDIR; /proc/PID/fd still reaches it. */
+static int find_memory_file(pid_t pid, char **ret)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return su_neg_errno();
+	while ((de = readdir(d))) {
+		char link[320], target[512];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, SU_JAIL_TMP "/", strlen(SU_JAIL_TMP) + 1) == 0 &&
+		    strstr(target, "(deleted)")) {
+			closedir(d);
+			*ret = strdup(link);
+			return *ret ? 0 : -ENOMEM;
+		}
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+static int dump_copy(const char *from, const char *dir, const char *name, soda_error **error)
+{
+	char *to = su_strdup_printf("%s/%s", dir, name);
+	int r;
+
+	if (!to)
+		return OOM(error);
+	r = su_copy_file(from, to, 0600);
+	if (r < 0)
+		su_errorf(error, r, "cannot copy %s to %s: %s", from, to, strerror(-r));
+	free(to);
+	return r;
+}
+
+static int uml_dump(void *priv, const char *name, const char *dir, unsigned int flags,
+		    soda_error **error)
+{
+	uml *u = priv;
+	soda_server_config *cfg = NULL;
+	su_status st;
+	bool live, froze = false;
+	char *p = NULL, *img = NULL;
+	uint64_t t0, frozen_usec = 0;
+	su_buf man = { 0 };
+	struct stat ist;
+	int r;
+
+	r = load_config(u, name, &cfg, error);
+	if (r < 0)
+		return r;
+	r = read_status(u, name, &st, error);
+	if (r < 0) {
+		soda_server_config_free(cfg);
+		return r;
+	}
+	live = su_state_is_live(st.state) && monitor_alive(&st);
+	if (mkdir(dir, 0700) < 0) {
+		r = su_errorf(error, errno == EEXIST ? -EEXIST : su_neg_errno(),
+			      "cannot create dump directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	t0 = su_mono_usec();
+	if (live && st.state != SODA_STATE_PAUSED) {
+		r = ctl(u, name, "freeze", error);
+		if (r < 0)
+			goto out;
+		froze = true;
+	}
+	p = pathf(u, "servers/%s/disk.cow", name);
+	r = p ? dump_copy(p, dir, "disk.cow", error) : OOM(error);
+	free(p);
+	p = NULL;
+	if (r == 0 && live && (flags & SODA_DUMP_MEMORY)) {
+		r = find_memory_file(st.guest_pid, &p);
+		if (r < 0)
+			r = su_errorf(error, r, "cannot find the guest's memory file: %s",
+				      strerror(-r));
+		else
+			r = dump_copy(p, dir, "memory", error);
+		free(p);
+		p = NULL;
+	}
+	if (froze) {
+		soda_error *e = NULL;
+
+		frozen_usec = su_mono_usec() - t0;
+		if (ctl(u, name, "thaw", &e) < 0) {
+			if (r == 0)
+				r = su_errorf(error, soda_error_code(e), "thaw after dump: %s",
+					      soda_error_message(e));
+		}
+		soda_error_free(e);
+	}
+	if (r < 0)
+		goto out;
+	/* Facts: configuration, status, console, and which base the layer needs. */
+	p = pathf(u, "servers/%s/config", name);
+	r = p ? dump_copy(p, dir, "config", error) : OOM(error);
+	free(p);
+	p = pathf(u, "status/%s", name);
+	if (r == 0 && p && su_path_exists(p))
+		r = dump_copy(p, dir, "status", error);
+	free(p);
+	p = pathf(u, "servers/%s/console.log", name);
+	if (r == 0 && p && su_path_exists(p))
+		r = dump_copy(p, dir, "console.log", error);
+	free(p);
+	p = NULL;
+	if (r < 0)
+		goto out;
+	r = image_file(u, cfg->image, &img, error);
+	if (r < 0)
+		goto out;
+	if (stat(img, &ist) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot stat %s", img);
+		goto out;
+	}
+	su_kv_header(&man, "soda-dump", 1);
+	su_kv_add(&man, "server", name);
+	su_kv_add_u64(&man, "time-usec", su_now_usec());
+	su_kv_add(&man, "state", soda_state_name(st.state));
+	su_kv_add_u64(&man, "frozen-usec", frozen_usec);
+	su_kv_add(&man, "image", cfg->image);
+	su_kv_add(&man, "image-path", img);
+	su_kv_add_u64(&man, "image-size", (uint64_t)ist.st_size);
+	su_kv_add_u64(&man, "image-mtime", (uint64_t)ist.st_mtime);
+	su_kv_add(&man, "disk", "disk.cow");
+	if (live && (flags & SODA_DUMP_MEMORY))
+		su_kv_add(&man, "memory", "memory");
+	p = su_strdup_printf("%s/manifest", dir);
+	r = p && !man.oom ? su_write_file_atomic(p, man.data, man.len, 0600) : -ENOMEM;
+	if (r < 0)
+		su_errorf(error, r, "cannot write the dump manifest");
+out:
+	su_buf_free(&man);
+	free(p);
+	free(img);
+	su_status_done(&st);
+	soda_server_config_free(cfg);
+	return r;
+}
+
+/* ---- images ---- */
+
+static bool image_in_use(uml *u, const char *image, char **user)
+{
+	char **names = NULL, *dir = pathf(u, "servers");
+	bool used = false;
+
+	if (dir && list_dir_names(dir, &names) == 0) {
+		for (size_t i = 0; names && names[i] && !used; i++) {
+			soda_server_config *cfg = NULL;
+
+			if (load_config(u, names[i], &cfg, NULL) == 0 &&
+			    strcmp(cfg->image, image) == 0) {
+				used = true;
+				*user = strdup(names[i]);
+			}
+			soda_server_config_free(cfg);
+		}
+	}
+	free(dir);
+	su_strv_free(names);
+	return used;
+}
+
+static int uml_image_build(void *priv, const char *name, int source_kind, const char *source,
+			   uint64_t size_bytes, unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	char *images = pathf(u, "images"), *work = pathf(u, "tmp"), *img = NULL, *user = NULL;
+	int r;
+
+	if (!images || !work) {
+		free(images);
+		free(work);
+		return OOM(error);
+	}
+	r = lock(u, error);
+	if (r < 0)
+		goto out_free;
+	img = pathf(u, "images/%s.img", name);
+	if (!img) {
+		r = OOM(error);
+		goto out;
+	}
+	if (su_path_exists(img)) {
+		if (!(flags & SODA_IMAGE_REPLACE)) {
+			r = su_errorf(error, -EEXIST, "image '%s' already exists", name);
+			goto out;
+		}
+		if (image_in_use(u, name, &user)) {
+			r = su_errorf(error, -EBUSY,
+				      "image '%s' is used by server '%s'; their disk layers depend on it",
+				      name, user ? user : "?");
+			goto out;
+		}
+	}
+	{
+		su_image_request req = { images, work, name, source_kind, source, size_bytes,
+					 NULL };
+
+		r = su_image_build(&req, error);
+	}
+	if (r == 0)
+		su_log(u->ctx, SODA_LOG_INFO, "built image %s", name);
+out:
+	unlock(u);
+out_free:
+	free(images);
+	free(work);
+	free(img);
+	free(user);
+	return r;
+}
+
+static int uml_image_list(void *priv, char ***ret_names, soda_error **error)
+{
+	uml *u = priv;
+	char *dir = pathf(u, "images");
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+
+	if (!dir)
+		return OOM(error);
+	d = opendir(dir);
+	free(dir);
+	if (!d)
+		return su_errorf(error, su_neg_errno(), "cannot list images: %s", strerror(errno));
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *n;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".img") != 0)
+			continue;
+		n = strndup(de->d_name, len - 4);
+		if (!n || soda_name_check(n, NULL) < 0) {
+			free(n);
+			continue;
+		}
+		su_strv_push_take(&names, n);
+	}
+	closedir(d);
+	*ret_names = names;
+	return 0;
+}
+
+static int uml_image_remove(void *priv, const char *name, unsigned int flags,
+			    soda_error **error)
+{
+	uml *u = priv;
+	char *img = pathf(u, "images/%s.img", name), *info = pathf(u, "images/%s.info", name);
+	char *user = NULL;
+	int r;
+
+	(void)flags;
+	if (!img || !info) {
+		free(img);
+		free(info);
+		return OOM(error);
+	}
+	r = lock(u, error);
+	if (r < 0)
+		goto out_free;
+	if (!su_path_exists(img))
+		r = su_errorf(error, -ENOENT, "no image named '%s'", name);
+	else if (image_in_use(u, name, &user))
+		r = su_errorf(error, -EBUSY, "image '%s' is used by server '%s'", name,
+			      user ? user : "?");
+	else if (unlink(img) < 0)
+		r = su_errorf(error, su_neg_errno(), "cannot remove %s: %s", img, strerror(errno));
+	if (r == 0)
+		unlink(info);
+	unlock(u);
+out_free:
+	free(img);
+	free(info);
+	free(user);
+	return r;
+}
+
+static int uml_image_path(void *priv, const char *name, char **ret_path, soda_error **error)
+{
+	return image_file(priv, name, ret_path, error);
+}
+
+const soda_backend_driver su_uml_driver = {
+	.version = SODA_BACKEND_VERSION,
+	.scheme = "uml",
+	.open = uml_open,
+	.close = uml_close,
+	.state_dir = uml_state_dir,
+	.recover = uml_recover,
+	.get_fd = uml_get_fd,
+	.process = uml_process,
+	.define = uml_define,
+	.undefine = uml_undefine,
+	.lookup = uml_lookup,
+	.list = uml_list,
+	.status = uml_status,
+	.start = uml_start,
+	.stop = uml_stop,
+	.kill = uml_kill,
+	.freeze = uml_freeze,
+	.thaw = uml_thaw,
+	.dump = uml_dump,
+	.open_console = uml_open_console,
+	.image_build = uml_image_build,
+	.image_list = uml_image_list,
+	.image_remove = uml_image_remove,
+	.image_path = uml_image_path,
+};

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsoda: virtual servers — their configuration and their lifecycle.
+ */
+#ifndef SODA_SERVER_H
+#define SODA_SERVER_H
+
+#include <soda/common.h>
+#include <soda/context.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration --------------------------------------------------- */
+
+typedef struct soda_server_config soda_server_config;
+
+/* Limits that every backend enforces. */
+#define SODA_NAME_MAX 63                       /* bytes in a server or image name */
+#define SODA_MEMORY_MIN (32ULL * 1024 * 1024)  /* smallest guest memory that boots */
+#define SODA_MEMORY_DEFAULT (64ULL * 1024 * 1024)
+#define SODA_KERNEL_ARGS_MAX 64
+#define SODA_SHARES_MAX 16
+#define SODA_NICS_MAX 8
+
+/** Functions for FFIs that cannot read macros. @since 0.1 */
+SODA_EXPORT uint64_t soda_memory_min(void);
+/** @since 0.1 */
+SODA_EXPORT uint32_t soda_name_max(void);
+
+/**
+ * soda_name_check:
+ * Checks a server or image name: 1 to SODA_NAME_MAX bytes of [A-Za-z0-9._-],
+ * starting with a letter or digit (so never "." or ".." nor path-like).
+ * Returns: 0, or -EINVAL with a message naming the offending byte.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_name_check(const char *name, soda_error **error);
+
+/**
+ * soda_server_config_new:
+ * @ret: receives a new configuration (free with soda_server_config_free()).
+ * @name: checked with soda_name_check().
+ * Defaults: image "busybox", memory SODA_MEMORY_DEFAULT, no shares, no NICs.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_new(soda_server_config **ret, const char *name,
+				       soda_error **error);
+/** Returns: a deep copy, or -ENOMEM. @since 0.1 */
+SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_server_config *cfg,
+					soda_error **error);
+/** Accepts NULL. @since 0.1 */
+SODA_EXPORT void soda_server_config_free(soda_server_config *cfg);
+
+/** @image: an image name in the context's image store. @since 0.1 */
+SODA_EXPORT int soda_server_config_set_image(soda_server_config *cfg, const char *image,
+					     soda_error **error);
+/** @bytes: guest memory, at least SODA_MEMORY_MIN, a multiple of 1 MiB,
+ * at most the host's memory. @since 0.1 */
+SODA_EXPORT int soda_server_config_set_memory(soda_server_config *cfg, uint64_t bytes,
+					      soda_error **error);
+/**
+ * soda_server_config_add_kernel_arg:
+ * Appends one guest kernel command-line word, such as "loglevel=4". Words
+ * the library controls itself (mem=, root=, init=, ubd*, umid=, uml_dir=,
+ * con*, ssl*, eth*, vec*, hostfs*, initcall_blacklist=) are refused.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
+						  soda_error **error);
+
+/* Share flags. */
+#define SODA_SHARE_READONLY (1u << 0)
+
+/**
+ * soda_server_config_add_share:
+ * Makes the host directory @host_dir (absolute, existing when the server
+ * starts) visible in the guest at @guest_dir (absolute), read-only with
+ * SODA_SHARE_READONLY. The guest reaches nothing of the host beyond it: the
+ * server's jail holds only its own files and its shares.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_add_share(soda_server_config *cfg, const char *host_dir,
+					     const char *guest_dir, unsigned int flags,
+					     soda_error **error);
+
+/**
+ * soda_server_config_add_nic:
+ * Adds a network interface attached to @network (a switch of the context).
+ * @mac: "02:xx:xx:xx:xx:xx" or NULL to derive a stable locally administered
+ *       address from the server name and NIC index.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_add_nic(soda_server_config *cfg, const char *network,
+					   const char *mac, unsigned int flags,
+					   soda_error **error);
+
+/** Returns: borrowed strings and values, valid until the config changes. @since 0.1 */
+SODA_EXPORT const char *soda_server_config_get_name(const soda_server_config *cfg);
+/** @since 0.1 */
+SODA_EXPORT const char *soda_server_config_get_image(const soda_server_config *cfg);
+/** @since 0.1 */
+SODA_EXPORT uint64_t soda_server_config_get_memory(const soda_server_config *cfg);
+/** @since 0.1 */
+SODA_EXPORT size_t soda_server_config_get_kernel_arg_count(const soda_server_config *cfg);
+/** Returns: the argument at @index, or NULL. @since 0.1 */
+SODA_EXPORT const char *soda_server_config_get_kernel_arg(const soda_server_config *cfg,
+							  size_t index);
+/** @since 0.1 */
+SODA_EXPORT size_t soda_server_config_get_share_count(const soda_server_config *cfg);
+/** Returns: 0 or -ENOENT; strings borrowed. @since 0.1 */
+SODA_EXPORT int soda_server_config_get_share(const soda_server_config *cfg, size_t index,
+					     const char **ret_host_dir, const char **ret_guest_dir,
+					     unsigned int *ret_flags);
+/** @since 0.1 */
+SODA_EXPORT size_t soda_server_config_get_nic_count(const soda_server_config *cfg);
+/** Returns: 0 or -ENOENT; strings borrowed. @since 0.1 */
+SODA_EXPORT int soda_server_config_get_nic(const soda_server_config *cfg, size_t index,
+					   const char **ret_network, const char **ret_mac);
+
+/* ---- servers ----------------------------------------------------------- */
+
+typedef struct soda_server soda_server;
+
+/**
+ * soda_server_define:
+ * Records a new server from @cfg (copied) in the context. It starts shut off.
+ * Returns: 0; -EEXIST if the name is taken; -ENOENT if the image is not in
+ * the store; -EINVAL for a configuration the backend cannot run; -ENOSPC if
+ * the jail uid range is used up. Nothing is recorded on failure.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_define(soda_server **ret, soda_context *ctx,
+				   const soda_server_config *cfg, unsigned int flags,
+				   soda_error **error);
+
+/** Returns: 0, or -ENOENT if no server has that name. @since 0.1 */
+SODA_EXPORT int soda_server_lookup(soda_server **ret, soda_context *ctx, const char *name,
+				   soda_error **error);
+
+/** Accepts NULL; returns @srv. @since 0.1 */
+SODA_EXPORT soda_server *soda_server_ref(soda_server *srv);
+/** Accepts NULL; returns NULL. @since 0.1 */
+SODA_EXPORT soda_server *soda_server_unref(soda_server *srv);
+/** Returns: the name (borrowed). @since 0.1 */
+SODA_EXPORT const char *soda_server_get_name(const soda_server *srv);
+/** Returns: the context (borrowed). @since 0.1 */
+SODA_EXPORT soda_context *soda_server_get_context(const soda_server *srv);
+
+/** @ret: receives a copy of the server's configuration. @since 0.1 */
+SODA_EXPORT int soda_server_get_config(soda_server_config **ret, soda_server *srv,
+				       soda_error **error);
+
+/** @ret_state: receives the current SODA_STATE_*. @since 0.1 */
+SODA_EXPORT int soda_server_get_state(int *ret_state, soda_server *srv, soda_error **error);
+
+typedef struct soda_server_info soda_server_info;
+
+/** @ret: receives a snapshot of the server's run-time facts. @since 0.1 */
+SODA_EXPORT int soda_server_get_info(soda_server_info **ret, soda_server *srv,
+				     unsigned int flags, soda_error **error);
+/** Accepts NULL. @since 0.1 */
+SODA_EXPORT void soda_server_info_free(soda_server_info *info);
+/** @since 0.1 */
+SODA_EXPORT int soda_server_info_get_state(const soda_server_info *info);
+/** Returns: 1 once the guest reported it is ready during this run. @since 0.1 */
+SODA_EXPORT int soda_server_info_get_ready(const soda_server_info *info);
+/** Returns: the monitor's pid, or 0 when not running. @since 0.1 */
+SODA_EXPORT int32_t soda_server_info_get_monitor_pid(const soda_server_info *info);
+/** Returns: the main linux.uml pid, or 0. @since 0.1 */
+SODA_EXPORT int32_t soda_server_info_get_guest_pid(const soda_server_info *info);
+/** Returns: the uid the guest runs as on the host. @since 0.1 */
+SODA_EXPORT uint32_t soda_server_info_get_uid(const soda_server_info *info);
+/** Returns: start time of this (or the last) run, microseconds since the epoch. @since 0.1 */
+SODA_EXPORT uint64_t soda_server_info_get_started_usec(const soda_server_info *info);
+/** Returns: microseconds from start to ready for this run, or 0. @since 0.1 */
+SODA_EXPORT uint64_t soda_server_info_get_ready_usec(const soda_server_info *info);
+/** Returns: exit code of the last run's linux.uml, or -1. @since 0.1 */
+SODA_EXPORT int32_t soda_server_info_get_exit_code(const soda_server_info *info);
+/** Returns: signal that ended the last run's linux.uml, or 0. @since 0.1 */
+SODA_EXPORT int32_t soda_server_info_get_exit_signal(const soda_server_info *info);
+/** Returns: why the last state change happened, or "" (borrowed). @since 0.1 */
+SODA_EXPORT const char *soda_server_info_get_reason(const soda_server_info *info);
+
+/* Start flags. */
+#define SODA_START_WAIT_READY (1u << 0) /* return once the guest says it is ready */
+
+/**
+ * soda_server_start:
+ * Starts the server's monitor, which jails and boots the guest. Returns
+ * when the guest kernel is running (state STARTING, or RUNNING with
+ * SODA_START_WAIT_READY). The server keeps running after the caller exits.
+ * Returns: 0; -EBUSY if it is not shut off or crashed; -ENOENT for a
+ * missing image; -EINVAL for a corrupt image or bad share; -ETIMEDOUT if the
+ * guest did not get ready within 30 s (it is then stopped).
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_start(soda_server *srv, unsigned int flags, soda_error **error);
+
+/**
+ * soda_server_wait_state:
+ * Waits until the server is in @state, or @timeout_ms (-1: no limit) passes.
+ * Dispatches context events while waiting.
+ * Returns: 0; -ETIMEDOUT; -ECHILD if the server ended while waiting for a
+ * running state.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_wait_state(soda_server *srv, int state, int32_t timeout_ms,
+				       unsigned int flags, soda_error **error);
+
+/**
+ * soda_server_stop:
+ * Asks the guest to shut down (ctrl-alt-del) and waits up to @timeout_ms;
+ * then ends it by force. Returns when it is shut off.
+ * Returns: 0 (also when a force was needed; the event reason says so);
+ * -EBUSY if it is not running.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_stop(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
+				 soda_error **error);
+
+/** Ends the server at once (every process in its cgroup). @since 0.1 */
+SODA_EXPORT int soda_server_kill(soda_server *srv, unsigned int flags, soda_error **error);
+
+/** Freezes every process of the server (the guest's clock and CPU time stop).
+ * Returns: 0; -EBUSY unless running or starting. @since 0.1 */
+SODA_EXPORT int soda_server_freeze(soda_server *srv, unsigned int flags, soda_error **error);
+
+/** Resumes a frozen server. Returns: 0; -EBUSY unless paused. @since 0.1 */
+SODA_EXPORT int soda_server_thaw(soda_server *srv, unsigned int flags, soda_error **error);
+
+/** Stops (as soda_server_stop()) and starts again; @flags as for start. @since 0.1 */
+SODA_EXPORT int soda_server_restart(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
+				    soda_error **error);
+
+/**
+ * soda_server_undefine:
+ * Forgets a shut-off or crashed server and deletes its disk layer.
+ * Returns: 0; -EBUSY if it is running.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_undefine(soda_server *srv, unsigned int flags, soda_error **error);
+
+/* Dump flags. */
+#define SODA_DUMP_MEMORY (1u << 0) /* also write the guest's physical memory */
+
+/**
+ * soda_server_dump:
+ * Forensic dump: freezes the server (unless already frozen), writes its
+ * copy-on-write disk layer, the identity of its base image, its
+ * configuration and run-time facts (and with SODA_DUMP_MEMORY its memory)
+ * into @dir, which must not exist yet, then thaws it (if it was not frozen
+ * before). Works on a shut-off server too (disk and metadata only).
+ * Returns: 0; -EEXIST if @dir exists.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_dump(soda_server *srv, const char *dir, unsigned int flags,
+				 soda_error **error);
+
+/**
+ * soda_server_open_console:
+ * @ret_fd: receives a connected stream socket (O_CLOEXEC; caller closes):
+ *          reading gives the guest console's output, starting with recent
+ *          history; writing types into it.
+ * Returns: 0; -EBUSY if the server is not running.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned int flags,
+					 soda_error **error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

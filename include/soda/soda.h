@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsoda: protected application-service hosting on one Linux host.
+ *
+ * Thread model: an object and its context are used by one thread at a time;
+ * different contexts run in parallel. The library starts no threads, never
+ * forks without exec, never prints, and never exits or aborts on bad input
+ * or lack of memory. See README "API conventions".
+ */
+#ifndef SODA_SODA_H
+#define SODA_SODA_H
+
+#include <soda/common.h>
+#include <soda/context.h>
+#include <soda/server.h>
+#include <soda/image.h>
+
+#endif

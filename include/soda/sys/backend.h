@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsoda for backend writers: the versioned guest-backend driver table and
+ * the network attachment hooks.
+ *
+ * A backend fills a soda_backend_driver and registers it for a URI scheme.
+ * The core validates names, flags and configurations before calling it, so a
+ * driver sees only well-formed input. Any entry left NULL means "not
+ * supported": the core answers -EOPNOTSUPP without calling the driver.
+ * Drivers report failures as -errno plus a message through soda_error_set().
+ */
+#ifndef SODA_SYS_BACKEND_H
+#define SODA_SYS_BACKEND_H
+
+#include <soda/soda.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SODA_BACKEND_VERSION 1
+
+/**
+ * soda_backend_status:
+ * What a driver reports about one server. Strings are copied by the core.
+ * @since 0.1
+ */
+typedef struct soda_backend_status {
+	uint32_t version; /* SODA_BACKEND_VERSION */
+	int32_t state;    /* SODA_STATE_* */
+	int32_t ready;
+	int32_t monitor_pid;
+	int32_t guest_pid;
+	uint32_t uid;
+	uint64_t started_usec;
+	uint64_t ready_usec;
+	int32_t exit_code;
+	int32_t exit_signal;
+	char reason[128];
+} soda_backend_status;
+
+/**
+ * soda_backend_emit_fn:
+ * Given to a driver's process(): the driver calls it once per change it saw.
+ * @kind: SODA_EVENT_*; @state/@previous: SODA_STATE_* or 0.
+ */
+typedef int (*soda_backend_emit_fn)(void *emit_data, int kind, const char *server, int state,
+				    int previous, const char *reason);
+
+typedef struct soda_backend_driver {
+	uint32_t version; /* SODA_BACKEND_VERSION */
+	const char *scheme;
+
+	/* Context. @path is the URI's path, @state_dir the chosen state dir
+	 * (NULL if the URI and options named none). */
+	int (*open)(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+		    const soda_context_options *opts, soda_error **error);
+	void (*close)(void *priv);
+	const char *(*state_dir)(void *priv);
+	int (*recover)(void *priv, unsigned int flags, soda_error **error);
+	int (*get_fd)(void *priv);
+	int (*process)(void *priv, soda_backend_emit_fn emit, void *emit_data, soda_error **error);
+
+	/* Servers, by validated name. */
+	int (*define)(void *priv, const soda_server_config *cfg, unsigned int flags,
+		      soda_error **error);
+	int (*undefine)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*lookup)(void *priv, const char *name, soda_server_config **ret_cfg,
+		      soda_error **error);
+	int (*list)(void *priv, char ***ret_names, soda_error **error);
+	int (*status)(void *priv, const char *name, soda_backend_status *ret, soda_error **error);
+	int (*start)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*stop)(void *priv, const char *name, uint32_t timeout_ms, unsigned int flags,
+		    soda_error **error);
+	int (*kill)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*freeze)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*thaw)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*dump)(void *priv, const char *name, const char *dir, unsigned int flags,
+		    soda_error **error);
+	int (*open_console)(void *priv, const char *name, int *ret_fd, unsigned int flags,
+			    soda_error **error);
+
+	/* Images. */
+	int (*image_build)(void *priv, const char *name, int source_kind, const char *source,
+			   uint64_t size_bytes, unsigned int flags, soda_error **error);
+	int (*image_list)(void *priv, char ***ret_names, soda_error **error);
+	int (*image_remove)(void *priv, const char *name, unsigned int flags, soda_error **error);
+	int (*image_path)(void *priv, const char *name, char **ret_path, soda_error **error);
+} soda_backend_driver;
+
+/**
+ * soda_backend_register:
+ * Makes @driver (which must outlive its use; normally static) available for
+ * URIs of its scheme. Built-in: "uml", "test".
+ * Returns: 0; -EEXIST if the scheme is taken; -EINVAL for a bad table.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_backend_register(const soda_backend_driver *driver, soda_error **error);
+
+/**
+ * soda_error_set:
+ * For drivers and hooks: fills *@error (if @error is non-NULL and empty)
+ * with @code and @message. Returns: @code, so `return soda_error_set(...)`.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_error_set(soda_error **error, int code, const char *message);
+
+/**
+ * soda_netdev_ops:
+ * Network attachment hooks. At start, for each NIC of a server, the backend
+ * calls attach(), which makes a host interface the guest will use (a TAP the
+ * jailed @uid may open) and writes its name to @ret_ifname (at most 15
+ * bytes and NUL). At stop, and in crash recovery, detach() undoes it.
+ * @since 0.1
+ */
+typedef struct soda_netdev_ops {
+	uint32_t version; /* SODA_BACKEND_VERSION */
+	int (*attach)(void *userdata, const char *server, uint32_t index, const char *network,
+		      const char *mac, uint32_t uid, char ret_ifname[16], soda_error **error);
+	int (*detach)(void *userdata, const char *server, uint32_t index, const char *ifname,
+		      soda_error **error);
+} soda_netdev_ops;
+
+/**
+ * soda_context_set_netdev_ops:
+ * Installs @ops (copied) for the context; NULL removes them. Servers with
+ * NICs fail to start with -ENOTSUP while no hooks are installed.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_context_set_netdev_ops(soda_context *ctx, const soda_netdev_ops *ops,
+					    void *userdata, soda_error **error);
+
+/** For drivers: the context's netdev hooks, or NULL. @since 0.1 */
+SODA_EXPORT const soda_netdev_ops *soda_context_get_netdev_ops(soda_context *ctx,
+							       void **ret_userdata);
+
+/** For drivers: logs through the context's log hook. @since 0.1 */
+SODA_EXPORT void soda_context_log(soda_context *ctx, int level, const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

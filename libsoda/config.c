@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kv.h"
+
+#define KERNEL_ARG_MAX 256
+#define CMDLINE_BUDGET 2048 /* of UML's 4096-byte command line, what users may fill */
+#define PATH_MAX_SHARE 1024
+
+SODA_EXPORT uint64_t soda_memory_min(void)
+{
+	return SODA_MEMORY_MIN;
+}
+
+SODA_EXPORT uint32_t soda_name_max(void)
+{
+	return SODA_NAME_MAX;
+}
+
+static const char *describe_byte(unsigned char c, char buf[24])
+{
+	if (c == '/')
+		return "'/'";
+	if (c < 0x20 || c == 0x7f)
+		snprintf(buf, 24, "control byte 0x%02x", c);
+	else if (c >= 0x80)
+		snprintf(buf, 24, "byte 0x%02x", c);
+	else
+		snprintf(buf, 24, "'%c'", c);
+	return buf;
+}
+
+int su_check_name(const char *what, const char *name, soda_error **error)
+{
+	size_t len;
+	char desc[24];
+
+	if (!name)
+		return su_errorf(error, -EINVAL, "%s name is missing", what);
+	len = strlen(name);
+	if (len == 0)
+		return su_errorf(error, -EINVAL, "%s name is empty", what);
+	if (len > SODA_NAME_MAX)
+		return su_errorf(error, -EINVAL, "%s name is %zu bytes long; at most %d are allowed",
+				 what, len, SODA_NAME_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool ok = isascii(c) && (isalnum(c) || c == '.' || c == '_' || c == '-');
+
+		if (!ok)
+			return su_errorf_at(error, -EINVAL, "name", 1, (uint32_t)i + 1,
+					    "%s name has %s at position %zu; only letters, digits, "
+					    "'.', '_' and '-' are allowed",
+					    what, describe_byte(c, desc), i + 1);
+		if (i == 0 && !isalnum(c))
+			return su_errorf_at(error, -EINVAL, "name", 1, 1,
+					    "%s name must start with a letter or digit, not %s",
+					    what, describe_byte(c, desc));
+	}
+	return 0;
+}
+
+SODA_EXPORT int soda_name_check(const char *name, soda_error **error)
+{
+	return su_check_name("server", name, error);
+}
+
+int su_check_abs_path(const char *what, const char *path, size_t max, soda_error **error)
+{
+	size_t len;
+	char desc[24];
+
+	if (!path || !*path)
+		return su_errorf(error, -EINVAL, "%s is empty", what);
+	len = strlen(path);
+	if (len > max)
+		return su_errorf(error, -ENAMETOOLONG, "%s is %zu bytes long; at most %zu are allowed",
+				 what, len, max);
+	if (path[0] != '/')
+		return su_errorf(error, -EINVAL, "%s '%s' is not an absolute path", what, path);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return su_errorf_at(error, -EINVAL, what, 1, (uint32_t)i + 1,
+					    "%s has %s at position %zu", what,
+					    describe_byte(c, desc), i + 1);
+	}
+	if (len > 1 && path[len - 1] == '/')
+		return su_errorf(error, -EINVAL, "%s '%s' ends with '/'", what, path);
+	for (const char *p = path; *p;) {
+		const char *seg = p + 1, *next = strchr(seg, '/');
+		size_t seglen = next ? (size_t)(next - seg) : strlen(seg);
+
+		if (len > 1 && seglen == 0)
+			return su_errorf(error, -EINVAL, "%s '%s' has an empty component ('//')",
+					 what, path);
+		if ((seglen == 1 && seg[0] == '.') ||
+		    (seglen == 2 && seg[0] == '.' && seg[1] == '.'))
+			return su_errorf(error, -EINVAL, "%s '%s' has a '.' or '..' component", what,
+					 path);
+		if (!next)
+			break;
+		p = next;
+	}
+	return 0;
+}
+
+uint64_t su_host_memory(void)
+{
+	char *text = NULL, *p;
+	uint64_t kb = 0;
+
+	if (su_read_file("/proc/meminfo", 65536, &text, NULL) < 0)
+		return 0;
+	p = strstr(text, "MemTotal:");
+	if (p && sscanf(p + 9, " %" SCNu64, &kb) != 1)
+		kb = 0;
+	free(text);
+	return kb * 1024;
+}
+
+void su_derive_mac(const char *server, size_t index, char out[18])
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)server; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ (index & 0xff)) * 1099511628211ULL;
+	/* 02:...: locally administered, unicast. */
+	snprintf(out, 18, "02:%02x:%02x:%02x:%02x:%02x", (unsigned)(h >> 32) & 0xff,
+		 (unsigned)(h >> 24) & 0xff, (unsigned)(h >> 16) & 0xff,
+		 (unsigned)(h >> 8) & 0xff, (unsigned)h & 0xff);
+}
+
+static int check_mac(const char *mac, soda_error **error)
+{
+	unsigned v[6];
+	char tail;
+
+	if (strlen(mac) != 17 ||
+	    sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &tail) != 6)
+		return su_errorf(error, -EINVAL, "MAC address '%s' is not of the form xx:xx:xx:xx:xx:xx",
+				 mac);
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? mac[i] != ':' : !isxdigit((unsigned char)mac[i]))
+			return su_errorf(error, -EINVAL, "MAC address '%s' is malformed at position %d",
+					 mac, i + 1);
+	if (v[0] & 1)
+		return su_errorf(error, -EINVAL, "MAC address '%s' is a multicast address", mac);
+	if (!(v[0] | v[1] | v[2] | v[3] | v[4] | v[5]))
+		return su_errorf(error, -EINVAL, "MAC address '%s' is all zeros", mac);
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_new(soda_server_config **ret, const char *name,
+				       soda_error **error)
+{
+	soda_server_config *cfg;
+	int r;
+
+	if (!ret)
+		return su_errorf(error, -EINVAL, "ret is NULL");
+	r = soda_name_check(name, error);
+	if (r < 0)
+		return r;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	cfg->name = strdup(name);
+	cfg->image = strdup("busybox");
+	cfg->memory = SODA_MEMORY_DEFAULT;
+	if (!cfg->name || !cfg->image) {
+		soda_server_config_free(cfg);
+		return su_errorf(error, -ENOMEM, "out of memory");
+	}
+	*ret = cfg;
+	return 0;
+}
+
+SODA_EXPORT void soda_server_config_free(soda_server_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->name);
+	free(cfg->image);
+	su_strv_free(cfg->kernel_args);
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		free(cfg->shares[i].host_dir);
+		free(cfg->shares[i].guest_dir);
+	}
+	free(cfg->shares);
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		free(cfg->nics[i].network);
+		free(cfg->nics[i].mac);
+	}
+	free(cfg->nics);
+	free(cfg);
+}
+
+SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_server_config *cfg,
+					soda_error **error)
+{
+	soda_server_config *c;
+
+	if (!ret || !cfg)
+		return su_errorf(error, -EINVAL, "ret or cfg is NULL");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	c->name = strdup(cfg->name);
+	c->image = strdup(cfg->image);
+	c->memory = cfg->memory;
+	if (cfg->kernel_args)
+		c->kernel_args = su_strv_copy(cfg->kernel_args);
+	c->shares = calloc(cfg->n_shares + 1, sizeof(su_share));
+	c->nics = calloc(cfg->n_nics + 1, sizeof(su_nic));
+	if (!c->name || !c->image || (cfg->kernel_args && !c->kernel_args) || !c->shares ||
+	    !c->nics)
+		goto oom;
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		c->shares[i].host_dir = strdup(cfg->shares[i].host_dir);
+		c->shares[i].guest_dir = strdup(cfg->shares[i].guest_dir);
+		c->shares[i].flags = cfg->shares[i].flags;
+		c->n_shares++;
+		if (!c->shares[i].host_dir || !c->shares[i].guest_dir)
+			goto oom;
+	}
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		c->nics[i].network = strdup(cfg->nics[i].network);
+		c->nics[i].mac = strdup(cfg->nics[i].mac);
+		c->n_nics++;
+		if (!c->nics[i].network || !c->nics[i].mac)
+			goto oom;
+	}
+	*ret = c;
+	return 0;
+oom:
+	soda_server_config_free(c);
+	return su_errorf(error, -ENOMEM, "out of memory");
+}
+
+SODA_EXPORT int soda_server_config_set_image(soda_server_config *cfg, const char *image,
+					     soda_error **error)
+{
+	char *copy;
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	r = su_check_name("image", image, error);
+	if (r < 0)
+		return r;
+	copy = strdup(image);
+	if (!copy)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	free(cfg->image);
+	cfg->image = copy;
+	return 0;
+}
+
+static int check_memory(uint64_t bytes, soda_error **error)
+{
+	uint64_t host = su_host_memory();
+
+	if (bytes < SODA_MEMORY_MIN)
+		return su_errorf(error, -EINVAL,
+				 "memory %" PRIu64 " bytes (%" PRIu64 " MiB) is below the %llu MiB a "
+				 "UML guest needs to boot",
+				 bytes, bytes >> 20, SODA_MEMORY_MIN >> 20);
+	if (bytes % (1024 * 1024))
+		return su_errorf(error, -EINVAL, "memory %" PRIu64 " bytes is not a whole number of MiB",
+				 bytes);
+	if (host && bytes > host)
+		return su_errorf(error, -EINVAL,
+				 "memory %" PRIu64 " MiB is more than the host's %" PRIu64 " MiB",
+				 bytes >> 20, host >> 20);
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_set_memory(soda_server_config *cfg, uint64_t bytes,
+					      soda_error **error)
+{
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	r = check_memory(bytes, error);
+	if (r < 0)
+		return r;
+	cfg->memory = bytes;
+	return 0;
+}
+
+/* Kernel parameters the backend sets itself; a user's value would break the
+ * jail, the disk layout or the monitor's channels. */
+static const char *const reserved_args[] = {
+	"mem=", "root=", "rootfstype=", "init=", "rw", "ro", "ubd", "umid=", "uml_dir=", "con",
+	"ssl", "eth", "vec", "hostfs", "initcall_blacklist=", "lpj=", "soda.", "mconsole",
+	"xterm=", "tty_log_dir=", "tty_log_fd=", "dsp=", "mixer=", "iomem=", "virtio_uml",
+	"time-travel", "noreboot", "hostname=", NULL,
+};
+
+static int check_kernel_arg(const char *arg, soda_error **error)
+{
+	size_t len;
+	char desc[24];
+
+	if (!arg || !*arg)
+		return su_errorf(error, -EINVAL, "kernel argument is empty");
+	len = strlen(arg);
+	if (len > KERNEL_ARG_MAX)
+		return su_errorf(error, -EINVAL, "kernel argument is %zu bytes long; at most %d",
+				 len, KERNEL_ARG_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '\\')
+			return su_errorf_at(error, -EINVAL, "kernel argument", 1, (uint32_t)i + 1,
+					    "kernel argument '%.40s' has %s at position %zu", arg,
+					    describe_byte(c, desc), i + 1);
+	}
+	for (size_t i = 0; reserved_args[i]; i++) {
+		const char *r = reserved_args[i];
+		/* "rw"/"ro" are whole words; the others are prefixes of any word
+		 * ("ubd0=", "con1=", "eth0="). */
+		bool word = strcmp(r, "rw") == 0 || strcmp(r, "ro") == 0;
+
+		if (word ? strcmp(arg, r) == 0 : strncmp(arg, r, strlen(r)) == 0)
+			return su_errorf(error, -EINVAL,
+					 "kernel argument '%s' is set by libsoda itself and cannot be given",
+					 arg);
+	}
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
+						  soda_error **error)
+{
+	size_t total = 0, n;
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	r = check_kernel_arg(arg, error);
+	if (r < 0)
+		return r;
+	n = su_strv_len(cfg->kernel_args);
+	if (n >= SODA_KERNEL_ARGS_MAX)
+		return su_errorf(error, -E2BIG, "at most %d kernel arguments", SODA_KERNEL_ARGS_MAX);
+	for (size_t i = 0; i < n; i++)
+		total += strlen(cfg->kernel_args[i]) + 1;
+	if (total + strlen(arg) + 1 > CMDLINE_BUDGET)
+		return su_errorf(error, -E2BIG,
+				 "kernel arguments would take more than %d bytes of the command line",
+				 CMDLINE_BUDGET);
+	if (su_strv_push(&cfg->kernel_args, arg) < 0)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int check_guest_dir(const char *guest_dir, soda_error **error)
+{
+	int r = su_check_abs_path("guest directory", guest_dir, 255, error);
+	char desc[24];
+
+	if (r < 0)
+		return r;
+	if (strcmp(guest_dir, "/") == 0)
+		return su_errorf(error, -EINVAL, "a share cannot be mounted over the guest's root");
+	/* It goes on the guest kernel command line: keep it to plain bytes. */
+	for (size_t i = 0; guest_dir[i]; i++) {
+		unsigned char c = (unsigned char)guest_dir[i];
+
+		if (!(isascii(c) && (isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-')))
+			return su_errorf_at(error, -EINVAL, "guest directory", 1, (uint32_t)i + 1,
+					    "guest directory '%s' has %s at position %zu; only "
+					    "letters, digits, '/', '.', '_' and '-' are allowed",
+					    guest_dir, describe_byte(c, desc), i + 1);
+	}
+	return 0;
+}
+
+static int check_share(const soda_server_config *cfg, const char *host_dir,
+		       const char *guest_dir, unsigned int flags, soda_error **error)
+{
+	int r;
+
+	if (flags & ~SODA_SHARE_READONLY)
+		return su_errorf(error, -EINVAL, "unknown share flags 0x%x",
+				 flags & ~SODA_SHARE_READONLY);
+	r = su_check_abs_path("host directory", host_dir, PATH_MAX_SHARE, error);
+	if (r < 0)
+		return r;
+	r = check_guest_dir(guest_dir, error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_shares; i++)
+		if (strcmp(cfg->shares[i].guest_dir, guest_dir) == 0)
+			return su_errorf(error, -EEXIST, "guest directory '%s' is already shared",
+					 guest_dir);
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_add_share(soda_server_config *cfg, const char *host_dir,
+					     const char *guest_dir, unsigned int flags,
+					     soda_error **error)
+{
+	su_share *s;
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	r = check_share(cfg, host_dir, guest_dir, flags, error);
+	if (r < 0)
+		return r;
+	if (cfg->n_shares >= SODA_SHARES_MAX)
+		return su_errorf(error, -E2BIG, "at most %d shares", SODA_SHARES_MAX);
+	s = realloc(cfg->shares, (cfg->n_shares + 1) * sizeof(*s));
+	if (!s)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	cfg->shares = s;
+	s[cfg->n_shares].host_dir = strdup(host_dir);
+	s[cfg->n_shares].guest_dir = strdup(guest_dir);
+	s[cfg->n_shares].flags = flags;
+	if (!s[cfg->n_shares].host_dir || !s[cfg->n_shares].guest_dir) {
+		free(s[cfg->n_shares].host_dir);
+		free(s[cfg->n_shares].guest_dir);
+		return su_errorf(error, -ENOMEM, "out of memory");
+	}
+	cfg->n_shares++;
+	return 0;
+}
+
+static int check_nic(const soda_server_config *cfg, const char *network, const char *mac,
+		     unsigned int flags, soda_error **error)
+{
+	int r;
+
+	if (flags)
+		return su_errorf(error, -EINVAL, "unknown NIC flags 0x%x", flags);
+	r = su_check_name("network", network, error);
+	if (r < 0)
+		return r;
+	r = check_mac(mac, error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_nics; i++)
+		if (strcasecmp(cfg->nics[i].mac, mac) == 0)
+			return su_errorf(error, -EEXIST, "MAC address %s is already used by NIC %zu",
+					 mac, i);
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_add_nic(soda_server_config *cfg, const char *network,
+					   const char *mac, unsigned int flags,
+					   soda_error **error)
+{
+	char derived[18];
+	su_nic *n;
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	if (!mac) {
+		su_derive_mac(cfg->name, cfg->n_nics, derived);
+		mac = derived;
+	}
+	r = check_nic(cfg, network, mac, flags, error);
+	if (r < 0)
+		return r;
+	if (cfg->n_nics >= SODA_NICS_MAX)
+		return su_errorf(error, -E2BIG, "at most %d NICs", SODA_NICS_MAX);
+	n = realloc(cfg->nics, (cfg->n_nics + 1) * sizeof(*n));
+	if (!n)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	cfg->nics = n;
+	n[cfg->n_nics].network = strdup(network);
+	n[cfg->n_nics].mac = strdup(mac);
+	if (!n[cfg->n_nics].network || !n[cfg->n_nics].mac) {
+		free(n[cfg->n_nics].network);
+		free(n[cfg->n_nics].mac);
+		return su_errorf(error, -ENOMEM, "out of memory");
+	}
+	for (char *p = n[cfg->n_nics].mac; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	cfg->n_nics++;
+	return 0;
+}
+
+SODA_EXPORT const char *soda_server_config_get_name(const soda_server_config *cfg)
+{
+	return cfg ? cfg->name : NULL;
+}
+
+SODA_EXPORT const char *soda_server_config_get_image(const soda_server_config *cfg)
+{
+	return cfg ? cfg->image : NULL;
+}
+
+SODA_EXPORT uint64_t soda_server_config_get_memory(const soda_server_config *cfg)
+{
+	return cfg ? cfg->memory : 0;
+}
+
+SODA_EXPORT size_t soda_server_config_get_kernel_arg_count(const soda_server_config *cfg)
+{
+	return cfg ? su_strv_len(cfg->kernel_args) : 0;
+}
+
+SODA_EXPORT const char *soda_server_config_get_kernel_arg(const soda_server_config *cfg,
+							  size_t index)
+{
+	if (!cfg || index >= su_strv_len(cfg->kernel_args))
+		return NULL;
+	return cfg->kernel_args[index];
+}
+
+SODA_EXPORT size_t soda_server_config_get_share_count(const soda_server_config *cfg)
+{
+	return cfg ? cfg->n_shares : 0;
+}
+
+SODA_EXPORT int soda_server_config_get_share(const soda_server_config *cfg, size_t index,
+					     const char **ret_host_dir, const char **ret_guest_dir,
+					     unsigned int *ret_flags)
+{
+	if (!cfg || index >= cfg->n_shares)
+		return -ENOENT;
+	if (ret_host_dir)
+		*ret_host_dir = cfg->shares[index].host_dir;
+	if (ret_guest_dir)
+		*ret_guest_dir = cfg->shares[index].guest_dir;
+	if (ret_flags)
+		*ret_flags = cfg->shares[index].flags;
+	return 0;
+}
+
+SODA_EXPORT size_t soda_server_config_get_nic_count(const soda_server_config *cfg)
+{
+	return cfg ? cfg->n_nics : 0;
+}
+
+SODA_EXPORT int soda_server_config_get_nic(const soda_server_config *cfg, size_t index,
+					   const char **ret_network, const char **ret_mac)
+{
+	if (!cfg || index >= cfg->n_nics)
+		return -ENOENT;
+	if (ret_network)
+		*ret_network = cfg->nics[index].network;
+	if (ret_mac)
+		*ret_mac = cfg->nics[index].mac;
+	return 0;
+}
+
+int su_config_validate(const soda_server_config *cfg, soda_error **error)
+{
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "configuration is NULL");
+	r = soda_name_check(cfg->name, error);
+	if (r < 0)
+		return r;
+	r = su_check_name("image", cfg->image, error);
+	if (r < 0)
+		return r;
+	return check_memory(cfg->memory, error);
+}
+
+/* ---- record format ---- */
+
+char *su_config_serialize(const soda_server_config *cfg)
+{
+	su_buf b = { 0 };
+
+	su_kv_header(&b, SU_CONFIG_MAGIC, SU_CONFIG_VERSION);
+	su_kv_add(&b, "name", cfg->name);
+	su_kv_add(&b, "image", cfg->image);
+	su_kv_add_u64(&b, "memory", cfg->memory);
+	for (size_t i = 0; cfg->kernel_args && cfg->kernel_args[i]; i++)
+		su_kv_add(&b, "kernel-arg", cfg->kernel_args[i]);
+	for (size_t i = 0; i < cfg->n_shares; i++) {
+		char *v = su_strdup_printf("%s:%s:%s",
+					   cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw",
+					   cfg->shares[i].guest_dir, cfg->shares[i].host_dir);
+		if (!v) {
+			su_buf_free(&b);
+			return NULL;
+		}
+		su_kv_add(&b, "share", v);
+		free(v);
+	}
+	for (size_t i = 0; i < cfg->n_nics; i++) {
+		char *v = su_strdup_printf("%s/%s", cfg->nics[i].network, cfg->nics[i].mac);
+		if (!v) {
+			su_buf_free(&b);
+			return NULL;
+		}
+		su_kv_add(&b, "nic", v);
+		free(v);
+	}
+	return su_buf_steal(&b);
+}
+
+struct parse_state {
+	soda_server_config *cfg;
+	const char *source;
+	soda_error **error;
+	bool have_name, have_image, have_memory;
+};
+
+static int parse_line(const char *key, const char *value, uint32_t line, void *userdata)
+{
+	struct parse_state *ps = userdata;
+	soda_error *inner = NULL;
+	int r = 0;
+
+	if (strcmp(key, "name") == 0) {
+		if (ps->have_name)
+			goto dup;
+		r = soda_name_check(value, &inner);
+		if (r == 0) {
+			free(ps->cfg->name);
+			ps->cfg->name = strdup(value);
+			ps->have_name = true;
+		}
+	} else if (strcmp(key, "image") == 0) {
+		if (ps->have_image)
+			goto dup;
+		r = soda_server_config_set_image(ps->cfg, value, &inner);
+		ps->have_image = true;
+	} else if (strcmp(key, "memory") == 0) {
+		uint64_t v;
+
+		if (ps->have_memory)
+			goto dup;
+		if (su_parse_u64(value, &v) < 0)
+			r = su_errorf(&inner, -EINVAL, "memory '%s' is not a number", value);
+		else
+			r = check_memory(v, &inner);
+		if (r == 0)
+			ps->cfg->memory = v;
+		ps->have_memory = true;
+	} else if (strcmp(key, "kernel-arg") == 0) {
+		r = soda_server_config_add_kernel_arg(ps->cfg, value, &inner);
+	} else if (strcmp(key, "share") == 0) {
+		char *v = strdup(value), *guest, *host;
+		unsigned flags;
+
+		if (!v)
+			return su_errorf(ps->error, -ENOMEM, "out of memory");
+		guest = strchr(v, ':');
+		host = guest ? strchr(guest + 1, ':') : NULL;
+		if (!host || (strncmp(v, "ro:", 3) && strncmp(v, "rw:", 3))) {
+			r = su_errorf(&inner, -EINVAL, "share '%s' is not 'ro|rw:GUEST:HOST'", value);
+		} else {
+			*guest++ = '\0';
+			*host++ = '\0';
+			flags = strcmp(v, "ro") == 0 ? SODA_SHARE_READONLY : 0;
+			r = soda_server_config_add_share(ps->cfg, host, guest, flags, &inner);
+		}
+		free(v);
+	} else if (strcmp(key, "nic") == 0) {
+		char *v = strdup(value), *mac;
+
+		if (!v)
+			return su_errorf(ps->error, -ENOMEM, "out of memory");
+		mac = strchr(v, '/');
+		if (!mac) {
+			r = su_errorf(&inner, -EINVAL, "nic '%s' is not 'NETWORK/MAC'", value);
+		} else {
+			*mac++ = '\0';
+			r = soda_server_config_add_nic(ps->cfg, v, mac, 0, &inner);
+		}
+		free(v);
+	} else {
+		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
+	}
+	if (r < 0) {
+		su_errorf_at(ps->error, r, ps->source, line, 1, "%s:%u: %s", ps->source, line,
+			     soda_error_message(inner));
+		soda_error_free(inner);
+	}
+	return r;
+dup:
+	return su_errorf_at(ps->error, -EINVAL, ps->source, line, 1, "%s:%u: '%s' given twice",
+			    ps->source, line, key);
+}
+
+int su_config_parse(soda_server_config **ret, const char *text, size_t len, const char *source,
+		    soda_error **error)
+{
+	struct parse_state ps = { .source = source, .error = error };
+	int r;
+
+	ps.cfg = calloc(1, sizeof(*ps.cfg));
+	if (!ps.cfg)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	r = su_kv_parse(text, len, source, SU_CONFIG_MAGIC, SU_CONFIG_VERSION, NULL, parse_line,
+			&ps, error);
+	if (r == 0 && (!ps.have_name || !ps.have_image || !ps.have_memory))
+		r = su_errorf_at(error, -EINVAL, source, 0, 0, "%s: lacks %s", source,
+				 !ps.have_name ? "'name'" : !ps.have_image ? "'image'" : "'memory'");
+	if (r < 0) {
+		soda_server_config_free(ps.cfg);
+		return r;
+	}
+	*ret = ps.cfg;
+	return 0;
+}

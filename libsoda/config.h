@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The server configuration's insides, for the core and the backends. */
+#ifndef SODA_CONFIG_H
+#define SODA_CONFIG_H
+
+#include <soda/server.h>
+
+#include "util.h"
+
+typedef struct su_share {
+	char *host_dir;
+	char *guest_dir;
+	unsigned int flags;
+} su_share;
+
+typedef struct su_nic {
+	char *network;
+	char *mac;
+} su_nic;
+
+struct soda_server_config {
+	char *name;
+	char *image;
+	uint64_t memory;
+	char **kernel_args;
+	su_share *shares;
+	size_t n_shares;
+	su_nic *nics;
+	size_t n_nics;
+};
+
+#define SU_CONFIG_MAGIC "soda-server"
+#define SU_CONFIG_VERSION 1
+
+/* Serialises to the record format (kv.h). NULL on allocation failure. */
+char *su_config_serialize(const soda_server_config *cfg);
+/* Parses what su_config_serialize() wrote, validating every field as the
+ * setters do; errors name @source and the line. */
+int su_config_parse(soda_server_config **ret, const char *text, size_t len, const char *source,
+		    soda_error **error);
+/* Checks the whole configuration (used before define). */
+int su_config_validate(const soda_server_config *cfg, soda_error **error);
+/* Checks a server, image or network name (what says which). */
+int su_check_name(const char *what, const char *name, soda_error **error);
+/* Host memory in bytes (MemTotal), 0 if unknown. */
+uint64_t su_host_memory(void);
+/* Stable locally administered unicast MAC for (server, index). */
+void su_derive_mac(const char *server, size_t index, char out[18]);
+/* Checks an absolute, normalised path ("/a/b", no "." or ".." parts, no "//",
+ * no trailing '/', no control bytes). */
+int su_check_abs_path(const char *what, const char *path, size_t max, soda_error **error);
+
+#endif
