@@ -283,6 +283,11 @@ SODA_EXPORT const char *soda_context_get_state_dir(const soda_context *ctx)
 	return ctx && ctx->drv->state_dir ? ctx->drv->state_dir(ctx->priv) : NULL;
 }
 
+SODA_EXPORT const char *soda_context_get_netns(const soda_context *ctx)
+{
+	return ctx && ctx->drv->netns ? ctx->drv->netns(ctx->priv) : NULL;
+}
+
 SODA_EXPORT int soda_context_list_servers(char ***ret_names, size_t *ret_count,
 					  soda_context *ctx, unsigned int flags,
 					  soda_error **error)

@@ -46,6 +46,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	l.gid = p->gid;
 	l.memory = cfg->memory;
 	l.prefer_v2_core = p->prefer_v2_core;
+	if (p->netns && dupto(&l.netns, p->netns) < 0)
+		goto oom;
 
 	/* The jail: the kernel binary and its libraries, read-only. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_UML, p->uml_binary, 0, 0, 0) < 0)

@@ -26,6 +26,7 @@ typedef struct su_uml_params {
 	const char *cgroup;
 	const char *monitor_cgroup;
 	bool prefer_v2_core;
+	const char *netns;       /* network namespace path, or NULL */
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t lpj; /* 0: let the guest calibrate (slow) */

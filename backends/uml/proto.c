@@ -27,6 +27,7 @@ void su_launch_free(su_launch *l)
 	free(l->console_log);
 	free(l->cgroup);
 	free(l->monitor_cgroup);
+	free(l->netns);
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		free(l->mounts[i].dst);
 		free(l->mounts[i].src);
@@ -71,6 +72,8 @@ char *su_launch_serialize(const su_launch *l)
 	su_kv_add(&b, "cgroup", l->cgroup);
 	su_kv_add(&b, "monitor-cgroup", l->monitor_cgroup);
 	su_kv_add_u64(&b, "prefer-v2-core", l->prefer_v2_core);
+	if (l->netns)
+		su_kv_add(&b, "netns", l->netns);
 	su_kv_add_u64(&b, "uid", l->uid);
 	su_kv_add_u64(&b, "gid", l->gid);
 	su_kv_add_u64(&b, "memory", l->memory);
@@ -139,6 +142,12 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 		return set_str(&l->cgroup, value);
 	if (strcmp(key, "monitor-cgroup") == 0)
 		return set_str(&l->monitor_cgroup, value);
+	if (strcmp(key, "netns") == 0) {
+		if (value[0] != '/')
+			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 7,
+					    "%s:%u: netns must be an absolute path", lp->source, line);
+		return set_str(&l->netns, value);
+	}
 	if (strcmp(key, "arg") == 0)
 		return su_strv_push(&l->argv, value);
 	if (strcmp(key, "netdev") == 0)

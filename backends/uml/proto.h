@@ -64,6 +64,7 @@ typedef struct su_launch {
 	char *cgroup;          /* the server's cgroup, relative */
 	char *monitor_cgroup;  /* where monitors of this context live */
 	bool prefer_v2_core;   /* test switch, see cgroup.h */
+	char *netns;           /* network namespace file to enter, or NULL */
 	uint32_t uid;
 	uint32_t gid;
 	su_mount *mounts;

@@ -63,6 +63,7 @@ typedef struct uml {
 	char *uml_binary;
 	char *monitor_path;
 	char *cgroup_parent;
+	char *netns;
 	char ctxid[9];
 	uint32_t uid_base;
 	uint32_t uid_count;
@@ -650,12 +651,18 @@ static void uml_close(void *priv)
 	free(u->uml_binary);
 	free(u->monitor_path);
 	free(u->cgroup_parent);
+	free(u->netns);
 	free(u);
 }
 
 static const char *uml_state_dir(void *priv)
 {
 	return ((uml *)priv)->state_dir;
+}
+
+static const char *uml_netns(void *priv)
+{
+	return ((uml *)priv)->netns;
 }
 
 static int check_cgroup_parent(const char *p, soda_error **error)
@@ -718,6 +725,26 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const 
 	if (r < 0) {
 		uml_close(u);
 		return r;
+	}
+	if (opts->netns) {
+		struct stat nst;
+
+		if (opts->netns[0] == '/') {
+			r = su_check_abs_path("network namespace", opts->netns, 512, error);
+			u->netns = r == 0 ? strdup(opts->netns) : NULL;
+		} else {
+			r = su_check_name("network namespace", opts->netns, error);
+			u->netns = r == 0 ? su_strdup_printf("/run/netns/%s", opts->netns) : NULL;
+		}
+		if (r == 0 && !u->netns)
+			r = OOM(error);
+		if (r == 0 && stat(u->netns, &nst) < 0)
+			r = su_errorf(error, su_neg_errno(), "network namespace %s: %s", u->netns,
+				      strerror(errno));
+		if (r < 0) {
+			uml_close(u);
+			return r;
+		}
 	}
 	snprintf(u->ctxid, sizeof(u->ctxid), "%08x", fnv1a32(u->state_dir));
 	u->uid_count = opts->uid_count ? opts->uid_count : DEFAULT_UID_COUNT;
@@ -1378,6 +1405,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.cgroup = cgrel,
 			.monitor_cgroup = mcgrel,
 			.prefer_v2_core = u->layout.prefer_v2_core,
+			.netns = u->netns,
 			.uid = uid,
 			.gid = uid,
 			.lpj = u->lpj,
@@ -1938,6 +1966,7 @@ const soda_backend_driver su_uml_driver = {
 	.open = uml_open,
 	.close = uml_close,
 	.state_dir = uml_state_dir,
+	.netns = uml_netns,
 	.recover = uml_recover,
 	.get_fd = uml_get_fd,
 	.process = uml_process,

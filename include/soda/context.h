@@ -46,13 +46,16 @@ typedef struct soda_context_options {
 	/* cgroup directory (relative to each hierarchy's root) under which servers
 	 * get their cgroups; default "soda". */
 	const char *cgroup_parent;
+	/* Network namespace the guests (and the context's switch) live in: a
+	 * name under /run/netns or an absolute path; NULL: the caller's. */
+	const char *netns;
 	soda_log_fn log_fn;
 	void *log_userdata;
 	/* Highest level passed to log_fn; default SODA_LOG_INFO. */
 	int32_t log_level;
 } soda_context_options;
 
-#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, 0 }
+#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0 }
 
 /**
  * soda_context_options_init:
@@ -91,6 +94,9 @@ SODA_EXPORT soda_context *soda_context_unref(soda_context *ctx);
 SODA_EXPORT const char *soda_context_get_uri(const soda_context *ctx);
 /** Returns: the state directory (borrowed), or NULL for backends without one. @since 0.1 */
 SODA_EXPORT const char *soda_context_get_state_dir(const soda_context *ctx);
+/** Returns: the path of the guests' network namespace (borrowed), or NULL
+ * when they share the caller's. @since 0.1 */
+SODA_EXPORT const char *soda_context_get_netns(const soda_context *ctx);
 
 /**
  * soda_context_list_servers:

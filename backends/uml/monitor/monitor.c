@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -793,6 +794,20 @@ static int setup_monitor(int report_fd)
 				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	mlog("monitoring server %s", M.l.name);
 
+	/* Guests live in the context's network namespace; so must we, for
+	 * linux.uml's management console answers on an abstract socket. */
+	if (M.l.netns) {
+		int nfd = open(M.l.netns, O_RDONLY | O_CLOEXEC);
+
+		if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0) {
+			r = su_neg_errno();
+			report(report_fd, "err %d cannot enter network namespace %s: %s", -r,
+			       M.l.netns, strerror(-r));
+			su_close(nfd);
+			return r;
+		}
+		close(nfd);
+	}
 	if (chdir(M.l.run_dir) < 0) {
 		r = su_neg_errno();
 		report(report_fd, "err %d cannot enter %s: %s", -r, M.l.run_dir, strerror(-r));

@@ -57,6 +57,7 @@ typedef struct soda_backend_driver {
 		    const soda_context_options *opts, soda_error **error);
 	void (*close)(void *priv);
 	const char *(*state_dir)(void *priv);
+	const char *(*netns)(void *priv);
 	int (*recover)(void *priv, unsigned int flags, soda_error **error);
 	int (*get_fd)(void *priv);
 	int (*process)(void *priv, soda_backend_emit_fn emit, void *emit_data, soda_error **error);

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testhelp.h"
+
+extern char **environ;
+
+uint64_t th_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void th_require_root(void)
+{
+	if (geteuid() != 0) {
+		print_message("skipped: needs root\n");
+		skip();
+	}
+}
+
+void th_become_subreaper(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+void th_reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+int th_run(char *const argv[], char **out)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], status = -1;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(p[0], chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + (size_t)n + 1 > cap) {
+			cap = (len + (size_t)n + 1) * 2;
+			buf = realloc(buf, cap);
+		}
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = buf ? buf : strdup("");
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int th_sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd = NULL;
+	int r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	if (!cmd)
+		return -1;
+	{
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+		r = th_run(argv, NULL);
+	}
+	free(cmd);
+	return r;
+}
+
+int th_pid_alive(int pid)
+{
+	char path[64], *text = NULL, *p;
+	size_t n = 0;
+	FILE *f;
+	int alive = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (getline(&text, &n, f) > 0 && (p = strrchr(text, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	free(text);
+	fclose(f);
+	return alive;
+}
+
+static int open_ctx(th_env *env, soda_context **ret)
+{
+	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
+
+	opts.state_dir = env->state_dir;
+	opts.monitor_path = SODA_TEST_MONITOR;
+	opts.netns = env->netns[0] ? env->netns : NULL;
+	return soda_context_open(ret, "uml:///", &opts, 0, &env->err);
+}
+
+int th_open_context(th_env *env, soda_context **ret)
+{
+	return open_ctx(env, ret);
+}
+
+static int setup(th_env *env, int with_netns)
+{
+	static int counter;
+
+	memset(env, 0, sizeof(*env));
+	th_become_subreaper();
+	snprintf(env->state_dir, sizeof(env->state_dir), "/tmp/soda-it-XXXXXX");
+	if (!mkdtemp(env->state_dir))
+		return -1;
+	if (with_netns) {
+		snprintf(env->netns, sizeof(env->netns), "soda-it-%d-%d", (int)getpid(), counter++);
+		if (th_sh("ip netns add %s && ip -n %s link set lo up", env->netns, env->netns) != 0) {
+			env->netns[0] = '\0';
+			return -1;
+		}
+	}
+	if (open_ctx(env, &env->ctx) < 0) {
+		print_error("cannot open context: %s\n", soda_error_message(env->err));
+		return -1;
+	}
+	return 0;
+}
+
+int th_env_setup(th_env *env)
+{
+	return setup(env, 0);
+}
+
+int th_env_setup_netns(th_env *env)
+{
+	return setup(env, 1);
+}
+
+char *th_cgroup_dir(th_env *env, const char *server)
+{
+	unsigned h = 2166136261u;
+	char *p = NULL;
+	const char *root = access("/sys/fs/cgroup/freezer", F_OK) == 0 ? "/sys/fs/cgroup/freezer"
+				 : access("/sys/fs/cgroup/unified", F_OK) == 0 ? "/sys/fs/cgroup/unified"
+										: "/sys/fs/cgroup";
+
+	for (const char *s = env->state_dir; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	if (asprintf(&p, "%s/soda/%08x%s%s", root, h, server ? "/" : "", server ? server : "") < 0)
+		return NULL;
+	return p;
+}
+
+void th_env_teardown(th_env *env)
+{
+	char **names = NULL;
+
+	if (env->ctx) {
+		if (soda_context_list_servers(&names, NULL, env->ctx, 0, NULL) == 0) {
+			for (size_t i = 0; names[i]; i++) {
+				soda_server *srv = NULL;
+
+				if (soda_server_lookup(&srv, env->ctx, names[i], NULL) == 0) {
+					soda_server_kill(srv, 0, NULL);
+					soda_server_undefine(srv, 0, NULL);
+				}
+				soda_server_unref(srv);
+			}
+			soda_strv_free(names);
+		}
+		soda_context_recover(env->ctx, 0, NULL);
+		env->ctx = soda_context_unref(env->ctx);
+	}
+	th_reap();
+	if (env->state_dir[0]) {
+		char *cg = th_cgroup_dir(env, NULL);
+
+		/* The context's cgroup subtree must be empty of servers. */
+		if (cg) {
+			th_sh("for d in %s/*/; do [ -d \"$d\" ] && rmdir \"$d\"; done 2>/dev/null; "
+			      "rmdir %s 2>/dev/null", cg, cg);
+			free(cg);
+		}
+		th_sh("rm -rf '%s'", env->state_dir);
+	}
+	if (env->netns[0])
+		th_sh("ip netns del %s", env->netns);
+	soda_error_free(env->err);
+	env->err = NULL;
+	th_reap();
+}
+
+void th_build_image(th_env *env)
+{
+	int r = soda_image_build(env->ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0,
+				 &env->err);
+
+	assert_soda_ok(r, env->err);
+}
+
+soda_server *th_start_server(th_env *env, const char *name, uint64_t mem_mib)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+
+	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, mem_mib << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	return srv;
+}
+
+int th_exec(soda_server *srv, const char *cmd, char **out)
+{
+	soda_error *err = NULL;
+	int status = -1;
+	int r = soda_console_exec(srv, cmd, 30000, out, &status, &err);
+
+	assert_soda_ok(r, err);
+	return status;
+}
