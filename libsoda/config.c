@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -200,8 +201,10 @@ SODA_EXPORT void soda_server_config_free(soda_server_config *cfg)
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		free(cfg->nics[i].network);
 		free(cfg->nics[i].mac);
+		su_strv_free(cfg->nics[i].addresses);
 	}
 	free(cfg->nics);
+	su_strv_free(cfg->labels);
 	free(cfg);
 }
 
@@ -236,10 +239,15 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		c->nics[i].network = strdup(cfg->nics[i].network);
 		c->nics[i].mac = strdup(cfg->nics[i].mac);
+		c->nics[i].addresses = cfg->nics[i].addresses ? su_strv_copy(cfg->nics[i].addresses)
+							       : NULL;
 		c->n_nics++;
-		if (!c->nics[i].network || !c->nics[i].mac)
+		if (!c->nics[i].network || !c->nics[i].mac ||
+		    (cfg->nics[i].addresses && !c->nics[i].addresses))
 			goto oom;
 	}
+	if (cfg->labels && !(c->labels = su_strv_copy(cfg->labels)))
+		goto oom;
 	*ret = c;
 	return 0;
 oom:
@@ -484,6 +492,7 @@ SODA_EXPORT int soda_server_config_add_nic(soda_server_config *cfg, const char *
 	cfg->nics = n;
 	n[cfg->n_nics].network = strdup(network);
 	n[cfg->n_nics].mac = strdup(mac);
+	n[cfg->n_nics].addresses = NULL;
 	if (!n[cfg->n_nics].network || !n[cfg->n_nics].mac) {
 		free(n[cfg->n_nics].network);
 		free(n[cfg->n_nics].mac);
@@ -493,6 +502,137 @@ SODA_EXPORT int soda_server_config_add_nic(soda_server_config *cfg, const char *
 		*p = (char)tolower((unsigned char)*p);
 	cfg->n_nics++;
 	return 0;
+}
+
+int su_parse_cidr(const char *cidr, int *ret_family, unsigned char ret_addr[16],
+		  unsigned *ret_prefix, char out[64], soda_error **error)
+{
+	char host[64], text[INET6_ADDRSTRLEN];
+	const char *slash;
+	unsigned char addr[16] = { 0 };
+	uint64_t prefix;
+	int family;
+
+	if (!cidr || !*cidr)
+		return su_errorf(error, -EINVAL, "address is empty");
+	slash = strchr(cidr, '/');
+	if (!slash)
+		return su_errorf(error, -EINVAL, "address '%s' lacks a /prefix length", cidr);
+	if ((size_t)(slash - cidr) >= sizeof(host))
+		return su_errorf(error, -EINVAL, "address '%.40s...' is too long", cidr);
+	memcpy(host, cidr, (size_t)(slash - cidr));
+	host[slash - cidr] = '\0';
+	family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, host, addr) != 1)
+		return su_errorf_at(error, -EINVAL, "address", 1, 1, "'%s' is not an IPv%c address",
+				    host, family == AF_INET ? '4' : '6');
+	if (su_parse_u64(slash + 1, &prefix) < 0 || prefix > (family == AF_INET ? 32u : 128u) ||
+	    prefix == 0)
+		return su_errorf_at(error, -EINVAL, "address", 1, (uint32_t)(slash - cidr) + 2,
+				    "prefix length '%s' of '%s' is out of range", slash + 1, cidr);
+	inet_ntop(family, addr, text, sizeof(text));
+	if (ret_family)
+		*ret_family = family;
+	if (ret_addr)
+		memcpy(ret_addr, addr, 16);
+	if (ret_prefix)
+		*ret_prefix = (unsigned)prefix;
+	if (out)
+		snprintf(out, 64, "%s/%u", text, (unsigned)prefix);
+	return 0;
+}
+
+static int check_nic_address(const char *cidr, char out[64], soda_error **error)
+{
+	unsigned char a[16];
+	int family, r;
+
+	r = su_parse_cidr(cidr, &family, a, NULL, out, error);
+	if (r < 0)
+		return r;
+	if (family == AF_INET && (a[0] == 0 || a[0] == 127 || a[0] >= 224))
+		return su_errorf(error, -EINVAL, "'%s' is not a unicast host address", cidr);
+	if (family == AF_INET6 && (a[0] == 0xff || (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) == 0 && a[15] <= 1)))
+		return su_errorf(error, -EINVAL, "'%s' is not a unicast host address", cidr);
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_add_nic_address(soda_server_config *cfg, size_t index,
+						   const char *cidr, soda_error **error)
+{
+	char norm[64];
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	if (index >= cfg->n_nics)
+		return su_errorf(error, -ENOENT, "the server has no NIC %zu", index);
+	r = check_nic_address(cidr, norm, error);
+	if (r < 0)
+		return r;
+	if (su_strv_len(cfg->nics[index].addresses) >= SODA_NIC_ADDRESSES_MAX)
+		return su_errorf(error, -E2BIG, "at most %d addresses per NIC", SODA_NIC_ADDRESSES_MAX);
+	for (size_t n = 0; n < cfg->n_nics; n++)
+		for (size_t i = 0; cfg->nics[n].addresses && cfg->nics[n].addresses[i]; i++) {
+			const char *a = cfg->nics[n].addresses[i];
+			size_t hl = strcspn(a, "/");
+
+			if (strncmp(a, norm, hl) == 0 && norm[hl] == '/')
+				return su_errorf(error, -EEXIST, "address %.*s is already on NIC %zu",
+						 (int)hl, a, n);
+		}
+	if (su_strv_push(&cfg->nics[index].addresses, norm) < 0)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	return 0;
+}
+
+SODA_EXPORT size_t soda_server_config_get_nic_address_count(const soda_server_config *cfg,
+							    size_t index)
+{
+	if (!cfg || index >= cfg->n_nics)
+		return 0;
+	return su_strv_len(cfg->nics[index].addresses);
+}
+
+SODA_EXPORT const char *soda_server_config_get_nic_address(const soda_server_config *cfg,
+							   size_t index, size_t addr_index)
+{
+	if (!cfg || index >= cfg->n_nics ||
+	    addr_index >= su_strv_len(cfg->nics[index].addresses))
+		return NULL;
+	return cfg->nics[index].addresses[addr_index];
+}
+
+SODA_EXPORT int soda_server_config_add_label(soda_server_config *cfg, const char *label,
+					     soda_error **error)
+{
+	int r;
+
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	r = su_check_name("label", label, error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++)
+		if (strcmp(cfg->labels[i], label) == 0)
+			return su_errorf(error, -EEXIST, "the server already has label '%s'", label);
+	if (su_strv_len(cfg->labels) >= SODA_LABELS_MAX)
+		return su_errorf(error, -E2BIG, "at most %d labels", SODA_LABELS_MAX);
+	if (su_strv_push(&cfg->labels, label) < 0)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	return 0;
+}
+
+SODA_EXPORT size_t soda_server_config_get_label_count(const soda_server_config *cfg)
+{
+	return cfg ? su_strv_len(cfg->labels) : 0;
+}
+
+SODA_EXPORT const char *soda_server_config_get_label(const soda_server_config *cfg, size_t index)
+{
+	if (!cfg || index >= su_strv_len(cfg->labels))
+		return NULL;
+	return cfg->labels[index];
 }
 
 SODA_EXPORT const char *soda_server_config_get_name(const soda_server_config *cfg)
@@ -606,7 +746,18 @@ char *su_config_serialize(const soda_server_config *cfg)
 		}
 		su_kv_add(&b, "nic", v);
 		free(v);
+		for (size_t a = 0; cfg->nics[i].addresses && cfg->nics[i].addresses[a]; a++) {
+			v = su_strdup_printf("%zu/%s", i, cfg->nics[i].addresses[a]);
+			if (!v) {
+				su_buf_free(&b);
+				return NULL;
+			}
+			su_kv_add(&b, "nic-address", v);
+			free(v);
+		}
 	}
+	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++)
+		su_kv_add(&b, "label", cfg->labels[i]);
 	return su_buf_steal(&b);
 }
 
@@ -681,6 +832,16 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 			r = soda_server_config_add_nic(ps->cfg, v, mac, 0, &inner);
 		}
 		free(v);
+	} else if (strcmp(key, "nic-address") == 0) {
+		char *end;
+		unsigned long idx = strtoul(value, &end, 10);
+
+		if (end == value || *end != '/')
+			r = su_errorf(&inner, -EINVAL, "nic-address '%s' is not 'INDEX/CIDR'", value);
+		else
+			r = soda_server_config_add_nic_address(ps->cfg, idx, end + 1, &inner);
+	} else if (strcmp(key, "label") == 0) {
+		r = soda_server_config_add_label(ps->cfg, value, &inner);
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
 	}

@@ -16,6 +16,7 @@ typedef struct su_share {
 typedef struct su_nic {
 	char *network;
 	char *mac;
+	char **addresses; /* CIDR strings, normalised */
 } su_nic;
 
 struct soda_server_config {
@@ -27,6 +28,7 @@ struct soda_server_config {
 	size_t n_shares;
 	su_nic *nics;
 	size_t n_nics;
+	char **labels;
 };
 
 #define SU_CONFIG_MAGIC "soda-server"
@@ -46,6 +48,10 @@ int su_check_name(const char *what, const char *name, soda_error **error);
 uint64_t su_host_memory(void);
 /* Stable locally administered unicast MAC for (server, index). */
 void su_derive_mac(const char *server, size_t index, char out[18]);
+/* Parses "A.B.C.D/N" or "IPV6/N" into family (AF_INET/AF_INET6), 16 address
+ * bytes and prefix; writes the normalised text to out (64 bytes). */
+int su_parse_cidr(const char *cidr, int *ret_family, unsigned char ret_addr[16],
+		  unsigned *ret_prefix, char out[64], soda_error **error);
 /* Checks an absolute, normalised path ("/a/b", no "." or ".." parts, no "//",
  * no trailing '/', no control bytes). */
 int su_check_abs_path(const char *what, const char *path, size_t max, soda_error **error);

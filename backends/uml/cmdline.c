@@ -117,6 +117,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");
 	for (size_t i = 0; i < cfg->n_nics; i++) {
 		push(&l, &r, "eth%zu=tuntap,%s,%s", i, p->ifnames[i], cfg->nics[i].mac);
+		for (size_t a = 0; cfg->nics[i].addresses && cfg->nics[i].addresses[a]; a++)
+			push(&l, &r, "soda.addr=%zu,%s", i, cfg->nics[i].addresses[a]);
 		if (r == 0) {
 			char *nd = su_strdup_printf("%zu %s", i, p->ifnames[i]);
 

@@ -119,6 +119,40 @@ SODA_EXPORT size_t soda_server_config_get_nic_count(const soda_server_config *cf
 SODA_EXPORT int soda_server_config_get_nic(const soda_server_config *cfg, size_t index,
 					   const char **ret_network, const char **ret_mac);
 
+#define SODA_NIC_ADDRESSES_MAX 8
+#define SODA_LABELS_MAX 32
+
+/**
+ * soda_server_config_add_nic_address:
+ * Gives NIC @index an address, "198.51.100.7/24" or "2001:db8::7/64". The
+ * guest configures it at boot, and the switch lets the NIC send only from
+ * its addresses (anti-spoofing).
+ * Returns: 0; -ENOENT for a bad index; -EINVAL for a malformed address;
+ * -EEXIST if the NIC has it already.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_add_nic_address(soda_server_config *cfg, size_t index,
+						   const char *cidr, soda_error **error);
+/** @since 0.1 */
+SODA_EXPORT size_t soda_server_config_get_nic_address_count(const soda_server_config *cfg,
+							    size_t index);
+/** Returns: the address in CIDR form (borrowed), or NULL. @since 0.1 */
+SODA_EXPORT const char *soda_server_config_get_nic_address(const soda_server_config *cfg,
+							   size_t index, size_t addr_index);
+
+/**
+ * soda_server_config_add_label:
+ * Tags the server with @label (a name as soda_name_check() allows), which
+ * firewall policies use as a group.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_add_label(soda_server_config *cfg, const char *label,
+					     soda_error **error);
+/** @since 0.1 */
+SODA_EXPORT size_t soda_server_config_get_label_count(const soda_server_config *cfg);
+/** Returns: the label (borrowed), or NULL. @since 0.1 */
+SODA_EXPORT const char *soda_server_config_get_label(const soda_server_config *cfg, size_t index);
+
 /* ---- servers ----------------------------------------------------------- */
 
 typedef struct soda_server soda_server;

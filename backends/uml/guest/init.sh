@@ -4,7 +4,8 @@
 #
 # Mounts the kernel file systems and the server's shares (soda.share=I,DIR,MODE
 # on the kernel command line: the host has bound the shared directory at
-# /share/I in the server's jail), tells the host it is ready on the agent line
+# /share/I in the server's jail), sets the NICs' addresses (soda.addr=I,CIDR
+# for ethI), tells the host it is ready on the agent line
 # (/dev/ttyS2, write-only for the guest), then runs the image's own
 # /sbin/init if it has one, else keeps a root shell on the console.
 # Ctrl-alt-del from the host (a graceful stop) reaches us as SIGINT.
@@ -35,6 +36,11 @@ for word in $($bb cat /proc/cmdline); do
 		if ! $bb mount -t hostfs -o "$mode,/share/$index" none "$dir"; then
 			echo "soda-init: cannot mount share $index at $dir" >/dev/console
 		fi
+		;;
+	soda.addr=*)
+		spec=${word#soda.addr=}
+		$bb ip link set "eth${spec%%,*}" up
+		$bb ip addr add "${spec#*,}" dev "eth${spec%%,*}"
 		;;
 	esac
 done
