@@ -263,6 +263,8 @@ SODA_EXPORT soda_context *soda_context_unref(soda_context *ctx)
 {
 	if (!ctx || --ctx->refs > 0)
 		return NULL;
+	if (su_switch_context_closed)
+		su_switch_context_closed(ctx);
 	ctx->drv->close(ctx->priv);
 	for (size_t i = 0; i < ctx->n_handlers; i++)
 		if (ctx->handlers[i].destroy)
@@ -493,8 +495,10 @@ SODA_EXPORT int soda_context_set_netdev_ops(soda_context *ctx, const soda_netdev
 SODA_EXPORT const soda_netdev_ops *soda_context_get_netdev_ops(soda_context *ctx,
 							       void **ret_userdata)
 {
-	if (!ctx || !ctx->has_netdev)
+	if (!ctx)
 		return NULL;
+	if (!ctx->has_netdev)
+		return su_switch_netdev_ops ? su_switch_netdev_ops(ctx, ret_userdata) : NULL;
 	if (ret_userdata)
 		*ret_userdata = ctx->netdev_userdata;
 	return &ctx->netdev;

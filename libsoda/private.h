@@ -29,6 +29,10 @@ struct soda_context {
 	soda_netdev_ops netdev;
 	void *netdev_userdata;
 	bool processing;
+	/* Per-context state of feature modules (owned by them). */
+	void *network;
+	void *shares;
+	void *blackbox;
 };
 
 struct soda_server {
@@ -51,6 +55,13 @@ struct soda_server_info {
 
 /* Logging with printf formats, for the core and built-in backends. */
 void su_log(soda_context *ctx, int level, const char *fmt, ...) SU_PRINTF(3, 4);
+
+/* Hooks of optional feature modules, declared weak so that the core links
+ * without them. The network module (libsoda/network) provides the default
+ * network attachment hooks and is told when a context closes. */
+extern const soda_netdev_ops *su_switch_netdev_ops(soda_context *ctx, void **ret_userdata)
+	__attribute__((weak));
+extern void su_switch_context_closed(soda_context *ctx) __attribute__((weak));
 
 /* Built-in drivers. */
 extern const soda_backend_driver su_uml_driver;

@@ -131,7 +131,8 @@ typedef struct soda_netdev_ops {
 SODA_EXPORT int soda_context_set_netdev_ops(soda_context *ctx, const soda_netdev_ops *ops,
 					    void *userdata, soda_error **error);
 
-/** For drivers: the context's netdev hooks, or NULL. @since 0.1 */
+/** For drivers: the context's netdev hooks (those installed, else the
+ * built-in switch's), or NULL. @since 0.1 */
 SODA_EXPORT const soda_netdev_ops *soda_context_get_netdev_ops(soda_context *ctx,
 							       void **ret_userdata);
 
