@@ -60,6 +60,14 @@ static int elf_read(const char *path, struct elf_info *out, soda_error **error)
 	}
 	ph = (const Elf64_Phdr *)(data + eh->e_phoff);
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if ((ph[i].p_type == PT_INTERP || ph[i].p_type == PT_DYNAMIC) &&
+		    !in_file(size, ph[i].p_offset, ph[i].p_filesz)) {
+			free(data);
+			free(out->interp);
+			out->interp = NULL;
+			return su_errorf(error, -ENOEXEC, "%s is truncated or corrupt: a segment lies past its end",
+					 path);
+		}
 		if (ph[i].p_type == PT_INTERP && in_file(size, ph[i].p_offset, ph[i].p_filesz) &&
 		    ph[i].p_filesz > 1) {
 			out->interp = strndup(data + ph[i].p_offset, ph[i].p_filesz);

@@ -8,10 +8,12 @@
 #ifndef SODA_TESTHELP_H
 #define SODA_TESTHELP_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include <soda/soda.h>

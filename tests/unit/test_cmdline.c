@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The UML command line and jail mounts a configuration turns into, pinned
+ * against golden files. Regenerate after an intended change with
+ *   SODA_REGENERATE=1 ./unit-cmdline
+ * and review the diff.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testhelp.h"
+#include "backends/uml/cmdline.h"
+
+static char *golden_path(const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/golden/%s", SODA_TEST_SRCDIR, name) < 0)
+		return NULL;
+	return p;
+}
+
+static void check_golden(const char *name, const char *text)
+{
+	char *path = golden_path(name), *want = NULL;
+	size_t len;
+
+	assert_non_null(path);
+	if (getenv("SODA_REGENERATE")) {
+		assert_int_equal(su_write_file_atomic(path, text, strlen(text), 0644), 0);
+		print_message("regenerated %s\n", path);
+	}
+	if (su_read_file(path, 1 << 20, &want, &len) < 0)
+		fail_msg("cannot read golden file %s (regenerate with SODA_REGENERATE=1)", path);
+	if (strcmp(want, text) != 0)
+		fail_msg("%s differs from the golden file:\n--- want\n%s\n--- got\n%s", name, want,
+			 text);
+	free(want);
+	free(path);
+}
+
+static const su_uml_params base_params = {
+	.state_dir = "/var/lib/soda",
+	.run_dir = "/var/lib/soda/run/web",
+	.status_path = "/var/lib/soda/status/web",
+	.console_log = "/var/lib/soda/servers/web/console.log",
+	.uml_binary = "/usr/bin/linux.uml",
+	.image_path = "/var/lib/soda/images/busybox.img",
+	.cow_path = "/var/lib/soda/servers/web/disk.cow",
+	.cgroup = "soda/1234abcd/web",
+	.monitor_cgroup = "soda/1234abcd/_monitors",
+	.uid = 1000100001,
+	.gid = 1000100001,
+	.lpj = 35692544,
+};
+
+static char *render(const soda_server_config *cfg, const su_uml_params *p)
+{
+	su_launch l = { 0 };
+	soda_error *err = NULL;
+	char *text;
+
+	assert_soda_ok(su_uml_build_launch(&l, cfg, p, &err), err);
+	text = su_launch_serialize(&l);
+	su_launch_free(&l);
+	return text;
+}
+
+static void test_minimal(void **state)
+{
+	char *libs[] = { "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", NULL };
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL;
+	su_uml_params p = base_params;
+	char *text;
+
+	(void)state;
+	p.uml_libs = libs;
+	p.share_dirs = none;
+	p.ifnames = none;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	text = render(cfg, &p);
+	check_golden("minimal.launch", text);
+	/* No share: no hostfs in the guest at all. */
+	assert_non_null(strstr(text, "initcall_blacklist=raid6_select_algo,init_hostfs\n"));
+	assert_null(strstr(text, "/share/"));
+	assert_null(strstr(text, "/dev/net/tun"));
+	free(text);
+	soda_server_config_free(cfg);
+}
+
+static void test_full(void **state)
+{
+	char *libs[] = { "/lib64/ld-linux-x86-64.so.2", NULL };
+	char *shares[] = { "/srv/web data", "/srv/static", NULL };
+	char *ifnames[] = { "sd1234abcd0a", NULL };
+	soda_server_config *cfg = NULL;
+	su_uml_params p = base_params;
+	char *text;
+
+	(void)state;
+	p.uml_libs = libs;
+	p.share_dirs = shares;
+	p.ifnames = ifnames;
+	p.lpj = 0;
+	p.netns = "/run/netns/soda-it-1";
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 128ULL << 20, NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/web data", "/var/www", 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/static", "/static",
+						      SODA_SHARE_READONLY, NULL),
+			 0);
+	assert_int_equal(soda_server_config_add_nic(cfg, "lan", "02:00:00:00:00:01", 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_nic_address(cfg, 0, "198.51.100.10/24", NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "loglevel=3", NULL), 0);
+	text = render(cfg, &p);
+	check_golden("full.launch", text);
+	/* With shares, hostfs stays; the read-only share is bound read-only. */
+	assert_non_null(strstr(text, "initcall_blacklist=raid6_select_algo\n"));
+	assert_non_null(strstr(text, "bind-ro /share/1:/srv/static\n"));
+	assert_non_null(strstr(text, "bind-rw /share/0:/srv/web%20data\n"));
+	assert_null(strstr(text, "lpj="));
+	free(text);
+	soda_server_config_free(cfg);
+}
+
+static void test_mismatch(void **state)
+{
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL;
+	su_uml_params p = base_params;
+	su_launch l = { 0 };
+	soda_error *err = NULL;
+
+	(void)state;
+	p.share_dirs = none;
+	p.ifnames = none;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/a", "/b", 0, NULL), 0);
+	assert_soda_fails(su_uml_build_launch(&l, cfg, &p, &err), -EINVAL, err);
+	soda_server_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_mismatch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

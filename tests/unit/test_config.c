@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Configuration validation and its record format. */
+#include <string.h>
+#include <stdlib.h>
+
+#include "testhelp.h"
+#include "libsoda/config.h"
+
+static void expect_bad_name(const char *name, const char *needle)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	assert_int_equal(soda_server_config_new(&cfg, name, &err), -EINVAL);
+	assert_null(cfg);
+	assert_non_null(err);
+	if (needle && !strstr(soda_error_message(err), needle))
+		fail_msg("message '%s' lacks '%s'", soda_error_message(err), needle);
+	soda_error_free(err);
+}
+
+static void test_names(void **state)
+{
+	char long_name[SODA_NAME_MAX + 2];
+	soda_server_config *cfg = NULL;
+
+	(void)state;
+	expect_bad_name("", "empty");
+	expect_bad_name(NULL, "missing");
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	expect_bad_name(long_name, "64 bytes");
+	expect_bad_name("/", "'/'");
+	expect_bad_name("a/b", "'/' at position 2");
+	expect_bad_name("..", "start with a letter");
+	expect_bad_name(".", "start with a letter");
+	expect_bad_name("-x", "start with a letter");
+	expect_bad_name("web\n1", "control byte 0x0a at position 4");
+	expect_bad_name("web\x01", "control byte 0x01");
+	expect_bad_name("caf\xc3\xa9", "byte 0xc3");
+	expect_bad_name("a b", "' '");
+	long_name[SODA_NAME_MAX] = '\0';
+	assert_int_equal(soda_server_config_new(&cfg, long_name, NULL), 0);
+	soda_server_config_free(cfg);
+	assert_int_equal(soda_server_config_new(&cfg, "web-1.example_A", NULL), 0);
+	assert_string_equal(soda_server_config_get_name(cfg), "web-1.example_A");
+	assert_string_equal(soda_server_config_get_image(cfg), "busybox");
+	assert_int_equal(soda_server_config_get_memory(cfg), SODA_MEMORY_DEFAULT);
+	soda_server_config_free(cfg);
+}
+
+static void test_memory(void **state)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "m", NULL), 0);
+	assert_soda_fails(soda_server_config_set_memory(cfg, SODA_MEMORY_MIN - (1 << 20), &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_set_memory(cfg, 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_set_memory(cfg, SODA_MEMORY_MIN + 1, &err), -EINVAL,
+			  err);
+	assert_soda_fails(soda_server_config_set_memory(cfg, UINT64_MAX & ~((1ULL << 20) - 1), &err),
+			  -EINVAL, err);
+	/* Failures leave the old value. */
+	assert_int_equal(soda_server_config_get_memory(cfg), SODA_MEMORY_DEFAULT);
+	assert_int_equal(soda_server_config_set_memory(cfg, SODA_MEMORY_MIN, NULL), 0);
+	assert_int_equal(soda_server_config_get_memory(cfg), SODA_MEMORY_MIN);
+	assert_int_equal(soda_memory_min(), SODA_MEMORY_MIN);
+	soda_server_config_free(cfg);
+}
+
+static void test_kernel_args(void **state)
+{
+	static const char *const reserved[] = { "mem=1G", "root=/dev/sda", "init=/bin/sh", "rw",
+						"ubd1=/etc/passwd", "umid=x", "con0=fd:0",
+						"ssl1=fd:2", "eth0=tuntap,,", "hostfs=/",
+						"initcall_blacklist=x", "soda.share=0,/x,rw",
+						"uml_dir=/", "hostname=x" };
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "k", NULL), 0);
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		assert_int_equal(soda_server_config_add_kernel_arg(cfg, reserved[i], &err), -EINVAL);
+		assert_non_null(strstr(soda_error_message(err), "set by libsoda"));
+		soda_error_free(err);
+		err = NULL;
+	}
+	assert_soda_fails(soda_server_config_add_kernel_arg(cfg, "a b", &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_kernel_arg(cfg, "x=\"y\"", &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_kernel_arg(cfg, "", &err), -EINVAL, err);
+	assert_int_equal(soda_server_config_get_kernel_arg_count(cfg), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "loglevel=4", NULL), 0);
+	/* "ro" and "rw" are reserved only as whole words, "root=" as a prefix. */
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "rootdelay=1", NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "robust=1", NULL), 0);
+	assert_int_equal(soda_server_config_get_kernel_arg_count(cfg), 3);
+	assert_string_equal(soda_server_config_get_kernel_arg(cfg, 2), "robust=1");
+	assert_null(soda_server_config_get_kernel_arg(cfg, 3));
+	soda_server_config_free(cfg);
+}
+
+static void test_shares(void **state)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+	const char *h, *g;
+	unsigned f;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "s", NULL), 0);
+	assert_soda_fails(soda_server_config_add_share(cfg, "relative", "/mnt", 0, &err), -EINVAL,
+			  err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a/../etc", "/mnt", 0, &err), -EINVAL,
+			  err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a//b", "/mnt", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a/", "/mnt", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a", "/", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a", "/m nt", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a", "/m,nt", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a\n", "/mnt", 0, &err), -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/a", "/mnt", 0x80, &err), -EINVAL, err);
+	assert_int_equal(soda_server_config_get_share_count(cfg), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/with space", "/mnt/data",
+						      SODA_SHARE_READONLY, NULL),
+			 0);
+	assert_soda_fails(soda_server_config_add_share(cfg, "/b", "/mnt/data", 0, &err), -EEXIST,
+			  err);
+	assert_int_equal(soda_server_config_get_share(cfg, 0, &h, &g, &f), 0);
+	assert_string_equal(h, "/srv/with space");
+	assert_string_equal(g, "/mnt/data");
+	assert_int_equal(f, SODA_SHARE_READONLY);
+	assert_int_equal(soda_server_config_get_share(cfg, 1, &h, &g, &f), -ENOENT);
+	soda_server_config_free(cfg);
+}
+
+static void test_nics(void **state)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+	const char *net, *mac;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "n", NULL), 0);
+	assert_soda_fails(soda_server_config_add_nic(cfg, "lan", "01:00:5e:00:00:01", 0, &err),
+			  -EINVAL, err); /* multicast */
+	assert_soda_fails(soda_server_config_add_nic(cfg, "lan", "00:00:00:00:00:00", 0, &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic(cfg, "lan", "02:00:00:00:00", 0, &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic(cfg, "lan", "02:00:00:00:00:0g", 0, &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic(cfg, "bad/net", NULL, 0, &err), -EINVAL, err);
+	assert_int_equal(soda_server_config_add_nic(cfg, "lan", NULL, 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_nic(cfg, "lan", "02:AA:bb:cc:dd:ee", 0, NULL), 0);
+	assert_soda_fails(soda_server_config_add_nic(cfg, "wan", "02:aa:BB:cc:dd:ee", 0, &err),
+			  -EEXIST, err);
+	assert_int_equal(soda_server_config_get_nic(cfg, 0, &net, &mac), 0);
+	assert_string_equal(net, "lan");
+	/* Derived MACs are stable and locally administered unicast. */
+	assert_int_equal(strncmp(mac, "02:", 3), 0);
+	{
+		char again[18];
+
+		su_derive_mac("n", 0, again);
+		assert_string_equal(mac, again);
+		su_derive_mac("n", 1, again);
+		assert_string_not_equal(mac, again);
+	}
+	assert_int_equal(soda_server_config_get_nic(cfg, 1, &net, &mac), 0);
+	assert_string_equal(mac, "02:aa:bb:cc:dd:ee");
+	/* Addresses. */
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 2, "198.51.100.2/24", &err),
+			  -ENOENT, err);
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 0, "198.51.100.2", &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 0, "198.51.100.256/24", &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 0, "198.51.100.2/33", &err),
+			  -EINVAL, err);
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 0, "224.0.0.1/4", &err),
+			  -EINVAL, err);
+	assert_int_equal(soda_server_config_add_nic_address(cfg, 0, "198.51.100.2/24", NULL), 0);
+	assert_int_equal(soda_server_config_add_nic_address(cfg, 0, "2001:DB8:0::2/64", NULL), 0);
+	assert_soda_fails(soda_server_config_add_nic_address(cfg, 1, "198.51.100.2/25", &err),
+			  -EEXIST, err);
+	assert_string_equal(soda_server_config_get_nic_address(cfg, 0, 1), "2001:db8::2/64");
+	assert_int_equal(soda_server_config_get_nic_address_count(cfg, 0), 2);
+	/* Labels. */
+	assert_int_equal(soda_server_config_add_label(cfg, "web", NULL), 0);
+	assert_soda_fails(soda_server_config_add_label(cfg, "web", &err), -EEXIST, err);
+	assert_soda_fails(soda_server_config_add_label(cfg, "a b", &err), -EINVAL, err);
+	assert_int_equal(soda_server_config_get_label_count(cfg), 1);
+	soda_server_config_free(cfg);
+}
+
+static soda_server_config *full_config(void)
+{
+	soda_server_config *cfg = NULL;
+
+	assert_int_equal(soda_server_config_new(&cfg, "full", NULL), 0);
+	assert_int_equal(soda_server_config_set_image(cfg, "img-2", NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 96ULL << 20, NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "loglevel=3", NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/a b%c:d", "/data", 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/ro", "/ro", SODA_SHARE_READONLY,
+						      NULL),
+			 0);
+	assert_int_equal(soda_server_config_add_nic(cfg, "lan", NULL, 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_nic_address(cfg, 0, "203.0.113.9/24", NULL), 0);
+	assert_int_equal(soda_server_config_add_label(cfg, "db", NULL), 0);
+	return cfg;
+}
+
+static void test_round_trip(void **state)
+{
+	soda_server_config *cfg = full_config(), *back = NULL, *copy = NULL;
+	char *text = su_config_serialize(cfg), *again;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_non_null(text);
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	again = su_config_serialize(back);
+	assert_string_equal(text, again);
+	assert_int_equal(soda_server_config_copy(&copy, back, NULL), 0);
+	free(again);
+	again = su_config_serialize(copy);
+	assert_string_equal(text, again);
+	/* The odd bytes of the share path survive the escaping. */
+	{
+		const char *h;
+
+		assert_int_equal(soda_server_config_get_share(copy, 0, &h, NULL, NULL), 0);
+		assert_string_equal(h, "/srv/a b%c:d");
+	}
+	free(text);
+	free(again);
+	soda_server_config_free(cfg);
+	soda_server_config_free(back);
+	soda_server_config_free(copy);
+}
+
+static void expect_parse_error(const char *text, uint32_t line, const char *needle)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	assert_true(su_config_parse(&cfg, text, strlen(text), "cfgfile", &err) < 0);
+	assert_null(cfg);
+	assert_non_null(err);
+	if (soda_error_line(err) != line)
+		fail_msg("line %u, expected %u: %s", soda_error_line(err), line,
+			 soda_error_message(err));
+	if (needle && !strstr(soda_error_message(err), needle))
+		fail_msg("message '%s' lacks '%s'", soda_error_message(err), needle);
+	if (line)
+		assert_string_equal(soda_error_source(err), "cfgfile");
+	soda_error_free(err);
+}
+
+static void test_parse_errors(void **state)
+{
+	(void)state;
+	expect_parse_error("", 1, "empty");
+	expect_parse_error("garbage\n", 1, "not a 'soda-server' file");
+	expect_parse_error("soda-server 9\n", 1, "unsupported");
+	expect_parse_error("soda-server 1\nname a\nimage b\nmemory 67108864", 4, "not terminated");
+	expect_parse_error("soda-server 1\nname a\nimage b\n", 0, "lacks 'memory'");
+	expect_parse_error("soda-server 1\nname a\nname b\n", 3, "given twice");
+	expect_parse_error("soda-server 1\nname a/b\n", 2, "'/'");
+	expect_parse_error("soda-server 1\nname a\nimage b\nmemory 1\n", 4, "below");
+	expect_parse_error("soda-server 1\nname a\nbogus x\n", 3, "unknown key");
+	expect_parse_error("soda-server 1\nname a%zz\n", 2, "escape");
+	expect_parse_error("soda-server 1\nname a\nimage b\nmemory 67108864\nshare xx\n", 5,
+			   "ro|rw");
+	expect_parse_error("soda-server 1\nName a\n", 2, "bad character");
+	expect_parse_error("soda-server 1\nname a\x80\n", 2, "non-ASCII");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),        cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_kernel_args),  cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_nics),         cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_parse_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
