@@ -578,6 +578,20 @@ int su_cg_destroy(su_cgroup *cg, soda_error **error)
 	return result;
 }
 
+void su_cg_remove_if_empty(su_cgroup *cg)
+{
+	const char *rs[SU_CG_N + 1];
+	size_t n = roots(cg, rs);
+
+	for (size_t i = 0; i < n; i++) {
+		char *path = su_strdup_printf("%s/%s", rs[i], cg->rel);
+
+		if (path)
+			rmdir(path); /* fails harmlessly while in use */
+		free(path);
+	}
+}
+
 char *su_cg_file(su_cgroup *cg, enum su_cg_controller c, const char *file)
 {
 	if (cg->layout->v1[c])

@@ -74,6 +74,9 @@ int su_cg_pids(su_cgroup *cg, pid_t **ret, size_t *ret_n);
 /* Kills what is left and removes the cgroup from every hierarchy; a missing
  * cgroup is not an error. */
 int su_cg_destroy(su_cgroup *cg, soda_error **error);
+/* Removes the cgroup's directory from every hierarchy if it is empty (no
+ * processes, no children); leaves it otherwise. Never kills. */
+void su_cg_remove_if_empty(su_cgroup *cg);
 /* True if the directory exists in some hierarchy. */
 bool su_cg_exists(su_cgroup *cg);
 /* Path of a file of controller c ("memory.usage_in_bytes"), or NULL. */

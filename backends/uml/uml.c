@@ -360,6 +360,22 @@ static int uml_recover(void *priv, unsigned int flags, soda_error **error)
 		free(cgdir);
 		su_strv_free(names);
 	}
+	/* The context's cgroup subtree goes once no monitor is left in it. */
+	{
+		char *rels[3] = { su_strdup_printf("%s/%s/_monitors", u->cgroup_parent, u->ctxid),
+				  su_strdup_printf("%s/%s", u->cgroup_parent, u->ctxid),
+				  strdup(u->cgroup_parent) };
+
+		for (size_t i = 0; i < SU_ARRAY_SIZE(rels); i++) {
+			su_cgroup cg;
+
+			if (rels[i] && su_cg_init(&cg, &u->layout, rels[i]) == 0) {
+				su_cg_remove_if_empty(&cg);
+				su_cg_done(&cg);
+			}
+			free(rels[i]);
+		}
+	}
 	/* Half-made servers and half-removed ones, and build scratch space. */
 	dir = pathf(u, "servers");
 	if (dir)

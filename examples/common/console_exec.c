@@ -47,9 +47,20 @@ int soda_console_exec(soda_server *srv, const char *command, int timeout_ms, cha
 	 * echo of the command line never matches them; only the output does. */
 	snprintf(begin, sizeof(begin), "__SODA_%s_BEGIN\n", nonce);
 	snprintf(endmark, sizeof(endmark), "__SODA_%s_END_", nonce);
-	/* One line: its echo comes before the begin marker's output. */
-	if (asprintf(&line, "\necho \"__SODA_\"\"%s_BEGIN\"; %s; echo \"__SODA_\"\"%s_END_$?\"\n",
-		     nonce, command, nonce) < 0) {
+	/* One line: its echo comes before the begin marker's output. A command
+	 * that ends in '&' is already terminated. */
+	{
+		size_t cl = strlen(command);
+
+		while (cl && (command[cl - 1] == ' ' || command[cl - 1] == '\n'))
+			cl--;
+		if (asprintf(&line,
+			     "\necho \"__SODA_\"\"%s_BEGIN\"; %.*s%s echo \"__SODA_\"\"%s_END_$?\"\n",
+			     nonce, (int)cl, command, cl && command[cl - 1] == '&' ? "" : ";",
+			     nonce) < 0)
+			line = NULL;
+	}
+	if (!line) {
 		close(fd);
 		return -ENOMEM;
 	}

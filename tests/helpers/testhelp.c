@@ -263,3 +263,19 @@ int th_exec(soda_server *srv, const char *cmd, char **out)
 	assert_soda_ok(r, err);
 	return status;
 }
+
+char *th_read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}

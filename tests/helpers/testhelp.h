@@ -88,5 +88,7 @@ int th_pid_alive(int pid);
 char *th_cgroup_dir(th_env *env, const char *server);
 
 uint64_t th_mono_ms(void);
+/* A whole file as a string (NULL if unreadable). Caller frees. */
+char *th_read_file(const char *path);
 
 #endif

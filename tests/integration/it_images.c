@@ -1,0 +1,2 @@
+#include "it_common.h"
+int main(void) { return 0; }
