@@ -521,8 +521,14 @@ static int rescan(uml *u, soda_backend_emit_fn emit, void *emit_data, soda_error
 				break;
 			}
 			u->n_known++;
+			/* Seen for the first time: it was defined, and may have
+			 * moved on since (started by another process, say). */
 			if (emit)
-				r = emit(emit_data, SODA_EVENT_DEFINED, names[j], state, 0, "defined");
+				r = emit(emit_data, SODA_EVENT_DEFINED, names[j], SODA_STATE_SHUTOFF, 0,
+					 "defined");
+			if (emit && r >= 0 && state != SODA_STATE_SHUTOFF)
+				r = emit(emit_data, SODA_EVENT_STATE, names[j], state,
+					 SODA_STATE_SHUTOFF, dead ? "monitor died" : st.reason);
 		} else if (k->state != state) {
 			int prev = k->state;
 

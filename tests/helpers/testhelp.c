@@ -258,8 +258,13 @@ int th_exec(soda_server *srv, const char *cmd, char **out)
 {
 	soda_error *err = NULL;
 	int status = -1;
-	int r = soda_console_exec(srv, cmd, 30000, out, &status, &err);
+	int r;
 
+	if (getenv("SODA_TEST_VERBOSE"))
+		print_message("exec on %s: %s\n", soda_server_get_name(srv), cmd);
+	r = soda_console_exec(srv, cmd, 30000, out, &status, &err);
+	if (r < 0)
+		print_error("exec on %s failed: %s\n", soda_server_get_name(srv), cmd);
 	assert_soda_ok(r, err);
 	return status;
 }

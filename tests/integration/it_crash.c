@@ -1,2 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Crashes: SIGKILL of the monitor or of linux.uml, and what recovery leaves
+ * (nothing: no process, cgroup, uml_dir entry or run directory). */
 #include "it_common.h"
-int main(void) { return 0; }
+
+#include <sys/wait.h>
+
+static int saw_crash(soda_context *ctx, const soda_event *ev, void *userdata)
+{
+	(void)ctx;
+	if (soda_event_get_kind(ev) == SODA_EVENT_STATE &&
+	    soda_event_get_state(ev) == SODA_STATE_CRASHED)
+		(*(int *)userdata)++;
+	return 0;
+}
+
+static void wait_events(soda_context *ctx, int *counter, int want, int timeout_ms)
+{
+	uint64_t deadline = th_mono_ms() + (uint64_t)timeout_ms;
+
+	while (*counter < want && th_mono_ms() < deadline)
+		soda_context_wait(ctx, 100, 0, NULL);
+}
+
+static void test_kill_monitor(void **state)
+{
+	th_env *env = *state;
+	soda_context *other = NULL;
+	soda_server *srv, *seen = NULL;
+	soda_server_info *info;
+	int crashes = 0, mpid, gpid;
+	uid_t uid;
+	char *umldir;
+
+	th_require_root();
+	th_build_image(env);
+	srv = th_start_server(env, "victim", 48);
+	info = info_of(srv);
+	mpid = soda_server_info_get_monitor_pid(info);
+	gpid = soda_server_info_get_guest_pid(info);
+	uid = soda_server_info_get_uid(info);
+	soda_server_info_free(info);
+	umldir = state_path(env, "run", "victim/uml/soda");
+	assert_true(path_exists(umldir));
+
+	/* A second context (as another process would) watches the events. */
+	assert_soda_ok(th_open_context(env, &other), env->err);
+	assert_int_equal(soda_context_add_event_handler(NULL, other, saw_crash, &crashes, NULL, 0,
+							NULL),
+			 0);
+	assert_int_equal(kill(mpid, SIGKILL), 0);
+	th_reap();
+	/* The pidfd wakes the watcher; its processing cleans up. */
+	wait_events(other, &crashes, 1, 5000);
+	assert_int_equal(crashes, 1);
+	assert_soda_ok(soda_server_lookup(&seen, other, "victim", &env->err), env->err);
+	info = info_of(seen);
+	assert_int_equal(soda_server_info_get_state(info), SODA_STATE_CRASHED);
+	assert_string_equal(soda_server_info_get_reason(info), "monitor died");
+	soda_server_info_free(info);
+	th_reap();
+	assert_false(th_pid_alive(gpid));
+	assert_no_leftovers(env, "victim", uid);
+	assert_false(path_exists(umldir));
+	free(umldir);
+	/* It starts again after the crash. */
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	assert_int_equal(th_exec(srv, "true", NULL), 0);
+	soda_server_unref(seen);
+	soda_context_unref(other);
+	soda_server_unref(srv);
+}
+
+static void test_kill_guest(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	soda_server_info *info;
+	int mpid, gpid;
+	uid_t uid;
+	uint64_t deadline;
+
+	th_require_root();
+	th_build_image(env);
+	srv = th_start_server(env, "victim2", 48);
+	info = info_of(srv);
+	mpid = soda_server_info_get_monitor_pid(info);
+	gpid = soda_server_info_get_guest_pid(info);
+	uid = soda_server_info_get_uid(info);
+	soda_server_info_free(info);
+	assert_int_equal(kill(gpid, SIGKILL), 0);
+	/* The monitor records the crash, cleans up and exits. */
+	deadline = th_mono_ms() + 5000;
+	while (th_pid_alive(mpid) && th_mono_ms() < deadline) {
+		th_reap();
+		usleep(20000);
+	}
+	assert_false(th_pid_alive(mpid));
+	info = info_of(srv);
+	assert_int_equal(soda_server_info_get_state(info), SODA_STATE_CRASHED);
+	assert_string_equal(soda_server_info_get_reason(info), "linux.uml killed by signal 9");
+	assert_int_equal(soda_server_info_get_exit_signal(info), 9);
+	soda_server_info_free(info);
+	assert_no_leftovers(env, "victim2", uid);
+	soda_server_unref(srv);
+}
+
+/* Both die (a host crash, in effect): the next context to open recovers. */
+static void test_recover_on_open(void **state)
+{
+	th_env *env = *state;
+	soda_context *fresh = NULL;
+	soda_server *srv, *again = NULL;
+	soda_server_info *info;
+	int mpid, gpid;
+	uid_t uid;
+	char *cg;
+
+	th_require_root();
+	th_build_image(env);
+	srv = th_start_server(env, "victim3", 48);
+	info = info_of(srv);
+	mpid = soda_server_info_get_monitor_pid(info);
+	gpid = soda_server_info_get_guest_pid(info);
+	uid = soda_server_info_get_uid(info);
+	soda_server_info_free(info);
+	soda_server_unref(srv);
+	cg = th_cgroup_dir(env, "victim3");
+	assert_int_equal(kill(mpid, SIGKILL), 0);
+	th_reap();
+	/* Our old context closes without looking; the cgroup and run
+	 * directory are still there for the next one to find. */
+	assert_true(path_exists(cg));
+	soda_context_unref(env->ctx);
+	env->ctx = NULL;
+	assert_soda_ok(th_open_context(env, &fresh), env->err);
+	env->ctx = fresh;
+	assert_soda_ok(soda_server_lookup(&again, fresh, "victim3", &env->err), env->err);
+	assert_int_equal(state_of(again), SODA_STATE_CRASHED);
+	th_reap();
+	assert_false(th_pid_alive(gpid));
+	assert_false(path_exists(cg));
+	assert_no_leftovers(env, "victim3", uid);
+	free(cg);
+	soda_server_unref(again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_kill_monitor, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_guest, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_on_open, env_setup, env_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
