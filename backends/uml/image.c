@@ -16,7 +16,6 @@
 #include "../../libsoda/kv.h"
 #include "elfdeps.h"
 #include "image.h"
-#include "soda_init_script.h"
 
 #define EXT_MAGIC_OFFSET 1080
 #define EXT_MAGIC 0xEF53
@@ -130,7 +129,7 @@ static int mkdirs_in(const char *root, const char *const *dirs, soda_error **err
 	return 0;
 }
 
-static int check_static(const char *busybox, soda_error **error)
+static int check_static(const char *busybox, soda_error **error) /* any program */
 {
 	char **deps = NULL;
 	int r = su_elf_deps(busybox, &deps, error);
@@ -138,17 +137,17 @@ static int check_static(const char *busybox, soda_error **error)
 	if (r < 0)
 		return r;
 	r = su_strv_len(deps) ? su_errorf(error, -EINVAL,
-					  "%s is dynamically linked; the guest needs a static busybox "
-					  "(Debian package busybox-static)",
+					  "%s is dynamically linked; the guest needs static binaries "
+					  "(for busybox: Debian package busybox-static)",
 					  busybox)
 			      : 0;
 	su_strv_free(deps);
 	return r;
 }
 
-/* The libsoda part of every image: /soda/init and /soda/busybox. */
-static int add_soda_dir(const char *root, const char *busybox, bool link_busybox,
-			soda_error **error)
+/* The libsoda part of every image: /soda/init (the agent) and /soda/busybox. */
+static int add_soda_dir(const char *root, const char *agent, const char *busybox,
+			bool link_busybox, soda_error **error)
 {
 	static const char *const dirs[] = { "soda", "proc", "sys", "dev", "tmp", "run", "mnt",
 					    "root", "etc", NULL };
@@ -162,7 +161,9 @@ static int add_soda_dir(const char *root, const char *busybox, bool link_busybox
 	if (!p)
 		return su_errorf(error, -ENOMEM, "out of memory");
 	unlink(p);
-	r = write_file(p, su_init_script, su_init_script_len, 0755, error);
+	r = su_copy_file(agent, p, 0755);
+	if (r < 0)
+		su_errorf(error, r, "cannot copy the guest agent %s: %s", agent, strerror(-r));
 	free(p);
 	if (r < 0)
 		return r;
@@ -320,32 +321,29 @@ static int write_info(const su_image_request *req, const char *img, soda_error *
 
 /* An imported ext image gets /soda written into it with debugfs, which
  * edits the file system image directly. */
-static int inject_with_debugfs(const char *img, const char *staging, const char *busybox,
-			       soda_error **error)
+static int inject_with_debugfs(const char *img, const char *staging, const char *agent,
+			       const char *busybox, soda_error **error)
 {
 	const char *debugfs = find_tool("debugfs");
-	char *init_path = NULL, *cmds = NULL, *cmdfile = NULL, *listing = NULL;
+	char *cmds = NULL, *cmdfile = NULL, *listing = NULL;
 	char *argv_w[] = { (char *)debugfs, "-w", "-f", NULL, (char *)img, NULL };
 	char *argv_r[] = { (char *)debugfs, "-R", "stat /soda/init", (char *)img, NULL };
 	int status, r;
 
 	if (!debugfs)
 		return su_errorf(error, -ENOENT, "debugfs (e2fsprogs) is not installed");
-	init_path = su_strdup_printf("%s/soda-init", staging);
 	cmdfile = su_strdup_printf("%s/debugfs.cmds", staging);
 	cmds = su_strdup_printf("rm /soda/init\nrm /soda/busybox\nmkdir /soda\n"
 				"write %s /soda/init\nsif /soda/init mode 0100755\n"
 				"sif /soda/init uid 0\nsif /soda/init gid 0\n"
 				"write %s /soda/busybox\nsif /soda/busybox mode 0100755\n"
 				"sif /soda/busybox uid 0\nsif /soda/busybox gid 0\n",
-				init_path ? init_path : "", busybox);
-	if (!init_path || !cmdfile || !cmds) {
+				agent, busybox);
+	if (!cmdfile || !cmds) {
 		r = su_errorf(error, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = write_file(init_path, su_init_script, su_init_script_len, 0755, error);
-	if (r == 0)
-		r = write_file(cmdfile, cmds, strlen(cmds), 0600, error);
+	r = write_file(cmdfile, cmds, strlen(cmds), 0600, error);
 	if (r < 0)
 		goto out;
 	argv_w[3] = cmdfile;
@@ -360,7 +358,6 @@ static int inject_with_debugfs(const char *img, const char *staging, const char 
 			      "could not add /soda/init to the imported image (is it full or "
 			      "read-only?)");
 out:
-	free(init_path);
 	free(cmds);
 	free(cmdfile);
 	free(listing);
@@ -379,6 +376,8 @@ int su_image_build(const su_image_request *req, soda_error **error)
 	if (!mkfs)
 		return su_errorf(error, -ENOENT, "mkfs.ext4 (e2fsprogs) is not installed");
 	r = check_static(busybox, error);
+	if (r == 0)
+		r = check_static(req->agent, error);
 	if (r < 0)
 		return r;
 	if (req->source_kind == SODA_IMAGE_SOURCE_DIRECTORY && !su_is_dir(req->source))
@@ -418,7 +417,7 @@ int su_image_build(const su_image_request *req, soda_error **error)
 			su_errorf(error, r, "cannot copy %s: %s", req->source, strerror(-r));
 			goto out;
 		}
-		r = inject_with_debugfs(img_tmp, staging, busybox, error);
+		r = inject_with_debugfs(img_tmp, staging, req->agent, busybox, error);
 		if (r < 0)
 			goto out;
 	} else {
@@ -446,7 +445,7 @@ int su_image_build(const su_image_request *req, soda_error **error)
 		}
 		if (r < 0)
 			goto out;
-		r = add_soda_dir(root, busybox,
+		r = add_soda_dir(root, req->agent, busybox,
 				 req->source_kind == SODA_IMAGE_SOURCE_BUSYBOX, error);
 		if (r < 0)
 			goto out;

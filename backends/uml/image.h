@@ -2,8 +2,8 @@
 /*
  * Guest images: bootable ext4 root file systems built without mounting
  * anything (mkfs.ext4 -d for trees, debugfs for imported images), with the
- * libsoda guest init (/soda/init) and a static busybox (/soda/busybox) in
- * every one.
+ * libsoda guest agent as /soda/init (the guest's PID 1, see
+ * guest/agent.c) and a static busybox (/soda/busybox) in every one.
  */
 #ifndef SODA_UML_IMAGE_H
 #define SODA_UML_IMAGE_H
@@ -20,6 +20,7 @@ typedef struct su_image_request {
 	const char *source;
 	uint64_t size;          /* 0: content plus room */
 	const char *busybox;    /* static busybox to install; NULL: /bin/busybox */
+	const char *agent;      /* the static soda-agent binary */
 } su_image_request;
 
 /* Builds into a temporary file and renames it over images_dir/NAME.img. */

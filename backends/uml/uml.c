@@ -37,6 +37,9 @@
 #ifndef SODA_MONITOR_DEFAULT
 #define SODA_MONITOR_DEFAULT "/usr/libexec/soda-monitor"
 #endif
+#ifndef SODA_AGENT_DEFAULT
+#define SODA_AGENT_DEFAULT "/usr/libexec/soda-agent"
+#endif
 
 #define DEFAULT_STATE_DIR "/var/lib/soda"
 #define DEFAULT_UML "/usr/bin/linux.uml"
@@ -62,6 +65,7 @@ typedef struct uml {
 	char *state_dir;
 	char *uml_binary;
 	char *monitor_path;
+	char *agent_path;
 	char *cgroup_parent;
 	char *netns;
 	char ctxid[9];
@@ -672,6 +676,7 @@ static void uml_close(void *priv)
 	free(u->state_dir);
 	free(u->uml_binary);
 	free(u->monitor_path);
+	free(u->agent_path);
 	free(u->cgroup_parent);
 	free(u->netns);
 	free(u);
@@ -738,8 +743,13 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const 
 	u->monitor_path = strdup(opts->monitor_path ? opts->monitor_path
 				 : env && *env       ? env
 						     : SODA_MONITOR_DEFAULT);
+	env = getenv("SODA_AGENT");
+	u->agent_path = strdup(opts->agent_path ? opts->agent_path
+			       : env && *env     ? env
+						 : SODA_AGENT_DEFAULT);
 	u->cgroup_parent = strdup(opts->cgroup_parent ? opts->cgroup_parent : "soda");
-	if (!u->state_dir || !u->uml_binary || !u->monitor_path || !u->cgroup_parent) {
+	if (!u->state_dir || !u->uml_binary || !u->monitor_path || !u->agent_path ||
+	    !u->cgroup_parent) {
 		uml_close(u);
 		return OOM(error);
 	}
@@ -1895,7 +1905,7 @@ static int uml_image_build(void *priv, const char *name, int source_kind, const 
 	}
 	{
 		su_image_request req = { images, work, name, source_kind, source, size_bytes,
-					 NULL };
+					 NULL, u->agent_path };
 
 		r = su_image_build(&req, error);
 	}

@@ -39,6 +39,9 @@ typedef struct soda_context_options {
 	const char *uml_binary;
 	/* The soda-monitor program; default $SODA_MONITOR, else the installed one. */
 	const char *monitor_path;
+	/* The static soda-agent put in images as their PID 1; default
+	 * $SODA_AGENT, else the installed one. */
+	const char *agent_path;
 	/* First uid (and gid) of the range jailed servers run as; default 1000100000. */
 	uint32_t uid_base;
 	/* Size of that range; default 65536. */
@@ -55,7 +58,7 @@ typedef struct soda_context_options {
 	int32_t log_level;
 } soda_context_options;
 
-#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0 }
+#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0 }
 
 /**
  * soda_context_options_init:

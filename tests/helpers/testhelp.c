@@ -137,6 +137,7 @@ static int open_ctx(th_env *env, soda_context **ret)
 
 	opts.state_dir = env->state_dir;
 	opts.monitor_path = SODA_TEST_MONITOR;
+	opts.agent_path = SODA_TEST_AGENT;
 	opts.netns = env->netns[0] ? env->netns : NULL;
 	return soda_context_open(ret, "uml:///", &opts, 0, &env->err);
 }
