@@ -205,6 +205,7 @@ SODA_EXPORT void soda_server_config_free(soda_server_config *cfg)
 	}
 	free(cfg->nics);
 	su_strv_free(cfg->labels);
+	soda_shares_free(cfg->resources);
 	free(cfg);
 }
 
@@ -247,6 +248,8 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 			goto oom;
 	}
 	if (cfg->labels && !(c->labels = su_strv_copy(cfg->labels)))
+		goto oom;
+	if (cfg->resources && soda_shares_copy(&c->resources, cfg->resources, NULL) < 0)
 		goto oom;
 	*ret = c;
 	return 0;
@@ -712,7 +715,10 @@ int su_config_validate(const soda_server_config *cfg, soda_error **error)
 	r = su_check_name("image", cfg->image, error);
 	if (r < 0)
 		return r;
-	return check_memory(cfg->memory, error);
+	r = check_memory(cfg->memory, error);
+	if (r < 0)
+		return r;
+	return su_shares_check_memory(cfg->resources, cfg->memory, error);
 }
 
 /* ---- record format ---- */
@@ -758,6 +764,16 @@ char *su_config_serialize(const soda_server_config *cfg)
 	}
 	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++)
 		su_kv_add(&b, "label", cfg->labels[i]);
+	if (cfg->resources) {
+		char *text = NULL;
+
+		if (soda_shares_format(&text, cfg->resources, NULL) < 0) {
+			su_buf_free(&b);
+			return NULL;
+		}
+		su_kv_add(&b, "shares", text);
+		free(text);
+	}
 	return su_buf_steal(&b);
 }
 
@@ -842,6 +858,14 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 			r = soda_server_config_add_nic_address(ps->cfg, idx, end + 1, &inner);
 	} else if (strcmp(key, "label") == 0) {
 		r = soda_server_config_add_label(ps->cfg, value, &inner);
+	} else if (strcmp(key, "shares") == 0) {
+		soda_shares *sh = NULL;
+
+		if (ps->cfg->resources)
+			goto dup;
+		r = soda_shares_parse(&sh, value, &inner);
+		if (r == 0)
+			ps->cfg->resources = sh;
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
 	}
@@ -870,6 +894,16 @@ int su_config_parse(soda_server_config **ret, const char *text, size_t len, cons
 	if (r == 0 && (!ps.have_name || !ps.have_image || !ps.have_memory))
 		r = su_errorf_at(error, -EINVAL, source, 0, 0, "%s: lacks %s", source,
 				 !ps.have_name ? "'name'" : !ps.have_image ? "'image'" : "'memory'");
+	if (r == 0) {
+		soda_error *inner = NULL;
+
+		r = su_shares_check_memory(ps.cfg->resources, ps.cfg->memory, &inner);
+		if (r < 0) {
+			su_errorf_at(error, r, source, 0, 0, "%s: %s", source,
+				     soda_error_message(inner));
+			soda_error_free(inner);
+		}
+	}
 	if (r < 0) {
 		soda_server_config_free(ps.cfg);
 		return r;

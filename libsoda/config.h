@@ -4,6 +4,7 @@
 #define SODA_CONFIG_H
 
 #include <soda/server.h>
+#include <soda/shares.h>
 
 #include "util.h"
 
@@ -19,6 +20,16 @@ typedef struct su_nic {
 	char **addresses; /* CIDR strings, normalised */
 } su_nic;
 
+struct soda_shares {
+	uint32_t cpu_weight; /* never 0 */
+	uint32_t cpu_max;    /* percent of one CPU; 0: no cap */
+	char *cpus;          /* normalised CPU list; NULL: all */
+	uint64_t memory_max; /* 0: guest memory + SODA_MEMORY_OVERHEAD_DEFAULT */
+	uint32_t pids_max;   /* 0: SODA_PIDS_DEFAULT */
+	uint64_t rate[2];    /* [0] out, [1] in; bits/s; 0: unlimited */
+	uint64_t burst[2];   /* bytes; 0: default */
+};
+
 struct soda_server_config {
 	char *name;
 	char *image;
@@ -29,7 +40,16 @@ struct soda_server_config {
 	su_nic *nics;
 	size_t n_nics;
 	char **labels;
+	soda_shares *resources; /* resource shares; NULL: all defaults */
 };
+
+/* The memory backstop a server actually gets. */
+uint64_t su_shares_memory_max(const soda_shares *s, uint64_t guest_memory);
+uint32_t su_shares_pids_max(const soda_shares *s);
+/* True if any bandwidth limit is set. */
+bool su_shares_have_bandwidth(const soda_shares *s);
+/* Checks shares against a guest memory size (backstop room). */
+int su_shares_check_memory(const soda_shares *s, uint64_t guest_memory, soda_error **error);
 
 #define SU_CONFIG_MAGIC "soda-server"
 #define SU_CONFIG_VERSION 1

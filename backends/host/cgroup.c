@@ -12,7 +12,8 @@
 
 #define WAIT_USEC (5u * 1000 * 1000)
 
-static const char *const names[SU_CG_N] = { "cpu", "cpuacct", "memory", "pids", "freezer" };
+static const char *const names[SU_CG_N] = { "cpu", "cpuacct", "memory", "pids", "freezer",
+					    "cpuset" };
 
 const char *su_cg_controller_name(enum su_cg_controller c)
 {
@@ -297,6 +298,56 @@ static int enable_v2_subtree(const su_cgroup *cg)
 	return 0;
 }
 
+/* A new v1 cpuset cgroup has no CPUs and no memory nodes, and no task can
+ * join it until it has: each level takes its parent's. */
+static int mkdir_cpuset_v1(const char *root, const char *rel)
+{
+	char *copy = strdup(rel), *parent = strdup(root);
+	int r = 0;
+
+	if (!copy || !parent) {
+		free(copy);
+		free(parent);
+		return -ENOMEM;
+	}
+	for (char *seg = copy, *next; seg && r == 0; seg = next) {
+		char *dir;
+
+		next = strchr(seg, '/');
+		if (next)
+			*next++ = '\0';
+		dir = su_strdup_printf("%s/%s", parent, seg);
+		if (!dir) {
+			r = -ENOMEM;
+			break;
+		}
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			r = su_neg_errno();
+		for (int k = 0; r == 0 && k < 2; k++) {
+			const char *file = k ? "cpuset.mems" : "cpuset.cpus";
+			char *mine = su_strdup_printf("%s/%s", dir, file);
+			char *theirs = su_strdup_printf("%s/%s", parent, file);
+			char *val = NULL;
+
+			if (mine && theirs && su_read_file(mine, 4096, &val, NULL) == 0 &&
+			    (val[0] == '\n' || val[0] == '\0')) {
+				free(val);
+				val = NULL;
+				if (su_read_file(theirs, 4096, &val, NULL) == 0)
+					r = su_write_string(mine, val);
+			}
+			free(val);
+			free(mine);
+			free(theirs);
+		}
+		free(parent);
+		parent = dir;
+	}
+	free(copy);
+	free(parent);
+	return r;
+}
+
 int su_cg_create(su_cgroup *cg, soda_error **error)
 {
 	const char *rs[SU_CG_N + 1];
@@ -312,10 +363,12 @@ int su_cg_create(su_cgroup *cg, soda_error **error)
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *path = su_strdup_printf("%s/%s", rs[i], cg->rel);
+		bool v1_cpuset = cg->layout->v1[SU_CG_CPUSET] &&
+				 strcmp(rs[i], cg->layout->v1[SU_CG_CPUSET]) == 0;
 
 		if (!path)
 			return su_errorf(error, -ENOMEM, "out of memory");
-		r = su_mkdir_p(path, 0755);
+		r = v1_cpuset ? mkdir_cpuset_v1(rs[i], cg->rel) : su_mkdir_p(path, 0755);
 		if (r < 0) {
 			su_errorf(error, r, "cannot create cgroup %s: %s", path, strerror(-r));
 			free(path);
@@ -640,3 +693,38 @@ int su_cg_memory_usage(su_cgroup *cg, uint64_t *ret)
 		return su_cg_read_u64(cg, SU_CG_MEMORY, "memory.usage_in_bytes", ret);
 	return su_cg_read_u64(cg, SU_CG_MEMORY, "memory.current", ret);
 }
+
+int su_cg_setting_parse(const char *text, su_cg_setting *ret)
+{
+	const char *c1 = strchr(text, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	size_t clen, flen;
+
+	if (!c1 || !c2)
+		return -EINVAL;
+	clen = (size_t)(c1 - text);
+	flen = (size_t)(c2 - c1 - 1);
+	if (flen == 0 || flen >= sizeof(ret->file) || strlen(c2 + 1) >= sizeof(ret->value))
+		return -EINVAL;
+	for (int c = 0; c < SU_CG_N; c++) {
+		const char *name = su_cg_controller_name(c);
+
+		if (strlen(name) != clen || strncmp(name, text, clen) != 0)
+			continue;
+		ret->ctrl = (enum su_cg_controller)c;
+		memcpy(ret->file, c1 + 1, flen);
+		ret->file[flen] = '\0';
+		/* Only files of that controller, never a path. */
+		if (strchr(ret->file, '/') || strncmp(ret->file, name, strlen(name)) != 0 ||
+		    ret->file[strlen(name)] != '.')
+			return -EINVAL;
+		snprintf(ret->value, sizeof(ret->value), "%s", c2 + 1);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+char *su_cg_setting_format(const su_cg_setting *s)
+{
+	return su_strdup_printf("%s:%s:%s", su_cg_controller_name(s->ctrl), s->file, s->value);
+}
+

@@ -26,6 +26,7 @@ enum su_cg_controller {
 	SU_CG_MEMORY,
 	SU_CG_PIDS,
 	SU_CG_FREEZER,
+	SU_CG_CPUSET,
 	SU_CG_N
 };
 
@@ -54,6 +55,17 @@ void su_cg_layout_free(su_cg_layout *layout);
 bool su_cg_has(const su_cg_layout *layout, enum su_cg_controller c);
 /* "v1", "v2" or "none" for c. */
 const char *su_cg_version_of(const su_cg_layout *layout, enum su_cg_controller c);
+
+/* One file value of a cgroup controller, as launch specs carry them. */
+typedef struct su_cg_setting {
+	enum su_cg_controller ctrl;
+	char file[40];
+	char value[64];
+} su_cg_setting;
+
+/* Parses "CTRL:FILE:VALUE" (the file must belong to CTRL) and formats it. */
+int su_cg_setting_parse(const char *text, su_cg_setting *ret);
+char *su_cg_setting_format(const su_cg_setting *s);
 
 /* Fills cg (no syscalls). rel must be a relative path of safe names. */
 int su_cg_init(su_cgroup *cg, const su_cg_layout *layout, const char *rel);

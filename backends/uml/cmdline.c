@@ -48,6 +48,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	l.prefer_v2_core = p->prefer_v2_core;
 	if (p->netns && dupto(&l.netns, p->netns) < 0)
 		goto oom;
+	if (p->cg_settings && !(l.cg_settings = su_strv_copy(p->cg_settings)))
+		goto oom;
 
 	/* The jail: the kernel binary and its libraries, read-only. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_UML, p->uml_binary, 0, 0, 0) < 0)

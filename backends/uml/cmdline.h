@@ -27,6 +27,7 @@ typedef struct su_uml_params {
 	const char *monitor_cgroup;
 	bool prefer_v2_core;
 	const char *netns;       /* network namespace path, or NULL */
+	char *const *cg_settings; /* "CTRL:FILE:VALUE" for the server's cgroup */
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t lpj; /* 0: let the guest calibrate (slow) */

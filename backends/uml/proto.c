@@ -35,6 +35,7 @@ void su_launch_free(su_launch *l)
 	free(l->mounts);
 	su_strv_free(l->argv);
 	su_strv_free(l->netdevs);
+	su_strv_free(l->cg_settings);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -96,6 +97,8 @@ char *su_launch_serialize(const su_launch *l)
 		su_kv_add(&b, "arg", l->argv[i]);
 	for (size_t i = 0; l->netdevs && l->netdevs[i]; i++)
 		su_kv_add(&b, "netdev", l->netdevs[i]);
+	for (size_t i = 0; l->cg_settings && l->cg_settings[i]; i++)
+		su_kv_add(&b, "cgroup-set", l->cg_settings[i]);
 	return su_buf_steal(&b);
 }
 
@@ -152,6 +155,8 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 		return su_strv_push(&l->argv, value);
 	if (strcmp(key, "netdev") == 0)
 		return su_strv_push(&l->netdevs, value);
+	if (strcmp(key, "cgroup-set") == 0)
+		return su_strv_push(&l->cg_settings, value);
 	if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0 || strcmp(key, "memory") == 0 ||
 	    strcmp(key, "prefer-v2-core") == 0) {
 		if (su_parse_u64(value, &v) < 0 || (key[0] != 'm' && v > UINT32_MAX))

@@ -71,6 +71,7 @@ typedef struct su_launch {
 	size_t n_mounts;
 	char **argv; /* argv[0] is the path of linux.uml inside the jail */
 	char **netdevs; /* "INDEX IFNAME" for the record */
+	char **cg_settings; /* "CTRL:FILE:VALUE", written before the guest joins */
 	uint64_t memory;
 } su_launch;
 

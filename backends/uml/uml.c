@@ -28,6 +28,7 @@
 #include "../../libsoda/kv.h"
 #include "../../libsoda/private.h"
 #include "../host/cgroup.h"
+#include "../host/shares.h"
 #include "cmdline.h"
 #include "cow.h"
 #include "elfdeps.h"
@@ -1323,13 +1324,41 @@ static int spawn_monitor(uml *u, const char *launch_path, soda_error **error)
 	return r;
 }
 
+/* The cgroup file values that put @shares in force, as launch spec lines. */
+static int cgroup_settings(uml *u, const soda_shares *shares, uint64_t memory, char ***ret,
+			   soda_error **error)
+{
+	su_cg_setting *set = NULL;
+	char **lines = NULL;
+	size_t n = 0;
+	int r;
+
+	if (su_shares_have_bandwidth(shares))
+		return su_errorf(error, -EOPNOTSUPP,
+				 "bandwidth shares need traffic shaping, which this build lacks");
+	r = su_shares_cg_settings(shares, memory, &u->layout, &set, &n, error);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = su_strv_push_take(&lines, su_cg_setting_format(&set[i]));
+	free(set);
+	if (r == 0 && !lines && !(lines = calloc(1, sizeof(char *))))
+		r = -ENOMEM;
+	if (r < 0) {
+		su_strv_free(lines);
+		return OOM(error);
+	}
+	*ret = lines;
+	return 0;
+}
+
 static int uml_start(void *priv, const char *name, unsigned int flags, soda_error **error)
 {
 	uml *u = priv;
 	soda_server_config *cfg = NULL;
 	char *img = NULL, *cow = NULL, *run = NULL, *p = NULL, *launch_text = NULL;
 	char *status_path = NULL, *console_log = NULL, *cgrel = NULL, *mcgrel = NULL;
-	char **shares = NULL, **ifnames = NULL;
+	char **shares = NULL, **ifnames = NULL, **cg_settings = NULL;
 	su_launch launch = { 0 };
 	su_cow_info ci;
 	su_status st;
@@ -1381,6 +1410,9 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 		goto out;
 	}
 	r = resolve_shares(cfg, &shares, error);
+	if (r < 0)
+		goto out;
+	r = cgroup_settings(u, cfg->resources, cfg->memory, &cg_settings, error);
 	if (r < 0)
 		goto out;
 	if (!u->uml_libs) {
@@ -1438,6 +1470,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.monitor_cgroup = mcgrel,
 			.prefer_v2_core = u->layout.prefer_v2_core,
 			.netns = u->netns,
+			.cg_settings = cg_settings,
 			.uid = uid,
 			.gid = uid,
 			.lpj = u->lpj,
@@ -1481,6 +1514,7 @@ out:
 	su_launch_free(&launch);
 	su_strv_free(shares);
 	su_strv_free(ifnames);
+	su_strv_free(cg_settings);
 	free(img);
 	free(cow);
 	free(run);
@@ -1847,6 +1881,123 @@ out:
 	return r;
 }
 
+/* ---- shares and statistics ---- */
+
+static int uml_set_shares(void *priv, const char *name, const soda_shares *shares,
+			  unsigned int flags, soda_error **error)
+{
+	uml *u = priv;
+	soda_server_config *cfg = NULL;
+	su_cg_setting *set = NULL;
+	char **old = NULL, *text = NULL, *path = NULL;
+	size_t n = 0, applied = 0;
+	su_status st;
+	bool live = false;
+	int r;
+
+	(void)flags;
+	r = lock(u, error);
+	if (r < 0)
+		return r;
+	r = load_config(u, name, &cfg, error);
+	if (r < 0)
+		goto out;
+	r = su_shares_check_memory(shares, cfg->memory, error);
+	if (r < 0)
+		goto out;
+	if (su_shares_have_bandwidth(shares)) {
+		r = su_errorf(error, -EOPNOTSUPP,
+			      "bandwidth shares need traffic shaping, which this build lacks");
+		goto out;
+	}
+	r = su_shares_cg_settings(shares, cfg->memory, &u->layout, &set, &n, error);
+	if (r < 0)
+		goto out;
+	if (read_status(u, name, &st, NULL) == 0) {
+		live = su_state_is_live(st.state) && monitor_alive(&st);
+		su_status_done(&st);
+	}
+	if (live) {
+		char *cgrel = cgroup_of(u, name);
+		su_cgroup cg;
+
+		if (!cgrel || su_cg_init(&cg, &u->layout, cgrel) < 0) {
+			free(cgrel);
+			r = OOM(error);
+			goto out;
+		}
+		free(cgrel);
+		/* Remember each old value, so a refusal halfway puts them back. */
+		for (applied = 0; applied < n; applied++) {
+			char *file = su_cg_file(&cg, set[applied].ctrl, set[applied].file);
+			char *was = NULL;
+
+			r = file ? su_read_file(file, 4096, &was, NULL) : -EOPNOTSUPP;
+			free(file);
+			if (r == 0) {
+				was[strcspn(was, "\n")] = '\0';
+				/* v2 cpu.max reads "max 100000": write back as read. */
+				r = su_strv_push_take(&old, was);
+			}
+			if (r == 0)
+				r = su_cg_write(&cg, set[applied].ctrl, set[applied].file,
+						set[applied].value, error);
+			if (r < 0)
+				break;
+		}
+		if (r < 0) {
+			for (size_t i = 0; i < applied && old && old[i]; i++)
+				su_cg_write(&cg, set[i].ctrl, set[i].file, old[i], NULL);
+			su_error_prefix(error, "changing the shares of server '%s'", name);
+			su_cg_done(&cg);
+			goto out;
+		}
+		su_cg_done(&cg);
+	}
+	soda_shares_free(cfg->resources);
+	cfg->resources = NULL;
+	r = soda_shares_copy(&cfg->resources, shares, error);
+	if (r < 0)
+		goto out;
+	text = su_config_serialize(cfg);
+	path = pathf(u, "servers/%s/config", name);
+	r = text && path ? su_write_file_atomic(path, text, strlen(text), 0600) : -ENOMEM;
+	if (r < 0)
+		su_errorf(error, r, "cannot record the shares: %s", strerror(-r));
+out:
+	unlock(u);
+	free(set);
+	su_strv_free(old);
+	free(text);
+	free(path);
+	soda_server_config_free(cfg);
+	return r;
+}
+
+static int uml_stats(void *priv, const char *name, uint64_t *value, uint8_t *have,
+		     soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char *cgrel;
+	su_cgroup cg;
+	int r;
+
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	cgrel = cgroup_of(u, name);
+	if (!cgrel || su_cg_init(&cg, &u->layout, cgrel) < 0) {
+		free(cgrel);
+		return OOM(error);
+	}
+	su_cg_stats(&cg, value, have);
+	su_cg_done(&cg);
+	free(cgrel);
+	return 0;
+}
+
 /* ---- images ---- */
 
 static bool image_in_use(uml *u, const char *image, char **user)
@@ -2014,6 +2165,8 @@ const soda_backend_driver su_uml_driver = {
 	.thaw = uml_thaw,
 	.dump = uml_dump,
 	.open_console = uml_open_console,
+	.set_shares = uml_set_shares,
+	.stats = uml_stats,
 	.image_build = uml_image_build,
 	.image_list = uml_image_list,
 	.image_remove = uml_image_remove,

@@ -40,6 +40,7 @@ static void usage(FILE *out)
 		"Virtual servers:\n"
 		"  create NAME [--image IMG] [--memory MIB] [--kernel-arg ARG]...\n"
 		"              [--share HOSTDIR:GUESTDIR[:ro]]... [--nic NETWORK[,MAC]]...\n"
+		"              [--address NIC:CIDR]... [--label LABEL]... [--shares SPEC]\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
 		"  stop NAME [--timeout SEC]   graceful shutdown, forced after SEC (default 10)\n"
 		"  kill NAME                   end it at once\n"
@@ -49,6 +50,8 @@ static void usage(FILE *out)
 		"  destroy NAME                kill if running, then forget it and its disk\n"
 		"  list [--json]               servers and their states\n"
 		"  info NAME [--json]\n"
+		"  shares NAME [SPEC]          show, or change live, a server's resource shares\n"
+		"  stats [--json|--prometheus] [NAME]...   usage of running servers\n"
 		"  console NAME                attach to its console (leave with Ctrl-])\n"
 		"  exec NAME COMMAND...        run a shell command on its console\n"
 		"  events [--count N]          print state changes as they happen\n"
@@ -57,6 +60,9 @@ static void usage(FILE *out)
 		"  image build NAME [--from-dir DIR | --from-tar FILE | --from-ext4 FILE]\n"
 		"              [--size MIB] [--replace]   (default source: built-in busybox)\n"
 		"  image list | image rm NAME\n"
+		"\n"
+		"Shares SPEC: e.g. 'cpu.weight=300 cpu.max=20%% cpus=0 memory.max=256MiB\n"
+		"  pids.max=512 net.out=20Mbit net.in=200Mbit'; see include/soda/shares.h.\n"
 		"\n"
 		"Options:\n"
 		"  --uri URI        backend URI (default uml:///)\n"
@@ -137,6 +143,9 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "kernel-arg", required_argument, NULL, 'k' },
 		{ "share", required_argument, NULL, 's' },
 		{ "nic", required_argument, NULL, 'n' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "shares", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -207,6 +216,29 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 				*mac++ = '\0';
 			r = soda_server_config_add_nic(cfg, spec, mac, 0, &e);
 			free(spec);
+			break;
+		}
+		case 'a': {
+			char *end;
+			unsigned long nic = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end != ':') {
+				soda_server_config_free(cfg);
+				return usage_error("--address takes NIC:CIDR, not '%s'", optarg);
+			}
+			r = soda_server_config_add_nic_address(cfg, nic, end + 1, &e);
+			break;
+		}
+		case 'l':
+			r = soda_server_config_add_label(cfg, optarg, &e);
+			break;
+		case 'S': {
+			soda_shares *sh = NULL;
+
+			r = soda_shares_parse(&sh, optarg, &e);
+			if (r == 0)
+				r = soda_server_config_set_shares(cfg, sh, &e);
+			soda_shares_free(sh);
 			break;
 		}
 		default:
@@ -636,6 +668,133 @@ static int cmd_recover(soda_context *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* ---- shares and statistics ---- */
+
+static int cmd_shares(soda_context *ctx, int argc, char **argv)
+{
+	soda_server *srv = NULL;
+	soda_server_config *cfg = NULL;
+	soda_shares *sh = NULL;
+	soda_error *e = NULL;
+	char *text = NULL;
+	int rc;
+
+	if (argc < 2 || argc > 3)
+		return usage_error("%s", "shares takes NAME [SPEC]");
+	rc = lookup(ctx, argv[1], &srv);
+	if (rc)
+		return rc;
+	if (argc == 3) {
+		if (soda_shares_parse(&sh, argv[2], &e) < 0 || soda_server_set_shares(srv, sh, 0, &e) < 0)
+			rc = fail(e, argv[1]);
+		soda_shares_free(sh);
+		sh = NULL;
+	}
+	if (rc == 0 && (soda_server_get_config(&cfg, srv, &e) < 0 ||
+			soda_server_config_get_shares(&sh, cfg, &e) < 0 ||
+			soda_shares_format(&text, sh, &e) < 0))
+		rc = fail(e, argv[1]);
+	if (rc == 0)
+		printf("%s: %s\n", argv[1], text);
+	free(text);
+	soda_shares_free(sh);
+	soda_server_config_free(cfg);
+	soda_server_unref(srv);
+	return rc;
+}
+
+static int cmd_stats(soda_context *ctx, int argc, char **argv)
+{
+	enum { TABLE, JSON, PROM } fmt = TABLE;
+	char **names = NULL;
+	soda_error *e = NULL;
+	int first = 1, rc = 0, i = 1;
+	bool listed = false;
+
+	if (argc > 1 && strcmp(argv[1], "--json") == 0)
+		fmt = JSON, i++;
+	else if (argc > 1 && strcmp(argv[1], "--prometheus") == 0)
+		fmt = PROM, i++;
+	if (i < argc) {
+		names = calloc((size_t)(argc - i + 1), sizeof(char *));
+		if (!names)
+			return EXIT_FAIL;
+		for (int k = i; k < argc; k++)
+			names[k - i] = strdup(argv[k]);
+	} else if (soda_context_list_servers(&names, NULL, ctx, 0, &e) < 0) {
+		return fail(e, "stats");
+	} else {
+		listed = true;
+	}
+	if (fmt == JSON)
+		printf("[");
+	else if (fmt == TABLE)
+		printf("%-20s %12s %10s %10s %10s %8s %12s %12s\n", "NAME", "CPU s", "THROTTLED", "MEM MiB",
+		       "MEMHITS", "PIDS", "NET OUT B", "NET IN B");
+	else {
+		for (int k = 1; k <= SODA_STAT_MAX; k++)
+			printf("# TYPE soda_%s %s\n", soda_stats_key_name(k),
+			       strstr(soda_stats_key_name(k), "bytes") &&
+					       !strstr(soda_stats_key_name(k), "net")
+				       ? "gauge"
+			       : k == SODA_STAT_PIDS || k == SODA_STAT_PIDS_MAX ? "gauge"
+										: "counter");
+	}
+	for (size_t n = 0; names && names[n]; n++) {
+		soda_server *srv = NULL;
+		soda_stats *st = NULL;
+		uint64_t v;
+
+		if (soda_server_lookup(&srv, ctx, names[n], &e) < 0) {
+			rc = fail(e, names[n]);
+			e = NULL;
+			continue;
+		}
+		if (soda_server_get_stats(&st, srv, 0, &e) < 0) {
+			/* Listing all: shut-off servers have no statistics. */
+			if (listed && soda_error_code(e) == -EBUSY) {
+				soda_error_free(e);
+			} else {
+				rc = fail(e, names[n]);
+			}
+			e = NULL;
+			soda_server_unref(srv);
+			continue;
+		}
+		if (fmt == TABLE) {
+#define G(k) (soda_stats_get(st, k, &v) == 0 ? v : 0)
+			printf("%-20s %12.2f %10.2f %10.1f %10llu %8llu %12llu %12llu\n", names[n],
+			       G(SODA_STAT_CPU_USEC) / 1e6, G(SODA_STAT_CPU_THROTTLED_USEC) / 1e6,
+			       G(SODA_STAT_MEMORY_BYTES) / 1048576.0,
+			       (unsigned long long)G(SODA_STAT_MEMORY_LIMIT_HITS),
+			       (unsigned long long)G(SODA_STAT_PIDS),
+			       (unsigned long long)G(SODA_STAT_NET_OUT_BYTES),
+			       (unsigned long long)G(SODA_STAT_NET_IN_BYTES));
+#undef G
+		} else if (fmt == JSON) {
+			printf("%s{\"name\":", first ? "" : ",");
+			json_string(names[n]);
+			for (int k = 1; k <= SODA_STAT_MAX; k++)
+				if (soda_stats_get(st, k, &v) == 0)
+					printf(",\"%s\":%llu", soda_stats_key_name(k),
+					       (unsigned long long)v);
+			printf("}");
+		} else {
+			for (int k = 1; k <= SODA_STAT_MAX; k++)
+				if (soda_stats_get(st, k, &v) == 0)
+					printf("soda_%s{server=\"%s\"} %llu\n", soda_stats_key_name(k),
+					       names[n], (unsigned long long)v);
+		}
+		first = 0;
+		soda_stats_free(st);
+		soda_server_unref(srv);
+	}
+	if (fmt == JSON)
+		printf("]\n");
+	soda_strv_free(names);
+	return rc;
+}
+
 /* ---- images ---- */
 
 static int cmd_image(soda_context *ctx, int argc, char **argv)
@@ -722,7 +881,7 @@ int main(int argc, char **argv)
 		{ "restart", cmd_simple },  { "dump", cmd_dump },       { "destroy", cmd_destroy },
 		{ "list", cmd_list },       { "info", cmd_info },       { "console", cmd_console },
 		{ "exec", cmd_exec },       { "events", cmd_events },   { "recover", cmd_recover },
-		{ "image", cmd_image },
+		{ "image", cmd_image },     { "shares", cmd_shares },   { "stats", cmd_stats },
 	};
 	soda_context *ctx = NULL;
 	int c, rc;

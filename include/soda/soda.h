@@ -14,5 +14,6 @@
 #include <soda/context.h>
 #include <soda/server.h>
 #include <soda/image.h>
+#include <soda/shares.h>
 
 #endif

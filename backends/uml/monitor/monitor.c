@@ -718,6 +718,21 @@ static int start_guest(int report_fd)
 		soda_error_free(e);
 		return r;
 	}
+	/* The server's shares are in force before its first instruction. */
+	for (size_t i = 0; M.l.cg_settings && M.l.cg_settings[i]; i++) {
+		su_cg_setting set;
+
+		if (su_cg_setting_parse(M.l.cg_settings[i], &set) < 0) {
+			report(report_fd, "err %d bad cgroup setting '%s'", EINVAL, M.l.cg_settings[i]);
+			return -EINVAL;
+		}
+		r = su_cg_write(&M.cg, set.ctrl, set.file, set.value, &e);
+		if (r < 0) {
+			report(report_fd, "err %d %s", -r, soda_error_message(e));
+			soda_error_free(e);
+			return r;
+		}
+	}
 	M.started_mono = su_mono_usec();
 	pid = fork();
 	if (pid < 0) {

@@ -13,6 +13,7 @@
 #define SODA_SYS_BACKEND_H
 
 #include <soda/soda.h>
+#include <soda/shares.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +81,13 @@ typedef struct soda_backend_driver {
 		    soda_error **error);
 	int (*open_console)(void *priv, const char *name, int *ret_fd, unsigned int flags,
 			    soda_error **error);
+	/* Shares (validated by the core) and statistics: @value and @have have
+	 * SODA_STAT_MAX + 1 entries indexed by SODA_STAT_*; set have[k] = 1 for
+	 * each value filled. */
+	int (*set_shares)(void *priv, const char *name, const soda_shares *shares,
+			  unsigned int flags, soda_error **error);
+	int (*stats)(void *priv, const char *name, uint64_t *value, uint8_t *have,
+		     soda_error **error);
 
 	/* Images. */
 	int (*image_build)(void *priv, const char *name, int source_kind, const char *source,
