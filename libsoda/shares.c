@@ -143,7 +143,9 @@ static int parse_cpus(const char *text, unsigned char out[128], soda_error **err
 			b = strtoul(p + 1, &end, 10);
 			p = end;
 		}
-		if (b < a || b >= 1024)
+		if (b >= 1024)
+			return su_errorf(error, -EINVAL, "CPU list '%s': CPU %lu is past 1023", text, b);
+		if (b < a)
 			return su_errorf(error, -EINVAL, "CPU list '%s': bad range %lu-%lu", text, a,
 					 b);
 		for (unsigned long i = a; i <= b; i++) {

@@ -339,7 +339,8 @@ int su_write_string(const char *path, const char *s)
 	size_t len = strlen(s);
 	ssize_t n;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_TRUNC: kernel files ignore it; ordinary files must not keep a tail. */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return su_neg_errno();
 	do

@@ -130,6 +130,42 @@ out:
 	return r;
 }
 
+int su_cg_apply(su_cgroup *cg, const su_cg_setting *set, size_t n, soda_error **error)
+{
+	char **old = calloc(n + 1, sizeof(char *));
+	size_t applied;
+	int r = 0;
+
+	if (!old)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	/* Remember each old value, so a refusal halfway puts them back. */
+	for (applied = 0; applied < n; applied++) {
+		char *file = su_cg_file(cg, set[applied].ctrl, set[applied].file);
+
+		r = file ? su_read_file(file, 4096, &old[applied], NULL) : -EOPNOTSUPP;
+		free(file);
+		if (r < 0) {
+			su_errorf(error, r, "cannot read %s of cgroup %s: %s", set[applied].file,
+				  cg->rel, strerror(-r));
+			break;
+		}
+		old[applied][strcspn(old[applied], "\n")] = '\0';
+		r = su_cg_write(cg, set[applied].ctrl, set[applied].file, set[applied].value, error);
+		if (r < 0) {
+			free(old[applied]);
+			old[applied] = NULL;
+			break;
+		}
+	}
+	if (r < 0)
+		for (size_t i = 0; i < applied; i++)
+			su_cg_write(cg, set[i].ctrl, set[i].file, old[i], NULL);
+	for (size_t i = 0; i < n; i++)
+		free(old[i]);
+	free(old);
+	return r;
+}
+
 /* "key value" lines (cpu.stat, memory.events, pids.events...). */
 static bool keyed(su_cgroup *cg, enum su_cg_controller c, const char *file, const char *key,
 		  uint64_t *ret)

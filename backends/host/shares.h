@@ -15,6 +15,10 @@
 int su_shares_cg_settings(const soda_shares *s, uint64_t guest_memory, const su_cg_layout *l,
 			  su_cg_setting **ret, size_t *ret_n, soda_error **error);
 
+/* Writes @n settings into the cgroup; all or nothing: when one is refused,
+ * the ones already written get their old values back. */
+int su_cg_apply(su_cgroup *cg, const su_cg_setting *set, size_t n, soda_error **error);
+
 /* Statistics of a server's cgroup into value/have (SODA_STAT_* indexes). */
 void su_cg_stats(su_cgroup *cg, uint64_t *value, uint8_t *have);
 

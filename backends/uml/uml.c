@@ -1889,8 +1889,8 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 	uml *u = priv;
 	soda_server_config *cfg = NULL;
 	su_cg_setting *set = NULL;
-	char **old = NULL, *text = NULL, *path = NULL;
-	size_t n = 0, applied = 0;
+	char *text = NULL, *path = NULL;
+	size_t n = 0;
 	su_status st;
 	bool live = false;
 	int r;
@@ -1927,27 +1927,8 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 			goto out;
 		}
 		free(cgrel);
-		/* Remember each old value, so a refusal halfway puts them back. */
-		for (applied = 0; applied < n; applied++) {
-			char *file = su_cg_file(&cg, set[applied].ctrl, set[applied].file);
-			char *was = NULL;
-
-			r = file ? su_read_file(file, 4096, &was, NULL) : -EOPNOTSUPP;
-			free(file);
-			if (r == 0) {
-				was[strcspn(was, "\n")] = '\0';
-				/* v2 cpu.max reads "max 100000": write back as read. */
-				r = su_strv_push_take(&old, was);
-			}
-			if (r == 0)
-				r = su_cg_write(&cg, set[applied].ctrl, set[applied].file,
-						set[applied].value, error);
-			if (r < 0)
-				break;
-		}
+		r = su_cg_apply(&cg, set, n, error);
 		if (r < 0) {
-			for (size_t i = 0; i < applied && old && old[i]; i++)
-				su_cg_write(&cg, set[i].ctrl, set[i].file, old[i], NULL);
 			su_error_prefix(error, "changing the shares of server '%s'", name);
 			su_cg_done(&cg);
 			goto out;
@@ -1967,7 +1948,6 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 out:
 	unlock(u);
 	free(set);
-	su_strv_free(old);
 	free(text);
 	free(path);
 	soda_server_config_free(cfg);

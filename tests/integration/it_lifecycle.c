@@ -65,6 +65,10 @@ static void test_lifecycle(void **state)
 	assert_non_null(strstr(out, "hello from life"));
 	free(out);
 	assert_int_equal(th_exec(srv, "false", NULL), 1);
+	/* Job control works: the console shell gets its children's exits. */
+	assert_int_equal(th_exec(srv, "sleep 0.1 & wait $!; echo waited", &out), 0);
+	assert_non_null(strstr(out, "waited"));
+	free(out);
 
 	/* Freeze and thaw. */
 	assert_soda_ok(soda_server_freeze(srv, 0, &env->err), env->err);

@@ -354,8 +354,13 @@ static pid_t spawn_shell(void)
 
 	if (pid == 0) {
 		char tty[48];
+		sigset_t none;
 		int fd;
 
+		/* Our blocked signals are not the shell's: a shell with SIGCHLD
+		 * blocked waits forever in 'wait'. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		console_device(tty, sizeof(tty));
 		setsid();
 		fd = open(tty, O_RDWR);
