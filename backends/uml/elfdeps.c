@@ -37,12 +37,30 @@ static bool in_file(size_t size, uint64_t off, uint64_t len)
 
 /* Reads the ELF64 little-endian file at path. Every offset is bounds-checked:
  * the file may be anything. */
+/* The file's bytes are not aligned for the ELF structures: copy them out. */
+static Elf64_Phdr phdr_at(const char *data, uint64_t phoff, unsigned i)
+{
+	Elf64_Phdr ph;
+
+	memcpy(&ph, data + phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+	return ph;
+}
+
+static Elf64_Dyn dyn_at(const char *data, uint64_t off, size_t i)
+{
+	Elf64_Dyn d;
+
+	memcpy(&d, data + off + i * sizeof(d), sizeof(d));
+	return d;
+}
+
+/* Reads the ELF64 little-endian file at path. Every offset is bounds-checked:
+ * the file may be anything. */
 static int elf_read(const char *path, struct elf_info *out, soda_error **error)
 {
 	char *data = NULL;
 	size_t size;
-	const Elf64_Ehdr *eh;
-	const Elf64_Phdr *ph;
+	Elf64_Ehdr eh;
 	uint64_t dyn_off = 0, dyn_size = 0, strtab_addr = 0;
 	int r;
 
@@ -50,72 +68,82 @@ static int elf_read(const char *path, struct elf_info *out, soda_error **error)
 	r = su_read_file(path, ELF_MAX, &data, &size);
 	if (r < 0)
 		return su_errorf(error, r, "cannot read %s: %s", path, strerror(-r));
-	eh = (const Elf64_Ehdr *)data;
-	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh->e_phentsize != sizeof(Elf64_Phdr) ||
-	    !in_file(size, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))) {
+	if (size >= sizeof(eh))
+		memcpy(&eh, data, sizeof(eh));
+	if (size < sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    !in_file(size, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr))) {
 		free(data);
 		return su_errorf(error, -ENOEXEC, "%s is not a 64-bit little-endian ELF file", path);
 	}
-	ph = (const Elf64_Phdr *)(data + eh->e_phoff);
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		if ((ph[i].p_type == PT_INTERP || ph[i].p_type == PT_DYNAMIC) &&
-		    !in_file(size, ph[i].p_offset, ph[i].p_filesz)) {
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph = phdr_at(data, eh.e_phoff, i);
+
+		if ((ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC) &&
+		    !in_file(size, ph.p_offset, ph.p_filesz)) {
 			free(data);
 			free(out->interp);
 			out->interp = NULL;
-			return su_errorf(error, -ENOEXEC, "%s is truncated or corrupt: a segment lies past its end",
-					 path);
+			return su_errorf(error, -ENOEXEC,
+					 "%s is truncated or corrupt: a segment lies past its end", path);
 		}
-		if (ph[i].p_type == PT_INTERP && in_file(size, ph[i].p_offset, ph[i].p_filesz) &&
-		    ph[i].p_filesz > 1) {
-			out->interp = strndup(data + ph[i].p_offset, ph[i].p_filesz);
-		} else if (ph[i].p_type == PT_DYNAMIC &&
-			   in_file(size, ph[i].p_offset, ph[i].p_filesz)) {
-			dyn_off = ph[i].p_offset;
-			dyn_size = ph[i].p_filesz;
+		/* Only the first PT_INTERP counts (a forged file may have more). */
+		if (ph.p_type == PT_INTERP && !out->interp && ph.p_filesz > 1) {
+			out->interp = strndup(data + ph.p_offset, ph.p_filesz);
+		} else if (ph.p_type == PT_DYNAMIC) {
+			dyn_off = ph.p_offset;
+			dyn_size = ph.p_filesz;
 		}
 	}
 	if (dyn_size) {
-		const Elf64_Dyn *dyn = (const Elf64_Dyn *)(data + dyn_off);
 		size_t nd = dyn_size / sizeof(Elf64_Dyn);
 		uint64_t strtab_off = 0;
 		bool have_str = false;
 
-		for (size_t i = 0; i < nd && dyn[i].d_tag != DT_NULL; i++)
-			if (dyn[i].d_tag == DT_STRTAB)
-				strtab_addr = dyn[i].d_un.d_ptr;
+		for (size_t i = 0; i < nd; i++) {
+			Elf64_Dyn d = dyn_at(data, dyn_off, i);
+
+			if (d.d_tag == DT_NULL)
+				break;
+			if (d.d_tag == DT_STRTAB)
+				strtab_addr = d.d_un.d_ptr;
+		}
 		/* DT_STRTAB is a virtual address: map it through PT_LOAD. */
-		for (unsigned i = 0; i < eh->e_phnum && strtab_addr; i++)
-			if (ph[i].p_type == PT_LOAD && strtab_addr >= ph[i].p_vaddr &&
-			    strtab_addr - ph[i].p_vaddr < ph[i].p_filesz) {
-				strtab_off = ph[i].p_offset + (strtab_addr - ph[i].p_vaddr);
+		for (unsigned i = 0; i < eh.e_phnum && strtab_addr; i++) {
+			Elf64_Phdr ph = phdr_at(data, eh.e_phoff, i);
+
+			if (ph.p_type == PT_LOAD && strtab_addr >= ph.p_vaddr &&
+			    strtab_addr - ph.p_vaddr < ph.p_filesz) {
+				strtab_off = ph.p_offset + (strtab_addr - ph.p_vaddr);
 				have_str = strtab_off < size;
 			}
-		for (size_t i = 0; have_str && i < nd && dyn[i].d_tag != DT_NULL; i++) {
-			const char *s;
+		}
+		for (size_t i = 0; have_str && i < nd; i++) {
+			Elf64_Dyn d = dyn_at(data, dyn_off, i);
+			const char *str;
 			size_t max;
 
-			if (dyn[i].d_tag != DT_NEEDED && dyn[i].d_tag != DT_RUNPATH &&
-			    dyn[i].d_tag != DT_RPATH)
+			if (d.d_tag == DT_NULL)
+				break;
+			if (d.d_tag != DT_NEEDED && d.d_tag != DT_RUNPATH && d.d_tag != DT_RPATH)
 				continue;
-			if (dyn[i].d_un.d_val >= size - strtab_off)
+			if (d.d_un.d_val >= size - strtab_off)
 				continue;
-			s = data + strtab_off + dyn[i].d_un.d_val;
-			max = size - strtab_off - dyn[i].d_un.d_val;
-			if (!memchr(s, '\0', max))
+			str = data + strtab_off + d.d_un.d_val;
+			max = size - strtab_off - d.d_un.d_val;
+			if (!memchr(str, '\0', max))
 				continue;
-			if (dyn[i].d_tag == DT_NEEDED) {
+			if (d.d_tag == DT_NEEDED) {
 				if (su_strv_len(out->needed) < MAX_LIBS)
-					su_strv_push(&out->needed, s);
+					su_strv_push(&out->needed, str);
 			} else {
-				char *copy = strdup(s), *save = NULL;
+				char *copy = strdup(str), *save = NULL;
 
-				for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d;
-				     d = strtok_r(NULL, ":", &save))
-					if (d[0] == '/')
-						su_strv_push(&out->search, d);
+				for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
+				     dir = strtok_r(NULL, ":", &save))
+					if (dir[0] == '/' && su_strv_len(out->search) < MAX_LIBS)
+						su_strv_push(&out->search, dir);
 				free(copy);
 			}
 		}
