@@ -17,7 +17,7 @@ fi
 cd ..
 
 echo "== again under ASan and UBSan"
-cmake -S . -B build-asan -DSODA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B build-asan -DSODA_SANITIZE=ON -DSODA_FUZZ=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
 make -C build-asan -j"$(nproc)" --no-print-directory >/dev/null
 cd build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
