@@ -1,0 +1,3 @@
+module libsoda.local/soda
+
+go 1.19
