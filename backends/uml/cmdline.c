@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "cmdline.h"
 
@@ -89,8 +90,9 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	/* linux.uml's "null" channels (ssl2=null,...) open /dev/null. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_DEV, "/dev/null", "/dev/null", 0, 0, 0) < 0)
 		goto oom;
-	if (cfg->n_nics &&
-	    su_launch_add_mount(&l, SU_MNT_BIND_DEV, "/dev/net/tun", "/dev/net/tun", 0, 0, 0) < 0)
+	/* linux.uml opens /dev/net/tun for its NICs; the host's is root-only. */
+	if (cfg->n_nics && su_launch_add_mount(&l, SU_MNT_CHARDEV, "/dev/net/tun", NULL,
+					       (uint64_t)makedev(10, 200), 0600, p->uid) < 0)
 		goto oom;
 
 	/* linux.uml's command line. */

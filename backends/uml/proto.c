@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -58,7 +59,7 @@ int su_launch_add_mount(su_launch *l, enum su_mount_kind kind, const char *dst,
 	return 0;
 }
 
-static const char *const mount_keys[] = { "bind-ro", "bind-rw", "bind-dev", "tmpfs" };
+static const char *const mount_keys[] = { "bind-ro", "bind-rw", "bind-dev", "tmpfs", "chardev" };
 
 char *su_launch_serialize(const su_launch *l)
 {
@@ -84,6 +85,9 @@ char *su_launch_serialize(const su_launch *l)
 
 		if (m->kind == SU_MNT_TMPFS)
 			v = su_strdup_printf("%s:%" PRIu64 ":%o:%u", m->dst, m->size, m->mode, m->uid);
+		else if (m->kind == SU_MNT_CHARDEV)
+			v = su_strdup_printf("%s:%u:%u:%u", m->dst, major((dev_t)m->size),
+					     minor((dev_t)m->size), m->uid);
 		else
 			v = su_strdup_printf("%s:%s", m->dst, m->src);
 		if (!v) {
@@ -203,6 +207,16 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 						 "%s:%u: bad tmpfs '%s'", lp->source, line, value);
 			else
 				r = su_launch_add_mount(l, SU_MNT_TMPFS, copy, NULL, size, mode, uid);
+		} else if (k == SU_MNT_CHARDEV) {
+			unsigned maj, min, uid;
+			char tail;
+
+			if (sscanf(colon, "%u:%u:%u%c", &maj, &min, &uid, &tail) != 3)
+				r = su_errorf_at(lp->error, -EINVAL, lp->source, line, 1,
+						 "%s:%u: bad chardev '%s'", lp->source, line, value);
+			else
+				r = su_launch_add_mount(l, SU_MNT_CHARDEV, copy, NULL,
+							(uint64_t)makedev(maj, min), 0600, uid);
 		} else if (colon[0] != '/') {
 			r = su_errorf_at(lp->error, -EINVAL, lp->source, line, 1,
 					 "%s:%u: bind source is not absolute", lp->source, line);

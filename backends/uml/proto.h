@@ -44,7 +44,11 @@
 #define SU_STATUS_MAGIC "soda-status"
 #define SU_STATUS_VERSION 1
 
-enum su_mount_kind { SU_MNT_BIND_RO, SU_MNT_BIND_RW, SU_MNT_BIND_DEV, SU_MNT_TMPFS };
+/* SU_MNT_CHARDEV: a character device node made in the jail (on a small tmpfs
+ * of its own at the node's directory, the only place devices work), owned by
+ * uid with mode 0600: for devices the host keeps root-only, like
+ * /dev/net/tun. size holds the device number (makedev). */
+enum su_mount_kind { SU_MNT_BIND_RO, SU_MNT_BIND_RW, SU_MNT_BIND_DEV, SU_MNT_TMPFS, SU_MNT_CHARDEV };
 
 typedef struct su_mount {
 	enum su_mount_kind kind;

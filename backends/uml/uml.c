@@ -28,6 +28,7 @@
 #include "../../libsoda/kv.h"
 #include "../../libsoda/private.h"
 #include "../host/cgroup.h"
+#include "../host/shape.h"
 #include "../host/shares.h"
 #include "cmdline.h"
 #include "cow.h"
@@ -198,6 +199,8 @@ static char **detach_netdevs(uml *u, const char *name, char **netdevs)
 
 		if (sscanf(netdevs[i], "%u %31s", &idx, ifname) != 2)
 			continue;
+		/* The TAP's shaping goes first: its IFB outlives the TAP. */
+		su_shape_detach(u->netns, ifname, NULL);
 		if (!ops || ops->detach(userdata, name, idx, ifname, &e) < 0) {
 			su_log(u->ctx, SODA_LOG_WARNING, "server %s: cannot release %s: %s", name,
 			       ifname, e ? soda_error_message(e) : "no network hooks installed");
@@ -1203,6 +1206,24 @@ static int resolve_shares(const soda_server_config *cfg, char ***ret, soda_error
 	return 0;
 }
 
+static void rates_of(const soda_shares *shares, su_shape_rates *r)
+{
+	memset(r, 0, sizeof(*r));
+	soda_shares_get_bandwidth(shares, SODA_DIRECTION_OUT, &r->out_bps, &r->out_burst);
+	soda_shares_get_bandwidth(shares, SODA_DIRECTION_IN, &r->in_bps, &r->in_burst);
+}
+
+/* Bandwidth shares apply to each NIC's TAP. */
+static int shape_nic(uml *u, const soda_shares *shares, const char *ifname, soda_error **error)
+{
+	su_shape_rates rates;
+
+	if (!su_shares_have_bandwidth(shares))
+		return 0;
+	rates_of(shares, &rates);
+	return su_shape_attach(u->netns, ifname, &rates, error);
+}
+
 static int attach_netdevs(uml *u, const soda_server_config *cfg, uint32_t uid, char ***ret,
 			  soda_error **error)
 {
@@ -1229,9 +1250,14 @@ static int attach_netdevs(uml *u, const soda_server_config *cfg, uint32_t uid, c
 			r = su_errorf(error, -EINVAL, "the attach hook gave a bad interface name");
 		if (r == 0)
 			r = su_strv_push(&ifnames, ifname);
+		if (r == 0)
+			r = shape_nic(u, cfg->resources, ifname, error);
 		if (r < 0) {
-			for (size_t j = 0; ifnames && ifnames[j]; j++)
+			su_shape_detach(u->netns, ifname, NULL);
+			for (size_t j = 0; ifnames && ifnames[j]; j++) {
+				su_shape_detach(u->netns, ifnames[j], NULL);
 				ops->detach(userdata, cfg->name, (uint32_t)j, ifnames[j], NULL);
+			}
 			su_strv_free(ifnames);
 			return r;
 		}
@@ -1333,7 +1359,7 @@ static int cgroup_settings(uml *u, const soda_shares *shares, uint64_t memory, c
 	size_t n = 0;
 	int r;
 
-	if (su_shares_have_bandwidth(shares))
+	if (su_shares_have_bandwidth(shares) && !su_shape_available())
 		return su_errorf(error, -EOPNOTSUPP,
 				 "bandwidth shares need traffic shaping, which this build lacks");
 	r = su_shares_cg_settings(shares, memory, &u->layout, &set, &n, error);
@@ -1883,13 +1909,38 @@ out:
 
 /* ---- shares and statistics ---- */
 
+/* Live bandwidth change on each TAP of a running server ("INDEX IFNAME"
+ * entries): attach, update or detach as the rates come and go. */
+static int reshape(uml *u, const soda_shares *old, const soda_shares *new,
+		   char **netdevs, soda_error **error)
+{
+	su_shape_rates rates;
+	int r = 0;
+
+	rates_of(new, &rates);
+	for (size_t i = 0; netdevs && netdevs[i] && r == 0; i++) {
+		char ifname[32];
+		unsigned idx;
+
+		if (sscanf(netdevs[i], "%u %31s", &idx, ifname) != 2)
+			continue;
+		if (!su_shares_have_bandwidth(new))
+			r = su_shape_detach(u->netns, ifname, error);
+		else if (!su_shares_have_bandwidth(old))
+			r = su_shape_attach(u->netns, ifname, &rates, error);
+		else
+			r = su_shape_update(u->netns, ifname, &rates, error);
+	}
+	return r;
+}
+
 static int uml_set_shares(void *priv, const char *name, const soda_shares *shares,
 			  unsigned int flags, soda_error **error)
 {
 	uml *u = priv;
 	soda_server_config *cfg = NULL;
 	su_cg_setting *set = NULL;
-	char *text = NULL, *path = NULL;
+	char *text = NULL, *path = NULL, **netdevs = NULL;
 	size_t n = 0;
 	su_status st;
 	bool live = false;
@@ -1905,7 +1956,7 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 	r = su_shares_check_memory(shares, cfg->memory, error);
 	if (r < 0)
 		goto out;
-	if (su_shares_have_bandwidth(shares)) {
+	if (su_shares_have_bandwidth(shares) && !su_shape_available()) {
 		r = su_errorf(error, -EOPNOTSUPP,
 			      "bandwidth shares need traffic shaping, which this build lacks");
 		goto out;
@@ -1915,6 +1966,8 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 		goto out;
 	if (read_status(u, name, &st, NULL) == 0) {
 		live = su_state_is_live(st.state) && monitor_alive(&st);
+		if (live)
+			netdevs = su_strv_copy(st.netdevs);
 		su_status_done(&st);
 	}
 	if (live) {
@@ -1928,6 +1981,8 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 		}
 		free(cgrel);
 		r = su_cg_apply(&cg, set, n, error);
+		if (r == 0)
+			r = reshape(u, cfg->resources, shares, netdevs, error);
 		if (r < 0) {
 			su_error_prefix(error, "changing the shares of server '%s'", name);
 			su_cg_done(&cg);
@@ -1950,6 +2005,7 @@ out:
 	free(set);
 	free(text);
 	free(path);
+	su_strv_free(netdevs);
 	soda_server_config_free(cfg);
 	return r;
 }
@@ -1975,6 +2031,38 @@ static int uml_stats(void *priv, const char *name, uint64_t *value, uint8_t *hav
 	su_cg_stats(&cg, value, have);
 	su_cg_done(&cg);
 	free(cgrel);
+	/* Network counters of shaped TAPs (all NICs together). */
+	if (read_status(u, name, &st, NULL) == 0) {
+		su_shape_counters total = { 0 };
+		bool any = false;
+
+		for (size_t i = 0; st.netdevs && st.netdevs[i]; i++) {
+			su_shape_counters c;
+			char ifname[32];
+			unsigned idx;
+
+			if (sscanf(st.netdevs[i], "%u %31s", &idx, ifname) != 2 ||
+			    su_shape_counters_read(u->netns, ifname, &c, NULL) < 0)
+				continue;
+			any = true;
+			total.out_bytes += c.out_bytes;
+			total.out_packets += c.out_packets;
+			total.out_drops += c.out_drops;
+			total.in_bytes += c.in_bytes;
+			total.in_packets += c.in_packets;
+			total.in_drops += c.in_drops;
+		}
+		if (any) {
+			const uint64_t vals[] = { total.out_bytes, total.out_packets, total.out_drops,
+						  total.in_bytes,  total.in_packets,  total.in_drops };
+
+			for (int k = 0; k < 6; k++) {
+				value[SODA_STAT_NET_OUT_BYTES + k] = vals[k];
+				have[SODA_STAT_NET_OUT_BYTES + k] = 1;
+			}
+		}
+		su_status_done(&st);
+	}
 	return 0;
 }
 

@@ -54,6 +54,12 @@ int soda_console_exec(soda_server *srv, const char *command, int timeout_ms, cha
 
 		while (cl && (command[cl - 1] == ' ' || command[cl - 1] == '\n'))
 			cl--;
+		/* Nothing to run is ':' (an empty command between ';' is a syntax
+		 * error the shell would wait on). */
+		if (cl == 0) {
+			command = ":";
+			cl = 1;
+		}
 		if (asprintf(&line,
 			     "\necho \"__SODA_\"\"%s_BEGIN\"; %.*s%s echo \"__SODA_\"\"%s_END_$?\"\n",
 			     nonce, (int)cl, command, cl && command[cl - 1] == '&' ? "" : ";",

@@ -14,7 +14,7 @@
 
 #include "testhelp.h"
 
-static int env_setup(void **state)
+static __attribute__((unused)) int env_setup(void **state)
 {
 	th_env *env = calloc(1, sizeof(*env));
 
@@ -28,7 +28,7 @@ static int env_setup(void **state)
 	return 0;
 }
 
-static int env_teardown(void **state)
+static __attribute__((unused)) int env_teardown(void **state)
 {
 	th_env *env = *state;
 

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,16 @@ static int do_recv(int port, double seconds)
 	}
 	printf("listening\n");
 	fflush(stdout);
+	{
+		/* Nobody coming is a failure, not a hang. */
+		struct pollfd lp = { ls, POLLIN, 0 };
+
+		if (poll(&lp, 1, (int)(seconds * 1000) + 15000) <= 0) {
+			fprintf(stderr, "tcpblast: nobody connected\n");
+			printf("goodput_mbit=0 bytes=0\n");
+			return 1;
+		}
+	}
 	fd = accept(ls, NULL, NULL);
 	if (fd < 0) {
 		perror("tcpblast: accept");
@@ -106,8 +117,14 @@ static int do_send(const char *addr, int port, double seconds)
 		usleep(100000);
 	}
 	end = now() + seconds;
+	{
+		/* A stalled connection must not outlive the run. */
+		struct timeval tv = { 1, 0 };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	while (now() < end)
-		if (write(fd, buf, sizeof(buf)) < 0)
+		if (write(fd, buf, sizeof(buf)) < 0 && errno != EAGAIN && errno != EINTR)
 			break;
 	close(fd);
 	return 0;

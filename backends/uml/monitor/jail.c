@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,6 +64,23 @@ static int mount_one(const su_mount *m, const char *root, char *err, size_t errl
 			 m->mode, m->uid, m->uid);
 		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 			FAIL("mount tmpfs in jail");
+		return 0;
+	}
+	if (m->kind == SU_MNT_CHARDEV) {
+		/* Its directory becomes a tmpfs that allows devices (the jail's
+		 * root does not), holding just this node. */
+		char dir[4096], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", dst);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			FAIL("mkdir in jail");
+		if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=4k,mode=0755") < 0)
+			FAIL("mount device directory in jail");
+		if (mknod(dst, S_IFCHR | 0600, (dev_t)m->size) < 0 || chown(dst, m->uid, m->uid) < 0)
+			FAIL("make device node in jail");
 		return 0;
 	}
 	if (stat(m->src, &st) < 0) {
