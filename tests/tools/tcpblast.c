@@ -123,8 +123,9 @@ static int do_send(const char *addr, int port, double seconds)
 
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
+	/* The receiver hangs up when its time is over: that ends the run. */
 	while (now() < end)
-		if (write(fd, buf, sizeof(buf)) < 0 && errno != EAGAIN && errno != EINTR)
+		if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EINTR)
 			break;
 	close(fd);
 	return 0;
