@@ -11,7 +11,10 @@
  * through soda_server_get_stats().
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include <soda/soda.h>
+#include <soda/sys/backend.h>
 
 #include "../examples/common/console_exec.h"
 
@@ -64,6 +68,167 @@ static void stop(soda_server *srv)
 	soda_server_kill(srv, 0, NULL);
 	soda_server_undefine(srv, 0, NULL);
 	soda_server_unref(srv);
+}
+
+static char netns[32];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	if (!cmd)
+		return -1;
+	r = system(cmd);
+	free(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+static int tap_attach(void *userdata, const char *server, uint32_t index, const char *network,
+		      const char *mac, uint32_t uid, char ret_ifname[16], soda_error **error)
+{
+	(void)userdata, (void)network, (void)mac;
+	snprintf(ret_ifname, 16, "sdb%.10s%u", server, index);
+	if (sh("ip -n %s tuntap add dev %s mode tap user %u && ip -n %s link set %s up && "
+	       "ip netns exec %s ethtool -K %s tx off tso off gso off sg off >/dev/null 2>&1; "
+	       "ip -n %s route replace 198.51.100.10/32 dev %s",
+	       netns, ret_ifname, uid, netns, ret_ifname, netns, ret_ifname, netns, ret_ifname) != 0)
+		return soda_error_set(error, -EIO, "cannot make the benchmark's TAP");
+	return 0;
+}
+
+static int tap_detach(void *userdata, const char *server, uint32_t index, const char *ifname,
+		      soda_error **error)
+{
+	(void)userdata, (void)server, (void)index, (void)error;
+	sh("ip -n %s link del %s 2>/dev/null", netns, ifname);
+	return 0;
+}
+
+static double goodput(soda_server *srv, bool to_guest, int port, int seconds)
+{
+	char cmd[512], *out = NULL, *p;
+	soda_error *e = NULL;
+	double mbit = -1;
+	int status;
+
+	if (to_guest) {
+		snprintf(cmd, sizeof(cmd), "(/tools/tcpblast recv %d %d > /tmp/r.out &) ; sleep 0.2",
+			 port, seconds);
+		soda_console_exec(srv, cmd, 10000, NULL, &status, &e);
+		sh("ip netns exec %s %s send 198.51.100.10 %d %d.5", netns, BENCH_TCPBLAST, port,
+		   seconds);
+		soda_console_exec(srv, "sleep 0.5; cat /tmp/r.out", 10000, &out, &status, &e);
+	} else {
+		snprintf(cmd, sizeof(cmd), "/tmp/soda-bench-nb.%d", (int)getpid());
+		sh("ip netns exec %s %s recv %d %d > %s 2>&1 </dev/null & sleep 0.3", netns,
+		   BENCH_TCPBLAST, port, seconds, cmd);
+		{
+			char send[128];
+
+			snprintf(send, sizeof(send), "/tools/tcpblast send 198.51.100.1 %d %d.5", port,
+				 seconds);
+			soda_console_exec(srv, send, (seconds + 10) * 1000, NULL, &status, &e);
+		}
+		usleep(300000);
+		{
+			FILE *f = fopen(cmd, "re");
+			char line[128] = "";
+
+			if (f) {
+				if (!fgets(line, sizeof(line), f))
+					line[0] = '\0';
+				if (!fgets(line, sizeof(line), f))
+					line[0] = line[0] ? line[0] : '\0';
+				fclose(f);
+			}
+			out = strdup(line);
+			unlink(cmd);
+		}
+	}
+	soda_error_free(e);
+	p = out ? strstr(out, "goodput_mbit=") : NULL;
+	if (p)
+		mbit = atof(p + 13);
+	free(out);
+	return mbit;
+}
+
+static void bandwidth_table(int seconds)
+{
+	static const unsigned rates[] = { 10, 20, 50, 100, 200, 500 };
+	static const soda_netdev_ops ops = { SODA_BACKEND_VERSION, tap_attach, tap_detach };
+	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
+	char state_dir[] = "/tmp/soda-bench-XXXXXX", tools[256];
+	soda_server_config *cfg = NULL;
+	soda_context *ctx = NULL;
+	soda_server *srv = NULL;
+	soda_shares *s = NULL;
+	soda_error *e = NULL;
+
+	snprintf(netns, sizeof(netns), "soda-bench-%d", (int)getpid());
+	if (!mkdtemp(state_dir) ||
+	    sh("ip netns add %s && ip -n %s link set lo up && ip -n %s addr add 198.51.100.1/32 dev lo",
+	       netns, netns, netns) != 0)
+		die("bandwidth setup", NULL);
+	snprintf(tools, sizeof(tools), "%s", BENCH_TCPBLAST);
+	*strrchr(tools, '/') = '\0';
+	copts.state_dir = state_dir;
+	copts.netns = netns;
+	if (soda_context_open(&ctx, NULL, &copts, 0, &e) < 0 ||
+	    soda_context_set_netdev_ops(ctx, &ops, NULL, &e) < 0 ||
+	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
+	    soda_server_config_new(&cfg, "bw", &e) < 0 ||
+	    soda_server_config_set_memory(cfg, 64 << 20, &e) < 0 ||
+	    soda_server_config_add_nic(cfg, "bench", NULL, 0, &e) < 0 ||
+	    soda_server_config_add_nic_address(cfg, 0, "198.51.100.10/24", &e) < 0 ||
+	    soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY, &e) < 0 ||
+	    soda_shares_parse(&s, "net.out=10Mbit net.in=10Mbit", &e) < 0 ||
+	    soda_server_config_set_shares(cfg, s, &e) < 0 ||
+	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
+	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
+		die("bandwidth guest", e);
+	soda_shares_free(s);
+	printf("Bandwidth: TCP goodput of one guest, %d s each way (rates count IP packets)\n",
+	       seconds);
+	printf("  %-12s %-22s %-22s\n", "configured", "guest -> peer", "peer -> guest");
+	{
+		/* The baseline: what one guest does with no share at all. */
+		double out, in;
+
+		if (soda_shares_parse(&s, "", &e) < 0 || soda_server_set_shares(srv, s, 0, &e) < 0)
+			die("live change", e);
+		soda_shares_free(s);
+		out = goodput(srv, false, 5498, seconds);
+		in = goodput(srv, true, 5499, seconds);
+		printf("  %-12s %7.1f Mbit/s           %7.1f Mbit/s\n", "unlimited", out, in);
+	}
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		char spec[64];
+		double out, in;
+
+		snprintf(spec, sizeof(spec), "net.out=%uMbit net.in=%uMbit", rates[i], rates[i]);
+		if (soda_shares_parse(&s, spec, &e) < 0 || soda_server_set_shares(srv, s, 0, &e) < 0)
+			die("live change", e);
+		soda_shares_free(s);
+		out = goodput(srv, false, 5500 + (int)i, seconds);
+		in = goodput(srv, true, 5600 + (int)i, seconds);
+		printf("  %4u Mbit/s  %7.1f Mbit/s (%5.1f %%)  %7.1f Mbit/s (%5.1f %%)\n", rates[i],
+		       out, 100 * out / rates[i], in, 100 * in / rates[i]);
+	}
+	soda_server_kill(srv, 0, NULL);
+	soda_server_undefine(srv, 0, NULL);
+	soda_server_unref(srv);
+	soda_server_config_free(cfg);
+	soda_context_recover(ctx, 0, NULL);
+	soda_context_unref(ctx);
+	sh("ip netns del %s; rm -rf %s", netns, state_dir);
 }
 
 static uint64_t cpu_usec(soda_server *srv)
@@ -154,6 +319,7 @@ int main(int argc, char **argv)
 	}
 	soda_context_recover(ctx, 0, NULL);
 	soda_context_unref(ctx);
+	bandwidth_table(seconds);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
