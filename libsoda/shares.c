@@ -532,6 +532,18 @@ static void format_rate(su_buf *b, uint64_t bps)
 		su_buf_printf(b, "%" PRIu64 "bit", bps);
 }
 
+static void format_size(su_buf *b, uint64_t bytes)
+{
+	if (bytes % (1ULL << 30) == 0)
+		su_buf_printf(b, "%" PRIu64 "GiB", bytes >> 30);
+	else if (bytes % (1ULL << 20) == 0)
+		su_buf_printf(b, "%" PRIu64 "MiB", bytes >> 20);
+	else if (bytes % 1024 == 0)
+		su_buf_printf(b, "%" PRIu64 "KiB", bytes >> 10);
+	else
+		su_buf_printf(b, "%" PRIu64 "B", bytes);
+}
+
 SODA_EXPORT int soda_shares_format(char **ret, const soda_shares *s, soda_error **error)
 {
 	su_buf b = { 0 };
@@ -543,8 +555,10 @@ SODA_EXPORT int soda_shares_format(char **ret, const soda_shares *s, soda_error 
 		su_buf_printf(&b, " cpu.max=%u%%", s->cpu_max);
 	if (s->cpus)
 		su_buf_printf(&b, " cpus=%s", s->cpus);
-	if (s->memory_max)
-		su_buf_printf(&b, " memory.max=%" PRIu64 "B", s->memory_max);
+	if (s->memory_max) {
+		su_buf_puts(&b, " memory.max=");
+		format_size(&b, s->memory_max);
+	}
 	if (s->pids_max)
 		su_buf_printf(&b, " pids.max=%u", s->pids_max);
 	for (int d = 0; d < 2; d++) {
@@ -552,8 +566,10 @@ SODA_EXPORT int soda_shares_format(char **ret, const soda_shares *s, soda_error 
 			continue;
 		su_buf_puts(&b, d == 0 ? " net.out=" : " net.in=");
 		format_rate(&b, s->rate[d]);
-		if (s->burst[d])
-			su_buf_printf(&b, "/%" PRIu64 "B", s->burst[d]);
+		if (s->burst[d]) {
+			su_buf_puts(&b, "/");
+			format_size(&b, s->burst[d]);
+		}
 	}
 	*ret = su_buf_steal(&b);
 	return *ret ? 0 : su_errorf(error, -ENOMEM, "out of memory");

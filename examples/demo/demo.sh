@@ -34,9 +34,9 @@ run $SODACTL image list
 step "2. Three tenants' servers; the web server gets a read-only share of its site"
 mkdir -p "$STATE/site"
 echo "<h1>tenant web's site</h1>" > "$STATE/site/index.html"
-run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro"
-run $SODACTL create db --memory 96
-run $SODACTL create cache --memory 32
+run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --shares "cpu.weight=100 cpus=0"
+run $SODACTL create db --memory 96 --shares "cpu.weight=300 cpus=0 pids.max=256"
+run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB"
 for s in web db cache; do
 	t0=$(date +%s%N)
 	$SODACTL start "$s"
@@ -61,25 +61,38 @@ run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. &
 echo "   Without a share there is no hostfs at all:"
 run $SODACTL exec db 'grep -c hostfs /proc/filesystems || echo "   -> hostfs absent"'
 
-step "5. Freeze: the cache server's processes stop; thaw resumes them"
+step "5. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
+for s in web db cache; do
+	$SODACTL exec "$s" '(while :; do :; done) >/dev/null 2>&1 &' >/dev/null
+done
+cpu() { $SODACTL stats --json "$1" | sed -n 's/.*"cpu_usec":\([0-9]*\).*/\1/p'; }
+w0=$(cpu web); d0=$(cpu db); c0=$(cpu cache); sleep 3
+w1=$(cpu web); d1=$(cpu db); c1=$(cpu cache)
+echo "   over 3 s: web $(( (w1 - w0) / 10000 / 3 ))% of a CPU, db $(( (d1 - d0) / 10000 / 3 ))%, cache $(( (c1 - c0) / 10000 / 3 ))%"
+run $SODACTL shares cache "cpu.max=60% memory.max=96MiB"
+c0=$(cpu cache); sleep 2; c1=$(cpu cache)
+echo "   cache after the live change: $(( (c1 - c0) / 10000 / 2 ))% of a CPU"
+run $SODACTL stats
+
+step "6. Freeze: the cache server's processes stop; thaw resumes them"
 run $SODACTL freeze cache
 run $SODACTL list
 run $SODACTL thaw cache
 
-step "6. Forensics: dump the db server (disk layer, facts, memory) while it runs"
+step "7. Forensics: dump the db server (disk layer, facts, memory) while it runs"
 $SODACTL exec db 'echo "order #42 paid" > /root/ledger && sync' >/dev/null
 run $SODACTL dump db "$STATE/db-dump" --memory
 run ls -l "$STATE/db-dump"
 grep -c "order #42 paid" "$STATE/db-dump/disk.cow" >/dev/null && echo "   the ledger entry is in the dumped disk layer"
 
-step "7. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
+step "8. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
 mpid=$($SODACTL info db --json | sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p')
 run kill -9 "$mpid"
 sleep 0.3
 run $SODACTL recover
 run $SODACTL list
 
-step "8. Graceful stop of the others, and the servers are gone"
+step "9. Graceful stop of the others, and the servers are gone"
 run $SODACTL stop web
 run $SODACTL stop cache
 run $SODACTL list

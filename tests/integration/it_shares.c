@@ -143,9 +143,21 @@ static void test_bad_live_change(void **state)
 		soda_shares_free(sh);
 		soda_server_config_free(cfg);
 	}
-	/* Shares on a server that does not exist. */
+	/* Shares on a server that does not exist (any more). */
 	assert_soda_fails(soda_server_lookup(&ghost, env->ctx, "ghost", &env->err), -ENOENT,
 			  env->err);
+	{
+		soda_server_config *cfg = NULL;
+
+		assert_int_equal(soda_server_config_new(&cfg, "gone", NULL), 0);
+		assert_soda_ok(soda_server_define(&ghost, env->ctx, cfg, 0, &env->err), env->err);
+		soda_server_config_free(cfg);
+		assert_soda_ok(soda_server_undefine(ghost, 0, &env->err), env->err);
+		assert_int_equal(soda_shares_parse(&sh, "cpu.weight=500", NULL), 0);
+		assert_soda_fails(soda_server_set_shares(ghost, sh, 0, &env->err), -ENOENT, env->err);
+		soda_shares_free(sh);
+		soda_server_unref(ghost);
+	}
 	soda_server_unref(srv);
 }
 
