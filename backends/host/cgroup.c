@@ -460,19 +460,29 @@ int su_cg_freeze(su_cgroup *cg, bool frozen, soda_error **error)
 		free(path);
 		return r;
 	}
-	free(path);
-	deadline = su_mono_usec() + WAIT_USEC;
-	for (;;) {
+	deadline = su_mono_usec() + 2 * WAIT_USEC;
+	for (unsigned round = 1;; round++) {
 		bool now;
 
 		r = read_freezer_state(cg, &now);
-		if (r < 0)
+		if (r < 0) {
+			free(path);
 			return su_errorf(error, r, "cannot read the freezer state: %s", strerror(-r));
-		if (now == frozen)
+		}
+		if (now == frozen) {
+			free(path);
 			return 0;
-		if (su_mono_usec() > deadline)
-			return su_errorf(error, -ETIMEDOUT, "cgroup %s did not %s within 5 s", cg->rel,
+		}
+		if (su_mono_usec() > deadline) {
+			free(path);
+			return su_errorf(error, -ETIMEDOUT, "cgroup %s did not %s within 10 s", cg->rel,
 					 frozen ? "freeze" : "thaw");
+		}
+		/* The v1 freezer stays in FREEZING when a task could not be
+		 * frozen at that moment (a ptrace stop of linux.uml's, say) and
+		 * only tries again when asked again. */
+		if (frozen && use_v1_freezer(cg) && round % 20 == 0)
+			su_write_string(path, "FROZEN");
 		su_sleep_usec(1000);
 	}
 }

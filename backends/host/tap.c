@@ -78,7 +78,7 @@ int su_tap_create(const char *netns, const char *ifname, uid_t owner, gid_t grou
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	/* IFF_TUN_EXCL: fail rather than take over an interface of that name. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL;
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		r = su_neg_errno();
 		r = su_errorf(error, r == -EBUSY ? -EEXIST : r, "cannot create TAP %s: %s", ifname,

@@ -67,16 +67,11 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	if (su_launch_add_mount(&l, SU_MNT_TMPFS, SU_JAIL_TMP, NULL, cfg->memory + SU_TMP_SLACK,
 				0700, p->uid) < 0)
 		goto oom;
-	{
-		char *umldir = su_strdup_printf("%s/uml", p->run_dir);
-
-		if (!umldir)
-			goto oom;
-		r = su_launch_add_mount(&l, SU_MNT_BIND_RW, SU_JAIL_UMLDIR, umldir, 0, 0, 0);
-		free(umldir);
-		if (r < 0)
-			goto oom;
-	}
+	/* uml_dir (pid file, management console socket) lives on a tmpfs of the
+	 * jail's own: nothing of it is on the host's disk, and it vanishes with
+	 * the jail, even when linux.uml is killed. */
+	if (su_launch_add_mount(&l, SU_MNT_TMPFS, SU_JAIL_UMLDIR, NULL, 1 << 20, 0700, p->uid) < 0)
+		goto oom;
 	for (size_t i = 0; i < cfg->n_shares; i++) {
 		char dst[32];
 

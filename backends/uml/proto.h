@@ -15,8 +15,8 @@
  *   servers/NAME/console.log  guest console output (rotated at 1 MiB)
  *   status/NAME               run status (written by monitor and library)
  *   run/NAME/                 exists while a monitor runs: launch spec,
- *                             control.sock, console.sock, uml/ (uml_dir,
- *                             owned by the jail uid), root/ (jail mount point)
+ *                             control.sock, console.sock, root/ (the jail's
+ *                             mount point; uml_dir is a tmpfs inside the jail)
  */
 #ifndef SODA_UML_PROTO_H
 #define SODA_UML_PROTO_H

@@ -1467,12 +1467,6 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 		r = su_errorf(error, su_neg_errno(), "cannot create %s: %s", run, strerror(errno));
 		goto fail;
 	}
-	p = su_strdup_printf("%s/uml", run);
-	if (!p || mkdir(p, 0700) < 0 || chown(p, uid, uid) < 0) {
-		r = su_errorf(error, p ? su_neg_errno() : -ENOMEM, "cannot create %s/uml", run);
-		goto fail;
-	}
-	free(p);
 	p = su_strdup_printf("%s/root", run);
 	if (!p || mkdir(p, 0755) < 0) {
 		r = su_errorf(error, p ? su_neg_errno() : -ENOMEM, "cannot create %s/root", run);

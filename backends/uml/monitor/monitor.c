@@ -420,7 +420,7 @@ static void force_kill(const char *why)
 static int do_stop(uint32_t timeout_ms, char *msg, size_t msglen)
 {
 	char reply[MCONSOLE_MAX_DATA];
-	char uml_sock[64];
+	char uml_sock[96];
 	int r;
 
 	if (M.st.state == SODA_STATE_STOPPING)
@@ -435,7 +435,10 @@ static int do_stop(uint32_t timeout_ms, char *msg, size_t msglen)
 	M.stop_timeout_ms = timeout_ms;
 	set_state(SODA_STATE_STOPPING, "stop requested (timeout %u ms)", timeout_ms);
 	/* ctrl-alt-del: the guest's init gets SIGINT and shuts down cleanly. */
-	snprintf(uml_sock, sizeof(uml_sock), "uml/%s/mconsole", SU_UMID);
+	/* The socket is in the jail's own tmpfs: reach it through the guest's
+	 * root. */
+	snprintf(uml_sock, sizeof(uml_sock), "/proc/%d/root%s/%s/mconsole", (int)M.guest,
+		 SU_JAIL_UMLDIR, SU_UMID);
 	r = su_mconsole_request(uml_sock, "cad", reply, sizeof(reply), 1000);
 	if (r < 0) {
 		mlog("mconsole cad failed (%s); will force at the timeout", strerror(-r));
@@ -528,17 +531,12 @@ static void on_control(void)
 static void cleanup_run(void)
 {
 	soda_error *e = NULL;
-	char *umldir;
 
+	/* uml_dir was the jail's tmpfs: it went with the last process. */
 	if (su_cg_destroy(&M.cg, &e) < 0) {
 		mlog("cgroup cleanup: %s", soda_error_message(e));
 		soda_error_free(e);
 	}
-	/* UML leaves its pid file and socket when killed. */
-	umldir = su_strdup_printf("%s/uml/%s", M.l.run_dir, SU_UMID);
-	if (umldir)
-		su_rm_rf(umldir);
-	free(umldir);
 }
 
 static void on_guest_exit(int status)
