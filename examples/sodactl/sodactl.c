@@ -30,12 +30,13 @@
 
 static const char *opt_uri;
 static const char *opt_state_dir;
+static const char *opt_netns;
 static int opt_verbose;
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sodactl [--uri URI] [--state-dir DIR] [-v] COMMAND [ARGS]\n"
+		"usage: sodactl [--uri URI] [--state-dir DIR] [--netns NAME] [-v] COMMAND [ARGS]\n"
 		"\n"
 		"Virtual servers:\n"
 		"  create NAME [--image IMG] [--memory MIB] [--kernel-arg ARG]...\n"
@@ -67,6 +68,8 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  --uri URI        backend URI (default uml:///)\n"
 		"  --state-dir DIR  state directory (default /var/lib/soda)\n"
+		"  --netns NAME     network namespace of the guests and their switch\n"
+		"                   (a name under /run/netns or a path)\n"
 		"  -v               log what the library does to stderr\n"
 		"\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -104,6 +107,7 @@ static int open_ctx(soda_context **ctx)
 	soda_error *e = NULL;
 
 	opts.state_dir = opt_state_dir;
+	opts.netns = opt_netns;
 	if (opt_verbose) {
 		opts.log_fn = log_to_stderr;
 		opts.log_level = SODA_LOG_DEBUG;
@@ -868,6 +872,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "uri", required_argument, NULL, 'u' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "netns", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -894,6 +899,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			opt_state_dir = optarg;
+			break;
+		case 'n':
+			opt_netns = optarg;
 			break;
 		case 'v':
 			opt_verbose = 1;
