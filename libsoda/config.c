@@ -251,6 +251,10 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 		goto oom;
 	if (cfg->resources && soda_shares_copy(&c->resources, cfg->resources, NULL) < 0)
 		goto oom;
+	c->blackbox = cfg->blackbox;
+	c->blackbox_has_sign = cfg->blackbox_has_sign;
+	memcpy(c->blackbox_box, cfg->blackbox_box, sizeof(c->blackbox_box));
+	memcpy(c->blackbox_sign, cfg->blackbox_sign, sizeof(c->blackbox_sign));
 	*ret = c;
 	return 0;
 oom:
@@ -721,6 +725,100 @@ int su_config_validate(const soda_server_config *cfg, soda_error **error)
 	return su_shares_check_memory(cfg->resources, cfg->memory, error);
 }
 
+/* ---- blackbox ---- */
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+SODA_EXPORT int soda_server_config_set_blackbox(soda_server_config *cfg,
+						const uint8_t *box_public,
+						const uint8_t *sign_public, soda_error **error)
+{
+	if (!cfg || !box_public)
+		return su_errorf(error, -EINVAL, "cfg or box_public is NULL");
+	if (all_zero(box_public, 32) || (sign_public && all_zero(sign_public, 32)))
+		return su_errorf(error, -EINVAL, "blackbox key is all zeros");
+	memcpy(cfg->blackbox_box, box_public, 32);
+	cfg->blackbox_has_sign = sign_public != NULL;
+	if (sign_public)
+		memcpy(cfg->blackbox_sign, sign_public, 32);
+	else
+		memset(cfg->blackbox_sign, 0, 32);
+	cfg->blackbox = true;
+	return 0;
+}
+
+SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
+						uint8_t *box_public)
+{
+	if (!cfg || !cfg->blackbox)
+		return 0;
+	if (box_public)
+		memcpy(box_public, cfg->blackbox_box, 32);
+	return 1;
+}
+
+static void hex32(char *out, const uint8_t *p)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int unhex32(uint8_t *out, const char *s)
+{
+	for (size_t i = 0; i < 64; i++) {
+		int c = s[i], v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			return -EINVAL;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+char *su_blackbox_key_text(const soda_server_config *cfg)
+{
+	char box[65], sign[65];
+
+	hex32(box, cfg->blackbox_box);
+	if (!cfg->blackbox_has_sign)
+		return strdup(box);
+	hex32(sign, cfg->blackbox_sign);
+	return su_strdup_printf("%s/%s", box, sign);
+}
+
+int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_error **error)
+{
+	uint8_t box[32], sign[32];
+	size_t len = strlen(text);
+
+	if ((len != 64 && len != 129) || unhex32(box, text) < 0 ||
+	    (len == 129 && (text[64] != '/' || unhex32(sign, text + 65) < 0)))
+		return su_errorf(error, -EINVAL,
+				 "blackbox key '%.140s' is not BOXHEX or BOXHEX/SIGNHEX "
+				 "(64 lower-case hex digits each)",
+				 text);
+	return soda_server_config_set_blackbox(cfg, box, len == 129 ? sign : NULL, error);
+}
+
 /* ---- record format ---- */
 
 char *su_config_serialize(const soda_server_config *cfg)
@@ -772,6 +870,16 @@ char *su_config_serialize(const soda_server_config *cfg)
 			return NULL;
 		}
 		su_kv_add(&b, "shares", text);
+		free(text);
+	}
+	if (cfg->blackbox) {
+		char *text = su_blackbox_key_text(cfg);
+
+		if (!text) {
+			su_buf_free(&b);
+			return NULL;
+		}
+		su_kv_add(&b, "blackbox", text);
 		free(text);
 	}
 	return su_buf_steal(&b);
@@ -866,6 +974,10 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		r = soda_shares_parse(&sh, value, &inner);
 		if (r == 0)
 			ps->cfg->resources = sh;
+	} else if (strcmp(key, "blackbox") == 0) {
+		if (ps->cfg->blackbox)
+			goto dup;
+		r = su_blackbox_key_parse_text(ps->cfg, value, &inner);
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
 	}

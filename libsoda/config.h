@@ -41,6 +41,10 @@ struct soda_server_config {
 	size_t n_nics;
 	char **labels;
 	soda_shares *resources; /* resource shares; NULL: all defaults */
+	bool blackbox;          /* the tenant's blackbox key is set */
+	bool blackbox_has_sign;
+	uint8_t blackbox_box[32];  /* X25519 public key: guest streams are sealed to it */
+	uint8_t blackbox_sign[32]; /* Ed25519 public key, if given */
 };
 
 /* The memory backstop a server actually gets. */
@@ -62,6 +66,12 @@ int su_config_parse(soda_server_config **ret, const char *text, size_t len, cons
 		    soda_error **error);
 /* Checks the whole configuration (used before define). */
 int su_config_validate(const soda_server_config *cfg, soda_error **error);
+/* The tenant key as "BOXHEX" or "BOXHEX/SIGNHEX" (the record's and the
+ * launch spec's form); NULL on allocation failure. */
+char *su_blackbox_key_text(const soda_server_config *cfg);
+/* Parses that form into cfg. */
+int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_error **error);
+
 /* Checks a server, image or network name (what says which). */
 int su_check_name(const char *what, const char *name, soda_error **error);
 /* Host memory in bytes (MemTotal), 0 if unknown. */

@@ -378,6 +378,19 @@ SODA_EXPORT int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned
 	return srv->ctx->drv->open_console(srv->ctx->priv, srv->name, ret_fd, 0, error);
 }
 
+SODA_EXPORT int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error)
+{
+	const char *state;
+
+	if (!ret || !srv)
+		return su_errorf(error, -EINVAL, "ret or srv is NULL");
+	state = soda_context_get_state_dir(srv->ctx);
+	if (!state)
+		return unsupported(srv->ctx, "blackboxes", error);
+	*ret = su_strdup_printf("%s/blackbox/%s", state, srv->name);
+	return *ret ? 0 : su_errorf(error, -ENOMEM, "out of memory");
+}
+
 /* ---- images ---- */
 
 SODA_EXPORT int soda_image_build(soda_context *ctx, const char *name, int source_kind,

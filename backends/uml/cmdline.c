@@ -51,6 +51,13 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		goto oom;
 	if (p->cg_settings && !(l.cg_settings = su_strv_copy(p->cg_settings)))
 		goto oom;
+	if (cfg->blackbox) {
+		if (!p->blackbox_dir)
+			return su_errorf(error, -EINVAL, "internal error: no blackbox directory");
+		if (dupto(&l.blackbox_dir, p->blackbox_dir) < 0 ||
+		    !(l.blackbox_key = su_blackbox_key_text(cfg)))
+			goto oom;
+	}
 
 	/* The jail: the kernel binary and its libraries, read-only. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_UML, p->uml_binary, 0, 0, 0) < 0)
@@ -102,6 +109,10 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	push(&l, &r, "con=none");
 	push(&l, &r, "con0=fd:%d,fd:%d", SU_FD_CONSOLE, SU_FD_CONSOLE);
 	push(&l, &r, "ssl=none");
+	/* The blackbox line: write-only for the guest (its input is /dev/null),
+	 * a pipe to soda-monitor's store. */
+	if (cfg->blackbox)
+		push(&l, &r, "ssl1=null,fd:%d", SU_FD_BLACKBOX);
 	push(&l, &r, "ssl2=null,fd:%d", SU_FD_READY);
 	push(&l, &r, "quiet");
 	if (p->lpj)
@@ -111,6 +122,11 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	 * reach whatever the jail holds, see DESIGN.md). */
 	push(&l, &r, "initcall_blacklist=raid6_select_algo%s", cfg->n_shares ? "" : ",init_hostfs");
 	push(&l, &r, "soda.name=%s", cfg->name);
+	if (cfg->blackbox) {
+		/* The guest seals to the X25519 key; the rest of the text (the
+		 * signing key) the guest does not need. */
+		push(&l, &r, "soda.blackbox=%.64s", l.blackbox_key);
+	}
 	for (size_t i = 0; i < cfg->n_shares; i++)
 		push(&l, &r, "soda.share=%zu,%s,%s", i, cfg->shares[i].guest_dir,
 		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");

@@ -31,6 +31,7 @@ typedef struct su_uml_params {
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t lpj; /* 0: let the guest calibrate (slow) */
+	const char *blackbox_dir; /* the server's blackbox store, if it has one */
 } su_uml_params;
 
 /* Extra room in the jail's /tmp beyond guest memory for UML's memory file. */

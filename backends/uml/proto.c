@@ -29,6 +29,8 @@ void su_launch_free(su_launch *l)
 	free(l->cgroup);
 	free(l->monitor_cgroup);
 	free(l->netns);
+	free(l->blackbox_dir);
+	free(l->blackbox_key);
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		free(l->mounts[i].dst);
 		free(l->mounts[i].src);
@@ -76,6 +78,10 @@ char *su_launch_serialize(const su_launch *l)
 	su_kv_add_u64(&b, "prefer-v2-core", l->prefer_v2_core);
 	if (l->netns)
 		su_kv_add(&b, "netns", l->netns);
+	if (l->blackbox_dir) {
+		su_kv_add(&b, "blackbox-dir", l->blackbox_dir);
+		su_kv_add(&b, "blackbox-key", l->blackbox_key);
+	}
 	su_kv_add_u64(&b, "uid", l->uid);
 	su_kv_add_u64(&b, "gid", l->gid);
 	su_kv_add_u64(&b, "memory", l->memory);
@@ -155,6 +161,15 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 					    "%s:%u: netns must be an absolute path", lp->source, line);
 		return set_str(&l->netns, value);
 	}
+	if (strcmp(key, "blackbox-dir") == 0) {
+		if (value[0] != '/')
+			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 14,
+					    "%s:%u: blackbox-dir must be an absolute path",
+					    lp->source, line);
+		return set_str(&l->blackbox_dir, value);
+	}
+	if (strcmp(key, "blackbox-key") == 0)
+		return set_str(&l->blackbox_key, value);
 	if (strcmp(key, "arg") == 0)
 		return su_strv_push(&l->argv, value);
 	if (strcmp(key, "netdev") == 0)
@@ -240,7 +255,8 @@ int su_launch_parse(su_launch *ret, const char *text, size_t len, const char *so
 	r = su_kv_parse(text, len, source, SU_LAUNCH_MAGIC, SU_LAUNCH_VERSION, NULL, launch_line,
 			&lp, error);
 	if (r == 0 && (!l.name || !l.state_dir || !l.run_dir || !l.status_path || !l.cgroup ||
-		       !l.console_log || !l.monitor_cgroup || !l.argv || !l.uid || !l.gid))
+		       !l.console_log || !l.monitor_cgroup || !l.argv || !l.uid || !l.gid ||
+		       !l.blackbox_dir != !l.blackbox_key))
 		r = su_errorf(error, -EINVAL, "%s: incomplete launch spec", source);
 	if (r < 0) {
 		su_errorf(error, r, "%s: %s", source, strerror(-r));

@@ -30,6 +30,7 @@
 /* Fds the monitor hands to linux.uml, named on its command line. */
 #define SU_FD_CONSOLE 3 /* con0=fd:3,fd:3: the guest console (socketpair) */
 #define SU_FD_READY 4   /* ssl2=null,fd:4: the guest's write-only agent line */
+#define SU_FD_BLACKBOX 5 /* ssl1=null,fd:5: the guest's write-only blackbox line */
 
 #define SU_UMID "soda"
 #define SU_JAIL_UML "/usr/bin/linux.uml"
@@ -77,6 +78,8 @@ typedef struct su_launch {
 	char **netdevs; /* "INDEX IFNAME" for the record */
 	char **cg_settings; /* "CTRL:FILE:VALUE", written before the guest joins */
 	uint64_t memory;
+	char *blackbox_dir; /* the blackbox store, or NULL: no blackbox */
+	char *blackbox_key; /* the tenant's public key, "BOXHEX[/SIGNHEX]" */
 } su_launch;
 
 void su_launch_free(su_launch *l);

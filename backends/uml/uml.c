@@ -1384,6 +1384,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 	soda_server_config *cfg = NULL;
 	char *img = NULL, *cow = NULL, *run = NULL, *p = NULL, *launch_text = NULL;
 	char *status_path = NULL, *console_log = NULL, *cgrel = NULL, *mcgrel = NULL;
+	char *bbdir = NULL;
 	char **shares = NULL, **ifnames = NULL, **cg_settings = NULL;
 	su_launch launch = { 0 };
 	su_cow_info ci;
@@ -1458,6 +1459,23 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 		r = OOM(error);
 		goto out;
 	}
+	if (cfg->blackbox) {
+		/* The store: root's, out of every jail's reach (soda-monitor
+		 * makes the server's own directory in it). */
+		bbdir = pathf(u, "blackbox/%s", name);
+		p = pathf(u, "blackbox");
+		if (!bbdir || !p) {
+			r = OOM(error);
+			goto out;
+		}
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			r = su_errorf(error, su_neg_errno(), "cannot create %s: %s", p,
+				      strerror(errno));
+			goto out;
+		}
+		free(p);
+		p = NULL;
+	}
 	/* A crash may have left a run directory; nothing runs from it now. */
 	cleanup_run(u, name);
 	r = attach_netdevs(u, cfg, uid, &ifnames, error);
@@ -1494,6 +1512,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.uid = uid,
 			.gid = uid,
 			.lpj = u->lpj,
+			.blackbox_dir = bbdir,
 		};
 
 		r = su_uml_build_launch(&launch, cfg, &params, error);
@@ -1544,6 +1563,7 @@ out:
 	free(console_log);
 	free(cgrel);
 	free(mcgrel);
+	free(bbdir);
 	return r;
 }
 

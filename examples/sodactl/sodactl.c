@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include <soda/soda.h>
+#ifdef SODA_HAVE_BLACKBOX
+#include <soda/blackbox.h>
+#endif
 
 #include "../common/console_exec.h"
 
@@ -42,6 +45,7 @@ static void usage(FILE *out)
 		"  create NAME [--image IMG] [--memory MIB] [--kernel-arg ARG]...\n"
 		"              [--share HOSTDIR:GUESTDIR[:ro]]... [--nic NETWORK[,MAC]]...\n"
 		"              [--address NIC:CIDR]... [--label LABEL]... [--shares SPEC]\n"
+		"              [--blackbox TENANT.pub]   (a blackbox sealed to that public key)\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
 		"  stop NAME [--timeout SEC]   graceful shutdown, forced after SEC (default 10)\n"
 		"  kill NAME                   end it at once\n"
@@ -139,6 +143,37 @@ static int parse_uint(const char *s, uint64_t *v)
 
 /* ---- create ---- */
 
+/* The tenant's public key file (soda-blackbox keygen writes it); a secret
+ * key file is refused: it must never be on the host. */
+static int set_blackbox(soda_server_config *cfg, const char *path, soda_error **e)
+{
+#ifdef SODA_HAVE_BLACKBOX
+	soda_blackbox_key *key = NULL;
+	uint8_t box[SODA_BLACKBOX_PUBLIC_KEY_BYTES];
+	int r = soda_blackbox_key_load(&key, path, 0, e);
+
+	if (r < 0)
+		return r;
+	if (soda_blackbox_key_has_secret(key)) {
+		soda_blackbox_key_free(key);
+		fprintf(stderr,
+			"sodactl: %s holds a secret key; give the tenant's public key file: the "
+			"secret key must never be on the host\n",
+			path);
+		return -EINVAL;
+	}
+	r = soda_blackbox_key_get_box_public(key, box, sizeof(box));
+	if (r == 0)
+		r = soda_server_config_set_blackbox(cfg, box, NULL, e);
+	soda_blackbox_key_free(key);
+	return r;
+#else
+	(void)cfg, (void)path, (void)e;
+	fprintf(stderr, "sodactl: this build has no blackbox\n");
+	return -EOPNOTSUPP;
+#endif
+}
+
 static int cmd_create(soda_context *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -150,6 +185,7 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "address", required_argument, NULL, 'a' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "shares", required_argument, NULL, 'S' },
+		{ "blackbox", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -245,6 +281,9 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 			soda_shares_free(sh);
 			break;
 		}
+		case 'B':
+			r = set_blackbox(cfg, optarg, &e);
+			break;
 		default:
 			soda_server_config_free(cfg);
 			return usage_error("%s", "bad option to create");

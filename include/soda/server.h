@@ -148,6 +148,25 @@ SODA_EXPORT const char *soda_server_config_get_nic_address(const soda_server_con
  */
 SODA_EXPORT int soda_server_config_add_label(soda_server_config *cfg, const char *label,
 					     soda_error **error);
+/**
+ * soda_server_config_set_blackbox:
+ * Gives the server a blackbox sealed to its tenant's key: the guest's
+ * records (console, syslog, kernel log, exec events) are encrypted inside
+ * the guest to @box_public (32 bytes, X25519) and kept by the host in an
+ * append-only store the host cannot read (include/soda/blackbox.h). The
+ * host's own events about the server are sealed to the same key.
+ * @sign_public: the tenant's Ed25519 key (32 bytes), or NULL. Only public
+ * keys ever reach libsoda: soda_blackbox_key_get_box_public() gives them
+ * from a key file. An all-zero key gives -EINVAL.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_config_set_blackbox(soda_server_config *cfg,
+						const uint8_t *box_public,
+						const uint8_t *sign_public, soda_error **error);
+/** Copies the tenant's X25519 public key to @box_public (32 bytes).
+ * Returns: 1 if the server has a blackbox, 0 if not. @since 0.1 */
+SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
+						uint8_t *box_public);
 /** @since 0.1 */
 SODA_EXPORT size_t soda_server_config_get_label_count(const soda_server_config *cfg);
 /** Returns: the label (borrowed), or NULL. @since 0.1 */
@@ -302,6 +321,17 @@ SODA_EXPORT int soda_server_dump(soda_server *srv, const char *dir, unsigned int
  */
 SODA_EXPORT int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned int flags,
 					 soda_error **error);
+
+/**
+ * soda_server_get_blackbox_dir:
+ * @ret: the directory of the server's blackbox store (soda_free()):
+ *       STATE_DIR/blackbox/NAME. It may not exist yet (the server never ran
+ *       with a blackbox). The store outlives the server's definition:
+ *       soda_server_undefine() leaves it, for it is the tenant's evidence.
+ * Returns: 0; -EOPNOTSUPP for a backend without a state directory.
+ * @since 0.1
+ */
+SODA_EXPORT int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error);
 
 #ifdef __cplusplus
 }

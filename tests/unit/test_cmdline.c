@@ -126,6 +126,50 @@ static void test_full(void **state)
 	soda_server_config_free(cfg);
 }
 
+static void test_blackbox(void **state)
+{
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL, *back = NULL;
+	su_uml_params p = base_params;
+	uint8_t box[32], got[32];
+	char *text, *record;
+	su_launch l = { 0 };
+	soda_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(box); i++)
+		box[i] = (uint8_t)(0xa0 + i);
+	p.share_dirs = none;
+	p.ifnames = none;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	assert_int_equal(soda_server_config_set_blackbox(cfg, box, NULL, NULL), 0);
+	/* A blackbox needs its store's directory. */
+	assert_int_equal(su_uml_build_launch(&l, cfg, &p, &err), -EINVAL);
+	soda_error_free(err);
+	p.blackbox_dir = "/var/lib/soda/blackbox/web";
+	text = render(cfg, &p);
+	check_golden("blackbox.launch", text);
+	/* The write-only line on fd 5, the key for the guest's agent. */
+	assert_non_null(strstr(text, "arg ssl1=null,fd:5\n"));
+	assert_non_null(strstr(text, "arg soda.blackbox=a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7"
+				     "b8b9babbbcbdbebf\n"));
+	/* The launch spec round-trips the store and key. */
+	assert_int_equal(su_launch_parse(&l, text, strlen(text), "test", &err), 0);
+	assert_string_equal(l.blackbox_dir, "/var/lib/soda/blackbox/web");
+	assert_int_equal(strlen(l.blackbox_key), 64);
+	su_launch_free(&l);
+	/* So does the server record. */
+	record = su_config_serialize(cfg);
+	assert_non_null(record);
+	assert_soda_ok(su_config_parse(&back, record, strlen(record), "record", &err), err);
+	assert_int_equal(soda_server_config_get_blackbox(back, got), 1);
+	assert_memory_equal(got, box, 32);
+	free(record);
+	free(text);
+	soda_server_config_free(back);
+	soda_server_config_free(cfg);
+}
+
 static void test_mismatch(void **state)
 {
 	char *none[] = { NULL };
@@ -148,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_blackbox),
 		cmocka_unit_test(test_mismatch),
 	};
 

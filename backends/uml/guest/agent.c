@@ -32,6 +32,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -50,12 +51,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef SODA_AGENT_BLACKBOX
+#include "agent_blackbox.h"
+#else
+/* Built without libsodium.a: no blackbox, and the agent says so. */
+typedef struct bb_agent bb_agent;
+static bb_agent *bb_start(const char *hex_pk, const char *label)
+{
+	(void)hex_pk;
+	(void)label;
+	return NULL;
+}
+static const char *bb_console_slave(const bb_agent *bb)
+{
+	(void)bb;
+	return NULL;
+}
+static int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max)
+{
+	(void)bb, (void)pfd, (void)max;
+	return 0;
+}
+static void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
+{
+	(void)bb, (void)pfd, (void)n;
+}
+static int bb_timeout_ms(bb_agent *bb)
+{
+	(void)bb;
+	return -1;
+}
+static void bb_lifecycle(bb_agent *bb, const char *what)
+{
+	(void)bb, (void)what;
+}
+static void bb_end(bb_agent *bb)
+{
+	(void)bb;
+}
+#endif
+
 #define AGENT_LINE "/dev/ttyS2"
 #define MAX_WORDS 128
 #define STOP_GRACE_MS 3000
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -77,6 +118,8 @@ static void say(const char *fmt, ...)
 		close(fd);
 	}
 }
+
+static bb_agent *blackbox;
 
 /* ---- kernel file systems ---- */
 
@@ -439,6 +482,14 @@ static pid_t start_userland(void)
 		umount2("/proc", MNT_DETACH);
 		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			say("cannot mount /proc for the userland: %s", strerror(errno));
+		/* With a blackbox the userland's console is the agent's pty. */
+		if (bb_console_slave(blackbox)) {
+			const char *slave = bb_console_slave(blackbox);
+
+			if (mount(slave, "/dev/console", NULL, MS_BIND, NULL) < 0 ||
+			    mount(slave, "/dev/tty0", NULL, MS_BIND, NULL) < 0)
+				say("cannot give the userland its console: %s", strerror(errno));
+		}
 		if (init) {
 			execl(init, init, (char *)NULL);
 			say("cannot run %s: %s", init, strerror(errno));
@@ -449,6 +500,7 @@ static pid_t start_userland(void)
 
 static void power_off(void)
 {
+	bb_end(blackbox);
 	sync();
 	umount2("/dev/pts", MNT_DETACH);
 	mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
@@ -503,6 +555,14 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 
+	for (int i = 0; i < n; i++)
+		if (strncmp(words[i], "soda.blackbox=", 14) == 0) {
+			char host[65] = "";
+
+			gethostname(host, sizeof(host) - 1);
+			blackbox = bb_start(words[i] + 14, host);
+		}
+
 	line = open_agent_line();
 	agent_send(line, "ready\n");
 
@@ -513,13 +573,19 @@ int main(void)
 
 	for (;;) {
 		struct signalfd_siginfo si;
-		fd_set rfds;
-		struct timeval tv = { 0, 100000 };
+		struct pollfd pfd[1 + 8];
+		int nfd = 1, timeout;
 
-		FD_ZERO(&rfds);
-		FD_SET(sfd, &rfds);
-		if (select(sfd + 1, &rfds, NULL, NULL, stopping ? &tv : NULL) > 0 &&
-		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		pfd[0] = (struct pollfd){ sfd, POLLIN, 0 };
+		nfd += bb_poll_fds(blackbox, pfd + 1, 8);
+		timeout = blackbox ? bb_timeout_ms(blackbox) : -1;
+		if (stopping && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
+			continue;
+		if (blackbox)
+			bb_handle(blackbox, pfd + 1, nfd - 1);
+		if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD) {
 				for (pid_t p; (p = waitpid(-1, NULL, WNOHANG)) > 0;)
 					if (p == userland) {
@@ -531,6 +597,7 @@ int main(void)
 					}
 			} else if (!stopping) {
 				say("shutting down");
+				bb_lifecycle(blackbox, "shutting down");
 				agent_send(line, "stopping\n");
 				stopping = true;
 				stop_deadline = mono_ms() + STOP_GRACE_MS;

@@ -42,6 +42,7 @@
 
 #include "../../host/cgroup.h"
 #include "../proto.h"
+#include "blackbox.h"
 #include "jail.h"
 #include "mconsole.h"
 
@@ -60,6 +61,7 @@ enum fd_kind {
 	K_UML_OUTPUT,
 	K_STOP_TIMER,
 	K_CONSOLE_CLIENT,
+	K_BLACKBOX,
 };
 
 struct monitor {
@@ -74,6 +76,7 @@ struct monitor {
 	int guest_con_fd;
 	int agent_fd;
 	int output_fd;
+	int bb_fd;
 	int timer_fd;
 	int log_fd;
 	int console_log_fd;
@@ -146,6 +149,18 @@ static void set_state(int state, const char *fmt, ...)
 	va_end(ap);
 	mlog("state %s: %s", soda_state_name(state), M.st.reason);
 	write_status();
+	/* The tenant's blackbox hears of it too, sealed to the tenant's key. */
+	if (mbb_active()) {
+		char text[160];
+
+		snprintf(text, sizeof(text), "%s: %s", soda_state_name(state), M.st.reason);
+		mbb_lifecycle(state, text);
+	}
+}
+
+static void mlog_text(const char *msg)
+{
+	mlog("%s", msg);
 }
 
 /* ---- epoll plumbing ---- */
@@ -656,7 +671,7 @@ static void child_fail(int errfd, int code, const char *msg)
 
 /* In the child: jail, wire the fds, exec linux.uml. Never returns. */
 static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w, int null_fd,
-		       const char *root)
+		       int bb_w, const char *root)
 {
 	static char *const env[] = { "TMPDIR=" SU_JAIL_TMP, "PATH=/usr/bin:/bin", "HOME=/",
 				     NULL };
@@ -678,10 +693,12 @@ static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w,
 	if (r < 0)
 		child_fail(errfd, r, err);
 	if (dup2(con_fd, SU_FD_CONSOLE) < 0 || dup2(agent_w, SU_FD_READY) < 0 ||
-	    dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+	    dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0 ||
+	    (bb_w >= 0 && dup2(bb_w, SU_FD_BLACKBOX) < 0))
 		child_fail(errfd, errno, "dup2");
-	/* Keep only 0-4 and the error pipe (close-on-exec) across exec. */
-	for (int fd = 5; fd < 1024; fd++)
+	/* Keep only 0-4 (5: the blackbox line) and the error pipe (close-on-exec)
+	 * across exec. */
+	for (int fd = bb_w >= 0 ? SU_FD_BLACKBOX + 1 : SU_FD_BLACKBOX; fd < 1024; fd++)
 		if (fd != errfd)
 			close(fd);
 	execve(M.l.argv[0], M.l.argv, env);
@@ -692,7 +709,7 @@ static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w,
 static int start_guest(int report_fd)
 {
 	int con[2] = { -1, -1 }, agent[2] = { -1, -1 }, out[2] = { -1, -1 };
-	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, null_fd;
+	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, null_fd, bb[2] = { -1, -1 };
 	soda_error *e = NULL;
 	char *root, buf[600];
 	ssize_t n;
@@ -709,6 +726,16 @@ static int start_guest(int report_fd)
 		r = su_neg_errno();
 		report(report_fd, "err %d cannot make pipes: %s", -r, strerror(-r));
 		return r;
+	}
+	if (M.l.blackbox_dir) {
+		char err[600];
+
+		r = mbb_open(M.l.blackbox_dir, M.l.blackbox_key, M.l.name, mlog_text, &bb[0], &bb[1],
+			     err, sizeof(err));
+		if (r < 0) {
+			report(report_fd, "err %d %s", -r, err);
+			return r;
+		}
 	}
 	r = su_cg_create(&M.cg, &e);
 	if (r < 0) {
@@ -739,13 +766,14 @@ static int start_guest(int report_fd)
 		return r;
 	}
 	if (pid == 0)
-		exec_guest(go[0], errp[1], con[1], agent[1], out[1], null_fd, root);
+		exec_guest(go[0], errp[1], con[1], agent[1], out[1], null_fd, bb[1], root);
 	close(go[0]);
 	close(errp[1]);
 	close(con[1]);
 	close(agent[1]);
 	close(out[1]);
 	close(null_fd);
+	su_close(bb[1]);
 	free(root);
 	M.guest = pid;
 	r = su_cg_attach(&M.cg, pid, &e);
@@ -782,6 +810,7 @@ static int start_guest(int report_fd)
 	M.guest_con_fd = con[0];
 	M.agent_fd = agent[0];
 	M.output_fd = out[0];
+	M.bb_fd = bb[0];
 	fcntl(M.guest_con_fd, F_SETFL, O_NONBLOCK);
 	return 0;
 }
@@ -928,10 +957,12 @@ static int run(const char *launch_path, int sync_fd)
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
 	M.log_fd = -1;
+	M.bb_fd = -1;
 	r = setup_monitor(pipefd[1]);
 	if (r == 0)
 		r = start_guest(pipefd[1]);
 	if (r < 0) {
+		mbb_close();
 		su_cg_destroy(&M.cg, NULL);
 		su_rm_rf(M.l.run_dir);
 		return 1;
@@ -954,13 +985,17 @@ static int run(const char *launch_path, int sync_fd)
 	ep_add(M.agent_fd, K_AGENT, 0);
 	ep_add(M.output_fd, K_UML_OUTPUT, 0);
 	ep_add(M.timer_fd, K_STOP_TIMER, 0);
+	if (M.bb_fd >= 0)
+		ep_add(M.bb_fd, K_BLACKBOX, 0);
 
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(M.epfd, evs, 16, -1);
+		int n = epoll_wait(M.epfd, evs, 16, mbb_timeout_ms());
 
 		if (n < 0 && errno != EINTR)
 			break;
+		if (mbb_timeout_ms() == 0)
+			mbb_process();
 		for (int i = 0; i < n; i++) {
 			enum fd_kind kind = (enum fd_kind)(evs[i].data.u64 >> 32);
 			int slot = (int)(uint32_t)evs[i].data.u64;
@@ -991,6 +1026,12 @@ static int run(const char *launch_path, int sync_fd)
 			case K_CONSOLE_CLIENT:
 				on_console_client(slot);
 				break;
+			case K_BLACKBOX:
+				/* At the line's end mbb closes the fd, which
+				 * takes it out of the epoll set. */
+				if (!mbb_on_line())
+					M.bb_fd = -1;
+				break;
 			}
 		}
 	}
@@ -1004,6 +1045,8 @@ done:
 			break;
 		console_log_append(buf, (size_t)k);
 	}
+	/* The guest's last records, then the store's end. */
+	mbb_close();
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		close_client(i);
 	close(M.ctl_fd);

@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../../libsoda/blackbox/writer.h"
+#include "agent_blackbox.h"
+
+#define BB_LINE "/dev/ttyS1"
+#define BB_FIFO "/dev/blackbox"
+#define BB_SYSLOG "/dev/log"
+#define LINE_MAX_BYTES 4096
+
+struct bb_agent {
+	sbw_writer *w;
+	int line;      /* the blackbox line to the host */
+	int kmsg;      /* kernel log */
+	int syslog;    /* /dev/log */
+	int fifo;      /* /dev/blackbox */
+	int audit;     /* the audit netlink socket (exec events) */
+	int cn;        /* or the proc connector, where there is no audit */
+	uint32_t audit_pid;     /* pid of the last execve audited... */
+	uint64_t audit_serial;  /* ...in the event with this serial */
+	int con_real;  /* the real console */
+	int con_master; /* the userland's console, a pty */
+	char slave[64];
+	char fifo_buf[LINE_MAX_BYTES];
+	size_t fifo_len;
+};
+
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static uint64_t now_usec(int realtime)
+{
+	struct timespec ts;
+
+	clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Frames go out whole: a short write would break the frame for the host. */
+static int write_frame(const void *frame, size_t len, void *userdata)
+{
+	bb_agent *bb = userdata;
+	const char *p = frame;
+
+	while (len > 0) {
+		ssize_t n = write(bb->line, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_key(const char *hex, uint8_t pk[32])
+{
+	if (strlen(hex) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		pk[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int open_line(void)
+{
+	struct termios t;
+	int fd;
+
+	if (access(BB_LINE, F_OK) < 0)
+		mknod(BB_LINE, S_IFCHR | 0600, makedev(4, 65));
+	fd = open(BB_LINE, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Raw: the frames are binary; no newline translation. */
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	/* Userland cannot open it again by name (it could still make a node
+	 * and write noise, which the host store detects and drops). */
+	unlink(BB_LINE);
+	return fd;
+}
+
+static int open_syslog(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BB_SYSLOG);
+	unlink(BB_SYSLOG);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(BB_SYSLOG, 0666) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int open_fifo(void)
+{
+	int fd;
+
+	unlink(BB_FIFO);
+	if (mkfifo(BB_FIFO, 0622) < 0 || chmod(BB_FIFO, 0622) < 0)
+		return -1;
+	/* Read and write: the agent itself keeps a writer, so no EOF ever. */
+	fd = open(BB_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
+/* Subscribes to the kernel's process events (needs CONFIG_PROC_EVENTS). */
+static int open_proc_connector(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC,
+				  .nl_pid = (uint32_t)getpid() };
+	struct {
+		struct nlmsghdr nh;
+		struct cn_msg cn;
+		enum proc_cn_mcast_op op;
+	} __attribute__((packed)) msg;
+	int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.nh.nlmsg_len = sizeof(msg);
+	msg.nh.nlmsg_type = NLMSG_DONE;
+	msg.nh.nlmsg_pid = (uint32_t)getpid();
+	msg.cn.id.idx = CN_IDX_PROC;
+	msg.cn.id.val = CN_VAL_PROC;
+	msg.cn.len = sizeof(enum proc_cn_mcast_op);
+	msg.op = PROC_CN_MCAST_LISTEN;
+	if (send(fd, &msg, sizeof(msg), 0) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Audit netlink requests, acknowledged. */
+static int audit_request(int fd, uint16_t type, const void *data, size_t len)
+{
+	struct {
+		struct nlmsghdr nh;
+		char body[2048];
+	} __attribute__((aligned(8))) msg;
+	char reply[8192] __attribute__((aligned(8)));
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+	if (len > sizeof(msg.body))
+		return -EINVAL;
+	memset(&msg, 0, sizeof(msg));
+	msg.nh.nlmsg_len = (uint32_t)NLMSG_LENGTH(len);
+	msg.nh.nlmsg_type = type;
+	msg.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	msg.nh.nlmsg_seq = type;
+	memcpy(NLMSG_DATA(&msg.nh), data, len);
+	if (sendto(fd, &msg, msg.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	for (int tries = 0; tries < 16; tries++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) <= 0)
+			return -ETIMEDOUT;
+		n = recv(fd, reply, sizeof(reply), 0);
+		if (n < 0)
+			return -errno;
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)reply; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n))
+			if (nh->nlmsg_type == NLMSG_ERROR && nh->nlmsg_seq == type)
+				return ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+	}
+	return -EPROTO;
+}
+
+/* Makes the agent the guest's audit daemon with one rule, "every execve at
+ * its exit", then locks the audit configuration until the guest reboots
+ * (enabled=2), so that root in the guest cannot turn it off. */
+static int open_audit(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct audit_status st;
+	struct audit_rule_data rule;
+	const char *step = "socket";
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT), r = -errno;
+
+	if (fd < 0)
+		goto fail;
+	step = "bind";
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	if (r < 0)
+		goto fail;
+	memset(&st, 0, sizeof(st));
+	st.mask = AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT |
+		  AUDIT_STATUS_FAILURE;
+	st.enabled = 1;
+	st.pid = (uint32_t)getpid();
+	st.backlog_limit = 8192;
+	st.failure = AUDIT_FAIL_PRINTK;
+	step = "set";
+	r = audit_request(fd, AUDIT_SET, &st, sizeof(st));
+	if (r < 0)
+		goto fail;
+	memset(&rule, 0, sizeof(rule));
+	rule.flags = AUDIT_FILTER_EXIT;
+	rule.action = AUDIT_ALWAYS;
+	rule.mask[__NR_execve / 32] |= 1u << (__NR_execve % 32);
+	rule.mask[__NR_execveat / 32] |= 1u << (__NR_execveat % 32);
+	step = "add rule";
+	r = audit_request(fd, AUDIT_ADD_RULE, &rule, sizeof(rule));
+	if (r < 0)
+		goto fail;
+	memset(&st, 0, sizeof(st));
+	st.mask = AUDIT_STATUS_ENABLED;
+	st.enabled = 2;
+	step = "lock";
+	r = audit_request(fd, AUDIT_SET, &st, sizeof(st));
+	if (r < 0)
+		goto fail;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+fail:
+	say("blackbox: no audit (%s: %s)", step, strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* "audit(SECONDS.MILLIS:SERIAL): ..." -> SERIAL */
+static uint64_t audit_serial(const char *text)
+{
+	const char *colon = strchr(text, ':');
+
+	return colon ? strtoull(colon + 1, NULL, 10) : 0;
+}
+
+/* AUDIT_EXECVE's 'argc=2 a0="ls" a1=2F7661722F6C6F67' -> "ls /var/log".
+ * Values with spaces or quotes come hex-encoded. */
+static size_t audit_argv(const char *text, char *out, size_t max)
+{
+	size_t len = 0;
+
+	for (const char *p = text; (p = strstr(p, " a")) && len + 1 < max;) {
+		const char *v = p + 2;
+
+		while (*v >= '0' && *v <= '9')
+			v++;
+		if (v == p + 2 || *v != '=') {
+			p += 2;
+			continue;
+		}
+		v++;
+		if (len)
+			out[len++] = ' ';
+		if (*v == '"') {
+			for (v++; *v && *v != '"' && len + 1 < max; v++)
+				out[len++] = *v;
+		} else {
+			for (; isxdigit((unsigned char)v[0]) && isxdigit((unsigned char)v[1]) &&
+			       len + 1 < max;
+			     v += 2)
+				out[len++] = (char)(hexval(v[0]) * 16 + hexval(v[1]));
+		}
+		p = v;
+	}
+	return len;
+}
+
+static void on_audit(bb_agent *bb)
+{
+	char buf[8960] __attribute__((aligned(8)));
+
+	/* kauditd sends one record per datagram, and its nlmsg_len does not
+	 * always cover the text: take the datagram's length. */
+	for (;;) {
+		ssize_t n = recv(bb->audit, buf, sizeof(buf) - 1, 0);
+		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+		char *text = buf + NLMSG_HDRLEN, argv[2048];
+		size_t tlen, alen;
+		const char *pid;
+
+		if (n <= 0)
+			return;
+		if ((size_t)n < NLMSG_HDRLEN)
+			continue;
+		tlen = (size_t)n - NLMSG_HDRLEN;
+		text[tlen] = '\0';
+		tlen = strlen(text);
+		while (tlen > 0 && text[tlen - 1] == '\n')
+			text[--tlen] = '\0';
+		if (nh->nlmsg_type == AUDIT_SYSCALL) {
+			pid = strstr(text, " pid=");
+			bb->audit_pid = pid ? (uint32_t)strtoul(pid + 5, NULL, 10) : 0;
+			bb->audit_serial = audit_serial(text);
+		}
+		if (nh->nlmsg_type == AUDIT_EXECVE) {
+			alen = audit_argv(text, argv, sizeof(argv));
+			sbw_append(bb->w, SBX_R_EXEC,
+				   audit_serial(text) == bb->audit_serial ? bb->audit_pid : 0, argv,
+				   alen);
+		} else if (nh->nlmsg_type >= AUDIT_FIRST_USER_MSG && nh->nlmsg_type != AUDIT_EOE) {
+			/* The event's other parts as the kernel wrote them (SYSCALL
+			 * with comm= and exe=, CWD, PATH...). */
+			sbw_append(bb->w, SBX_R_AUDIT, nh->nlmsg_type, text, tlen);
+		}
+	}
+}
+
+/* A pty for the userland's console, relayed to the real one. */
+static int open_console(bb_agent *bb)
+{
+	struct termios t;
+	struct winsize ws = { 24, 80, 0, 0 };
+	char *name;
+
+	bb->con_real = open("/dev/tty0", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	bb->con_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (bb->con_real < 0 || bb->con_master < 0 || grantpt(bb->con_master) < 0 ||
+	    unlockpt(bb->con_master) < 0 || !(name = ptsname(bb->con_master)))
+		return -1;
+	snprintf(bb->slave, sizeof(bb->slave), "%s", name);
+	fcntl(bb->con_master, F_SETFL, O_NONBLOCK);
+	/* The pty does the line discipline; the real console only carries bytes. */
+	if (tcgetattr(bb->con_real, &t) == 0) {
+		struct winsize real;
+
+		cfmakeraw(&t);
+		tcsetattr(bb->con_real, TCSANOW, &t);
+		if (ioctl(bb->con_real, TIOCGWINSZ, &real) == 0 && real.ws_row && real.ws_col)
+			ws = real;
+	}
+	ioctl(bb->con_master, TIOCSWINSZ, &ws);
+	{
+		char size[32];
+		int n = snprintf(size, sizeof(size), "%u %u", ws.ws_col, ws.ws_row);
+
+		sbw_append(bb->w, SBX_R_CONSOLE_SIZE, 0, size, (size_t)n);
+	}
+	return 0;
+}
+
+bb_agent *bb_start(const char *hex_pk, const char *label)
+{
+	sbw_options opts = { .origin = SBX_ORIGIN_GUEST, .label = label };
+	uint8_t pk[32];
+	bb_agent *bb;
+	int r;
+
+	if (parse_key(hex_pk, pk) < 0) {
+		say("blackbox: soda.blackbox is not a 64-digit hex key; no blackbox");
+		return NULL;
+	}
+	bb = calloc(1, sizeof(*bb));
+	if (!bb)
+		return NULL;
+	bb->line = bb->kmsg = bb->syslog = bb->fifo = bb->cn = bb->con_real = bb->con_master = -1;
+	bb->audit = -1;
+	bb->line = open_line();
+	if (bb->line < 0) {
+		say("blackbox: cannot open %s: %s; no blackbox", BB_LINE, strerror(errno));
+		free(bb);
+		return NULL;
+	}
+	r = sbw_new(&bb->w, pk, &opts, write_frame, bb);
+	if (r < 0) {
+		say("blackbox: cannot start the writer: %s", strerror(-r));
+		close(bb->line);
+		free(bb);
+		return NULL;
+	}
+	sbw_start(bb->w);
+	bb->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	bb->syslog = open_syslog();
+	bb->fifo = open_fifo();
+	bb->audit = open_audit();
+	if (bb->audit < 0)
+		bb->cn = open_proc_connector();
+	if (open_console(bb) < 0) {
+		say("blackbox: cannot relay the console: %s", strerror(errno));
+		bb->slave[0] = '\0';
+	}
+	{
+		char what[160];
+		int n = snprintf(what, sizeof(what),
+				 "agent started: kernel log %s, syslog %s, %s %s, exec events %s, "
+				 "console %s",
+				 bb->kmsg >= 0 ? "on" : "off", bb->syslog >= 0 ? "on" : "off", BB_FIFO,
+				 bb->fifo >= 0 ? "on" : "off", bb->audit >= 0 ? "on (audit)" : bb->cn >= 0 ? "on (proc connector)" : "off",
+				 bb->slave[0] ? "on" : "off");
+
+		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n);
+	}
+	return bb;
+}
+
+const char *bb_console_slave(const bb_agent *bb)
+{
+	return bb && bb->slave[0] ? bb->slave : NULL;
+}
+
+int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max)
+{
+	const int fds[] = { bb->kmsg,	 bb->syslog,   bb->fifo,      bb->cn,
+			    bb->audit,	 bb->con_real, bb->con_master };
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]) && n < max; i++)
+		if (fds[i] >= 0)
+			pfd[n++] = (struct pollfd){ fds[i], POLLIN, 0 };
+	return n;
+}
+
+int bb_timeout_ms(bb_agent *bb)
+{
+	uint64_t next = 0, now;
+
+	sbw_tick(bb->w, &next);
+	now = now_usec(0);
+	if (!next || next <= now)
+		return 1000;
+	return (int)((next - now) / 1000) + 1;
+}
+
+static void on_kmsg(bb_agent *bb)
+{
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n = read(bb->kmsg, buf, sizeof(buf) - 1);
+		char *semi;
+		unsigned pri = 6;
+
+		if (n < 0 && errno == EPIPE) /* overwritten before we read it */
+			continue;
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
+		semi = strchr(buf, ';');
+		if (!semi)
+			continue;
+		sscanf(buf, "%u", &pri);
+		n -= semi + 1 - buf;
+		if (n > 0 && semi[n] == '\n')
+			n--;
+		sbw_append(bb->w, SBX_R_KERNEL, pri & 7, semi + 1, (size_t)(n > 0 ? n : 0));
+	}
+}
+
+static void on_syslog(bb_agent *bb)
+{
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n = recv(bb->syslog, buf, sizeof(buf) - 1, 0);
+		unsigned pri = 13; /* user.notice */
+		char *msg = buf;
+
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
+		if (buf[0] == '<') {
+			char *end = strchr(buf, '>');
+
+			if (end) {
+				sscanf(buf + 1, "%u", &pri);
+				msg = end + 1;
+			}
+		}
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+			buf[--n] = '\0';
+		sbw_append(bb->w, SBX_R_SYSLOG, pri, msg, strlen(msg));
+	}
+}
+
+static void on_fifo(bb_agent *bb)
+{
+	for (;;) {
+		ssize_t n = read(bb->fifo, bb->fifo_buf + bb->fifo_len,
+				 sizeof(bb->fifo_buf) - bb->fifo_len);
+		char *nl;
+
+		if (n <= 0)
+			return;
+		bb->fifo_len += (size_t)n;
+		/* One record per line; a line longer than the buffer goes in parts. */
+		while ((nl = memchr(bb->fifo_buf, '\n', bb->fifo_len)) ||
+		       bb->fifo_len == sizeof(bb->fifo_buf)) {
+			size_t len = nl ? (size_t)(nl - bb->fifo_buf) : bb->fifo_len;
+			size_t used = nl ? len + 1 : len;
+
+			sbw_append(bb->w, SBX_R_TEXT, 0, bb->fifo_buf, len);
+			memmove(bb->fifo_buf, bb->fifo_buf + used, bb->fifo_len - used);
+			bb->fifo_len -= used;
+		}
+	}
+}
+
+static void on_proc_event(bb_agent *bb)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	for (;;) {
+		ssize_t n = recv(bb->cn, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			return;
+		for (; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			struct cn_msg *cn = NLMSG_DATA(nh);
+			struct proc_event *ev = (struct proc_event *)cn->data;
+			char path[64], argv[1024];
+			int pid, fd;
+			ssize_t len;
+
+			if (ev->what != PROC_EVENT_EXEC)
+				continue;
+			pid = ev->event_data.exec.process_pid;
+			snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			len = fd >= 0 ? read(fd, argv, sizeof(argv) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (len <= 0) {
+				len = snprintf(argv, sizeof(argv), "(exited)");
+			} else {
+				for (ssize_t i = 0; i < len; i++)
+					if (argv[i] == '\0')
+						argv[i] = ' ';
+				while (len > 0 && argv[len - 1] == ' ')
+					len--;
+			}
+			sbw_append(bb->w, SBX_R_EXEC, (uint32_t)pid, argv, (size_t)len);
+		}
+	}
+}
+
+/* Console bytes both ways, recorded with the time they passed. */
+static void relay(bb_agent *bb, int from, int to, unsigned type)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof(buf));
+
+		if (n <= 0)
+			return;
+		sbw_append(bb->w, type, 0, buf, (size_t)n);
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(to, buf + off, (size_t)(n - off));
+
+			if (w < 0) {
+				if (errno == EAGAIN) {
+					struct pollfd p = { to, POLLOUT, 0 };
+
+					poll(&p, 1, 100);
+					continue;
+				}
+				if (errno != EINTR)
+					break;
+				continue;
+			}
+			off += w;
+		}
+	}
+}
+
+void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!pfd[i].revents)
+			continue;
+		if (pfd[i].fd == bb->kmsg)
+			on_kmsg(bb);
+		else if (pfd[i].fd == bb->syslog)
+			on_syslog(bb);
+		else if (pfd[i].fd == bb->fifo)
+			on_fifo(bb);
+		else if (pfd[i].fd == bb->cn)
+			on_proc_event(bb);
+		else if (pfd[i].fd == bb->audit)
+			on_audit(bb);
+		else if (pfd[i].fd == bb->con_master)
+			relay(bb, bb->con_master, bb->con_real, SBX_R_CONSOLE_OUT);
+		else if (pfd[i].fd == bb->con_real)
+			relay(bb, bb->con_real, bb->con_master, SBX_R_CONSOLE_IN);
+	}
+	sbw_tick(bb->w, NULL);
+}
+
+void bb_lifecycle(bb_agent *bb, const char *what)
+{
+	if (bb)
+		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, strlen(what));
+}
+
+void bb_end(bb_agent *bb)
+{
+	if (!bb)
+		return;
+	/* What is still queued goes in before the end. */
+	if (bb->kmsg >= 0)
+		on_kmsg(bb);
+	if (bb->fifo >= 0)
+		on_fifo(bb);
+	if (bb->syslog >= 0)
+		on_syslog(bb);
+	if (bb->audit >= 0)
+		on_audit(bb);
+	sbw_end(bb->w, 0);
+	sbw_free(bb->w);
+	bb->w = NULL;
+}

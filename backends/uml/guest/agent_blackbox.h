@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The guest side of the blackbox, inside soda-agent (PID 1).
+ *
+ * With soda.blackbox=<64 hex digits> (the tenant's X25519 public key) on the
+ * kernel command line, the agent seals everything below into one stream
+ * (libsoda/blackbox/writer.h) and writes its frames to the blackbox line,
+ * /dev/ttyS1 (UML ssl1: write-only for the guest, a pipe to soda-monitor,
+ * which appends the frames to the host store it cannot decrypt):
+ *
+ *   kernel log        /dev/kmsg                      SBX_R_KERNEL (aux: level)
+ *   syslog            /dev/log (datagram socket)     SBX_R_SYSLOG (aux: priority)
+ *   any line          /dev/blackbox (a FIFO anyone may write)   SBX_R_TEXT
+ *   program starts    audit (every execve; the agent is the audit daemon
+ *                     and locks the rules), else the proc connector
+ *                                                    SBX_R_EXEC (aux: pid)
+ *   console           both directions of the userland's console, which the
+ *                     agent puts on a pty it relays  SBX_R_CONSOLE_OUT/IN
+ *   the agent itself  start, shutdown               SBX_R_LIFECYCLE
+ *
+ * The userland runs in PID and mount namespaces of its own, so an intruder
+ * there, root or not, cannot stop the agent or read what it sealed: the key
+ * of each stream is sealed to the tenant and wiped at once.
+ */
+#ifndef SODA_AGENT_BLACKBOX_H
+#define SODA_AGENT_BLACKBOX_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BB_MAX_FDS 8
+
+typedef struct bb_agent bb_agent;
+
+/* Starts the blackbox for the tenant key in @hex_pk (64 hex digits), writing
+ * to the blackbox line. Returns NULL (after saying why) if it cannot. */
+bb_agent *bb_start(const char *hex_pk, const char *label);
+
+/* The pty slave the userland must use as its console, or NULL. */
+const char *bb_console_slave(const bb_agent *bb);
+
+/* Fills @pfd with the descriptors to watch; returns how many. */
+int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max);
+/* Handles what poll() reported on them. */
+void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n);
+/* Milliseconds until the next heartbeat is due (for poll's timeout). */
+int bb_timeout_ms(bb_agent *bb);
+
+/* A lifecycle record. */
+void bb_lifecycle(bb_agent *bb, const char *what);
+/* Ends the stream (before the power goes). */
+void bb_end(bb_agent *bb);
+
+#endif

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blackbox.h"
+
+#ifdef SODA_MONITOR_BLACKBOX
+
+#include <soda/blackbox.h>
+
+#include "../../../libsoda/util.h"
+
+/* Bytes read from the line per readiness event: enough to keep up with the
+ * channel (about 100 MB/s), small enough to keep the monitor responsive. */
+#define LINE_CHUNK (64 * 1024)
+#define LINE_READS_PER_EVENT 16
+/* The pipe's buffer: a burst of the guest's writes waits here while the
+ * store commits. */
+#define LINE_PIPE_SIZE (1 << 20)
+
+static struct {
+	soda_blackbox_store *store;
+	mbb_log_fn log;
+	int fd;
+	uint64_t garbage_reported;
+} B = { .fd = -1 };
+
+static void blog(const char *fmt, ...) SU_PRINTF(1, 2);
+static void blog(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!B.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	B.log(msg);
+}
+
+static int unhex(uint8_t *out, size_t n, const char *s)
+{
+	for (size_t i = 0; i < 2 * n; i++) {
+		int c = s[i], v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			return -EINVAL;
+		out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] | v) : (v << 4));
+	}
+	return 0;
+}
+
+int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
+	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
+{
+	soda_blackbox_store_options opts = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	soda_blackbox_key *k = NULL;
+	soda_error *e = NULL;
+	uint8_t box[32], sign[32];
+	size_t klen = strlen(key);
+	int p[2], r;
+
+	B.log = log;
+	if ((klen != 64 && klen != 129) || unhex(box, 32, key) < 0 ||
+	    (klen == 129 && (key[64] != '/' || unhex(sign, 32, key + 65) < 0))) {
+		snprintf(err, errlen, "blackbox key in the launch spec is malformed");
+		return -EINVAL;
+	}
+	r = soda_blackbox_key_from_public(&k, SODA_BLACKBOX_KEY_TENANT, box,
+					  klen == 129 ? sign : NULL, 0, &e);
+	if (r < 0)
+		goto fail;
+	if (label && strlen(label) <= 32)
+		opts.label = label;
+	r = soda_blackbox_store_open(&B.store, dir, k, &opts, 0, &e);
+	soda_blackbox_key_free(k);
+	if (r < 0)
+		goto fail;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "blackbox line: pipe: %s", strerror(errno));
+		soda_blackbox_store_close(B.store, 0, NULL);
+		B.store = NULL;
+		return r;
+	}
+	/* Not fatal: the default 64 KiB pipe only means more wake-ups. */
+	if (fcntl(p[1], F_SETPIPE_SZ, LINE_PIPE_SIZE) < 0)
+		blog("blackbox line: cannot grow the pipe: %s", strerror(errno));
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	B.fd = p[0];
+	*ret_read_fd = p[0];
+	*ret_write_fd = p[1];
+	return 0;
+fail:
+	snprintf(err, errlen, "blackbox store %s: %s", dir, soda_error_message(e));
+	soda_error_free(e);
+	return r;
+}
+
+int mbb_active(void)
+{
+	return B.store != NULL;
+}
+
+static void report_errors(soda_error *e, const char *what)
+{
+	blog("blackbox %s: %s", what, soda_error_message(e));
+	soda_error_free(e);
+}
+
+static void note_garbage(void)
+{
+	uint64_t g = 0;
+
+	/* Garbage on the line means a guest writes to it without the agent's
+	 * framing; say so once per MiB, not once per read. */
+	if (soda_blackbox_store_get_counter(B.store, SODA_BLACKBOX_STAT_GARBAGE_BYTES, &g) == 0 &&
+	    g >= B.garbage_reported + (1 << 20)) {
+		blog("blackbox line: %llu bytes that were not frames so far",
+		     (unsigned long long)g);
+		B.garbage_reported = g;
+	}
+}
+
+int mbb_on_line(void)
+{
+	static char buf[LINE_CHUNK];
+	soda_error *e = NULL;
+
+	if (B.fd < 0)
+		return 0;
+	for (int i = 0; i < LINE_READS_PER_EVENT; i++) {
+		ssize_t n = read(B.fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n < 0)
+				blog("blackbox line: read: %s", strerror(errno));
+			if (soda_blackbox_store_feed(B.store, NULL, 0, SODA_BLACKBOX_FEED_EOF, &e) < 0)
+				report_errors(e, "end of line");
+			close(B.fd);
+			B.fd = -1;
+			return 0;
+		}
+		if (soda_blackbox_store_feed(B.store, buf, (size_t)n, 0, &e) < 0)
+			report_errors(e, "feed");
+		if ((size_t)n < sizeof(buf))
+			break;
+	}
+	note_garbage();
+	return 1;
+}
+
+int mbb_timeout_ms(void)
+{
+	uint64_t deadline, now;
+
+	if (!B.store || soda_blackbox_store_get_deadline(B.store, &deadline) < 0 ||
+	    deadline == UINT64_MAX)
+		return -1;
+	now = su_mono_usec();
+	if (deadline <= now)
+		return 0;
+	/* Round up: waking a moment early would only spin. */
+	return (int)((deadline - now + 999) / 1000);
+}
+
+void mbb_process(void)
+{
+	soda_error *e = NULL;
+
+	if (B.store && soda_blackbox_store_process(B.store, 0, &e) < 0)
+		report_errors(e, "commit");
+}
+
+void mbb_lifecycle(int state, const char *text)
+{
+	soda_error *e = NULL;
+
+	if (!B.store)
+		return;
+	if (soda_blackbox_store_host_event(B.store, SODA_BLACKBOX_LIFECYCLE, (uint32_t)state, text,
+					   strlen(text), 0, &e) < 0)
+		report_errors(e, "host event");
+}
+
+void mbb_close(void)
+{
+	soda_error *e = NULL;
+
+	if (!B.store)
+		return;
+	/* The guest is gone: whatever it wrote is in the pipe; read it to the
+	 * end. Bounded: should anything still hold the write end, the monitor
+	 * must not hang on it. */
+	for (uint64_t until = su_mono_usec() + 3000000; B.fd >= 0 && su_mono_usec() < until;) {
+		struct pollfd pfd = { B.fd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 200) <= 0 || !mbb_on_line())
+			break;
+	}
+	if (B.fd >= 0) {
+		if (soda_blackbox_store_feed(B.store, NULL, 0, SODA_BLACKBOX_FEED_EOF, &e) < 0)
+			report_errors(e, "end of line");
+		close(B.fd);
+		B.fd = -1;
+	}
+	if (soda_blackbox_store_close(B.store, 0, &e) < 0)
+		report_errors(e, "close");
+	B.store = NULL;
+}
+
+#else /* !SODA_MONITOR_BLACKBOX */
+
+int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
+	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
+{
+	(void)dir, (void)key, (void)label, (void)log, (void)ret_read_fd, (void)ret_write_fd;
+	snprintf(err, errlen, "this soda-monitor was built without the blackbox");
+	return -EOPNOTSUPP;
+}
+int mbb_active(void)
+{
+	return 0;
+}
+int mbb_on_line(void)
+{
+	return 0;
+}
+int mbb_timeout_ms(void)
+{
+	return -1;
+}
+void mbb_process(void)
+{
+}
+void mbb_lifecycle(int state, const char *text)
+{
+	(void)state, (void)text;
+}
+void mbb_close(void)
+{
+}
+
+#endif

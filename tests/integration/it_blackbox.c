@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The blackbox end to end with real UML guests: records written inside the
+ * guest reach the host store through the write-only serial line and
+ * decrypt with the tenant's key; they keep coming after an intruder in the
+ * guest kills what it can and deletes the guest's logs; the host (store
+ * files, monitor memory) never holds the plaintext; SIGKILL of the monitor
+ * mid-write loses at most the unflushed group and is reported.
+ *
+ * Markers are composed inside the guest (printf 'SODA-BB-%s' X) so that the
+ * whole marker never crosses the console, which the host legitimately sees.
+ */
+#include "it_common.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include <soda/blackbox.h>
+
+static soda_blackbox_key *tenant; /* the tenant's key pair: the test plays the tenant */
+
+static soda_server *start_bb_server(th_env *env, const char *name)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	uint8_t box[32];
+
+	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
+	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
+	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	return srv;
+}
+
+static char *store_dir(th_env *env, soda_server *srv)
+{
+	char *dir = NULL;
+
+	assert_soda_ok(soda_server_get_blackbox_dir(&dir, srv, &env->err), env->err);
+	return dir;
+}
+
+/* Every record of the store, decrypted, as "origin type: body" lines. */
+static char *read_all(const char *dir, const soda_blackbox_report **ret_report,
+		      soda_blackbox_reader **ret_reader)
+{
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	char *all = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&all, &len);
+	int r;
+
+	assert_non_null(f);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const uint8_t *body = soda_blackbox_record_get_data(rec, &n);
+
+		fprintf(f, "%s %s: ", soda_blackbox_record_get_origin(rec),
+			soda_blackbox_type_name(soda_blackbox_record_get_type(rec)));
+		for (size_t i = 0; i < n; i++)
+			fputc(body[i] >= 0x20 && body[i] < 0x7f ? body[i] : '.', f);
+		fputc('\n', f);
+	}
+	assert_soda_ok(r, err);
+	fclose(f);
+	*ret_report = soda_blackbox_reader_get_report(rd);
+	*ret_reader = rd;
+	return all;
+}
+
+static void print_findings(const soda_blackbox_report *rep)
+{
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++) {
+		const soda_blackbox_finding *f = soda_blackbox_report_get_finding(rep, i);
+
+		print_message("finding: %s: %s\n",
+			      soda_blackbox_finding_kind_name(soda_blackbox_finding_get_kind(f)),
+			      soda_blackbox_finding_get_message(f));
+	}
+}
+
+static bool has_finding(const soda_blackbox_report *rep, uint32_t kind)
+{
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++)
+		if (soda_blackbox_finding_get_kind(soda_blackbox_report_get_finding(rep, i)) == kind)
+			return true;
+	return false;
+}
+
+/* Does @needle occur in any file under @dir (the host's copy of the store)? */
+static bool found_in_files(const char *dir, const char *needle)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "grep -rqaF -- '%s' '%s'", needle, dir);
+	return th_sh("%s", cmd) == 0;
+}
+
+/* Does @needle occur anywhere in the readable memory of process @pid? */
+static bool found_in_memory(int pid, const char *needle)
+{
+	char path[64], line[512];
+	size_t nlen = strlen(needle);
+	bool found = false;
+	FILE *maps;
+	int mem;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	assert_non_null(maps);
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(mem >= 0);
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r')
+			continue;
+		for (unsigned long at = lo; at < hi && !found;) {
+			char buf[1 << 16];
+			size_t want = hi - at < sizeof(buf) ? hi - at : sizeof(buf);
+			ssize_t n = pread(mem, buf, want, (off_t)at);
+
+			if (n <= 0)
+				break;
+			found = memmem(buf, (size_t)n, needle, nlen) != NULL;
+			/* Overlap so that a needle across two reads is found. */
+			at += (size_t)n > nlen ? (size_t)n - nlen : (size_t)n;
+		}
+	}
+	close(mem);
+	fclose(maps);
+	return found;
+}
+
+static void test_end_to_end_and_intruder(void **state)
+{
+	th_env *env = *state;
+	const soda_blackbox_report *rep;
+	soda_blackbox_reader *rd;
+	soda_blackbox_report *vrep = NULL;
+	soda_server_info *info = NULL;
+	soda_server *srv;
+	char *dir, *all, *out = NULL;
+	int mpid;
+
+	th_require_root();
+	th_build_image(env);
+	srv = start_bb_server(env, "bbtenant");
+	dir = store_dir(env, srv);
+
+	/* The tenant's application logs through the channel device. */
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' BEFORE > /dev/blackbox", NULL), 0);
+	assert_int_equal(th_exec(srv, "mkdir -p /var/log && echo app-log > /var/log/app.log", NULL),
+			 0);
+	/* The intruder: kills every process it may, wipes the guest's logs. */
+	th_exec(srv, "kill -9 -1 2>/dev/null; rm -rf /var/log; echo wiped", &out);
+	assert_non_null(strstr(out, "wiped"));
+	free(out);
+	/* ...and the log keeps coming. */
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' AFTER > /dev/blackbox", NULL), 0);
+	/* A program started by path is exec'ed (busybox runs its applets by
+	 * name without exec). */
+	assert_int_equal(th_exec(srv, "/bin/busybox ls /var/log 2>/dev/null; true", NULL), 0);
+
+	/* Privacy: the host holds ciphertext only. */
+	assert_soda_ok(soda_server_get_info(&info, srv, 0, &env->err), env->err);
+	mpid = soda_server_info_get_monitor_pid(info);
+	soda_server_info_free(info);
+	usleep(200 * 1000); /* one group commit */
+	assert_false(found_in_memory(mpid, "SODA-BB-BEFORE"));
+	assert_false(found_in_memory(mpid, "SODA-BB-AFTER"));
+	assert_false(found_in_files(dir, "SODA-BB-BEFORE"));
+	assert_false(found_in_files(dir, "SODA-BB-AFTER"));
+	/* The probe itself can find what is there: the console log has the
+	 * command the guest echoed (the console is the host's to see). */
+	{
+		char *clog = state_path(env, "servers", "bbtenant/console.log");
+
+		assert_true(found_in_files(clog, "wiped"));
+		free(clog);
+	}
+
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+
+	/* The tenant reads it all back. */
+	all = read_all(dir, &rep, &rd);
+	if (getenv("SODA_TEST_VERBOSE")) {
+		FILE *f = fopen("it-blackbox-records.txt", "we");
+
+		if (f) {
+			fputs(all, f);
+			fclose(f);
+		}
+		th_sh("cat %s/servers/bbtenant/monitor.log %s/servers/bbtenant/console.log > it-blackbox-logs.txt", env->state_dir, env->state_dir);
+	}
+	assert_non_null(strstr(all, "guest text: SODA-BB-BEFORE"));
+	assert_non_null(strstr(all, "guest text: SODA-BB-AFTER"));
+	assert_true(strstr(all, "SODA-BB-BEFORE") < strstr(all, "SODA-BB-AFTER"));
+	/* exec events outlive the intruder too: the ls after the wipe. */
+	assert_non_null(strstr(strstr(all, "SODA-BB-AFTER"), "guest exec: /bin/busybox ls /var/log"));
+	/* The host's own lifecycle records, sealed to the same key. */
+	assert_non_null(strstr(all, "host lifecycle: running"));
+	assert_non_null(strstr(all, "host lifecycle: shutoff"));
+	if (soda_blackbox_report_get_status(rep) != SODA_BLACKBOX_INTACT)
+		print_findings(rep);
+	assert_int_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_INTACT);
+	soda_blackbox_reader_close(rd);
+	free(all);
+
+	/* The landlord proves the same without any key. */
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	if (soda_blackbox_report_get_status(vrep) != SODA_BLACKBOX_INTACT)
+		print_findings(vrep);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_INTACT);
+	assert_true(soda_blackbox_report_get_counter(vrep, SODA_BLACKBOX_REPORT_FRAMES) > 5);
+	soda_blackbox_report_free(vrep);
+
+	/* The store outlives the server's definition. */
+	assert_soda_ok(soda_server_undefine(srv, 0, &env->err), env->err);
+	assert_true(path_exists(dir));
+	soda_server_unref(srv);
+	free(dir);
+}
+
+/* The numbers of "SODA-BB-SEQ-N" records, in order; checks they are
+ * consecutive from 1. Returns the last. */
+static long check_sequence(const char *all)
+{
+	long last = 0;
+
+	for (const char *p = all; (p = strstr(p, "guest text: SODA-BB-SEQ-")); p++) {
+		long n = strtol(p + 24, NULL, 10);
+
+		if (n != last + 1)
+			fail_msg("record SODA-BB-SEQ-%ld follows %ld", n, last);
+		last = n;
+	}
+	return last;
+}
+
+static void test_monitor_killed_mid_write(void **state)
+{
+	th_env *env = *state;
+	const soda_blackbox_report *rep;
+	soda_blackbox_reader *rd;
+	soda_blackbox_report *vrep = NULL;
+	soda_server_info *info = NULL;
+	soda_server *srv;
+	char *dir, *all;
+	long before, after;
+	int mpid;
+
+	th_require_root();
+	th_build_image(env);
+	srv = start_bb_server(env, "bbcrash");
+	dir = store_dir(env, srv);
+	/* A steady writer in the guest. */
+	assert_int_equal(th_exec(srv,
+				 "(i=0; while [ $i -lt 100000 ]; do i=$((i+1)); "
+				 "printf 'SODA-BB-SEQ-%d\\n' $i; done > /dev/blackbox) "
+				 "</dev/null >/dev/null 2>&1 &",
+				 NULL),
+			 0);
+	usleep(1500 * 1000);
+	assert_soda_ok(soda_server_get_info(&info, srv, 0, &env->err), env->err);
+	mpid = soda_server_info_get_monitor_pid(info);
+	soda_server_info_free(info);
+	assert_int_equal(kill(mpid, SIGKILL), 0);
+	/* Gone for good (its files closed) before anyone looks at the store;
+	 * the monitor is our child, as we are the subreaper. */
+	if (waitpid(mpid, NULL, 0) < 0)
+		for (int i = 0; i < 500 && th_pid_alive(mpid); i++)
+			usleep(10 * 1000);
+	assert_false(th_pid_alive(mpid));
+	th_reap();
+	assert_soda_ok(soda_context_recover(env->ctx, 0, &env->err), env->err);
+
+	/* Keyless: what was committed verifies; the cut is reported, not
+	 * taken for tampering. */
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	print_findings(vrep);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_INCOMPLETE);
+	assert_true(has_finding(vrep, SODA_BLACKBOX_F_NO_END) ||
+		    has_finding(vrep, SODA_BLACKBOX_F_TRUNCATED) ||
+		    has_finding(vrep, SODA_BLACKBOX_F_TORN_TAIL));
+	soda_blackbox_report_free(vrep);
+	all = read_all(dir, &rep, &rd);
+	before = check_sequence(all);
+	print_message("records stored before the kill: %ld\n", before);
+	assert_true(before > 100);
+	assert_int_not_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_reader_close(rd);
+	free(all);
+
+	/* The next start recovers the store and goes on in it. */
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' RESTARTED > /dev/blackbox", NULL), 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	all = read_all(dir, &rep, &rd);
+	after = check_sequence(all);
+	assert_true(after >= before);
+	assert_non_null(strstr(all, "SODA-BB-RESTARTED"));
+	print_findings(rep);
+	assert_int_not_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_reader_close(rd);
+	free(all);
+	soda_server_unref(srv);
+	free(dir);
+}
+
+static void test_bad_keys(void **state)
+{
+	th_env *env = *state;
+	soda_server_config *cfg = NULL;
+	uint8_t zero[32] = { 0 };
+
+	assert_soda_ok(soda_server_config_new(&cfg, "bbbad", &env->err), env->err);
+	assert_soda_fails(soda_server_config_set_blackbox(cfg, zero, NULL, &env->err), -EINVAL,
+			  env->err);
+	assert_int_equal(soda_server_config_get_blackbox(cfg, NULL), 0);
+	soda_server_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_keys, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_end_to_end_and_intruder, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_killed_mid_write, env_setup,
+						env_teardown),
+	};
+	int r;
+
+	th_become_subreaper();
+	if (soda_blackbox_key_generate(&tenant, SODA_BLACKBOX_KEY_TENANT, 0, NULL) < 0)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	soda_blackbox_key_free(tenant);
+	return r;
+}
