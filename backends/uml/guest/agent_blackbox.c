@@ -26,7 +26,12 @@
 #define BB_LINE "/dev/ttyS1"
 #define BB_FIFO "/dev/blackbox"
 #define BB_SYSLOG "/dev/log"
-#define LINE_MAX_BYTES 4096
+#define LINE_MAX_BYTES 4096 /* longer lines go in parts */
+#define FIFO_BUF_BYTES (256 * 1024)
+#define FIFO_PIPE_BYTES (1024 * 1024)
+/* Frames of one pass of the event loop go to the line in one write: every
+ * write is a system call of the guest kernel, which costs. */
+#define OUT_BUF_BYTES (512 * 1024)
 
 struct bb_agent {
 	sbw_writer *w;
@@ -41,8 +46,11 @@ struct bb_agent {
 	int con_real;  /* the real console */
 	int con_master; /* the userland's console, a pty */
 	char slave[64];
-	char fifo_buf[LINE_MAX_BYTES];
+	char fifo_buf[FIFO_BUF_BYTES];
 	size_t fifo_len;
+	char *out;        /* frames not yet on the line */
+	size_t out_len;
+	uint64_t out_lost; /* bytes of frames the line refused */
 };
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -55,14 +63,12 @@ static uint64_t now_usec(int realtime)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Frames go out whole: a short write would break the frame for the host. */
-static int write_frame(const void *frame, size_t len, void *userdata)
+/* Writes all of @len bytes to the line: a short write would break a frame
+ * for the host. */
+static int write_all(int fd, const char *p, size_t len)
 {
-	bb_agent *bb = userdata;
-	const char *p = frame;
-
 	while (len > 0) {
-		ssize_t n = write(bb->line, p, len);
+		ssize_t n = write(fd, p, len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -72,6 +78,47 @@ static int write_frame(const void *frame, size_t len, void *userdata)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+/* Sends the gathered frames. If the line refuses them, the stream's chain
+ * is broken for the reader: a new epoch begins and a loss record says how
+ * much went missing. */
+static void flush_frames(bb_agent *bb)
+{
+	char note[96];
+	size_t len = bb->out_len;
+
+	if (!len)
+		return;
+	bb->out_len = 0;
+	if (write_all(bb->line, bb->out, len) == 0)
+		return;
+	bb->out_lost += len;
+	snprintf(note, sizeof(note), "%llu bytes of frames lost on the blackbox line",
+		 (unsigned long long)bb->out_lost);
+	sbw_rekey(bb->w);
+	sbw_append(bb->w, SBX_R_LOSS, 0, note, strlen(note));
+	/* The note itself goes straight out (if the line still refuses, it is
+	 * lost with the rest, and counted in the next note). */
+	len = bb->out_len;
+	bb->out_len = 0;
+	if (len && write_all(bb->line, bb->out, len) < 0)
+		bb->out_lost += len;
+}
+
+/* The writer's output: frames are gathered and sent at the end of the
+ * event loop's pass (or when the buffer fills). */
+static int write_frame(const void *frame, size_t len, void *userdata)
+{
+	bb_agent *bb = userdata;
+
+	if (len > OUT_BUF_BYTES)
+		return write_all(bb->line, frame, len);
+	if (bb->out_len + len > OUT_BUF_BYTES)
+		flush_frames(bb);
+	memcpy(bb->out + bb->out_len, frame, len);
+	bb->out_len += len;
 	return 0;
 }
 
@@ -146,6 +193,10 @@ static int open_fifo(void)
 		return -1;
 	/* Read and write: the agent itself keeps a writer, so no EOF ever. */
 	fd = open(BB_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	/* A roomy pipe: writers seldom wait for the agent, and the agent
+	 * reads more per system call. Not fatal if refused. */
+	if (fd >= 0)
+		fcntl(fd, F_SETPIPE_SZ, FIFO_PIPE_BYTES);
 	return fd;
 }
 
@@ -400,10 +451,12 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	if (!bb)
 		return NULL;
 	bb->line = bb->kmsg = bb->syslog = bb->fifo = bb->cn = bb->con_real = bb->con_master = -1;
+	bb->out = malloc(OUT_BUF_BYTES);
 	bb->audit = -1;
-	bb->line = open_line();
+	bb->line = bb->out ? open_line() : -1;
 	if (bb->line < 0) {
 		say("blackbox: cannot open %s: %s; no blackbox", BB_LINE, strerror(errno));
+		free(bb->out);
 		free(bb);
 		return NULL;
 	}
@@ -411,6 +464,7 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	if (r < 0) {
 		say("blackbox: cannot start the writer: %s", strerror(-r));
 		close(bb->line);
+		free(bb->out);
 		free(bb);
 		return NULL;
 	}
@@ -431,11 +485,15 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 				 "agent started: kernel log %s, syslog %s, %s %s, exec events %s, "
 				 "console %s",
 				 bb->kmsg >= 0 ? "on" : "off", bb->syslog >= 0 ? "on" : "off", BB_FIFO,
-				 bb->fifo >= 0 ? "on" : "off", bb->audit >= 0 ? "on (audit)" : bb->cn >= 0 ? "on (proc connector)" : "off",
+				 bb->fifo >= 0 ? "on" : "off",
+				 bb->audit >= 0	 ? "on (audit)"
+				 : bb->cn >= 0 ? "on (proc connector)"
+					       : "off",
 				 bb->slave[0] ? "on" : "off");
 
 		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n);
 	}
+	flush_frames(bb);
 	return bb;
 }
 
@@ -446,9 +504,12 @@ const char *bb_console_slave(const bb_agent *bb)
 
 int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max)
 {
-	const int fds[] = { bb->kmsg,	 bb->syslog,   bb->fifo,      bb->cn,
-			    bb->audit,	 bb->con_real, bb->con_master };
 	int n = 0;
+
+	if (!bb)
+		return 0;
+	const int fds[] = { bb->kmsg,  bb->syslog,   bb->fifo,	    bb->cn,
+			    bb->audit, bb->con_real, bb->con_master };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]) && n < max; i++)
 		if (fds[i] >= 0)
@@ -460,7 +521,10 @@ int bb_timeout_ms(bb_agent *bb)
 {
 	uint64_t next = 0, now;
 
+	if (!bb)
+		return -1;
 	sbw_tick(bb->w, &next);
+	flush_frames(bb); /* a heartbeat, if one was due */
 	now = now_usec(0);
 	if (!next || next <= now)
 		return 1000;
@@ -523,21 +587,43 @@ static void on_fifo(bb_agent *bb)
 	for (;;) {
 		ssize_t n = read(bb->fifo, bb->fifo_buf + bb->fifo_len,
 				 sizeof(bb->fifo_buf) - bb->fifo_len);
-		char *nl;
+		size_t off = 0;
+		uint64_t rt, mono;
+		bool drained;
 
 		if (n <= 0)
 			return;
+		/* A read that did not fill the buffer emptied the pipe: no need
+		 * to ask again (each read is a system call of the guest). */
+		drained = (size_t)n < sizeof(bb->fifo_buf) - bb->fifo_len;
 		bb->fifo_len += (size_t)n;
-		/* One record per line; a line longer than the buffer goes in parts. */
-		while ((nl = memchr(bb->fifo_buf, '\n', bb->fifo_len)) ||
-		       bb->fifo_len == sizeof(bb->fifo_buf)) {
-			size_t len = nl ? (size_t)(nl - bb->fifo_buf) : bb->fifo_len;
-			size_t used = nl ? len + 1 : len;
+		/* The lines of one read arrived together: one reading of the
+		 * clocks for all (each is a system call in a UML guest). */
+		rt = now_usec(1);
+		mono = now_usec(0);
+		/* One record per line, a line longer than LINE_MAX_BYTES in parts.
+		 * Whole lines are taken from the front; what is left of a line
+		 * moves down once per read. */
+		for (;;) {
+			char *start = bb->fifo_buf + off;
+			size_t avail = bb->fifo_len - off;
+			char *nl = memchr(start, '\n', avail < LINE_MAX_BYTES ? avail : LINE_MAX_BYTES);
 
-			sbw_append(bb->w, SBX_R_TEXT, 0, bb->fifo_buf, len);
-			memmove(bb->fifo_buf, bb->fifo_buf + used, bb->fifo_len - used);
-			bb->fifo_len -= used;
+			if (nl) {
+				sbw_append_at(bb->w, SBX_R_TEXT, 0, start, (size_t)(nl - start), rt,
+					      mono);
+				off += (size_t)(nl - start) + 1;
+			} else if (avail >= LINE_MAX_BYTES) {
+				sbw_append_at(bb->w, SBX_R_TEXT, 0, start, LINE_MAX_BYTES, rt, mono);
+				off += LINE_MAX_BYTES;
+			} else {
+				break;
+			}
 		}
+		memmove(bb->fifo_buf, bb->fifo_buf + off, bb->fifo_len - off);
+		bb->fifo_len -= off;
+		if (drained)
+			return;
 	}
 }
 
@@ -612,6 +698,8 @@ static void relay(bb_agent *bb, int from, int to, unsigned type)
 
 void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 {
+	if (!bb)
+		return;
 	for (int i = 0; i < n; i++) {
 		if (!pfd[i].revents)
 			continue;
@@ -631,12 +719,15 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 			relay(bb, bb->con_real, bb->con_master, SBX_R_CONSOLE_IN);
 	}
 	sbw_tick(bb->w, NULL);
+	flush_frames(bb);
 }
 
 void bb_lifecycle(bb_agent *bb, const char *what)
 {
-	if (bb)
-		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, strlen(what));
+	if (!bb)
+		return;
+	sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, strlen(what));
+	flush_frames(bb);
 }
 
 void bb_end(bb_agent *bb)
@@ -653,6 +744,7 @@ void bb_end(bb_agent *bb)
 	if (bb->audit >= 0)
 		on_audit(bb);
 	sbw_end(bb->w, 0);
+	flush_frames(bb);
 	sbw_free(bb->w);
 	bb->w = NULL;
 }

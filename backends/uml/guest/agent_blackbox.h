@@ -40,7 +40,8 @@ bb_agent *bb_start(const char *hex_pk, const char *label);
 /* The pty slave the userland must use as its console, or NULL. */
 const char *bb_console_slave(const bb_agent *bb);
 
-/* Fills @pfd with the descriptors to watch; returns how many. */
+/* Fills @pfd with the descriptors to watch; returns how many. All of these
+ * accept a NULL @bb (no blackbox) and do nothing. */
 int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max);
 /* Handles what poll() reported on them. */
 void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n);

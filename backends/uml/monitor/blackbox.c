@@ -24,6 +24,7 @@
 /* The pipe's buffer: a burst of the guest's writes waits here while the
  * store commits. */
 #define LINE_PIPE_SIZE (1 << 20)
+#define MONITOR_GROUP_MS 2
 
 static struct {
 	soda_blackbox_store *store;
@@ -84,6 +85,10 @@ int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log
 		goto fail;
 	if (label && strlen(label) <= 32)
 		opts.label = label;
+	/* A record waits at most this long in the monitor before it is written
+	 * and synced: the latency an intruder has to stop it. Under load the
+	 * byte threshold commits sooner. */
+	opts.group_ms = MONITOR_GROUP_MS;
 	r = soda_blackbox_store_open(&B.store, dir, k, &opts, 0, &e);
 	soda_blackbox_key_free(k);
 	if (r < 0)

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/bbguest: the blackbox from a real guest to the host store.
+ *
+ *   bench-bbguest [--mib N] [--lines N]
+ *
+ * Throughput: the guest copies N MiB (default 32) of 1 KiB lines from a file
+ * in its memory with dd, 64 KiB per write, both times:
+ *   raw       into the write-only line itself (/dev/ttyS1: the UML channel
+ *             to soda-monitor, which reads and discards it);
+ *   blackbox  into /dev/blackbox: the agent seals each line as a record and
+ *             writes the frames to the line; the monitor stores them (group
+ *             commit with fdatasync).
+ * The blackbox time runs until the store stops growing by data (polled
+ * every millisecond; the checkpoint written a moment later does not count). Ratio = blackbox / raw.
+ *
+ * Latency: the guest writes N lines (default 1000) at about 200 a second;
+ * a reader with the tenant key follows the store and takes, for each
+ * record, the time it became readable there minus the time the guest
+ * sealed it (CLOCK_REALTIME of host and guest). Caveat: the guest's clock
+ * is the host's read at boot and carried on by the guest kernel; it can be
+ * off by a few milliseconds, the same for every record of a boot. The
+ * spread (p99 - p50) does not depend on that offset.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <soda/blackbox.h>
+#include <soda/soda.h>
+
+#include "../examples/common/console_exec.h"
+
+static soda_context *bench_ctx;
+static char bench_dir[] = "/tmp/soda-bench-XXXXXX";
+
+/* Fails the run, leaving nothing behind: servers killed, state removed. */
+static void die(const char *what, soda_error *e)
+{
+	char cmd[64];
+
+	fprintf(stderr, "bench-bbguest: %s: %s\n", what, e ? soda_error_message(e) : "failed");
+	if (bench_ctx) {
+		soda_server *srv = NULL;
+
+		if (soda_server_lookup(&srv, bench_ctx, "bbbench", NULL) == 0) {
+			soda_server_kill(srv, 0, NULL);
+			soda_server_unref(srv);
+		}
+		soda_context_recover(bench_ctx, 0, NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", bench_dir);
+	if (bench_dir[sizeof(bench_dir) - 2] != 'X' && system(cmd) != 0)
+		fprintf(stderr, "bench-bbguest: could not remove %s\n", bench_dir);
+	exit(1);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t realtime_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void run(soda_server *srv, const char *cmd)
+{
+	soda_error *e = NULL;
+	int status = -1;
+
+	if (soda_console_exec(srv, cmd, 600000, NULL, &status, &e) < 0 || status != 0) {
+		fprintf(stderr, "bench-bbguest: '%s' exited with %d\n", cmd, status);
+		die("guest command", e);
+	}
+}
+
+/* Total size of the files in the store directory. */
+static uint64_t store_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t total = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+struct watch {
+	const char *dir;
+	volatile bool stop;
+	double last_growth;
+	uint64_t bytes;
+};
+
+static void *watch_store(void *arg)
+{
+	struct watch *w = arg;
+
+	while (!w->stop) {
+		uint64_t b = store_bytes(w->dir);
+
+		/* Data commits add at least a frame of 1 KiB; checkpoints and
+		 * heartbeats that follow the data are smaller and do not count. */
+		if (b >= w->bytes + 1024) {
+			w->bytes = b;
+			w->last_growth = now_s();
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* The guest copies a file of 1 KiB lines (1023 characters and a newline),
+ * made beforehand in its memory, 64 KiB per write. */
+static const char *copy_cmd(const char *dst, char *buf, size_t len)
+{
+	snprintf(buf, len, "dd if=/tmp/lines of=%s bs=64k 2>/dev/null", dst);
+	return buf;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "mib", required_argument, NULL, 'm' },
+					      { "lines", required_argument, NULL, 'l' },
+					      { NULL, 0, NULL, 0 } };
+	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
+	char *state_dir = bench_dir, cmd[512], *dir = NULL;
+	soda_blackbox_key *key = NULL;
+	soda_server_config *cfg = NULL;
+	soda_context *ctx = NULL;
+	soda_server *srv = NULL;
+	soda_error *e = NULL;
+	uint8_t box[32];
+	unsigned mib = 32, lines = 1000;
+	double t0, raw_s, bb_s, guest_s, *lat;
+	size_t n_lat = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'm' && atoi(optarg) > 0)
+			mib = (unsigned)atoi(optarg);
+		else if (c == 'l' && atoi(optarg) > 0)
+			lines = (unsigned)atoi(optarg);
+		else
+			return 2;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (!mkdtemp(state_dir))
+		die("mkdtemp", NULL);
+	copts.state_dir = state_dir;
+	if (soda_blackbox_key_generate(&key, SODA_BLACKBOX_KEY_TENANT, 0, &e) < 0 ||
+	    soda_blackbox_key_get_box_public(key, box, sizeof(box)) < 0 ||
+	    soda_context_open(&ctx, NULL, &copts, 0, &e) < 0 || !(bench_ctx = ctx) ||
+	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
+	    soda_server_config_new(&cfg, "bbbench", &e) < 0 ||
+	    soda_server_config_set_memory(cfg, (uint64_t)(2 * mib + 64) << 20, &e) < 0 ||
+	    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
+	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
+	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0 ||
+	    soda_server_get_blackbox_dir(&dir, srv, &e) < 0)
+		die("setup", e);
+
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t tmpfs -o size=%uM none /tmp && "
+		 "yes \"$(printf '%%01023d' 7)\" | head -c %u > /tmp/lines",
+		 mib + 1, mib * 1024u * 1024u);
+	run(srv, cmd);
+
+	/* Raw: the line itself. */
+	t0 = now_s();
+	run(srv, copy_cmd("/dev/ttyS1", cmd, sizeof(cmd)));
+	raw_s = now_s() - t0;
+
+	/* Through the agent and the store. */
+	{
+		struct watch w = { .dir = dir, .bytes = store_bytes(dir) };
+		pthread_t th;
+
+		w.last_growth = now_s();
+		pthread_create(&th, NULL, watch_store, &w);
+		t0 = now_s();
+		run(srv, copy_cmd("/dev/blackbox", cmd, sizeof(cmd)));
+		guest_s = now_s() - t0;
+		/* The store stops growing: nothing more is on its way. */
+		while (now_s() - w.last_growth < 0.5)
+			usleep(10000);
+		w.stop = true;
+		pthread_join(th, NULL);
+		bb_s = w.last_growth - t0;
+	}
+	printf("Guest to store, %u MiB of 1 KiB lines\n", mib);
+	printf("  raw line (/dev/ttyS1)      %7.3f s  %7.1f MB/s\n", raw_s,
+	       mib * 1.048576 / raw_s);
+	printf("  blackbox (/dev/blackbox)   %7.3f s  %7.1f MB/s\n", bb_s, mib * 1.048576 / bb_s);
+	printf("  ratio blackbox/raw         %7.2f   (the guest's copy took %.3f s)\n",
+	       raw_s / bb_s, guest_s);
+
+	/* Latency: sealed in the guest -> readable in the store. */
+	{
+		soda_blackbox_reader_options ropts = SODA_BLACKBOX_READER_OPTIONS_INIT;
+		soda_blackbox_reader *rd = NULL;
+		const soda_blackbox_record *rec;
+		double deadline;
+
+		lat = calloc(lines, sizeof(*lat));
+		ropts.types = 1ull << SODA_BLACKBOX_TEXT;
+		ropts.since_usec = realtime_usec();
+		if (!lat || soda_blackbox_reader_open(&rd, dir, key, &ropts, SODA_BLACKBOX_READ_FOLLOW,
+						      &e) < 0)
+			die("reader", e);
+		/* Catch up with what is there, so that the samples measure the
+		 * store, not the reader's backlog. */
+		for (int r; (r = soda_blackbox_reader_next(rd, &rec, 0, &e)) != -EAGAIN;)
+			if (r <= 0)
+				die("reading the store", e);
+		snprintf(cmd, sizeof(cmd),
+			 "(i=0; while [ $i -lt %u ]; do printf 'LAT %%d\\n' $i > /dev/blackbox; "
+			 "usleep 5000; i=$((i+1)); done) </dev/null >/dev/null 2>&1 &",
+			 lines);
+		run(srv, cmd);
+		deadline = now_s() + lines * 0.02 + 30;
+		while (n_lat < lines && now_s() < deadline) {
+			int r = soda_blackbox_reader_next(rd, &rec, 0, &e);
+
+			if (r == -EAGAIN) {
+				usleep(200);
+				continue;
+			}
+			if (r <= 0)
+				die("reading the store", e);
+			size_t len;
+			const uint8_t *body = soda_blackbox_record_get_data(rec, &len);
+
+			if (len >= 4 && memcmp(body, "LAT ", 4) == 0)
+				lat[n_lat++] = (double)(realtime_usec() -
+							soda_blackbox_record_get_realtime(rec)) /
+					       1000.0;
+		}
+		soda_blackbox_reader_close(rd);
+	}
+	qsort(lat, n_lat, sizeof(*lat), cmp_double);
+	if (n_lat == 0)
+		die("no latency sample arrived", NULL);
+	printf("Latency sealed in guest -> readable in store, %zu records at ~200/s\n", n_lat);
+	printf("  min %.2f ms  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", lat[0],
+	       lat[n_lat / 2], lat[n_lat * 9 / 10], lat[n_lat * 99 / 100], lat[n_lat - 1]);
+	printf("  spread p99 - p50 %.2f ms\n", lat[n_lat * 99 / 100] - lat[n_lat / 2]);
+
+	soda_server_kill(srv, 0, NULL);
+	soda_server_undefine(srv, 0, NULL);
+	soda_server_unref(srv);
+	soda_server_config_free(cfg);
+	soda_context_recover(ctx, 0, NULL);
+	soda_context_unref(ctx);
+	soda_blackbox_key_free(key);
+	free(lat);
+	free(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-bbguest: could not remove %s\n", state_dir);
+	return 0;
+}
