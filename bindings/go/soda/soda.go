@@ -299,6 +299,34 @@ func (c *ServerConfig) AddLabel(label string) error {
 	return check(C.soda_server_config_add_label(c.p, s, &e), e)
 }
 
+// SetBlackbox seals the server's blackbox to the tenant's X25519 public key
+// (32 bytes); sign is the tenant's Ed25519 public key, or nil.
+func (c *ServerConfig) SetBlackbox(box, sign []byte) error {
+	if len(box) != 32 || (sign != nil && len(sign) != 32) {
+		return &Error{Code: -int(syscall.EINVAL), Message: "a blackbox key is 32 bytes"}
+	}
+	var e *C.soda_error
+	var sp *C.uint8_t
+	if sign != nil {
+		sp = (*C.uint8_t)(C.CBytes(sign))
+		defer C.free(unsafe.Pointer(sp))
+	}
+	bp := (*C.uint8_t)(C.CBytes(box))
+	defer C.free(unsafe.Pointer(bp))
+	return check(C.soda_server_config_set_blackbox(c.p, bp, sp, &e), e)
+}
+
+// Blackbox returns the tenant's X25519 public key, or nil if the server has
+// no blackbox.
+func (c *ServerConfig) Blackbox() []byte {
+	out := (*C.uint8_t)(C.malloc(32))
+	defer C.free(unsafe.Pointer(out))
+	if C.soda_server_config_get_blackbox(c.p, out) == 0 {
+		return nil
+	}
+	return C.GoBytes(unsafe.Pointer(out), 32)
+}
+
 // SetShares sets resource shares from their text form.
 func (c *ServerConfig) SetShares(text string) error {
 	var sh *C.soda_shares

@@ -3,6 +3,7 @@
 package soda
 
 import (
+	"bytes"
 	"errors"
 	"syscall"
 	"testing"
@@ -85,5 +86,34 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := Open("nfs:///", nil); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("open: %v", err)
+	}
+}
+
+func TestBlackboxKey(t *testing.T) {
+	cfg, err := NewServerConfig("bb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Blackbox() != nil {
+		t.Fatal("a new configuration has a blackbox")
+	}
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i + 1)
+	}
+	if err := cfg.SetBlackbox(key, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Blackbox(); !bytes.Equal(got, key) {
+		t.Fatalf("key read back as %x", got)
+	}
+	if err := cfg.SetBlackbox(make([]byte, 32), nil); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("an all-zero key: %v", err)
+	}
+	if err := cfg.SetBlackbox(key[:5], nil); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("a short key: %v", err)
+	}
+	if got := cfg.Blackbox(); !bytes.Equal(got, key) {
+		t.Fatal("a refused key changed the configuration")
 	}
 }

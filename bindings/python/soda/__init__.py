@@ -189,6 +189,24 @@ class ServerConfig:
         _call(lib.soda_server_config_set_shares, self._p, shares._p)
         return self
 
+    def set_blackbox(self, box_public, sign_public=None):
+        """Seals the server's blackbox to the tenant's X25519 public key
+        (32 bytes); sign_public: the tenant's Ed25519 public key, or None."""
+        for k in (box_public, sign_public):
+            if k is not None and (not isinstance(k, bytes) or len(k) != 32):
+                raise ValueError("a blackbox key is 32 bytes")
+        _call(lib.soda_server_config_set_blackbox, self._p, box_public,
+              sign_public if sign_public is not None else ffi.NULL)
+        return self
+
+    @property
+    def blackbox(self):
+        """The tenant's X25519 public key (bytes), or None."""
+        out = ffi.new("uint8_t[32]")
+        if not lib.soda_server_config_get_blackbox(self._p, out):
+            return None
+        return bytes(ffi.buffer(out, 32))
+
 
 class Event:
     """One state change, as soda_context_process() delivers it."""

@@ -84,6 +84,9 @@ int soda_server_config_add_label(soda_server_config *cfg, const char *label,
                                  soda_error **error);
 int soda_server_config_set_shares(soda_server_config *cfg, const soda_shares *s,
                                   soda_error **error);
+int soda_server_config_set_blackbox(soda_server_config *cfg, const uint8_t *box_public,
+                                    const uint8_t *sign_public, soda_error **error);
+int soda_server_config_get_blackbox(const soda_server_config *cfg, uint8_t *box_public);
 const char *soda_server_config_get_name(const soda_server_config *cfg);
 const char *soda_server_config_get_image(const soda_server_config *cfg);
 uint64_t soda_server_config_get_memory(const soda_server_config *cfg);

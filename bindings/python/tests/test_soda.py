@@ -83,3 +83,18 @@ def test_images(ctx):
         ctx.build_image("busybox")
     assert e.value.errno == errno.EEXIST
     ctx.remove_image("second")
+
+
+def test_blackbox_key():
+    cfg = soda.ServerConfig("bb")
+    assert cfg.blackbox is None
+    key = bytes(range(1, 33))
+    assert cfg.set_blackbox(key).blackbox == key
+    with pytest.raises(ValueError):
+        cfg.set_blackbox(b"short")
+    with pytest.raises(soda.SodaError) as e:
+        cfg.set_blackbox(bytes(32))
+    assert e.value.errno == errno.EINVAL
+    assert "zero" in e.value.message
+    # A refused key changes nothing.
+    assert cfg.blackbox == key
