@@ -764,44 +764,14 @@ SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
 	return 1;
 }
 
-static void hex32(char *out, const uint8_t *p)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-static int unhex32(uint8_t *out, const char *s)
-{
-	for (size_t i = 0; i < 64; i++) {
-		int c = s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return -EINVAL;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
-}
-
 char *su_blackbox_key_text(const soda_server_config *cfg)
 {
 	char box[65], sign[65];
 
-	hex32(box, cfg->blackbox_box);
+	su_hex(box, cfg->blackbox_box, 32);
 	if (!cfg->blackbox_has_sign)
 		return strdup(box);
-	hex32(sign, cfg->blackbox_sign);
+	su_hex(sign, cfg->blackbox_sign, 32);
 	return su_strdup_printf("%s/%s", box, sign);
 }
 
@@ -810,11 +780,11 @@ int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_e
 	uint8_t box[32], sign[32];
 	size_t len = strlen(text);
 
-	if ((len != 64 && len != 129) || unhex32(box, text) < 0 ||
-	    (len == 129 && (text[64] != '/' || unhex32(sign, text + 65) < 0)))
+	if ((len != 64 && len != 129) || su_unhex(box, 32, text) < 0 ||
+	    (len == 129 && (text[64] != '/' || su_unhex(sign, 32, text + 65) < 0)))
 		return su_errorf(error, -EINVAL,
 				 "blackbox key '%.140s' is not BOXHEX or BOXHEX/SIGNHEX "
-				 "(64 lower-case hex digits each)",
+				 "(64 hex digits each)",
 				 text);
 	return soda_server_config_set_blackbox(cfg, box, len == 129 ? sign : NULL, error);
 }

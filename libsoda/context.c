@@ -97,16 +97,6 @@ SODA_EXPORT int soda_context_options_init(soda_context_options *opts, uint32_t v
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static char *percent_decode(const char *s, size_t len)
 {
@@ -116,8 +106,8 @@ static char *percent_decode(const char *s, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%' && i + 2 < len &&
-		    hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		    su_hexval(s[i + 1]) >= 0 && su_hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(su_hexval(s[i + 1]) << 4 | su_hexval(s[i + 2]));
 			i += 2;
 		} else if (s[i] == '%') {
 			free(out);

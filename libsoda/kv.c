@@ -49,16 +49,6 @@ void su_kv_add_i64(su_buf *b, const char *key, int64_t value)
 	su_kv_add(b, key, num);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 int su_kv_parse(const char *text, size_t len, const char *source, const char *magic,
 		unsigned max_version, unsigned *ret_version, su_kv_fn fn, void *userdata,
@@ -140,13 +130,13 @@ int su_kv_parse(const char *text, size_t len, const char *source, const char *ma
 			unsigned char c = (unsigned char)*q;
 
 			if (c == '%') {
-				if (nl - q < 3 || hexval(q[1]) < 0 || hexval(q[2]) < 0) {
+				if (nl - q < 3 || su_hexval(q[1]) < 0 || su_hexval(q[2]) < 0) {
 					r = su_errorf_at(error, -EINVAL, source, lineno, col,
 							 "%s:%u:%u: bad %%-escape", source, lineno,
 							 col);
 					goto out;
 				}
-				value[o++] = (char)(hexval(q[1]) << 4 | hexval(q[2]));
+				value[o++] = (char)(su_hexval(q[1]) << 4 | su_hexval(q[2]));
 				q += 2;
 			} else if (c < 0x21 || c > 0x7e) {
 				r = su_errorf_at(error, -EINVAL, source, lineno, col,

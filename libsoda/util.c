@@ -175,6 +175,40 @@ char *su_buf_steal(su_buf *b)
 	return s;
 }
 
+int su_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void su_hex(char *out, const uint8_t *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int su_unhex(uint8_t *out, size_t n, const char *text)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = su_hexval(text[2 * i]), lo = hi < 0 ? -1 : su_hexval(text[2 * i + 1]);
+
+		if (lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 int su_parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;

@@ -47,22 +47,6 @@ static void blog(const char *fmt, ...)
 	B.log(msg);
 }
 
-static int unhex(uint8_t *out, size_t n, const char *s)
-{
-	for (size_t i = 0; i < 2 * n; i++) {
-		int c = s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return -EINVAL;
-		out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] | v) : (v << 4));
-	}
-	return 0;
-}
-
 int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
 	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
 {
@@ -74,8 +58,8 @@ int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log
 	int p[2], r;
 
 	B.log = log;
-	if ((klen != 64 && klen != 129) || unhex(box, 32, key) < 0 ||
-	    (klen == 129 && (key[64] != '/' || unhex(sign, 32, key + 65) < 0))) {
+	if ((klen != 64 && klen != 129) || su_unhex(box, 32, key) < 0 ||
+	    (klen == 129 && (key[64] != '/' || su_unhex(sign, 32, key + 65) < 0))) {
 		snprintf(err, errlen, "blackbox key in the launch spec is malformed");
 		return -EINVAL;
 	}
