@@ -52,8 +52,10 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	if (p->cg_settings && !(l.cg_settings = su_strv_copy(p->cg_settings)))
 		goto oom;
 	if (cfg->blackbox) {
-		if (!p->blackbox_dir)
+		if (!p->blackbox_dir) {
+			su_launch_free(&l);
 			return su_errorf(error, -EINVAL, "internal error: no blackbox directory");
+		}
 		if (dupto(&l.blackbox_dir, p->blackbox_dir) < 0 ||
 		    !(l.blackbox_key = su_blackbox_key_text(cfg)))
 			goto oom;
