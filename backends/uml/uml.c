@@ -1910,8 +1910,23 @@ static int uml_dump(void *priv, const char *name, const char *dir, unsigned int 
 		su_kv_add(&man, "memory", "memory");
 	p = su_strdup_printf("%s/manifest", dir);
 	r = p && !man.oom ? su_write_file_atomic(p, man.data, man.len, 0600) : -ENOMEM;
-	if (r < 0)
+	if (r < 0) {
 		su_errorf(error, r, "cannot write the dump manifest");
+		goto out;
+	}
+	if (live) {
+		/* The server's blackbox (if it has one) records the snapshot; a
+		 * monitor that cannot be told does not undo the dump. */
+		char req[240];
+		soda_error *e = NULL;
+
+		snprintf(req, sizeof(req), "snapshot forensic dump (disk%s, frozen %" PRIu64 " ms) to %.160s",
+			 flags & SODA_DUMP_MEMORY ? " and memory" : "", frozen_usec / 1000, dir);
+		if (ctl(u, name, req, &e) < 0)
+			su_log(u->ctx, SODA_LOG_WARNING, "server %s: snapshot not recorded: %s", name,
+			       soda_error_message(e));
+		soda_error_free(e);
+	}
 out:
 	su_buf_free(&man);
 	free(p);

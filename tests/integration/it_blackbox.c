@@ -200,6 +200,16 @@ static void test_end_to_end_and_intruder(void **state)
 		free(clog);
 	}
 
+	/* A forensic dump is written down in the tenant's blackbox too. */
+	{
+		char *dump = state_path(env, "dumps", "bbtenant");
+		char *parent = state_path(env, "dumps", "");
+
+		assert_int_equal(mkdir(parent, 0700), 0);
+		assert_soda_ok(soda_server_dump(srv, dump, 0, &env->err), env->err);
+		free(parent);
+		free(dump);
+	}
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
 
 	/* The tenant reads it all back. */
@@ -221,6 +231,8 @@ static void test_end_to_end_and_intruder(void **state)
 	/* The host's own lifecycle records, sealed to the same key. */
 	assert_non_null(strstr(all, "host lifecycle: running"));
 	assert_non_null(strstr(all, "host lifecycle: shutoff"));
+	assert_non_null(strstr(all, "host snapshot: forensic dump (disk, frozen"));
+	assert_non_null(strstr(all, "host lifecycle: paused: frozen"));
 	if (soda_blackbox_report_get_status(rep) != SODA_BLACKBOX_INTACT)
 		print_findings(rep);
 	assert_int_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_INTACT);

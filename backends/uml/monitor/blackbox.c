@@ -177,15 +177,21 @@ void mbb_process(void)
 		report_errors(e, "commit");
 }
 
-void mbb_lifecycle(int state, const char *text)
+_Static_assert(SU_BB_SNAPSHOT == SODA_BLACKBOX_SNAPSHOT, "record types");
+
+void mbb_host_event(uint32_t type, uint32_t aux, const char *text)
 {
 	soda_error *e = NULL;
 
 	if (!B.store)
 		return;
-	if (soda_blackbox_store_host_event(B.store, SODA_BLACKBOX_LIFECYCLE, (uint32_t)state, text,
-					   strlen(text), 0, &e) < 0)
+	if (soda_blackbox_store_host_event(B.store, type, aux, text, strlen(text), 0, &e) < 0)
 		report_errors(e, "host event");
+}
+
+void mbb_lifecycle(int state, const char *text)
+{
+	mbb_host_event(SODA_BLACKBOX_LIFECYCLE, (uint32_t)state, text);
 }
 
 void mbb_close(void)
@@ -241,6 +247,10 @@ void mbb_process(void)
 void mbb_lifecycle(int state, const char *text)
 {
 	(void)state, (void)text;
+}
+void mbb_host_event(uint32_t type, uint32_t aux, const char *text)
+{
+	(void)type, (void)aux, (void)text;
 }
 void mbb_close(void)
 {

@@ -30,6 +30,9 @@ int mbb_timeout_ms(void);
 void mbb_process(void);
 /* A lifecycle record from the host (@state: SODA_STATE_*). */
 void mbb_lifecycle(int state, const char *text);
+/* Another record from the host: SU_BB_SNAPSHOT (a dump was taken). */
+#define SU_BB_SNAPSHOT 9 /* SODA_BLACKBOX_SNAPSHOT */
+void mbb_host_event(uint32_t type, uint32_t aux, const char *text);
 /* Reads the rest of the line (the guest is gone), then closes the store:
  * everything is synced. */
 void mbb_close(void);

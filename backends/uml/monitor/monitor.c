@@ -522,6 +522,10 @@ static void handle_control(int fd)
 		} else {
 			r = do_stop((uint32_t)ms, msg, sizeof(msg));
 		}
+	} else if (strncmp(req, "snapshot ", 9) == 0) {
+		/* A forensic dump was taken: the tenant's blackbox hears of it. */
+		mlog("snapshot: %.200s", req + 9);
+		mbb_host_event(SU_BB_SNAPSHOT, 0, req + 9);
 	} else if (strcmp(req, "kill") == 0) {
 		M.kill_requested = true;
 		force_kill("kill requested");
