@@ -1,6 +1,7 @@
 # Builds the linker version script from symbol lists:
-# cmake -DIN="a.sym;b.sym" -DOUT=libsoda.map -P symmap.cmake
+# cmake -DIN="a.sym|b.sym" -DOUT=libsoda.map -P symmap.cmake
 # A .sym file lists one exported symbol per line; '#' starts a comment.
+string(REPLACE "|" ";" IN "${IN}")
 set(names "")
 foreach(f ${IN})
   if(f STREQUAL "")
