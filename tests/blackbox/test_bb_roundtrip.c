@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Writer -> line -> store -> reader, and what the verifier says. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bbtest.h"
+#include "testhelp.h"
+
+static int setup(void **state)
+{
+	bb_env *e = calloc(1, sizeof(*e));
+
+	bb_env_setup(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	bb_env_teardown(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_basic(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "srv1");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	soda_blackbox_report *r;
+	char *text = NULL;
+	size_t n = 0;
+
+	assert_int_equal(sbw_append(w, SBX_R_SYSLOG, 13, "hello world", 11), 0);
+	assert_int_equal(sbw_append(w, SBX_R_CONSOLE_OUT, 0, "$ ls\r\n", 6), 0);
+	bb_feed(s, &line, 7);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	sbw_free(w);
+	bb_close(s);
+	r = bb_verify(e->store);
+	bb_dump("verify", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	soda_blackbox_report_free(r);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	bb_dump("read", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	assert_non_null(strstr(text, "hello world\n$ ls\r\n"));
+	free(text);
+	soda_blackbox_report_free(r);
+	bb_line_reset(&line);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
