@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # The libsoda demo: a landlord hosts three tenants' virtual servers on this
-# machine and shows what protects whom. Everything happens in a temporary
+# machine and shows what protects whom: jails, shares, freeze and dumps,
+# crash recovery and the tenants' blackbox. Everything happens in a temporary
 # state directory that is removed at the end, even on failure.
 #
 #   examples/demo/demo.sh [BUILD-DIR]     (default: build)
@@ -14,6 +15,7 @@ export SODA_MONITOR="$BUILD/soda-monitor"
 export SODA_AGENT="$BUILD/soda-agent"
 STATE=$(mktemp -d /tmp/soda-demo-XXXXXX)
 SODACTL="$BUILD/sodactl --state-dir $STATE"
+BLACKBOX="$BUILD/soda-blackbox"
 
 cleanup() {
 	for s in web db cache; do
@@ -31,10 +33,13 @@ step "1. A guest image, built without mounting anything (mkfs.ext4 -d)"
 run $SODACTL image build busybox
 run $SODACTL image list
 
-step "2. Three tenants' servers; the web server gets a read-only share of its site"
-mkdir -p "$STATE/site"
+step "2. Three tenants' servers; the web server gets a read-only share of its site and a blackbox"
+mkdir -p "$STATE/site" "$STATE/tenant"
 echo "<h1>tenant web's site</h1>" > "$STATE/site/index.html"
-run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --shares "cpu.weight=100 cpus=0"
+echo "   The web tenant makes its key pair (on its own machine; the host only ever sees the .pub):"
+run $BLACKBOX keygen "$STATE/tenant/web"
+run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --shares "cpu.weight=100 cpus=0" \
+	--blackbox "$STATE/tenant/web.pub"
 run $SODACTL create db --memory 96 --shares "cpu.weight=300 cpus=0 pids.max=256"
 run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB"
 for s in web db cache; do
@@ -85,16 +90,32 @@ run $SODACTL dump db "$STATE/db-dump" --memory
 run ls -l "$STATE/db-dump"
 grep -c "order #42 paid" "$STATE/db-dump/disk.cow" >/dev/null && echo "   the ledger entry is in the dumped disk layer"
 
-step "8. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
+step "8. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
+run $SODACTL exec web 'printf "order %s accepted\n" 1001 > /dev/blackbox; logger -t shop "payment service up"'
+echo "   An intruder takes the web server: kills every process it can and wipes the logs."
+run $SODACTL exec web 'kill -9 -1 2>/dev/null; rm -rf /var/log; echo "   (intruder) done"'
+run $SODACTL exec web 'printf "order %s accepted\n" 1002 > /dev/blackbox; /bin/busybox true'
+echo "   The landlord proves the store intact and complete without any key:"
+run $BLACKBOX verify "$STATE/blackbox/web"
+grep -rqa "order 1001" "$STATE/blackbox/web" && echo "   !! plaintext in the store" || echo "   the host's copy holds no plaintext (grep 'order 1001' finds nothing)"
+echo "   The tenant reads it with its secret key (orders, syslog and exec events, before and after the intrusion):"
+run sh -c "$BLACKBOX read --key $STATE/tenant/web --type text,syslog,exec,snapshot $STATE/blackbox/web | cut -c1-110"
+
+step "9. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
 mpid=$($SODACTL info db --json | sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p')
 run kill -9 "$mpid"
 sleep 0.3
 run $SODACTL recover
 run $SODACTL list
 
-step "9. Graceful stop of the others, and the servers are gone"
+step "10. Graceful stop of the others, and the servers are gone"
 run $SODACTL stop web
 run $SODACTL stop cache
 run $SODACTL list
+echo "   The web tenant replays its console sessions from the blackbox (20 times faster):"
+$BLACKBOX replay --key "$STATE/tenant/web" --speed 20 --max-wait 0.2 "$STATE/blackbox/web" | tail -n 6 | cut -c1-100
+echo
+run $BLACKBOX export --key "$STATE/tenant/web" --format asciicast --output "$STATE/web.cast" "$STATE/blackbox/web"
+echo "   $(wc -l < "$STATE/web.cast") asciicast v2 events in web.cast (asciinema play web.cast)"
 echo
 echo "Demo done; cleaning up $STATE."
