@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/blackbox: the host store, the verifier and the reader.
+ *
+ *   bench-blackbox [--mib N] [--dir DIR]
+ *
+ * Append: N MiB (default 256) of 1 KiB records, sealed beforehand by a
+ * writer into frames (as a guest's agent would), fed to the store in 64 KiB
+ * pieces as soda-monitor does: once with the data synced at the close, as
+ * the baseline, and once with fdatasync at every group commit (the
+ * monitor's durability). Baseline in the same run: write() of the same
+ * frame bytes in the same pieces to a plain file, one fdatasync at the end.
+ * Then the keyless verifier and the tenant's reader over the store.
+ * DIR (default /var/tmp) is where the files go: the disk under test.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <soda/blackbox.h>
+#include <soda/soda.h>
+
+static void die(const char *what, soda_error *e)
+{
+	fprintf(stderr, "bench-blackbox: %s: %s\n", what, e ? soda_error_message(e) : strerror(errno));
+	exit(1);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int collect(const void *frame, size_t len, void *userdata)
+{
+	struct buf *b = userdata;
+
+	if (b->len + len > b->cap)
+		return -ENOSPC;
+	memcpy(b->p + b->len, frame, len);
+	b->len += len;
+	return 0;
+}
+
+#define PIECE (64 * 1024)
+
+/* Feeds the frames to a new store in @dir in pieces, committing when due;
+ * returns the seconds from open to close. */
+static double append(const char *dir, soda_blackbox_key *pub, const struct buf *frames,
+		     uint32_t durability, unsigned mib)
+{
+	soda_blackbox_store_options so = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	soda_blackbox_store *st = NULL;
+	soda_error *e = NULL;
+	double t;
+
+	so.durability = durability;
+	so.quota_bytes = (uint64_t)mib * 4 << 20;
+	so.segment_bytes = 64 << 20;
+	t = now_s();
+	if (soda_blackbox_store_open(&st, dir, pub, &so, 0, &e) < 0)
+		die("store", e);
+	for (size_t off = 0; off < frames->len; off += PIECE) {
+		size_t n = frames->len - off < PIECE ? frames->len - off : PIECE;
+		uint64_t deadline;
+
+		if (soda_blackbox_store_feed(st, frames->p + off, n, 0, &e) < 0)
+			die("feed", e);
+		if (soda_blackbox_store_get_deadline(st, &deadline) == 0 && deadline != UINT64_MAX) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u >= deadline &&
+			    soda_blackbox_store_process(st, 0, &e) < 0)
+				die("commit", e);
+		}
+	}
+	if (soda_blackbox_store_close(st, 0, &e) < 0)
+		die("close", e);
+	return now_s() - t;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "mib", required_argument, NULL, 'm' },
+					      { "dir", required_argument, NULL, 'd' },
+					      { NULL, 0, NULL, 0 } };
+	soda_blackbox_writer_options wo = SODA_BLACKBOX_WRITER_OPTIONS_INIT;
+	soda_blackbox_key *key = NULL, *pub = NULL;
+	soda_blackbox_writer *w = NULL;
+	soda_blackbox_report *rep = NULL;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *e = NULL;
+	const char *base = "/var/tmp";
+	char dir[256], raw[300], cmd[600];
+	struct buf frames = { 0 };
+	uint8_t body[1024];
+	unsigned mib = 256;
+	double t, raw_s, append_s, group_s, verify_s, read_s;
+	uint64_t records = 0, payload = 0;
+	int c, fd;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'm' && atoi(optarg) > 0)
+			mib = (unsigned)atoi(optarg);
+		else if (c == 'd')
+			base = optarg;
+		else
+			return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s/soda-bench-bb-%d", base, (int)getpid());
+	snprintf(raw, sizeof(raw), "%s/soda-bench-raw-%d", base, (int)getpid());
+
+	/* The frames, sealed once: what a guest's line carries. */
+	frames.cap = (size_t)mib * 1200 * 1024;
+	frames.p = malloc(frames.cap);
+	if (!frames.p)
+		die("memory", NULL);
+	memset(body, 'x', sizeof(body));
+	if (soda_blackbox_key_generate(&key, SODA_BLACKBOX_KEY_TENANT, 0, &e) < 0 ||
+	    soda_blackbox_key_get_public(&pub, key, &e) < 0 ||
+	    soda_blackbox_writer_new(&w, pub, &wo, collect, &frames, NULL, 0, &e) < 0)
+		die("writer", e);
+	for (uint64_t i = 0; i < (uint64_t)mib * 1024; i++) {
+		snprintf((char *)body, 32, "record %020llu", (unsigned long long)i);
+		if (soda_blackbox_writer_append(w, SODA_BLACKBOX_TEXT, 0, body, sizeof(body), 0, 0, 0,
+						&e) < 0)
+			die("append", e);
+	}
+	soda_blackbox_writer_end(w, 0, 0, NULL);
+	soda_blackbox_writer_free(w);
+
+	/* Baseline: the same bytes with write(), one fdatasync at the end. */
+	fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die(raw, NULL);
+	t = now_s();
+	for (size_t off = 0; off < frames.len; off += PIECE) {
+		size_t n = frames.len - off < PIECE ? frames.len - off : PIECE;
+
+		if (write(fd, frames.p + off, n) != (ssize_t)n)
+			die("write", NULL);
+	}
+	fdatasync(fd);
+	raw_s = now_s() - t;
+	close(fd);
+	unlink(raw);
+
+	/* The store, as soda-monitor drives it: with the monitor's durability
+	 * (fdatasync every group), and with the baseline's (write only, the
+	 * data synced once at the close). */
+	append_s = append(dir, pub, &frames, SODA_BLACKBOX_DURABILITY_WRITE, mib);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		die("cleaning up", NULL);
+	group_s = append(dir, pub, &frames, SODA_BLACKBOX_DURABILITY_GROUP, mib);
+
+	t = now_s();
+	if (soda_blackbox_verify(&rep, dir, NULL, 0, &e) < 0)
+		die("verify", e);
+	verify_s = now_s() - t;
+	if (soda_blackbox_report_get_status(rep) != SODA_BLACKBOX_INTACT)
+		die("the store does not verify", NULL);
+	soda_blackbox_report_free(rep);
+
+	t = now_s();
+	if (soda_blackbox_reader_open(&rd, dir, key, NULL, 0, &e) < 0)
+		die("reader", e);
+	while (soda_blackbox_reader_next(rd, &rec, 0, &e) == 1) {
+		size_t len;
+
+		soda_blackbox_record_get_data(rec, &len);
+		records++;
+		payload += len;
+	}
+	read_s = now_s() - t;
+	if (soda_blackbox_report_get_status(soda_blackbox_reader_get_report(rd)) !=
+	    SODA_BLACKBOX_INTACT)
+		die("the reader found the store damaged", NULL);
+	soda_blackbox_reader_close(rd);
+
+	printf("Blackbox host store, %u MiB of 1 KiB records (%.1f MiB of frames), pieces of 64 KiB\n",
+	       mib, frames.len / 1048576.0);
+	printf("  write() of the frames (baseline)   %7.3f s  %8.1f MB/s\n", raw_s,
+	       frames.len / raw_s / 1e6);
+	printf("  store append, synced at the close  %7.3f s  %8.1f MB/s   ratio %.2f\n", append_s,
+	       frames.len / append_s / 1e6, raw_s / append_s);
+	printf("  store append, fdatasync per group  %7.3f s  %8.1f MB/s   ratio %.2f\n", group_s,
+	       frames.len / group_s / 1e6, raw_s / group_s);
+	printf("  verify without a key               %7.3f s  %8.1f MB/s\n", verify_s,
+	       frames.len / verify_s / 1e6);
+	printf("  read with the tenant key           %7.3f s  %8.1f MB/s   (%llu records, %.1f MiB of "
+	       "plaintext)\n",
+	       read_s, frames.len / read_s / 1e6, (unsigned long long)records, payload / 1048576.0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-blackbox: could not remove %s\n", dir);
+	soda_blackbox_key_free(key);
+	soda_blackbox_key_free(pub);
+	free(frames.p);
+	return records == (uint64_t)mib * 1024 ? 0 : 1;
+}
