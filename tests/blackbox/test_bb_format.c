@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The test vectors of docs/blackbox-format.md: each line of the document's
+ * "Test vectors" block is "NAME HEX"; this test computes NAME from the
+ * inputs the document gives and compares. With SODA_PRINT_VECTORS=1 it
+ * prints the block instead (to write the document).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "bbtest.h"
+#include "libsoda/blackbox/frame.h"
+
+#define MAX_VECTORS 16
+
+struct vector {
+	const char *name;
+	uint8_t bytes[64];
+	size_t len;
+};
+
+static void fill(uint8_t *p, size_t n, uint8_t first)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(first + i);
+}
+
+static size_t compute(struct vector *v)
+{
+	uint8_t box_pk[32], k0[32], stream[16], r[32];
+	static const char payload[] = "hello, blackbox!";
+	sbx_header h = { 0 };
+	sbx_record_header rh = { 0 };
+	uint32_t crc;
+	size_t n = 0;
+
+	fill(box_pk, 32, 0x00);
+	fill(k0, 32, 0x20);
+	fill(stream, 16, 0x40);
+	crc = sbx_crc32c(0, "123456789", 9);
+	v[n] = (struct vector){ "crc32c", { (uint8_t)(crc >> 24), (uint8_t)(crc >> 16),
+					   (uint8_t)(crc >> 8), (uint8_t)crc },
+				4 };
+	n++;
+	v[n].name = "key_id";
+	sbx_key_id(v[n].bytes, box_pk);
+	v[n++].len = SBX_KEY_ID_BYTES;
+	sbx_ratchet_first(r, k0, stream);
+	v[n].name = "ratchet_0";
+	memcpy(v[n].bytes, r, 32);
+	v[n++].len = 32;
+	v[n].name = "epoch_key_0";
+	sbx_epoch_key(v[n].bytes, r, stream, 0);
+	v[n++].len = 32;
+	sbx_ratchet_next(r);
+	v[n].name = "ratchet_1";
+	memcpy(v[n].bytes, r, 32);
+	v[n++].len = 32;
+	v[n].name = "epoch_key_1";
+	sbx_epoch_key(v[n].bytes, r, stream, 1);
+	v[n++].len = 32;
+	h.kind = SBX_K_DATA;
+	h.len = (uint32_t)strlen(payload);
+	h.epoch = 1;
+	memcpy(h.stream, stream, 16);
+	h.seq = 5;
+	h.time_usec = 1700000000000000ull;
+	v[n].name = "frame_header";
+	sbx_header_encode(v[n].bytes, &h, (const uint8_t *)payload);
+	v[n++].len = SBX_HEADER_BYTES;
+	rh.type = SBX_R_TEXT;
+	rh.aux = 7;
+	rh.mono_usec = 123456789;
+	v[n].name = "record_header";
+	sbx_record_header_encode(v[n].bytes, &rh);
+	v[n++].len = SBX_RECORD_HEADER_BYTES;
+	return n;
+}
+
+static void to_hex(char *out, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* The document's value for @name: the hex after "NAME " on a line of its
+ * own, the hex possibly continued on following lines indented further. */
+static char *doc_value(const char *doc, const char *name)
+{
+	char key[64];
+	const char *p;
+	char *out = calloc(1, 256);
+	size_t o = 0;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(doc, key);
+	if (!p || !out) {
+		free(out);
+		return NULL;
+	}
+	p += strlen(key);
+	for (; *p && o < 255; p++) {
+		if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+			out[o++] = *p;
+		else if (*p == '\n' && p[1] != ' ')
+			break;
+	}
+	return out;
+}
+
+static void test_vectors(void **state)
+{
+	struct vector v[MAX_VECTORS];
+	size_t n = compute(v);
+	char *doc = NULL, path[512], hex[129];
+
+	(void)state;
+	if (getenv("SODA_PRINT_VECTORS")) {
+		for (size_t i = 0; i < n; i++) {
+			to_hex(hex, v[i].bytes, v[i].len);
+			printf("%s %s\n", v[i].name, hex);
+		}
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/docs/blackbox-format.md", SODA_TEST_SRCDIR);
+	{
+		size_t len;
+		uint8_t *raw = bb_read_file(path, &len);
+
+		doc = realloc(raw, len + 1);
+		assert_non_null(doc);
+		doc[len] = '\0';
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *want = doc_value(doc, v[i].name);
+
+		if (!want)
+			fail_msg("docs/blackbox-format.md has no test vector '%s'", v[i].name);
+		to_hex(hex, v[i].bytes, v[i].len);
+		if (strcmp(want, hex) != 0)
+			fail_msg("vector %s: the document says %s, the code makes %s", v[i].name, want,
+				 hex);
+		free(want);
+	}
+	free(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vectors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
