@@ -52,6 +52,7 @@ typedef struct rstream {
 	pending win[WINDOW_FRAMES];
 	size_t n_win, win_bytes;
 	uint64_t fails_in_epoch;
+	bool declared_loss; /* the store said frames of this stream are gone */
 } rstream;
 
 struct soda_blackbox_record {
@@ -88,6 +89,7 @@ struct soda_blackbox_reader {
 	size_t q_head, q_len, q_cap;
 	soda_blackbox_record cur; /* the one handed out last */
 	size_t errors_seen;
+	bool retention_seen; /* the store deleted segments by its policy */
 	bool done;
 };
 
@@ -455,9 +457,15 @@ static void on_notice(soda_blackbox_reader *rd, const sbb_item *it)
 	sbx_record_header rh = { .type = SBX_R_LOSS };
 	int n;
 
+	if (it->h.kind == SBX_K_RETENTION)
+		rd->retention_seen = true;
 	if (it->h.kind != SBX_K_LOSS || sbb_loss_decode(&l, it->frame + SBX_HEADER_BYTES, it->h.len) < 0)
 		return;
 	if (l.flags & SBB_LOSS_F_STREAM) {
+		rstream *lost = rs_find(rd, l.stream);
+
+		if (lost)
+			lost->declared_loss = true;
 		sbb_hex(a, l.stream, 16);
 		n = snprintf(text, sizeof(text),
 			     "%s: frames %" PRIu64 " to %" PRIu64 " of stream %s lost (%" PRIu64 " bytes)",
@@ -533,6 +541,19 @@ static void at_end(soda_blackbox_reader *rd)
 				       "no final tag and no authentic heartbeat lately: the stream's end may be cut off");
 			break;
 		default:
+			/* The store said so: frames of the stream went over the quota,
+			 * or segments went by the retention policy. A loss it owned
+			 * up to, not a cut it hid. */
+			if (rs->declared_loss || rd->retention_seen) {
+				sbb_report_add(rd->rep, SODA_BLACKBOX_F_TRUNCATED,
+					       SODA_BLACKBOX_SEVERITY_LOSS, CRYPTO, &rs->end_pos, rs->id,
+					       rs->have_auth ? rs->last_auth_seq : SBB_NO_SEQ,
+					       "no final tag: the stream's authentic records stop here, "
+					       "and the store declared the rest lost (%s)",
+					       rs->declared_loss ? "quota or rejected frames"
+								 : "retention");
+				break;
+			}
 			sbb_report_add(rd->rep, SODA_BLACKBOX_F_TRUNCATED, SODA_BLACKBOX_SEVERITY_ERROR, CRYPTO,
 				       &rs->end_pos, rs->id, rs->have_auth ? rs->last_auth_seq : SBB_NO_SEQ,
 				       "no final tag: the stream's authentic records stop here, the rest was cut off");

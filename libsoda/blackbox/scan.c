@@ -1174,6 +1174,15 @@ static void finish(sbb_scan *s)
 									 32) == 0;
 				}
 		}
+		/* Retention deletes from the front only, and the notices of
+		 * earlier deletions went with the segments that held them: a
+		 * notice that ends right before the first segment accounts for
+		 * everything before it (its digest ties it to that segment). */
+		for (size_t i = 0; want < s->first_no && i < s->n_rets; i++)
+			if (s->rets[i].last == s->first_no - 1) {
+				want = s->first_no;
+				digest_ok = sodium_memcmp(s->rets[i].last_digest, s->first_prev, 32) == 0;
+			}
 		if (want < s->first_no)
 			FIND(s, SEGMENT_MISSING, SEV_E, &p, NULL, SBB_NO_SEQ,
 			     "segments %" PRIu64 " to %" PRIu64 " are missing and no retention notice accounts for them",

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host store's policies: a flooding guest against the quota, garbage
+ * on the line, rotation into several segments, retention, recovery of a
+ * torn tail after a crash, and what the host can learn from a store.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bbtest.h"
+#include "testhelp.h"
+
+static int setup(void **state)
+{
+	bb_env *e = calloc(1, sizeof(*e));
+
+	bb_env_setup(e);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	bb_env_teardown(*state);
+	free(*state);
+	return 0;
+}
+
+/* Bytes in the store's files, and how many segments there are. */
+static uint64_t store_bytes(const char *dir, int *ret_segments)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t total = 0;
+	int segs = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+			total += (uint64_t)st.st_size;
+			segs += strncmp(de->d_name, "seg-", 4) == 0;
+		}
+	}
+	closedir(d);
+	if (ret_segments)
+		*ret_segments = segs;
+	return total;
+}
+
+/* @n records of 1 KiB, "REC-<i>" first, into the line. */
+static void records(sbw_writer *w, int first, int n)
+{
+	char body[1024];
+
+	memset(body, '.', sizeof(body));
+	for (int i = first; i < first + n; i++) {
+		int k = snprintf(body, 32, "REC-%d;", i);
+
+		body[k] = '.';
+		assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, body, sizeof(body)), 0);
+	}
+}
+
+static void test_quota_flood(void **state)
+{
+	bb_env *e = *state;
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "flood");
+	soda_blackbox_store *s;
+	soda_blackbox_report *r;
+	uint64_t dropped = 0;
+	char *text = NULL;
+	size_t n = 0;
+
+	o.quota_bytes = 1 << 20;
+	o.segment_bytes = 256 << 10;
+	s = bb_store(e->store, e->pk, &o);
+	/* A guest writes 8 MiB into a 1 MiB store. */
+	for (int i = 0; i < 32; i++) {
+		records(w, i * 256, 256);
+		bb_feed(s, &line, 4096);
+	}
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	assert_int_equal(soda_blackbox_store_get_counter(s, SODA_BLACKBOX_STAT_DROPPED_FRAMES,
+							 &dropped),
+			 0);
+	assert_true(dropped > 6000);
+	bb_close(s);
+	sbw_free(w);
+	/* The disk holds no more than the quota... */
+	assert_true(store_bytes(e->store, NULL) <= o.quota_bytes);
+	/* ...and the loss is written down, not silent: both readers say so,
+	 * and call it a declared loss, not damage. */
+	r = bb_verify(e->store);
+	bb_dump("verify after the flood", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INCOMPLETE);
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_DECLARED_LOSS, 0));
+	soda_blackbox_report_free(r);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	bb_dump("read after the flood", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INCOMPLETE);
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_DECLARED_LOSS, 0));
+	/* What was kept is the beginning, whole. */
+	assert_non_null(strstr(text, "REC-0;"));
+	assert_non_null(strstr(text, "REC-100;"));
+	assert_null(strstr(text, "REC-8000;"));
+	free(text);
+	soda_blackbox_report_free(r);
+	bb_line_reset(&line);
+}
+
+static void test_garbage_is_written_down(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "noisy");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	soda_blackbox_report *r;
+	uint64_t garbage = 0;
+	char *text = NULL;
+	size_t n = 0;
+
+	records(w, 0, 3);
+	bb_feed(s, &line, 0);
+	/* An intruder writes straight onto the line. */
+	assert_int_equal(soda_blackbox_store_feed(s, "rm -rf / # hi host\n", 19, 0, NULL), 0);
+	records(w, 3, 3);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	assert_int_equal(soda_blackbox_store_get_counter(s, SODA_BLACKBOX_STAT_GARBAGE_BYTES,
+							 &garbage),
+			 0);
+	assert_int_equal(garbage, 19);
+	bb_close(s);
+	sbw_free(w);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	/* Every record is there; the garbage is a declared loss. */
+	for (int i = 0; i < 6; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "REC-%d;", i);
+		assert_non_null(strstr(text, want));
+	}
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_DECLARED_LOSS, 0));
+	assert_int_not_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	free(text);
+	soda_blackbox_report_free(r);
+	bb_line_reset(&line);
+}
+
+static void test_rotation_and_retention(void **state)
+{
+	bb_env *e = *state;
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "rotate");
+	soda_blackbox_store *s;
+	soda_blackbox_report *r;
+	int segments = 0;
+	char *text = NULL;
+	size_t n = 0;
+
+	o.segment_bytes = 64 << 10;
+	o.retention_bytes = 256 << 10;
+	o.quota_bytes = 4 << 20;
+	s = bb_store(e->store, e->pk, &o);
+	for (int i = 0; i < 8; i++) {
+		/* A new epoch now and then (writers rekey by time and bytes):
+		 * what follows a deleted segment decrypts from the next epoch on. */
+		sbw_rekey(w);
+		records(w, i * 128, 128);
+		bb_feed(s, &line, 0);
+		assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
+		assert_int_equal(soda_blackbox_store_process(s, 0, NULL), 0);
+	}
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	bb_close(s);
+	sbw_free(w);
+	/* 1 MiB went in: several segments were made and the oldest deleted. */
+	assert_true(store_bytes(e->store, &segments) <= (320 << 10));
+	assert_true(segments >= 2);
+	r = bb_verify(e->store);
+	bb_dump("verify after retention", r);
+	assert_int_not_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_report_free(r);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	bb_dump("read after retention", r);
+	assert_int_not_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	/* The newest records are readable, the oldest went with retention. */
+	assert_non_null(strstr(text, "REC-1023;"));
+	assert_null(strstr(text, "REC-0;"));
+	free(text);
+	soda_blackbox_report_free(r);
+	bb_line_reset(&line);
+}
+
+static void test_torn_tail_recovery(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "torn");
+	soda_blackbox_store *s;
+	soda_blackbox_report *r;
+	char *seg, *text = NULL;
+	size_t n = 0, len;
+	uint8_t *data;
+	int status;
+	pid_t pid;
+
+	records(w, 0, 10);
+	/* The store's writer, a process that crashes after its last commit
+	 * (it never closes the store). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		s = bb_store(e->store, e->pk, NULL);
+		bb_feed(s, &line, 0);
+		_exit(soda_blackbox_store_flush(s, 0, NULL) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	bb_line_reset(&line);
+	/* ...and its last frame is only half on the disk. */
+	seg = bb_seg_path(e->store, 1);
+	data = bb_read_file(seg, &len);
+	bb_write_file(seg, data, len - 300);
+	free(data);
+	/* The next writer recovers the store and goes on, with the guest's
+	 * next stream (the crashed monitor took its guest along). */
+	sbw_free(w);
+	w = bb_writer(e, &line, "torn");
+	s = bb_store(e->store, e->pk, NULL);
+	records(w, 10, 2);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	bb_close(s);
+	sbw_free(w);
+	r = bb_verify(e->store);
+	bb_dump("verify after the cut", r);
+	/* The cut is found and reported as a recovery with its loss, not as
+	 * tampering. */
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_RECOVERED, 0));
+	assert_int_not_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_report_free(r);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	bb_dump("read after the cut", r);
+	assert_non_null(strstr(text, "REC-0;"));
+	assert_non_null(strstr(text, "REC-8;"));
+	assert_non_null(strstr(text, "REC-11;"));
+	free(text);
+	soda_blackbox_report_free(r);
+	free(seg);
+	bb_line_reset(&line);
+}
+
+/* The host has the store and the public key: neither opens a record. */
+static void test_host_cannot_read(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "private");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	soda_blackbox_reader *rd = NULL;
+	soda_error *err = NULL;
+	char cmd[300];
+
+	assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, "the tenant's secret 4711", 24), 0);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	bb_close(s);
+	sbw_free(w);
+	snprintf(cmd, sizeof(cmd), "grep -rqa \"secret 4711\" %s", e->store);
+	assert_int_not_equal(system(cmd), 0);
+	/* The probe works: the store's label is in the clear. */
+	snprintf(cmd, sizeof(cmd), "grep -rqa private %s", e->store);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(soda_blackbox_reader_open(&rd, e->store, e->pk, NULL, 0, &err), -EINVAL);
+	assert_non_null(err);
+	soda_error_free(err);
+	bb_line_reset(&line);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_quota_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_is_written_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_cannot_read, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
