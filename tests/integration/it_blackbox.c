@@ -247,6 +247,41 @@ static void test_end_to_end_and_intruder(void **state)
 	assert_true(soda_blackbox_report_get_counter(vrep, SODA_BLACKBOX_REPORT_FRAMES) > 5);
 	soda_blackbox_report_free(vrep);
 
+	/* The same through the command line: the tenant's read and asciicast
+	 * export, the landlord's verify, each with its exit code. */
+	{
+		char keyfile[128], cast[128];
+		char *const verify[] = { SODA_TEST_BLACKBOX_CLI, "verify", dir, NULL };
+		char *const readv[] = { SODA_TEST_BLACKBOX_CLI, "read", "--key", keyfile,
+					"--type", "text", dir, NULL };
+		char *const badkey[] = { SODA_TEST_BLACKBOX_CLI, "read", "--key", "/nonexistent",
+					 dir, NULL };
+		char *const exportv[] = { SODA_TEST_BLACKBOX_CLI, "export", "--key", keyfile,
+					  "--format", "asciicast", "--output", cast, dir, NULL };
+
+		snprintf(keyfile, sizeof(keyfile), "%s/tenant.key", env->state_dir);
+		snprintf(cast, sizeof(cast), "%s/session.cast", env->state_dir);
+		assert_soda_ok(soda_blackbox_key_save_secret(tenant, keyfile, 0, &env->err), env->err);
+		out = NULL;
+		assert_int_equal(th_run(verify, &out), 0);
+		assert_non_null(strstr(out, ": intact:"));
+		free(out);
+		assert_int_equal(th_run(readv, &out), 0);
+		assert_non_null(strstr(out, "guest text         0      SODA-BB-AFTER"));
+		assert_null(strstr(out, "guest exec"));
+		free(out);
+		assert_int_equal(th_run(badkey, &out), 3);
+		assert_non_null(strstr(out, "/nonexistent"));
+		free(out);
+		assert_int_equal(th_run(exportv, &out), 0);
+		free(out);
+		out = th_read_file(cast);
+		assert_non_null(out);
+		assert_true(strncmp(out, "{\"version\": 2, ", 15) == 0);
+		assert_non_null(strstr(out, ", \"o\", "));
+		free(out);
+	}
+
 	/* The store outlives the server's definition. */
 	assert_soda_ok(soda_server_undefine(srv, 0, &env->err), env->err);
 	assert_true(path_exists(dir));
