@@ -11,38 +11,12 @@
 
 void sbb_hex(char *out, const uint8_t *in, size_t n)
 {
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	su_hex(out, in, n);
 }
 
 int sbb_unhex(uint8_t *out, size_t n, const char *in, size_t in_len)
 {
-	if (in_len != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return in_len == 2 * n ? su_unhex(out, n, in) : -EINVAL;
 }
 
 bool sbb_is_zero(const uint8_t *p, size_t n)
