@@ -58,10 +58,56 @@ static void test_basic(void **state)
 	bb_line_reset(&line);
 }
 
+/* A reader following a live store sees records as they are committed. */
+static void test_follow(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "live");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	soda_blackbox_reader_options ro = SODA_BLACKBOX_READER_OPTIONS_INIT;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	const uint8_t *body;
+	size_t len;
+	int r;
+
+	ro.types = 1ull << SODA_BLACKBOX_TEXT;
+	assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, "first", 5), 0);
+	bb_feed(s, &line, 0);
+	assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, e->store, e->sk, &ro,
+						 SODA_BLACKBOX_READ_FOLLOW, &err),
+		       err);
+	assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), 1);
+	body = soda_blackbox_record_get_data(rec, &len);
+	assert_memory_equal(body, "first", 5);
+	/* Nothing more yet: the reader says so and waits. */
+	assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), -EAGAIN);
+	assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, "second", 6), 0);
+	bb_feed(s, &line, 0);
+	/* Not committed: still nothing. */
+	r = soda_blackbox_reader_next(rd, &rec, 0, &err);
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
+	assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), 1);
+	body = soda_blackbox_record_get_data(rec, &len);
+	assert_int_equal(len, 6);
+	assert_memory_equal(body, "second", 6);
+	soda_blackbox_reader_close(rd);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	sbw_free(w);
+	bb_close(s);
+	bb_line_reset(&line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
