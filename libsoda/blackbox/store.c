@@ -506,7 +506,10 @@ static int append_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len
 
 /* ---- commit ---- */
 
-static int write_head(soda_blackbox_store *s, uint32_t flags)
+/* Writes the head's next slot; @sync: make it durable now. The head may lag
+ * the data after a host crash (a verifier checks the prefix it names, and
+ * recovery scans past it), never lead it: the data is synced first. */
+static int write_head(soda_blackbox_store *s, uint32_t flags, bool sync)
 {
 	uint8_t slot[SBB_HEAD_SLOT_BYTES];
 	sbb_head h = { 0 };
@@ -526,7 +529,7 @@ static int write_head(soda_blackbox_store *s, uint32_t flags)
 	if (fd < 0)
 		return su_neg_errno();
 	r = write_all_at(fd, slot, sizeof(slot), (h.commit % 2) * SBB_HEAD_SLOT_BYTES);
-	if (r == 0 && s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE && fdatasync(fd) < 0)
+	if (r == 0 && sync && s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE && fdatasync(fd) < 0)
 		r = su_neg_errno();
 	close(fd);
 	return r;
@@ -536,14 +539,17 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 {
 	uint64_t now = su_mono_usec();
 	size_t entries_in_group;
+	bool ckpt = false;
 	int r;
 
 	if (s->garbage.active || s->rejected.active || s->write_err.active ||
 	    (s->quota_pending && now - s->last_loss_notice >= (uint64_t)s->o.checkpoint_ms * 1000u))
 		put_pending_losses(s, s->closing ? CLASS_FINAL : CLASS_NOTICE);
 	if (force_ckpt || (s->frames_since_ckpt > 0 &&
-			   now - s->last_ckpt >= (uint64_t)s->o.checkpoint_ms * 1000u))
+			   now - s->last_ckpt >= (uint64_t)s->o.checkpoint_ms * 1000u)) {
 		put_checkpoint(s, ckpt_flags, force_ckpt ? CLASS_FINAL : CLASS_NOTICE);
+		ckpt = true;
+	}
 	if (s->wlen == 0)
 		return 0;
 	entries_in_group = (size_t)(s->entries - s->entries_committed);
@@ -578,7 +584,10 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 	digest_now(s, s->head_digest);
 	s->head_offset = s->seg_size;
 	s->stat[SODA_BLACKBOX_STAT_COMMITS]++;
-	r = write_head(s, s->closing ? SBB_HEAD_F_CLOSED : 0);
+	/* One fdatasync per group for the data; the head is synced with the
+	 * checkpoints, at the close and under FRAME durability. */
+	r = write_head(s, s->closing ? SBB_HEAD_F_CLOSED : 0,
+		       ckpt || s->closing || s->o.durability == SODA_BLACKBOX_DURABILITY_FRAME);
 	if (r < 0)
 		return su_errorf(error, r, "cannot write the head of %s: %s", s->dir, strerror(-r));
 	return 0;
