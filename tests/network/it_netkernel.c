@@ -210,38 +210,6 @@ static void test_spoofing(void **state)
 	ports_down(ne, ps, 3);
 }
 
-/* A counter of the namespace's IP stack from /proc/net/snmp: @group's
- * two lines are the names, then the values. */
-static uint64_t snmp_get(net_env *ne, const char *group, const char *name)
-{
-	char *out = ns_out(ne, "cat /proc/net/snmp"), key[32], *names, *vals, *save1 = NULL,
-	     *save2 = NULL;
-	uint64_t v = UINT64_MAX;
-
-	assert_non_null(out);
-	snprintf(key, sizeof(key), "%s: ", group);
-	names = strstr(out, key);
-	assert_non_null(names);
-	vals = strstr(names + 1, key);
-	assert_non_null(vals);
-	names[strcspn(names, "\n")] = '\0';
-	vals[strcspn(vals, "\n")] = '\0';
-	for (char *n = strtok_r(names, " ", &save1), *x = strtok_r(vals, " ", &save2); n && x;
-	     n = strtok_r(NULL, " ", &save1), x = strtok_r(NULL, " ", &save2))
-		if (strcmp(n, name) == 0)
-			v = strtoull(x, NULL, 10);
-	free(out);
-	assert_true(v != UINT64_MAX);
-	return v;
-}
-
-/* What reached the host's ICMP and UDP. */
-static uint64_t host_received(net_env *ne)
-{
-	return snmp_get(ne, "Icmp", "InMsgs") + snmp_get(ne, "Udp", "InDatagrams") +
-	       snmp_get(ne, "Udp", "NoPorts");
-}
-
 /* The host is invisible: the namespace has an address (on another
  * interface, as a host has), and by Linux's weak host model would answer
  * ARP for it on the bridge and take packets to it. With the switch's

@@ -544,3 +544,35 @@ void fake_drain(int fd)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 }
+
+/* A counter of the namespace's IP stack from /proc/net/snmp: @group's
+ * two lines are the names, then the values. */
+uint64_t snmp_get(net_env *ne, const char *group, const char *name)
+{
+	char *out = ns_out(ne, "cat /proc/net/snmp"), key[32], *names, *vals, *save1 = NULL,
+	     *save2 = NULL;
+	uint64_t v = UINT64_MAX;
+
+	assert_non_null(out);
+	snprintf(key, sizeof(key), "%s: ", group);
+	names = strstr(out, key);
+	assert_non_null(names);
+	vals = strstr(names + 1, key);
+	assert_non_null(vals);
+	names[strcspn(names, "\n")] = '\0';
+	vals[strcspn(vals, "\n")] = '\0';
+	for (char *n = strtok_r(names, " ", &save1), *x = strtok_r(vals, " ", &save2); n && x;
+	     n = strtok_r(NULL, " ", &save1), x = strtok_r(NULL, " ", &save2))
+		if (strcmp(n, name) == 0)
+			v = strtoull(x, NULL, 10);
+	free(out);
+	assert_true(v != UINT64_MAX);
+	return v;
+}
+
+/* What reached the host's ICMP and UDP. */
+uint64_t host_received(net_env *ne)
+{
+	return snmp_get(ne, "Icmp", "InMsgs") + snmp_get(ne, "Udp", "InDatagrams") +
+	       snmp_get(ne, "Udp", "NoPorts");
+}

@@ -61,6 +61,11 @@ int ns_sh(net_env *ne, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Its output (free()). */
 char *ns_out(net_env *ne, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A counter of the namespace's IP stack (/proc/net/snmp), and the sum of
+ * what reached its ICMP and UDP. */
+uint64_t snmp_get(net_env *ne, const char *group, const char *name);
+uint64_t host_received(net_env *ne);
+
 /* ---- fake guests ---- */
 
 /* Attaches NIC 0 of defined server @server as the uml backend would (the
