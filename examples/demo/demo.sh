@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # The libsoda demo: a landlord hosts three tenants' virtual servers on this
-# machine and shows what protects whom: jails, shares, freeze and dumps,
-# crash recovery and the tenants' blackbox. Everything happens in a temporary
+# machine and shows what protects whom: jails, the switch and its firewall,
+# shares, freeze and dumps, crash recovery and the tenants' blackbox. Everything happens in a temporary
 # state directory that is removed at the end, even on failure.
 #
 #   examples/demo/demo.sh [BUILD-DIR]     (default: build)
@@ -14,7 +14,12 @@ BUILD=$(cd "$BUILD" && pwd)
 export SODA_MONITOR="$BUILD/soda-monitor"
 export SODA_AGENT="$BUILD/soda-agent"
 STATE=$(mktemp -d /tmp/soda-demo-XXXXXX)
-SODACTL="$BUILD/sodactl --state-dir $STATE"
+# The switch lives in a namespace of its own, with no route out.
+NETNS=soda-demo-$$
+ip netns add "$NETNS"
+ip -n "$NETNS" link set lo up
+export SODA_NFT_PLUGIN="$BUILD/libsoda-nft.so"
+SODACTL="$BUILD/sodactl --state-dir $STATE --netns $NETNS"
 BLACKBOX="$BUILD/soda-blackbox"
 
 cleanup() {
@@ -22,6 +27,8 @@ cleanup() {
 		$SODACTL destroy "$s" >/dev/null 2>&1 || true
 	done
 	$SODACTL recover >/dev/null 2>&1 || true
+	$SODACTL network destroy lan --force >/dev/null 2>&1 || true
+	ip netns del "$NETNS" 2>/dev/null || true
 	rm -rf "$STATE"
 }
 trap cleanup EXIT INT TERM
@@ -33,15 +40,18 @@ step "1. A guest image, built without mounting anything (mkfs.ext4 -d)"
 run $SODACTL image build busybox
 run $SODACTL image list
 
-step "2. Three tenants' servers; the web server gets a read-only share of its site and a blackbox"
+step "2. A switch (a bridge with no address for the host) and three tenants' servers on it; the web server gets a read-only share of its site and a blackbox"
+run $SODACTL network create lan
 mkdir -p "$STATE/site" "$STATE/tenant"
 echo "<h1>tenant web's site</h1>" > "$STATE/site/index.html"
 echo "   The web tenant makes its key pair (on its own machine; the host only ever sees the .pub):"
 run $BLACKBOX keygen "$STATE/tenant/web"
 run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --shares "cpu.weight=100 cpus=0" \
-	--blackbox "$STATE/tenant/web.pub"
-run $SODACTL create db --memory 96 --shares "cpu.weight=300 cpus=0 pids.max=256"
-run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB"
+	--nic lan --address 0:198.51.100.10/24 --label front --blackbox "$STATE/tenant/web.pub"
+run $SODACTL create db --memory 96 --shares "cpu.weight=300 cpus=0 pids.max=256" \
+	--nic lan --address 0:198.51.100.20/24
+run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB" \
+	--nic lan --address 0:198.51.100.30/24
 for s in web db cache; do
 	t0=$(date +%s%N)
 	$SODACTL start "$s"
@@ -66,7 +76,32 @@ run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. &
 echo "   Without a share there is no hostfs at all:"
 run $SODACTL exec db 'grep -c hostfs /proc/filesystems || echo "   -> hostfs absent"'
 
-step "5. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
+step "5. The firewall: default deny; the policy says who may connect to whom"
+cat > "$STATE/lan.policy" <<'POLICY'
+# web (group front) may reach db; cache may reach web; nobody reaches cache
+allow from group front to server db icmp
+allow from server cache to group front icmp
+POLICY
+run cat "$STATE/lan.policy"
+run $SODACTL policy check lan "$STATE/lan.policy"
+run $SODACTL policy apply lan "$STATE/lan.policy"
+probe() { # FROM TO-IP: one ping
+	if $SODACTL exec "$1" "ping -c 1 -W 1 $2 >/dev/null" >/dev/null 2>&1; then r=passes; else r=refused; fi
+	printf '   %-5s -> %-15s %s\n' "$1" "$2" "$r"
+}
+probe web 198.51.100.20
+probe db 198.51.100.10
+probe cache 198.51.100.10
+probe cache 198.51.100.20
+echo "   cache pretends to be db (takes db's address), and tries again:"
+$SODACTL exec cache 'ip addr add 198.51.100.20/24 dev eth0; ping -c 2 -W 1 -I 198.51.100.20 198.51.100.10 >/dev/null; ip addr del 198.51.100.20/24 dev eth0' >/dev/null 2>&1 || true
+run sh -c "$SODACTL policy counters lan | cut -c1-120"
+echo "   A bad policy is refused with its line and column, and the one in force stays:"
+printf 'allow from server web to server db icmp\nallow from server web to server db tcp port 99999\n' > "$STATE/bad.policy"
+$SODACTL policy apply lan "$STATE/bad.policy" || true
+run $SODACTL policy show lan
+
+step "6. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
 for s in web db cache; do
 	$SODACTL exec "$s" '(while :; do :; done) >/dev/null 2>&1 &' >/dev/null
 done
@@ -79,18 +114,18 @@ c0=$(cpu cache); sleep 2; c1=$(cpu cache)
 echo "   cache after the live change: $(( (c1 - c0) / 10000 / 2 ))% of a CPU"
 run $SODACTL stats
 
-step "6. Freeze: the cache server's processes stop; thaw resumes them"
+step "7. Freeze: the cache server's processes stop; thaw resumes them"
 run $SODACTL freeze cache
 run $SODACTL list
 run $SODACTL thaw cache
 
-step "7. Forensics: dump the db server (disk layer, facts, memory) while it runs"
+step "8. Forensics: dump the db server (disk layer, facts, memory) while it runs"
 $SODACTL exec db 'echo "order #42 paid" > /root/ledger && sync' >/dev/null
 run $SODACTL dump db "$STATE/db-dump" --memory
 run ls -l "$STATE/db-dump"
 grep -c "order #42 paid" "$STATE/db-dump/disk.cow" >/dev/null && echo "   the ledger entry is in the dumped disk layer"
 
-step "8. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
+step "9. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
 run $SODACTL exec web 'printf "order %s accepted\n" 1001 > /dev/blackbox; logger -t shop "payment service up"'
 echo "   An intruder takes the web server: kills every process it can and wipes the logs."
 run $SODACTL exec web 'kill -9 -1 2>/dev/null; rm -rf /var/log; echo "   (intruder) done"'
@@ -101,14 +136,14 @@ grep -rqa "order 1001" "$STATE/blackbox/web" && echo "   !! plaintext in the sto
 echo "   The tenant reads it with its secret key (orders, syslog and exec events, before and after the intrusion):"
 run sh -c "$BLACKBOX read --key $STATE/tenant/web --type text,syslog,exec,snapshot $STATE/blackbox/web | cut -c1-110"
 
-step "9. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
+step "10. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
 mpid=$($SODACTL info db --json | sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p')
 run kill -9 "$mpid"
 sleep 0.3
 run $SODACTL recover
 run $SODACTL list
 
-step "10. Graceful stop of the others, and the servers are gone"
+step "11. Graceful stop of the others, and the servers are gone"
 run $SODACTL stop web
 run $SODACTL stop cache
 run $SODACTL list

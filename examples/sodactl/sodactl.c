@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include <soda/soda.h>
+
+#include "commands.h"
 #ifdef SODA_HAVE_BLACKBOX
 #include <soda/blackbox.h>
 #endif
@@ -61,6 +63,13 @@ static void usage(FILE *out)
 		"  exec NAME COMMAND...        run a shell command on its console\n"
 		"  events [--count N]          print state changes as they happen\n"
 		"  recover                     clean up after crashed monitors\n"
+		"Networks (the switch) and firewall policies (docs/policy.md):\n"
+		"  network create NAME [--uplink IF] [--no-firewall]\n"
+		"  network destroy NAME [--force] | network list | network info NAME\n"
+		"  policy apply NETWORK FILE|-     replace the policy, atomically\n"
+		"  policy check NETWORK FILE|-     dry run, the kernel's checks included\n"
+		"  policy show NETWORK [--compiled]\n"
+		"  policy counters NETWORK [--json]   per rule, per server, totals\n"
 		"Images:\n"
 		"  image build NAME [--from-dir DIR | --from-tar FILE | --from-ext4 FILE]\n"
 		"              [--size MIB] [--replace]   (default source: built-in busybox)\n"
@@ -926,6 +935,9 @@ int main(int argc, char **argv)
 		{ "list", cmd_list },       { "info", cmd_info },       { "console", cmd_console },
 		{ "exec", cmd_exec },       { "events", cmd_events },   { "recover", cmd_recover },
 		{ "image", cmd_image },     { "shares", cmd_shares },   { "stats", cmd_stats },
+#ifdef SODA_HAVE_NETWORK
+		{ "network", sodactl_cmd_network }, { "policy", sodactl_cmd_policy },
+#endif
 	};
 	soda_context *ctx = NULL;
 	int c, rc;
