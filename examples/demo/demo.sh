@@ -3,7 +3,8 @@
 #
 # The libsoda demo: a landlord hosts three tenants' virtual servers on this
 # machine and shows what protects whom: jails, the switch and its firewall,
-# shares, freeze and dumps, crash recovery and the tenants' blackbox. Everything happens in a temporary
+# shares, freeze and dumps, crash recovery and the tenants' blackbox.
+# Everything happens in a temporary
 # state directory that is removed at the end, even on failure.
 #
 #   examples/demo/demo.sh [BUILD-DIR]     (default: build)
