@@ -18,13 +18,17 @@
  *
  *   allow from group web to server db tcp port 5432
  *   allow from any to group web tcp port 80, 443
- *   deny from group web to any          # web servers answer, never initiate
+ *   deny from group web to 203.0.113.0/24   # deny wins over allow
  *
- * Replies to allowed connections pass (connection tracking). Every packet of
- * a connection is judged by the connection's first direction against the
- * policy in force, so a change applies at once to connections already open.
- * A policy is applied atomically: the kernel holds the old or the new one,
- * never a mix, and on any failure nothing changes.
+ * Rules are about connections: replies to allowed connections pass
+ * (connection tracking), and a server no rule lets initiate can only
+ * answer. Every packet of a connection is judged by the connection's first
+ * direction against the policy in force, so a change applies at once to
+ * connections already open. A change goes to the kernel as ordered
+ * transactions such that a flow both the old and the new policy allow is
+ * never refused and one both refuse never passes (see docs/policy.md for
+ * why one transaction is not enough on this kernel); if the kernel refuses
+ * any of it, what was done is undone and nothing changes.
  *
  * Networks live in the state directory (<state>/networks/NAME), so every
  * process using the context sees them, and a process that starts after a
