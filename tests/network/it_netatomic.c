@@ -117,25 +117,12 @@ static void test_replace_under_traffic(void **state)
 	pthread_t ts, tr;
 	char ifa[16], ifc[16], *text[2];
 	soda_policy *pol[2] = { NULL, NULL };
-	soda_server *srv;
-	soda_server_config *cfg;
-	const char *mac;
 	double t0, worst = 0;
 
-	srv = net_define(ne, "a", "lan", "198.51.100.10/24", NULL, NULL);
-	cfg = NULL;
-	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	snprintf(p.mac_a, sizeof(p.mac_a), "%s", mac);
-	soda_server_config_free(cfg);
-	soda_server_unref(srv);
-	srv = net_define(ne, "c", "lan", "198.51.100.12/24", NULL, NULL);
-	cfg = NULL;
-	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	snprintf(p.mac_c, sizeof(p.mac_c), "%s", mac);
-	soda_server_config_free(cfg);
-	soda_server_unref(srv);
+	soda_server_unref(net_define(ne, "a", "lan", "198.51.100.10/24", NULL, NULL));
+	server_mac_of(ne, "a", p.mac_a);
+	soda_server_unref(net_define(ne, "c", "lan", "198.51.100.12/24", NULL, NULL));
+	server_mac_of(ne, "c", p.mac_c);
 	p.fd_a = fake_attach(ne, "a", ifa);
 	p.fd_c = fake_attach(ne, "c", ifc);
 
@@ -208,23 +195,11 @@ static void test_failed_change_changes_nothing(void **state)
 	uint8_t f[128];
 	size_t len;
 	char ma[18], mc[18];
-	soda_server *srv;
-	soda_server_config *cfg = NULL;
-	const char *mac;
 
-	srv = net_define(ne, "a", "lan", "198.51.100.10/24", NULL, NULL);
-	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	snprintf(ma, sizeof(ma), "%s", mac);
-	soda_server_config_free(cfg);
-	soda_server_unref(srv);
-	srv = net_define(ne, "c", "lan", "198.51.100.12/24", NULL, NULL);
-	cfg = NULL;
-	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	snprintf(mc, sizeof(mc), "%s", mac);
-	soda_server_config_free(cfg);
-	soda_server_unref(srv);
+	soda_server_unref(net_define(ne, "a", "lan", "198.51.100.10/24", NULL, NULL));
+	server_mac_of(ne, "a", ma);
+	soda_server_unref(net_define(ne, "c", "lan", "198.51.100.12/24", NULL, NULL));
+	server_mac_of(ne, "c", mc);
 	fa = fake_attach(ne, "a", ifa);
 	fc = fake_attach(ne, "c", ifc);
 	net_apply(ne, "allow from server a to server c udp port 5000\n");

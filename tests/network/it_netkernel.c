@@ -46,17 +46,11 @@ typedef struct port {
 static void port_up(net_env *ne, port *p, const char *name, const char *ip, const char *label)
 {
 	soda_server *srv;
-	soda_server_config *cfg = NULL;
-	const char *mac = NULL;
 
 	p->name = name;
 	p->ip = ip;
 	srv = net_define(ne, name, "lan", ip, NULL, label);
-	assert_soda_ok(soda_server_get_config(&cfg, srv, &ne->env.err), ne->env.err);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	assert_non_null(mac);
-	snprintf(p->mac, sizeof(p->mac), "%s", mac);
-	soda_server_config_free(cfg);
+	server_mac(srv, p->mac);
 	soda_server_unref(srv);
 	p->fd = fake_attach(ne, name, p->ifname);
 }
@@ -265,19 +259,7 @@ static void test_host_invisible(void **state)
 					   SODA_NETWORK_NO_FIREWALL, &ne->env.err),
 		       ne->env.err);
 	net_define(ne, "p", "plain", "198.51.100.20/24", NULL, NULL);
-	snprintf(a.mac, sizeof(a.mac), "%s", "");
-	{
-		soda_server *srv = NULL;
-		soda_server_config *cfg = NULL;
-		const char *mac = NULL;
-
-		assert_soda_ok(soda_server_lookup(&srv, ne->env.ctx, "p", &ne->env.err), ne->env.err);
-		assert_soda_ok(soda_server_get_config(&cfg, srv, &ne->env.err), ne->env.err);
-		assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-		snprintf(a.mac, sizeof(a.mac), "%s", mac);
-		soda_server_config_free(cfg);
-		soda_server_unref(srv);
-	}
+	server_mac_of(ne, "p", a.mac);
 	a.fd = fake_attach(ne, "p", a.ifname);
 	probe_host(ne, &a, &arp, &got);
 	assert_true(arp);

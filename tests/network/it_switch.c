@@ -17,18 +17,6 @@
 #define MALLORY_IP "198.51.100.40"
 #define HOST_IP "203.0.113.1"
 
-static const char *mac_of(soda_server *srv, char out[18])
-{
-	soda_server_config *cfg = NULL;
-	const char *mac = NULL;
-
-	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
-	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
-	snprintf(out, 18, "%s", mac);
-	soda_server_config_free(cfg);
-	return out;
-}
-
 /* Background servers in a guest, for @secs seconds. */
 static void serve(soda_server *srv, const char *what, int port, int secs)
 {
@@ -212,9 +200,9 @@ static void test_spoofing(void **state)
 	soda_server *all[] = { db, client, mallory };
 	char mm[18], cm[18], dm[18], *neigh = NULL;
 
-	mac_of(mallory, mm);
-	mac_of(client, cm);
-	mac_of(db, dm);
+	server_mac(mallory, mm);
+	server_mac(client, cm);
+	server_mac(db, dm);
 	net_apply(ne, "allow from any to any\n");
 	assert_int_equal(guest_sh(client, NULL,
 				  "(/tools/nettool udp-count 7000 6 > /tmp/c.out 2>&1 &) ; sleep 0.2"),

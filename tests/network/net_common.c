@@ -100,6 +100,29 @@ soda_server *net_guest(net_env *ne, const char *name, const char *addr, const ch
 	return srv;
 }
 
+const char *server_mac(soda_server *srv, char out[18])
+{
+	soda_server_config *cfg = NULL;
+	const char *mac = NULL;
+
+	assert_soda_ok(soda_server_get_config(&cfg, srv, NULL), NULL);
+	assert_int_equal(soda_server_config_get_nic(cfg, 0, NULL, &mac), 0);
+	assert_non_null(mac);
+	snprintf(out, 18, "%s", mac);
+	soda_server_config_free(cfg);
+	return out;
+}
+
+const char *server_mac_of(net_env *ne, const char *name, char out[18])
+{
+	soda_server *srv = NULL;
+
+	assert_soda_ok(soda_server_lookup(&srv, ne->env.ctx, name, &ne->env.err), ne->env.err);
+	server_mac(srv, out);
+	soda_server_unref(srv);
+	return out;
+}
+
 void net_apply(net_env *ne, const char *text)
 {
 	soda_policy *p = NULL;

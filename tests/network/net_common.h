@@ -43,6 +43,11 @@ soda_server *net_define(net_env *ne, const char *name, const char *network, cons
 /* Defines and starts (waits for ready). */
 soda_server *net_guest(net_env *ne, const char *name, const char *addr, const char *label);
 
+/* A server's NIC 0 MAC into @out; returns @out. */
+const char *server_mac(soda_server *srv, char out[18]);
+/* The same by name. */
+const char *server_mac_of(net_env *ne, const char *name, char out[18]);
+
 /* Applies policy text; asserts success. */
 void net_apply(net_env *ne, const char *text);
 
