@@ -92,7 +92,8 @@ static int cmp_str(const void *a, const void *b)
 
 void su_strv_sort(char **strv)
 {
-	qsort(strv, su_strv_len(strv), sizeof(char *), cmp_str);
+	if (strv) /* NULL is the empty vector; qsort() may not take it */
+		qsort(strv, su_strv_len(strv), sizeof(char *), cmp_str);
 }
 
 char **su_strv_copy(char *const *strv)
