@@ -1493,9 +1493,11 @@ static int op_update(const su_nft_net *net, const su_nft_delta *d, unsigned int 
 				const typeof(steps[0]) *s = &steps[idx[i]];
 
 				ports = ports || s->ports;
-				memcpy(un_del + n_un_del, s->add, s->n_add * sizeof(*un_del));
+				if (s->n_add)
+					memcpy(un_del + n_un_del, s->add, s->n_add * sizeof(*un_del));
 				n_un_del += s->n_add;
-				memcpy(un_add + n_un_add, s->del, s->n_del * sizeof(*un_add));
+				if (s->n_del)
+					memcpy(un_add + n_un_add, s->del, s->n_del * sizeof(*un_add));
 				n_un_add += s->n_del;
 			}
 			if (step(net, gen, d->generation_old, d, ports, true, un_del, n_un_del, un_add,

@@ -628,7 +628,8 @@ int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports,
 		}
 	}
 	m->n_ports = n_ports;
-	qsort(m->ports, m->n_ports, sizeof(*m->ports), cmp_nft_port);
+	if (m->n_ports)
+		qsort(m->ports, m->n_ports, sizeof(*m->ports), cmp_nft_port);
 	for (size_t i = 0; policy && i < policy->n_rules && !all.err; i++)
 		rule_elems(&policy->rules[i], (uint32_t)i, ports, n_ports, &all, ranges);
 	for (int v6 = 0; v6 < 2 && !all.err; v6++)
