@@ -258,7 +258,7 @@ static void test_host_invisible(void **state)
 	assert_soda_ok(soda_network_create(&plain, ne->env.ctx, "plain", NULL,
 					   SODA_NETWORK_NO_FIREWALL, &ne->env.err),
 		       ne->env.err);
-	net_define(ne, "p", "plain", "198.51.100.20/24", NULL, NULL);
+	soda_server_unref(net_define(ne, "p", "plain", "198.51.100.20/24", NULL, NULL));
 	server_mac_of(ne, "p", a.mac);
 	a.fd = fake_attach(ne, "p", a.ifname);
 	probe_host(ne, &a, &arp, &got);
