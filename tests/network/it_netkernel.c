@@ -397,6 +397,40 @@ static void test_reopen_and_destroy(void **state)
 	EXPECT_FAIL(ne, soda_network_lookup(&n2, ne->env.ctx, "lan", &ne->env.err), -ENOENT, "lan");
 }
 
+/* A change between policies whose range boxes overlap (1,000 prefix
+ * rules, then "any to any"): the kernel's interval set must end up holding
+ * exactly the new box. Adding the new box before deleting the old ones
+ * once left an old box behind and not the new one. */
+static void test_range_overlap(void **state)
+{
+	net_env *ne = *state;
+	port ps[3];
+	soda_network_info *info = NULL;
+	char *big = malloc(1000 * 80), *out;
+	size_t len = 0;
+
+	assert_non_null(big);
+	three_ports(ne, ps);
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(big + len, 1000 * 80 - len,
+					"allow from 203.0.113.%d/28 to server c tcp port %d-%d\n",
+					(i % 16) * 16, 20000 + i * 7, 20000 + i * 7 + 5);
+	net_apply(ne, big);
+	assert_false(udp_through(&ps[0], ps[0].mac, A_IP, &ps[2], 5000, "before"));
+	net_apply(ne, "allow from any to any\n");
+	assert_true(udp_through(&ps[0], ps[0].mac, A_IP, &ps[2], 5000, "after"));
+	assert_soda_ok(soda_network_get_info(&info, ne->net, 0, &ne->env.err), ne->env.err);
+	out = ns_out(ne, "nft list set inet %s allow4-range", soda_network_info_get_table(info));
+	assert_null(strstr(out, "203.0.113"));
+	free(out);
+	/* And back. */
+	net_apply(ne, big);
+	assert_false(udp_through(&ps[0], ps[0].mac, A_IP, &ps[2], 5000, "again"));
+	soda_network_info_free(info);
+	free(big);
+	ports_down(ne, ps, 3);
+}
+
 /* Names and options that must be refused without leaving anything. */
 static void test_bad_create(void **state)
 {
@@ -450,6 +484,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_only, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_destroy, net_env_setup,
 						net_env_teardown),
+		cmocka_unit_test_setup_teardown(test_range_overlap, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_create, net_env_setup, net_env_teardown),
 	};
 
