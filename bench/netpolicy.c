@@ -41,6 +41,8 @@
 #include <soda/soda.h>
 #include <soda/network.h>
 
+#include "bench_sh.h"
+
 #include "../examples/common/console_exec.h"
 
 #define WEB1_IP "198.51.100.11"
@@ -101,24 +103,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char *cmd = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	if (!cmd)
-		return -1;
-	r = system(cmd);
-	free(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
 static void cleanup(void)

@@ -26,6 +26,8 @@
 #include <soda/soda.h>
 #include <soda/sys/backend.h>
 
+#include "bench_sh.h"
+
 #include "../examples/common/console_exec.h"
 
 static void die(const char *what, soda_error *e)
@@ -71,24 +73,6 @@ static void stop(soda_server *srv)
 }
 
 static char netns[32];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char *cmd = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	if (!cmd)
-		return -1;
-	r = system(cmd);
-	free(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 static int tap_attach(void *userdata, const char *server, uint32_t index, const char *network,
 		      const char *mac, uint32_t uid, char ret_ifname[16], soda_error **error)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -147,6 +148,28 @@ int th_open_context(th_env *env, soda_context **ret)
 	return open_ctx(env, ret);
 }
 
+/* A test process that died without its teardown (a sanitizer abort, a
+ * timeout's SIGKILL) leaves its namespaces, with the bridges and tables in
+ * them. They carry its pid: remove those whose process is gone. */
+static void sweep_dead_netns(void)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int pid, n, len = 0;
+
+		if (sscanf(de->d_name, "soda-it-%d-%d%n", &pid, &n, &len) != 2 ||
+		    de->d_name[len] != '\0' || pid <= 0 || pid == (int)getpid())
+			continue;
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			th_sh("ip netns del %s", de->d_name);
+	}
+	closedir(d);
+}
+
 static int setup(th_env *env, int with_netns)
 {
 	static int counter;
@@ -157,6 +180,7 @@ static int setup(th_env *env, int with_netns)
 	if (!mkdtemp(env->state_dir))
 		return -1;
 	if (with_netns) {
+		sweep_dead_netns();
 		snprintf(env->netns, sizeof(env->netns), "soda-it-%d-%d", (int)getpid(), counter++);
 		if (th_sh("ip netns add %s && ip -n %s link set lo up", env->netns, env->netns) != 0) {
 			env->netns[0] = '\0';
