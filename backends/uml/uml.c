@@ -68,6 +68,8 @@ typedef struct uml {
 	char *uml_binary;
 	char *monitor_path;
 	char *agent_path;
+	char *uml_preload; /* soda-uml-xstate.so beside soda-monitor; NULL: none */
+	bool preload_looked;
 	char *cgroup_parent;
 	char *netns;
 	char ctxid[9];
@@ -582,6 +584,30 @@ static int uml_process(void *priv, soda_backend_emit_fn emit, void *emit_data,
 	return rescan(u, emit, emit_data, error);
 }
 
+/* ---- the FPU-state shim ---- */
+
+/* soda-uml-xstate.so is installed beside soda-monitor (and built beside it).
+ * Without it linux.uml 6.1 cannot run a process on a host with AMX (see
+ * backends/uml/preload/xstate.c); elsewhere it changes nothing. */
+static void find_preload(uml *u)
+{
+	const char *slash = strrchr(u->monitor_path, '/');
+	char *p = slash ? su_strdup_printf("%.*s/soda-uml-xstate.so",
+					   (int)(slash - u->monitor_path), u->monitor_path)
+			: NULL;
+
+	u->preload_looked = true;
+	if (p && access(p, R_OK) == 0) {
+		u->uml_preload = p;
+		return;
+	}
+	su_log(u->ctx, SODA_LOG_WARNING,
+	       "%s is missing: guests cannot run on hosts whose XSAVE area is larger than "
+	       "linux.uml 6.1's (CPUs with AMX)",
+	       p ? p : "soda-uml-xstate.so");
+	free(p);
+}
+
 /* ---- lpj ---- */
 
 static uint64_t calibrate_lpj(uml *u)
@@ -681,6 +707,7 @@ static void uml_close(void *priv)
 	free(u->uml_binary);
 	free(u->monitor_path);
 	free(u->agent_path);
+	free(u->uml_preload);
 	free(u->cgroup_parent);
 	free(u->netns);
 	free(u);
@@ -1110,6 +1137,23 @@ static int uml_status(void *priv, const char *name, soda_backend_status *ret,
 	if (r < 0)
 		return r;
 	ret->state = effective_state(&st, &dead);
+	if (dead && lock(u, NULL) == 0) {
+		/* Whoever reads a crash cleans up after it, so "crashed" never
+		 * stands beside a leftover cgroup or run directory (a monitor
+		 * killed just before this context opened was still exiting when
+		 * the open's recovery looked). Re-read under the lock: another
+		 * process may have recovered it already. */
+		su_status_done(&st);
+		r = read_status(u, name, &st, NULL);
+		if (r < 0) {
+			unlock(u);
+			return su_errorf(error, r, "cannot read the status of server '%s'", name);
+		}
+		ret->state = effective_state(&st, &dead);
+		if (dead)
+			recover_server(u, name, &st, NULL);
+		unlock(u);
+	}
 	ret->ready = st.ready;
 	ret->monitor_pid = dead ? 0 : st.monitor_pid;
 	ret->guest_pid = dead ? 0 : st.guest_pid;
@@ -1449,6 +1493,8 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 	}
 	if (!u->lpj)
 		u->lpj = calibrate_lpj(u);
+	if (!u->preload_looked)
+		find_preload(u);
 
 	run = pathf(u, "run/%s", name);
 	status_path = pathf(u, "status/%s", name);
@@ -1513,6 +1559,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.gid = uid,
 			.lpj = u->lpj,
 			.blackbox_dir = bbdir,
+			.uml_preload = u->uml_preload,
 		};
 
 		r = su_uml_build_launch(&launch, cfg, &params, error);

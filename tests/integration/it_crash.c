@@ -22,6 +22,15 @@ static void wait_events(soda_context *ctx, int *counter, int want, int timeout_m
 		soda_context_wait(ctx, 100, 0, NULL);
 }
 
+static void wait_gone(int pid, int timeout_ms)
+{
+	uint64_t deadline = th_mono_ms() + (uint64_t)timeout_ms;
+
+	while (th_pid_alive(pid) && th_mono_ms() < deadline)
+		usleep(10000);
+	assert_false(th_pid_alive(pid));
+}
+
 static void test_kill_monitor(void **state)
 {
 	th_env *env = *state;
@@ -129,6 +138,9 @@ static void test_recover_on_open(void **state)
 	cg = th_cgroup_dir(env, "victim3");
 	assert_int_equal(kill(mpid, SIGKILL), 0);
 	th_reap();
+	/* As after a host crash, the monitor is gone before anyone opens (a
+	 * killed process takes a while to exit, longer under ASan). */
+	wait_gone(mpid, 5000);
 	/* Our old context closes without looking; the cgroup and run
 	 * directory are still there for the next one to find. */
 	assert_true(path_exists(cg));
@@ -146,12 +158,48 @@ static void test_recover_on_open(void **state)
 	soda_server_unref(again);
 }
 
+/* A context that was open all along and processes no events: the first
+ * read of the state after the monitor died says crashed, and whoever reads
+ * that also cleans up (no cgroup, run directory or process is left beside
+ * a "crashed"). */
+static void test_state_read_recovers(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	soda_server_info *info;
+	int mpid, gpid;
+	uid_t uid;
+	char *cg;
+
+	th_require_root();
+	th_build_image(env);
+	srv = th_start_server(env, "victim4", 48);
+	info = info_of(srv);
+	mpid = soda_server_info_get_monitor_pid(info);
+	gpid = soda_server_info_get_guest_pid(info);
+	uid = soda_server_info_get_uid(info);
+	soda_server_info_free(info);
+	cg = th_cgroup_dir(env, "victim4");
+	assert_true(path_exists(cg));
+	assert_int_equal(kill(mpid, SIGKILL), 0);
+	th_reap();
+	wait_gone(mpid, 5000);
+	assert_int_equal(state_of(srv), SODA_STATE_CRASHED);
+	th_reap();
+	assert_false(th_pid_alive(gpid));
+	assert_false(path_exists(cg));
+	assert_no_leftovers(env, "victim4", uid);
+	free(cg);
+	soda_server_unref(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_monitor, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_kill_guest, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_on_open, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_state_read_recovers, env_setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
