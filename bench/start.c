@@ -134,6 +134,11 @@ static double raw_boot(const char *image, uint64_t lpj, unsigned mem_mib, int ru
 		personality(ADDR_NO_RANDOMIZE);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("TMPDIR", tmp, 1);
+#ifdef BENCH_XSTATE
+		/* The same FPU-state shim libsoda gives its guests: without it
+		 * linux.uml 6.1 cannot run init on a host with AMX. */
+		setenv("LD_PRELOAD", BENCH_XSTATE, 1);
+#endif
 		dup2(con[1], 3);
 		dup2(ready[1], 4);
 		int null_fd = open("/dev/null", O_RDWR);

@@ -68,6 +68,13 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		if (su_launch_add_mount(&l, SU_MNT_BIND_RO, p->uml_libs[i], p->uml_libs[i], 0, 0, 0) <
 		    0)
 			goto oom;
+	/* The FPU-state shim for hosts whose XSAVE area outgrew linux.uml 6.1's
+	 * (backends/uml/preload/xstate.c). */
+	if (p->uml_preload &&
+	    (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_PRELOAD, p->uml_preload, 0, 0, 0) <
+		     0 ||
+	     dupto(&l.preload, SU_JAIL_PRELOAD) < 0))
+		goto oom;
 	/* The shared base image read-only, the server's own layer writable. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_BASE, p->image_path, 0, 0, 0) < 0 ||
 	    su_launch_add_mount(&l, SU_MNT_BIND_RW, SU_JAIL_COW, p->cow_path, 0, 0, 0) < 0)

@@ -31,6 +31,7 @@ void su_launch_free(su_launch *l)
 	free(l->netns);
 	free(l->blackbox_dir);
 	free(l->blackbox_key);
+	free(l->preload);
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		free(l->mounts[i].dst);
 		free(l->mounts[i].src);
@@ -82,6 +83,8 @@ char *su_launch_serialize(const su_launch *l)
 		su_kv_add(&b, "blackbox-dir", l->blackbox_dir);
 		su_kv_add(&b, "blackbox-key", l->blackbox_key);
 	}
+	if (l->preload)
+		su_kv_add(&b, "preload", l->preload);
 	su_kv_add_u64(&b, "uid", l->uid);
 	su_kv_add_u64(&b, "gid", l->gid);
 	su_kv_add_u64(&b, "memory", l->memory);
@@ -170,6 +173,13 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 	}
 	if (strcmp(key, "blackbox-key") == 0)
 		return set_str(&l->blackbox_key, value);
+	if (strcmp(key, "preload") == 0) {
+		if (value[0] != '/')
+			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 9,
+					    "%s:%u: preload must be an absolute path", lp->source,
+					    line);
+		return set_str(&l->preload, value);
+	}
 	if (strcmp(key, "arg") == 0)
 		return su_strv_push(&l->argv, value);
 	if (strcmp(key, "netdev") == 0)

@@ -38,6 +38,7 @@
 #define SU_JAIL_COW "/disk/cow"
 #define SU_JAIL_TMP "/tmp"
 #define SU_JAIL_UMLDIR "/uml"
+#define SU_JAIL_PRELOAD "/soda/uml-xstate.so"
 #define SU_JAIL_SHARE_FMT "/share/%zu"
 
 #define SU_LAUNCH_MAGIC "soda-launch"
@@ -80,6 +81,7 @@ typedef struct su_launch {
 	uint64_t memory;
 	char *blackbox_dir; /* the blackbox store, or NULL: no blackbox */
 	char *blackbox_key; /* the tenant's public key, "BOXHEX[/SIGNHEX]" */
+	char *preload;      /* a library linux.uml preloads (its jail path), or NULL */
 } su_launch;
 
 void su_launch_free(su_launch *l);

@@ -170,6 +170,45 @@ static void test_blackbox(void **state)
 	soda_server_config_free(cfg);
 }
 
+/* The FPU-state shim: bound read-only into the jail and named in the spec,
+ * which round-trips it; a relative path is refused on parse. */
+static void test_preload(void **state)
+{
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL;
+	su_uml_params p = base_params;
+	su_launch l = { 0 };
+	soda_error *err = NULL;
+	char *text, *bad;
+
+	(void)state;
+	p.share_dirs = none;
+	p.ifnames = none;
+	p.uml_preload = "/usr/libexec/soda-uml-xstate.so";
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	text = render(cfg, &p);
+	assert_non_null(strstr(text, "bind-ro /soda/uml-xstate.so:/usr/libexec/soda-uml-xstate.so\n"));
+	assert_non_null(strstr(text, "preload /soda/uml-xstate.so\n"));
+	assert_int_equal(su_launch_parse(&l, text, strlen(text), "test", &err), 0);
+	assert_string_equal(l.preload, "/soda/uml-xstate.so");
+	su_launch_free(&l);
+	bad = strdup(text);
+	assert_non_null(bad);
+	memcpy(strstr(bad, "preload /soda") + 8, "xsoda", 5);
+	assert_int_equal(su_launch_parse(&l, bad, strlen(bad), "test", &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "preload must be an absolute path"));
+	soda_error_free(err);
+	/* Without one, nothing of it appears. */
+	free(text);
+	p.uml_preload = NULL;
+	text = render(cfg, &p);
+	assert_null(strstr(text, "preload"));
+	assert_null(strstr(text, "uml-xstate"));
+	free(bad);
+	free(text);
+	soda_server_config_free(cfg);
+}
+
 static void test_mismatch(void **state)
 {
 	char *none[] = { NULL };
@@ -193,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_blackbox),
+		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_mismatch),
 	};
 

@@ -677,11 +677,16 @@ static void child_fail(int errfd, int code, const char *msg)
 static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w, int null_fd,
 		       int bb_w, const char *root)
 {
-	static char *const env[] = { "TMPDIR=" SU_JAIL_TMP, "PATH=/usr/bin:/bin", "HOME=/",
-				     NULL };
+	char preload[600];
+	char *env[] = { "TMPDIR=" SU_JAIL_TMP, "PATH=/usr/bin:/bin", "HOME=/", NULL, NULL };
 	sigset_t none;
 	char err[512], go;
 	int r;
+
+	if (M.l.preload) {
+		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", M.l.preload);
+		env[3] = preload;
+	}
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
