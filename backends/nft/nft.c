@@ -190,6 +190,16 @@ static void ack_error(struct ack_state *st, const struct nlmsghdr *h)
 	}
 }
 
+/* The socket is the caller's and may be used again: whatever an earlier,
+ * interrupted exchange left unread goes before a new one starts. */
+static void drain(int fd)
+{
+	char buf[8192];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == EINTR || errno == ENOBUFS)
+		;
+}
+
 /* Sends the whole batch in one sendmsg() (one batch is one transaction only
  * when the kernel gets it in one piece) and reads the errors. The kernel
  * handles the batch during sendmsg(), so every answer is queued by the
@@ -237,6 +247,7 @@ static int batch_send(int fd, batch *b, bool commit, su_nft_err *err)
 	mh.msg_namelen = sizeof(kernel);
 	mh.msg_iov = iov;
 	mh.msg_iovlen = (size_t)n_iov;
+	drain(fd);
 	do
 		sent = sendmsg(fd, &mh, 0);
 	while (sent < 0 && errno == EINTR);
@@ -285,6 +296,7 @@ static int talk(int fd, struct nlmsghdr *h, nl_cb cb, void *data)
 
 	if (!buf)
 		return -ENOMEM;
+	drain(fd);
 	if (sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
 		r = -errno;
 		free(buf);
@@ -705,6 +717,32 @@ static const char *const set_names[SU_NFT_SETS] = {
 	[SU_NFT_SET(1, 1, SU_NFT_KIND_RANGE)] = "deny6-range",
 };
 
+/* The policy is held twice, in buffers a and b, each with its own sets and
+ * chains; the chain "dispatch" sends packets to one of them. A change is
+ * written into the buffer no packet sees, the dispatch is swapped in one
+ * transaction, then the other buffer catches up. */
+#define NBUF 2
+
+static const char *buf_set(unsigned set, int buf, char out[32])
+{
+	snprintf(out, 32, "%s-%c", set_names[set], 'a' + buf);
+	return out;
+}
+
+static const char *buf_chain(bool v6, int buf, char out[32])
+{
+	snprintf(out, 32, "policy%c-%c", v6 ? '6' : '4', 'a' + buf);
+	return out;
+}
+
+/* Generations: the low 28 bits count changes; the top four say which
+ * transaction of a change the kernel is at (0: none, at rest). At rest
+ * both buffers hold the same policy and packets go to buffer gen & 1. */
+#define GEN_MASK 0x0fffffffu
+#define GEN_STAGED(g) (((g) & GEN_MASK) | 1u << 28)  /* the standby buffer is being written */
+#define GEN_SWAPPED(g) (((g) & GEN_MASK) | 2u << 28) /* swapped; the other buffer lags */
+#define GEN_BUF(g) ((int)((g) & 1u))
+
 static uint32_t concat_type(int n, const int *types)
 {
 	uint32_t t = 0;
@@ -714,13 +752,13 @@ static uint32_t concat_type(int n, const int *types)
 	return t;
 }
 
-static setdef policy_setdef(unsigned set)
+static setdef policy_setdef(unsigned set, const char *name)
 {
 	bool v6 = set & SU_NFT_SET_V6;
 	unsigned kind = SU_NFT_SET_KIND(set);
 	uint8_t alen = v6 ? 16 : 4;
 	int at = v6 ? T_IP6ADDR : T_IPADDR;
-	setdef d = { set_names[set], NFPROTO_INET, 0, 0, 0, { 0 }, 0, 0, true };
+	setdef d = { name, NFPROTO_INET, 0, 0, 0, { 0 }, 0, 0, true };
 	int types[4] = { at, at, T_PROTO, T_SERVICE };
 	int n = kind == SU_NFT_KIND_ANY ? 2 : kind == SU_NFT_KIND_PROTO ? 3 : 4;
 
@@ -1114,6 +1152,34 @@ static bool ct_key(struct nftnl_rule *r, bool v6, unsigned kind)
 	return ok;
 }
 
+/* The two rules of chain "dispatch": each family to its chain of @buf. */
+static void put_dispatch(ctx *c, int buf)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		uint8_t proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		struct nftnl_rule *r = rule_new(c, NFPROTO_INET, "dispatch");
+		char chain[32];
+		bool ok = r && e_meta(r, NFT_META_NFPROTO, R0) && e_cmp8(r, NFT_CMP_EQ, proto) &&
+			  e_verdict(r, NFT_GOTO, buf_chain(v6, buf, chain));
+
+		rule_put(c, r, ok, NULL);
+	}
+}
+
+/* Deletes every rule of chain @name (a DELRULE without a handle). */
+static void flush_chain(ctx *c, uint16_t family, const char *name)
+{
+	struct nftnl_rule *r = rule_new(c, family, name);
+	struct nlmsghdr *h;
+
+	if (!r)
+		return;
+	h = msg(&c->b, NFT_MSG_DELRULE, family, 0);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	note(&c->b, "the flush of chain %s", name);
+}
+
 static void inet_table(ctx *c, uint32_t generation)
 {
 	const uint16_t F = NFPROTO_INET;
@@ -1130,16 +1196,23 @@ static void inet_table(ctx *c, uint32_t generation)
 	bool ok;
 
 	put_table(c, NFT_MSG_NEWTABLE, F, NLM_F_CREATE | NLM_F_EXCL, true);
-	for (unsigned s = 0; s < SU_NFT_SETS; s++) {
-		setdef d = policy_setdef(s);
+	for (int buf = 0; buf < NBUF; buf++)
+		for (unsigned s = 0; s < SU_NFT_SETS; s++) {
+			char name[32];
+			setdef d = policy_setdef(s, buf_set(s, buf, name));
 
-		put_set(c, &d);
-	}
+			put_set(c, &d);
+		}
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		put_set(c, &counters[i]);
 	put_chain(c, F, "prerouting", NF_INET_PRE_ROUTING, 0, NF_ACCEPT);
-	put_chain(c, F, "policy4", -1, 0, 0);
-	put_chain(c, F, "policy6", -1, 0, 0);
+	put_chain(c, F, "dispatch", -1, 0, 0);
+	for (int buf = 0; buf < NBUF; buf++)
+		for (int v6 = 0; v6 < 2; v6++) {
+			char chain[32];
+
+			put_chain(c, F, buf_chain(v6, buf, chain), -1, 0, 0);
+		}
 	put_chain(c, F, "refuse4", -1, 0, 0);
 	put_chain(c, F, "refuse6", -1, 0, 0);
 
@@ -1172,37 +1245,42 @@ static void inet_table(ctx *c, uint32_t generation)
 		     e_verdict(r, NF_DROP, NULL);
 	}
 	rule_put(c, r, ok, "total invalid");
-	for (int v6 = 0; v6 < 2; v6++) {
-		uint8_t proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-
-		r = rule_new(c, F, "prerouting");
-		ok = r && e_meta(r, NFT_META_NFPROTO, R0) && e_cmp8(r, NFT_CMP_EQ, proto) &&
-		     e_verdict(r, NFT_GOTO, v6 ? "policy6" : "policy4");
-		rule_put(c, r, ok, NULL);
-	}
+	/* IPv4 and IPv6 go to the buffer in force; the rest is dropped. */
+	r = rule_new(c, F, "prerouting");
+	ok = r && e_verdict(r, NFT_JUMP, "dispatch");
+	rule_put(c, r, ok, NULL);
 	r = rule_new(c, F, "prerouting");
 	ok = r && e_counter(r) && e_verdict(r, NF_DROP, NULL);
 	rule_put(c, r, ok, "total default");
+	put_dispatch(c, GEN_BUF(generation));
 
-	/* Per family: deny sets, then allow sets, then the default. Each set
-	 * element counts the packets it decided. */
+	/* Per buffer and family: deny sets, then allow sets, then the
+	 * default. Each set element counts the packets it decided. */
+	for (int buf = 0; buf < NBUF; buf++)
+		for (int v6 = 0; v6 < 2; v6++) {
+			const char *refuse = v6 ? "refuse6" : "refuse4";
+			char chain[32];
+
+			buf_chain(v6, buf, chain);
+			for (int deny = 1; deny >= 0; deny--)
+				for (unsigned kind = 0; kind < 4; kind++) {
+					unsigned s = SU_NFT_SET((unsigned)v6, deny, kind);
+					char set[32];
+
+					r = rule_new(c, F, chain);
+					ok = r && ct_key(r, v6, kind) &&
+					     e_lookup(r, buf_set(s, buf, set), 0, false) &&
+					     (deny ? e_verdict(r, NFT_GOTO, refuse)
+						   : e_verdict(r, NF_ACCEPT, NULL));
+					rule_put(c, r, ok, NULL);
+				}
+			r = rule_new(c, F, chain);
+			ok = r && e_counter(r) && e_verdict(r, NFT_GOTO, refuse);
+			rule_put(c, r, ok, "total default");
+		}
 	for (int v6 = 0; v6 < 2; v6++) {
-		const char *chain = v6 ? "policy6" : "policy4";
 		const char *refuse = v6 ? "refuse6" : "refuse4";
 
-		for (int deny = 1; deny >= 0; deny--)
-			for (unsigned kind = 0; kind < 4; kind++) {
-				unsigned s = SU_NFT_SET((unsigned)v6, deny, kind);
-
-				r = rule_new(c, F, chain);
-				ok = r && ct_key(r, v6, kind) && e_lookup(r, set_names[s], 0, false) &&
-				     (deny ? e_verdict(r, NFT_GOTO, refuse)
-					   : e_verdict(r, NF_ACCEPT, NULL));
-				rule_put(c, r, ok, NULL);
-			}
-		r = rule_new(c, F, chain);
-		ok = r && e_counter(r) && e_verdict(r, NFT_GOTO, refuse);
-		rule_put(c, r, ok, "total default");
 		/* Refused: count for the server at either end, drop. */
 		for (int dir = 0; dir < 2; dir++) {
 			char set[32];
@@ -1236,8 +1314,8 @@ static int cmp_set(const void *a, const void *b)
 	return (int)x->set - (int)y->set;
 }
 
-/* Adds or deletes elements, grouped by set. */
-static void policy_elems(ctx *c, const su_nft_elem *el, size_t n, bool del)
+/* Adds or deletes elements of buffer @buf, grouped by set. */
+static void policy_elems(ctx *c, const su_nft_elem *el, size_t n, bool del, int buf)
 {
 	const su_nft_elem **sorted;
 	elems E;
@@ -1260,12 +1338,34 @@ static void policy_elems(ctx *c, const su_nft_elem *el, size_t n, bool del)
 			c->fail = true;
 			break;
 		}
-		elems_begin(&E, c, NFPROTO_INET, set_names[s], del);
+		char name[32];
+
+		elems_begin(&E, c, NFPROTO_INET, buf_set(s, buf, name), del);
 		for (; i < n && sorted[i]->set == s; i++)
 			put_policy_elem(&E, sorted[i]);
 		elems_flush(&E);
 	}
 	free(sorted);
+}
+
+/* Empties set @set of buffer @buf (a DELSETELEM without elements). */
+static void flush_set(ctx *c, unsigned set, int buf)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *h;
+	char name[32];
+
+	if (!s) {
+		c->fail = true;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, c->net->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, buf_set(set, buf, name));
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	h = msg(&c->b, NFT_MSG_DELSETELEM, NFPROTO_INET, 0);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	note(&c->b, "the flush of set %s", name);
 }
 
 /* ---- tables: existence ---- */
@@ -1296,19 +1396,25 @@ static const char *op_describe(void)
 	return "libsoda-nft " SODA_VERSION_STRING " (libnftnl, GPL-2.0-or-later)";
 }
 
-/* Test hook: with SODA_NFT_TEST_FAIL=1 in the environment every change
- * ends with a message the kernel refuses (an element for a set that does
- * not exist), so tests can watch the kernel throw the whole batch away. */
-static void test_fault(ctx *c)
+/* Test hook: SODA_NFT_TEST_FAIL=N in the environment makes transaction N
+ * (1 to 3) of every change, and an install (N = 1), end with a message the
+ * kernel refuses, so tests can watch the kernel throw a whole batch away. */
+static bool fault_at(int t)
 {
 	const char *v = secure_getenv("SODA_NFT_TEST_FAIL");
-	uint8_t key[4] = { 0 };
+
+	return v && v[0] - '0' == t && !v[1];
+}
+
+static void test_fault(ctx *c)
+{
+	uint8_t key[8] = { 0 };
 	elems E;
 
-	if (!v || strcmp(v, "1") != 0)
-		return;
-	elems_begin(&E, c, NFPROTO_INET, "soda-test-no-such-set", false);
-	elems_put(&E, key, 4, NULL, 0, NULL);
+	/* An 8-byte key for the 4-byte generation set: -EINVAL, which no
+	 * caller takes for a kernel out of step with the record. */
+	elems_begin(&E, c, NFPROTO_INET, "generation", false);
+	elems_put(&E, key, 8, NULL, 0, NULL);
 	elems_flush(&E);
 }
 
@@ -1348,194 +1454,254 @@ static int op_install(const su_nft_net *net, const su_nft_model *m, unsigned int
 	if (have_i)
 		put_table(&c, NFT_MSG_DELTABLE, NFPROTO_INET, 0, false);
 	bridge_table(&c);
-	inet_table(&c, m->generation);
+	inet_table(&c, m->generation & GEN_MASK);
 	for (size_t i = 0; i < m->n_ports; i++)
 		port_add(&c, &m->ports[i]);
-	policy_elems(&c, m->elems, m->n_elems, false);
-	return finish(&c, !(flags & SU_NFT_CHECK), true, err);
+	/* At rest both buffers hold the policy. */
+	for (int buf = 0; buf < NBUF; buf++)
+		policy_elems(&c, m->elems, m->n_elems, false, buf);
+	return finish(&c, !(flags & SU_NFT_CHECK), fault_at(1), err);
 }
 
-/* The elements of @el (n of them) of deny sets (or allow sets) of the
- * interval kind (or of the exact kinds). */
-static su_nft_elem *pick(const su_nft_elem *el, size_t n, bool deny, bool range, size_t *ret_n)
-{
-	su_nft_elem *out = malloc((n ? n : 1) * sizeof(*out));
-	size_t k = 0;
+/* ---- changes ---- */
 
-	if (!out)
-		return NULL;
+/* One set's part of a change. */
+typedef struct setchange {
+	su_nft_elem *del, *add, *all; /* all: the set's whole new content */
+	size_t n_del, n_add, n_all;
+} setchange;
+
+static void setchanges_free(setchange sc[SU_NFT_SETS])
+{
+	for (unsigned s = 0; s < SU_NFT_SETS; s++) {
+		free(sc[s].del);
+		free(sc[s].add);
+		free(sc[s].all);
+	}
+	memset(sc, 0, SU_NFT_SETS * sizeof(*sc));
+}
+
+static int split(const su_nft_elem *el, size_t n, su_nft_elem **out, size_t *counts)
+{
+	for (unsigned s = 0; s < SU_NFT_SETS; s++) {
+		out[s] = NULL;
+		counts[s] = 0;
+	}
 	for (size_t i = 0; i < n; i++)
-		if (!!(el[i].set & SU_NFT_SET_DENY) == deny &&
-		    (SU_NFT_SET_KIND(el[i].set) == SU_NFT_KIND_RANGE) == range)
-			out[k++] = el[i];
-	*ret_n = k;
-	return out;
+		if (el[i].set >= SU_NFT_SETS)
+			return -EINVAL;
+		else
+			counts[el[i].set]++;
+	for (unsigned s = 0; s < SU_NFT_SETS; s++) {
+		out[s] = malloc((counts[s] ? counts[s] : 1) * sizeof(*out[s]));
+		if (!out[s])
+			return -ENOMEM;
+		counts[s] = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[el[i].set][counts[el[i].set]++] = el[i];
+	return 0;
 }
 
-/* One batch of a change: compare-and-swap of the generation element from
- * @from to @to, then the ports (if @ports; @undo swaps the roles of the
- * added and deleted ports), then @del deleted and @add added. */
-static int step(const su_nft_net *net, uint32_t from, uint32_t to, const su_nft_delta *d,
-		bool ports, bool undo, const su_nft_elem *del, size_t n_del,
-		const su_nft_elem *add, size_t n_add, bool commit, bool fault, su_nft_err *err)
+static int setchanges_make(const su_nft_delta *d, setchange sc[SU_NFT_SETS])
 {
-	ctx c = { .net = net };
+	su_nft_elem *del[SU_NFT_SETS], *add[SU_NFT_SETS], *all[SU_NFT_SETS];
+	size_t nd[SU_NFT_SETS], na[SU_NFT_SETS], nall[SU_NFT_SETS];
+	int r;
+
+	r = split(d->elem_del, d->n_elem_del, del, nd);
+	if (r == 0)
+		r = split(d->elem_add, d->n_elem_add, add, na);
+	else
+		memset(add, 0, sizeof(add));
+	if (r == 0)
+		r = split(d->elems, d->n_elems, all, nall);
+	else
+		memset(all, 0, sizeof(all));
+	for (unsigned s = 0; s < SU_NFT_SETS; s++)
+		sc[s] = (setchange){ del[s], add[s], all[s], nd[s], na[s], nall[s] };
+	if (r < 0)
+		setchanges_free(sc);
+	return r;
+}
+
+/* Whether set @s of a buffer is cheaper emptied and filled anew than
+ * edited. Deleting one element of an interval (pipapo) set costs about a
+ * pass over the whole set; a hash set's deletions are cheap, but not
+ * cheaper than a flush once most of the set goes. */
+static bool refill(unsigned s, const setchange *c)
+{
+	if (!c->n_del)
+		return false;
+	if (SU_NFT_SET_KIND(s) == SU_NFT_KIND_RANGE)
+		return c->n_del * 16 >= c->n_all;
+	return c->n_del >= c->n_all;
+}
+
+/* Moves buffer @buf from the old policy to the new one (@undo: back). */
+static void buffer_change(ctx *c, const setchange sc[SU_NFT_SETS], int buf, bool undo)
+{
+	for (unsigned s = 0; s < SU_NFT_SETS; s++) {
+		const setchange *x = &sc[s];
+
+		if (!undo && refill(s, x)) {
+			flush_set(c, s, buf);
+			policy_elems(c, x->all, x->n_all, false, buf);
+		} else if (undo && refill(s, x)) {
+			/* The old content: the new one less what was added, plus
+			 * what was deleted. */
+			su_nft_elem *old = malloc((x->n_all + x->n_del + 1) * sizeof(*old));
+			size_t n = 0;
+
+			if (!old) {
+				c->fail = true;
+				return;
+			}
+			for (size_t i = 0; i < x->n_all; i++) {
+				bool added = false;
+
+				for (size_t k = 0; k < x->n_add && !added; k++)
+					added = memcmp(&x->all[i], &x->add[k], sizeof(*old)) == 0;
+				if (!added)
+					old[n++] = x->all[i];
+			}
+			memcpy(old + n, x->del, x->n_del * sizeof(*old));
+			n += x->n_del;
+			flush_set(c, s, buf);
+			policy_elems(c, old, n, false, buf);
+			free(old);
+		} else {
+			/* Deletions first: an interval set's boxes never overlap. */
+			policy_elems(c, undo ? x->add : x->del, undo ? x->n_add : x->n_del, true, buf);
+			policy_elems(c, undo ? x->del : x->add, undo ? x->n_del : x->n_add, false, buf);
+		}
+	}
+}
+
+/* Compare-and-swap of the generation element: the deletion fails (and
+ * with it the transaction) unless the kernel holds @from. */
+static void gen_swap(ctx *c, uint32_t from, uint32_t to)
+{
 	elems E;
 
-	if (batch_init(&c.b) < 0)
-		return seterr(err, -ENOMEM, "out of memory");
-	/* The deletion fails unless the kernel holds exactly the generation
-	 * this change was computed against. */
-	elems_begin(&E, &c, NFPROTO_INET, "generation", true);
+	elems_begin(&E, c, NFPROTO_INET, "generation", true);
 	elems_put(&E, &from, 4, NULL, 0, NULL);
 	elems_flush(&E);
-	elems_begin(&E, &c, NFPROTO_INET, "generation", false);
+	elems_begin(&E, c, NFPROTO_INET, "generation", false);
 	elems_put(&E, &to, 4, NULL, 0, NULL);
 	elems_flush(&E);
-	policy_elems(&c, del, n_del, true);
-	if (ports) {
-		const su_nft_port *pd = undo ? d->port_add : d->port_del;
-		const su_nft_port *pa = undo ? d->port_del : d->port_add;
-		size_t nd = undo ? d->n_port_add : d->n_port_del;
-		size_t na = undo ? d->n_port_del : d->n_port_add;
+}
 
-		for (size_t i = 0; i < nd; i++)
-			port_del(&c, &pd[i]);
-		for (size_t i = 0; i < na; i++)
-			port_add(&c, &pa[i]);
-	}
-	policy_elems(&c, add, n_add, false);
-	return finish(&c, commit, fault, err);
+static void ports_change(ctx *c, const su_nft_delta *d, bool undo)
+{
+	const su_nft_port *pd = undo ? d->port_add : d->port_del;
+	const su_nft_port *pa = undo ? d->port_del : d->port_add;
+	size_t nd = undo ? d->n_port_add : d->n_port_del;
+	size_t na = undo ? d->n_port_del : d->n_port_add;
+
+	for (size_t i = 0; i < nd; i++)
+		port_del(c, &pd[i]);
+	for (size_t i = 0; i < na; i++)
+		port_add(c, &pa[i]);
 }
 
 /*
- * A change goes to the kernel in up to six transactions, in this order:
- * (1) the ports and the new exact deny keys, (2) the deny interval set's
- * change, (3) the new exact allow keys, (4) the allow interval set's
- * change, (5) the old exact allow keys go, (6) the old exact deny keys go.
- *
- * Why not one: a transaction that moves a flow's element between a hash
- * set and an interval set is not atomic for the packets. The kernel
- * deactivates the deleted element when it switches generations and
- * publishes the interval set's new elements only after that (measured: a
- * probe both policies allowed lost about one packet in 200 while the
- * policy was replaced over and over). Adding exact keys before deleting
- * them, denies first, keeps a flow both policies allow from being refused
- * and a flow both refuse from passing.
- *
- * Why an interval set changes in one transaction (deletions first): its
- * elements must never overlap, not even for a moment. The kernel accepts
- * an overlapping box, and deleting the old boxes afterwards can then leave
- * the wrong ones behind for good (seen with 1,000 boxes and a 0/0 box).
- * The compiler makes each policy's boxes disjoint; a transaction that
- * deletes the old ones and adds the new ones never holds both.
- *
- * What remains: flows whose verdict changes flip at one of the steps,
- * and a flow the new policy refuses only for want of an allow rule, which
- * the old policy refused with a deny box while allowing it otherwise,
- * passes between steps 2 and 4/5. Intermediate generations (the step in the top four bits) tell a
- * change that was cut off; the library then installs the whole policy
- * again. If a step fails, the steps done are undone in one transaction.
+ * A change, in three transactions. Packets are judged by one buffer, gen &
+ * 1; at rest both hold the policy in force.
+ *   1. The generation G becomes STAGED(G); the standby buffer becomes the
+ *      new policy. No packet sees that buffer.
+ *   2. STAGED(G) becomes SWAPPED(G + 1); the ports change; chain "dispatch"
+ *      is emptied and sends packets to the standby buffer. The kernel
+ *      replaces a chain's rules at once when it commits, so every packet
+ *      is judged by the old policy or by the new one, never by a mix.
+ *   3. SWAPPED(G + 1) becomes G + 1; the old buffer becomes the new policy.
+ * If 1 fails nothing changed. If 2 fails, the standby buffer is put back
+ * (and if that fails too, the generation stays STAGED(G): the library
+ * installs everything again next time, which nobody's packets notice). If 3
+ * fails the new policy is in force and the generation stays SWAPPED(G + 1),
+ * with the same outcome; the change is reported done.
  */
 static int op_update(const su_nft_net *net, const su_nft_delta *d, unsigned int flags,
 		     su_nft_err *err)
 {
-	su_nft_elem *lists[8] = { NULL };
-	size_t counts[8] = { 0 };
-	struct {
-		bool ports;
-		const su_nft_elem *del, *add;
-		size_t n_del, n_add;
-	} steps[6];
-	int idx[6], n = 0, done = 0, r = 0;
-	uint32_t gen = d->generation_old;
-	/* lists: 0 add deny exact, 1 del deny range, 2 add deny range, 3 add
-	 * allow exact, 4 del allow range, 5 add allow range, 6 del allow
-	 * exact, 7 del deny exact. */
-	static const struct { bool add, deny, range; } sel[8] = {
-		{ true, true, false },	{ false, true, true },	{ true, true, true },
-		{ true, false, false }, { false, false, true }, { true, false, true },
-		{ false, false, false }, { false, true, false },
-	};
+	uint32_t g = d->generation_old & GEN_MASK, g1 = d->generation_new & GEN_MASK;
+	int active = GEN_BUF(g), standby = !active;
+	setchange sc[SU_NFT_SETS];
+	ctx c = { .net = net };
+	int r;
 
 	if (flags & ~SU_NFT_CHECK)
 		return seterr(err, -EINVAL, "unknown flags");
-	if (flags & SU_NFT_CHECK)
-		/* Nothing is committed: one transaction checks it all. */
-		return step(net, d->generation_old, d->generation_new, d, true, false, d->elem_del,
-			    d->n_elem_del, d->elem_add, d->n_elem_add, false, true, err);
-	for (int i = 0; i < 8; i++) {
-		lists[i] = sel[i].add ? pick(d->elem_add, d->n_elem_add, sel[i].deny, sel[i].range,
-					     &counts[i])
-				      : pick(d->elem_del, d->n_elem_del, sel[i].deny, sel[i].range,
-					     &counts[i]);
-		if (!lists[i]) {
+	if (g1 != ((g + 1) & GEN_MASK) || d->generation_old != g)
+		return seterr(err, -EINVAL, "generation %u cannot follow %u", d->generation_new,
+			      d->generation_old);
+	r = setchanges_make(d, sc);
+	if (r < 0)
+		return seterr(err, r, "cannot sort the change: %s", strerror(-r));
+
+	/* A check: the whole change in one transaction the kernel discards. */
+	if (flags & SU_NFT_CHECK) {
+		if (batch_init(&c.b) < 0) {
 			r = seterr(err, -ENOMEM, "out of memory");
 			goto out;
 		}
+		gen_swap(&c, g, g1);
+		buffer_change(&c, sc, standby, false);
+		ports_change(&c, d, false);
+		flush_chain(&c, NFPROTO_INET, "dispatch");
+		put_dispatch(&c, standby);
+		buffer_change(&c, sc, active, false);
+		r = finish(&c, false, fault_at(1), err);
+		goto out;
 	}
-	memset(steps, 0, sizeof(steps));
-	steps[0].ports = d->n_port_add || d->n_port_del;
-	steps[0].add = lists[0], steps[0].n_add = counts[0];
-	steps[1].del = lists[1], steps[1].n_del = counts[1];
-	steps[1].add = lists[2], steps[1].n_add = counts[2];
-	steps[2].add = lists[3], steps[2].n_add = counts[3];
-	steps[3].del = lists[4], steps[3].n_del = counts[4];
-	steps[3].add = lists[5], steps[3].n_add = counts[5];
-	steps[4].del = lists[6], steps[4].n_del = counts[6];
-	steps[5].del = lists[7], steps[5].n_del = counts[7];
-	for (int i = 0; i < 6; i++)
-		if (steps[i].ports || steps[i].n_del || steps[i].n_add)
-			idx[n++] = i;
-	if (!n)
-		idx[n++] = 5; /* the generation moves all the same */
-	for (done = 0; done < n; done++) {
-		const typeof(steps[0]) *s = &steps[idx[done]];
-		uint32_t to = done == n - 1 ? d->generation_new
-					    : (d->generation_new & 0x0fffffffu) |
-						      (uint32_t)(idx[done] + 1) << 28;
 
-		r = step(net, gen, to, d, s->ports, false, s->del, s->n_del, s->add, s->n_add, true,
-			 done == n - 1, err);
-		if (r < 0)
-			break;
-		gen = to;
+	/* 1 */
+	if (batch_init(&c.b) < 0) {
+		r = seterr(err, -ENOMEM, "out of memory");
+		goto out;
 	}
-	if (r < 0 && done > 0) {
-		/* Undo steps 0..done-1 in one transaction: what they added goes
-		 * (deleted first, so interval sets never overlap), what they
-		 * deleted comes back, and the generation returns. */
+	gen_swap(&c, g, GEN_STAGED(g));
+	buffer_change(&c, sc, standby, false);
+	r = finish(&c, true, fault_at(1), err);
+	if (r < 0)
+		goto out;
+
+	/* 2 */
+	if (batch_init(&c.b) < 0) {
+		r = seterr(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	gen_swap(&c, GEN_STAGED(g), GEN_SWAPPED(g1));
+	ports_change(&c, d, false);
+	flush_chain(&c, NFPROTO_INET, "dispatch");
+	put_dispatch(&c, standby);
+	r = finish(&c, true, fault_at(2), err);
+	if (r < 0) {
 		su_nft_err e2 = { 0 };
-		su_nft_elem *un_add = NULL, *un_del = NULL;
-		size_t n_un_add = 0, n_un_del = 0;
-		bool ports = false;
 
-		un_add = malloc((d->n_elem_add + d->n_elem_del + 1) * sizeof(*un_add));
-		un_del = malloc((d->n_elem_add + d->n_elem_del + 1) * sizeof(*un_del));
-		if (un_add && un_del) {
-			for (int i = 0; i < done; i++) {
-				const typeof(steps[0]) *s = &steps[idx[i]];
-
-				ports = ports || s->ports;
-				if (s->n_add)
-					memcpy(un_del + n_un_del, s->add, s->n_add * sizeof(*un_del));
-				n_un_del += s->n_add;
-				if (s->n_del)
-					memcpy(un_add + n_un_add, s->del, s->n_del * sizeof(*un_add));
-				n_un_add += s->n_del;
-			}
-			if (step(net, gen, d->generation_old, d, ports, true, un_del, n_un_del, un_add,
-				 n_un_add, true, false, &e2) < 0)
+		if (batch_init(&c.b) == 0) {
+			gen_swap(&c, GEN_STAGED(g), g);
+			buffer_change(&c, sc, standby, true);
+			if (finish(&c, true, false, &e2) < 0)
 				snprintf(err->message + strlen(err->message),
 					 sizeof(err->message) - strlen(err->message),
-					 "; undoing the steps done failed too: %s", e2.message);
+					 "; putting the standby buffer back failed too: %s",
+					 e2.message);
 		}
-		free(un_add);
-		free(un_del);
+		goto out;
 	}
+
+	/* 3: the change is in force; this only brings the old buffer along. */
+	if (batch_init(&c.b) == 0) {
+		su_nft_err e3 = { 0 };
+
+		gen_swap(&c, GEN_SWAPPED(g1), g1);
+		buffer_change(&c, sc, active, false);
+		finish(&c, true, fault_at(3), &e3);
+	}
+	r = 0;
 out:
-	for (int i = 0; i < 8; i++)
-		free(lists[i]);
+	setchanges_free(sc);
 	return r;
 }
 
@@ -1853,11 +2019,17 @@ static int op_counters(const su_nft_net *net, su_nft_counter_fn fn, void *data,
 		cc.family = sets[i].fam;
 		r = dump_elems(net->fd, net->table, sets[i].family, sets[i].set, counter_elem_cb, &cc);
 	}
-	for (unsigned s = 0; r >= 0 && s < SU_NFT_SETS; s++) {
-		cc.kind = SU_NFT_C_ELEM;
-		cc.set = s;
-		r = dump_elems(net->fd, net->table, NFPROTO_INET, set_names[s], counter_elem_cb, &cc);
-	}
+	/* Both buffers: an element counts in whichever judged the packets, so
+	 * the library adds the two up. */
+	for (int buf = 0; buf < NBUF; buf++)
+		for (unsigned s = 0; r >= 0 && s < SU_NFT_SETS; s++) {
+			char name[32];
+
+			cc.kind = SU_NFT_C_ELEM;
+			cc.set = s;
+			r = dump_elems(net->fd, net->table, NFPROTO_INET, buf_set(s, buf, name),
+				       counter_elem_cb, &cc);
+		}
 	if (r < 0)
 		return seterr(err, r, "cannot read the counters of table %s: %s", net->table,
 			      strerror(-r));

@@ -19,12 +19,16 @@
  *                          sets, then allow sets (hash sets for exact
  *                          server-to-server keys, concatenated interval
  *                          sets for address ranges and port ranges); the
- *                          rest is dropped. A one-element set holds the
- *                          generation of the state the kernel has.
+ *                          rest is dropped. The sets and their chains are
+ *                          there twice (buffers a and b); chain "dispatch"
+ *                          sends packets to one. A one-element set holds
+ *                          the generation of the state the kernel has.
  *
  * The library computes what the sets should hold; the plugin turns it into
- * netlink messages and sends every change as one batch, which the kernel
- * commits atomically or not at all.
+ * netlink messages in batches, which the kernel commits atomically or not
+ * at all. A change is written into the buffer no packet sees, then the
+ * dispatch to it is swapped in one batch, so packets meet the old policy
+ * or the new one and never a mix (nft.c, op_update()).
  */
 #ifndef SODA_NFT_OPS_H
 #define SODA_NFT_OPS_H
@@ -32,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SU_NFT_OPS_VERSION 1
+#define SU_NFT_OPS_VERSION 2
 #define SU_NFT_ADDR_MAX 8 /* addresses per port and family (SODA_NIC_ADDRESSES_MAX) */
 
 /* Element sets: bit 0 IPv6, bit 1 deny, bits 2-3 the kind. */
@@ -95,6 +99,10 @@ typedef struct su_nft_delta {
 	size_t n_elem_del;
 	const su_nft_elem *elem_add;
 	size_t n_elem_add;
+	/* The new policy's elements, all of them: a set that loses most of
+	 * its elements is emptied and filled anew rather than edited. */
+	const su_nft_elem *elems;
+	size_t n_elems;
 	uint32_t generation_old, generation_new;
 } su_nft_delta;
 
@@ -135,8 +143,9 @@ typedef struct su_nft_ops {
 	 * @model. */
 	int (*install)(const su_nft_net *net, const su_nft_model *model, unsigned int flags,
 		       su_nft_err *err);
-	/* One batch: applies @delta, moving the generation from old to new;
-	 * fails (changing nothing) unless the kernel's is generation_old. */
+	/* Applies @delta in three batches, moving the generation from old to
+	 * new (= old + 1); fails, with nothing changed for any packet, unless
+	 * the kernel's is generation_old. */
 	int (*update)(const su_nft_net *net, const su_nft_delta *delta, unsigned int flags,
 		      su_nft_err *err);
 	/* Deletes both tables; missing ones are fine. */

@@ -102,11 +102,39 @@ int su_port_to_nft(const su_port *p, su_nft_port *n)
 typedef struct elist {
 	su_nft_elem *e;
 	uint32_t *owner;
+	uint64_t *hash;
 	size_t n, cap;
 	int err;
 } elist;
 
-static void elist_push(elist *l, const su_nft_elem *e, uint32_t owner)
+_Static_assert(sizeof(su_nft_elem) == 72, "su_nft_elem is nine 64-bit words");
+
+uint64_t su_elem_hash(const su_nft_elem *e)
+{
+	uint64_t w[9], h = 0x9e3779b97f4a7c15ull;
+
+	memcpy(w, e, sizeof(w));
+	for (int i = 0; i < 9; i++) {
+		h ^= w[i];
+		h *= 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
+	h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 29);
+}
+
+uint64_t su_text_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void elist_push(elist *l, const su_nft_elem *e, uint32_t owner, uint64_t hash)
 {
 	if (l->err)
 		return;
@@ -115,27 +143,47 @@ static void elist_push(elist *l, const su_nft_elem *e, uint32_t owner)
 		return;
 	}
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
+		size_t cap = l->cap ? l->cap * 2 : 4;
 		su_nft_elem *ne = realloc(l->e, cap * sizeof(*ne));
 		uint32_t *no = ne ? realloc(l->owner, cap * sizeof(*no)) : NULL;
+		uint64_t *nh = no ? realloc(l->hash, cap * sizeof(*nh)) : NULL;
 
 		if (ne)
 			l->e = ne;
-		if (!ne || !no) {
+		if (no)
+			l->owner = no;
+		if (!ne || !no || !nh) {
 			l->err = -ENOMEM;
 			return;
 		}
-		l->owner = no;
+		l->hash = nh;
 		l->cap = cap;
 	}
 	l->e[l->n] = *e;
 	l->owner[l->n] = owner;
+	l->hash[l->n] = hash;
 	l->n++;
+}
+
+static void elist_free(elist *l)
+{
+	free(l->e);
+	free(l->owner);
+	free(l->hash);
+	memset(l, 0, sizeof(*l));
 }
 
 int su_elem_cmp(const su_nft_elem *a, const su_nft_elem *b)
 {
 	return memcmp(a, b, sizeof(*a));
+}
+
+/* The models' order: hash first. */
+static int model_cmp(uint64_t ha, const su_nft_elem *a, uint64_t hb, const su_nft_elem *b)
+{
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	return su_elem_cmp(a, b);
 }
 
 /* ---- endpoints to address ranges ---- */
@@ -210,18 +258,49 @@ static bool has_label(const su_port *p, const char *label)
 	return false;
 }
 
-static void port_addresses(alist *l, const su_port *p)
-{
-	for (size_t i = 0; p->addresses && p->addresses[i]; i++) {
-		unsigned char a[16];
-		int family;
+/* The ports with their addresses parsed, once per build. */
+typedef struct pports {
+	const su_port *p;
+	alist *addrs; /* one per port */
+	size_t n;
+} pports;
 
-		if (su_parse_cidr(p->addresses[i], &family, a, NULL, NULL, NULL) == 0)
-			host_range(l, family, a);
+static int pports_init(pports *pp, const su_port *ports, size_t n)
+{
+	pp->p = ports;
+	pp->n = n;
+	pp->addrs = n ? calloc(n, sizeof(*pp->addrs)) : NULL;
+	if (n && !pp->addrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; ports[i].addresses && ports[i].addresses[k]; k++) {
+			unsigned char a[16];
+			int family;
+
+			if (su_parse_cidr(ports[i].addresses[k], &family, a, NULL, NULL, NULL) == 0)
+				host_range(&pp->addrs[i], family, a);
+		}
+		if (pp->addrs[i].err)
+			return pp->addrs[i].err;
 	}
+	return 0;
 }
 
-static void expand(alist *l, const su_ep *e, const su_port *ports, size_t n_ports)
+static void pports_done(pports *pp)
+{
+	for (size_t i = 0; i < pp->n; i++)
+		free(pp->addrs[i].a);
+	free(pp->addrs);
+	memset(pp, 0, sizeof(*pp));
+}
+
+static void push_all(alist *l, const alist *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		alist_push(l, &from->a[i]);
+}
+
+static void expand(alist *l, const su_ep *e, const pports *pp)
 {
 	static const uint8_t zero[16];
 
@@ -234,14 +313,14 @@ static void expand(alist *l, const su_ep *e, const su_port *ports, size_t n_port
 		prefix_range(l, e->family, e->addr, e->prefix);
 		break;
 	case SU_EP_SERVER:
-		for (size_t i = 0; i < n_ports; i++)
-			if (strcmp(ports[i].server, e->name) == 0)
-				port_addresses(l, &ports[i]);
+		for (size_t i = 0; i < pp->n; i++)
+			if (strcmp(pp->p[i].server, e->name) == 0)
+				push_all(l, &pp->addrs[i]);
 		break;
 	case SU_EP_GROUP:
-		for (size_t i = 0; i < n_ports; i++)
-			if (has_label(&ports[i], e->name))
-				port_addresses(l, &ports[i]);
+		for (size_t i = 0; i < pp->n; i++)
+			if (has_label(&pp->p[i], e->name))
+				push_all(l, &pp->addrs[i]);
 		break;
 	default:
 		break;
@@ -275,7 +354,7 @@ static void blist_push(blist *l, const box *b)
 		return;
 	}
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
+		size_t cap = l->cap ? l->cap * 2 : 4;
 		box *nb = realloc(l->b, cap * sizeof(*nb));
 
 		if (!nb) {
@@ -485,16 +564,16 @@ static void range_box(blist *l, const arange *s, const arange *d, uint8_t plo, u
 	blist_push(l, &b);
 }
 
-static void rule_elems(const su_prule *r, uint32_t idx, const su_port *ports, size_t n_ports,
-		       elist *exact, blist ranges[2][2])
+static void rule_elems(const su_prule *r, uint32_t idx, const pports *pp, elist *exact,
+		       blist ranges[2][2])
 {
 	alist S = { 0 }, D = { 0 };
 	unsigned deny = r->deny ? 1 : 0;
 
 	for (size_t i = 0; i < r->n_src; i++)
-		expand(&S, &r->src[i], ports, n_ports);
+		expand(&S, &r->src[i], pp);
 	for (size_t i = 0; i < r->n_dst; i++)
-		expand(&D, &r->dst[i], ports, n_ports);
+		expand(&D, &r->dst[i], pp);
 	if (S.err || D.err) {
 		exact->err = S.err ? S.err : D.err;
 		goto out;
@@ -515,7 +594,7 @@ static void rule_elems(const su_prule *r, uint32_t idx, const su_port *ports, si
 				if (ex) {
 					exact_elem(&e, SU_NFT_KIND_ANY, s, d);
 					e.set |= (uint8_t)(deny ? SU_NFT_SET_DENY : 0);
-					elist_push(exact, &e, idx);
+					elist_push(exact, &e, idx, su_elem_hash(&e));
 				} else {
 					range_box(rl, s, d, 0, 255, 0, 65535, idx);
 				}
@@ -524,7 +603,7 @@ static void rule_elems(const su_prule *r, uint32_t idx, const su_port *ports, si
 					exact_elem(&e, SU_NFT_KIND_PROTO, s, d);
 					e.set |= (uint8_t)(deny ? SU_NFT_SET_DENY : 0);
 					e.proto_lo = e.proto_hi = proto;
-					elist_push(exact, &e, idx);
+					elist_push(exact, &e, idx, su_elem_hash(&e));
 				} else {
 					range_box(rl, s, d, proto, proto, 0, 65535, idx);
 				}
@@ -537,7 +616,7 @@ static void rule_elems(const su_prule *r, uint32_t idx, const su_port *ports, si
 						e.set |= (uint8_t)(deny ? SU_NFT_SET_DENY : 0);
 						e.proto_lo = e.proto_hi = proto;
 						e.port_lo = e.port_hi = pr->lo;
-						elist_push(exact, &e, idx);
+						elist_push(exact, &e, idx, su_elem_hash(&e));
 					} else {
 						range_box(rl, s, d, proto, proto, pr->lo, pr->hi, idx);
 					}
@@ -549,56 +628,250 @@ out:
 	free(D.a);
 }
 
-struct order {
-	const su_nft_elem *e;
-	const uint32_t *owner;
+/* ---- the cache ---- */
+
+/* One rule's compiled form: its exact elements and its boxes, owners 0. */
+typedef struct rent {
+	char *text;
+	uint32_t seen; /* the build that last used it */
+	elist exact;
+	blist boxes[2][2];
+} rent;
+
+/* The table holds the hash beside the pointer: a probe reads no entry. */
+typedef struct slot {
+	uint64_t hash;
+	rent *r; /* NULL: empty */
+} slot;
+
+/* An interval set's boxes as gathered (owners included) and what
+ * decompose() made of them. */
+typedef struct dent {
+	box *in;
+	size_t n_in;
+	elist out;
+	bool valid;
+} dent;
+
+struct su_compile_cache {
+	size_t last_total; /* elements the last build gathered: the next one's first guess */
+	char *ports_key;
+	slot *tab; /* open addressing */
+	size_t cap, n;
+	uint32_t build;
+	dent dec[2][2];
 };
 
-static int cmp_pair(const void *a, const void *b)
+static void rent_free(rent *e)
 {
-	const struct order *x = a, *y = b;
-	int c = su_elem_cmp(x->e, y->e);
-
-	if (c)
-		return c;
-	return *x->owner < *y->owner ? -1 : *x->owner > *y->owner;
+	if (!e)
+		return;
+	free(e->text);
+	elist_free(&e->exact);
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int d = 0; d < 2; d++)
+			free(e->boxes[v6][d].b);
+	free(e);
 }
 
-/* Sorts by key and keeps, for each key, the earliest rule. */
+static void dent_free(dent *d)
+{
+	free(d->in);
+	elist_free(&d->out);
+	memset(d, 0, sizeof(*d));
+}
+
+static void cache_clear(su_compile_cache *c)
+{
+	for (size_t i = 0; i < c->cap; i++)
+		rent_free(c->tab[i].r);
+	free(c->tab);
+	c->tab = NULL;
+	c->cap = c->n = 0;
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int d = 0; d < 2; d++)
+			dent_free(&c->dec[v6][d]);
+}
+
+void su_compile_cache_free(su_compile_cache *c)
+{
+	if (!c)
+		return;
+	cache_clear(c);
+	free(c->ports_key);
+	free(c);
+}
+
+/* What the rules' results depend on besides the rules. */
+static char *ports_key(const su_port *ports, size_t n)
+{
+	su_buf b = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		su_buf_printf(&b, "%s %s %s", ports[i].ifname, ports[i].server, ports[i].mac);
+		for (size_t k = 0; ports[i].addresses && ports[i].addresses[k]; k++)
+			su_buf_printf(&b, " a%s", ports[i].addresses[k]);
+		for (size_t k = 0; ports[i].labels && ports[i].labels[k]; k++)
+			su_buf_printf(&b, " l%s", ports[i].labels[k]);
+		su_buf_puts(&b, "\n");
+	}
+	if (!n)
+		su_buf_puts(&b, "");
+	return su_buf_steal(&b);
+}
+
+static slot *cache_slot(su_compile_cache *c, const char *text, uint64_t hash)
+{
+	size_t i = (size_t)hash & (c->cap - 1);
+
+	while (c->tab[i].r && (c->tab[i].hash != hash || strcmp(c->tab[i].r->text, text) != 0))
+		i = (i + 1) & (c->cap - 1);
+	return &c->tab[i];
+}
+
+/* Moves the entries into a table of @cap slots (a power of two), dropping
+ * those no build since @min_seen used, so that the cache holds about the
+ * policy of the last build and the one before. */
+static int cache_rebuild(su_compile_cache *c, size_t cap, uint32_t min_seen)
+{
+	slot *old = c->tab;
+	size_t old_cap = c->cap;
+
+	c->tab = calloc(cap, sizeof(*c->tab));
+	if (!c->tab) {
+		c->tab = old;
+		return -ENOMEM;
+	}
+	c->cap = cap;
+	c->n = 0;
+	for (size_t i = 0; i < old_cap; i++) {
+		rent *e = old[i].r;
+
+		if (!e)
+			continue;
+		if (e->seen < min_seen) {
+			rent_free(e);
+			continue;
+		}
+		*cache_slot(c, e->text, old[i].hash) = old[i];
+		c->n++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Room for one more entry at most half load. */
+static int cache_room(su_compile_cache *c)
+{
+	if ((c->n + 1) * 2 <= c->cap)
+		return 0;
+	return cache_rebuild(c, c->cap ? c->cap * 2 : 64, c->build ? c->build - 1 : 0);
+}
+
+/* ---- a build ---- */
+
+struct order {
+	uint64_t hash;
+	uint32_t idx; /* into the gathered list */
+	uint32_t owner;
+};
+
+/* Sorts @o by hash: LSD radix, eight passes of a byte. Stable, so the
+ * gathered order (rule by rule, owners rising) survives among equal hashes. */
+static int radix_sort(struct order *o, size_t n)
+{
+	struct order *tmp = malloc(n * sizeof(*tmp)), *src = o, *dst = tmp;
+
+	if (!tmp)
+		return -ENOMEM;
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t count[256] = { 0 }, pos = 0;
+
+		for (size_t i = 0; i < n; i++)
+			count[src[i].hash >> shift & 0xff]++;
+		if (count[src[0].hash >> shift & 0xff] == n)
+			continue; /* every key has this byte: nothing moves */
+		for (int k = 0; k < 256; k++) {
+			size_t c = count[k];
+
+			count[k] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[src[i].hash >> shift & 0xff]++] = src[i];
+		struct order *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != o)
+		memcpy(o, src, n * sizeof(*o));
+	free(tmp);
+	return 0;
+}
+
+/* Sorts into the models' order and keeps, for each key, the earliest rule. */
 static int sort_unique(elist *l)
 {
 	struct order *o;
-	su_nft_elem *e;
-	uint32_t *w;
-	size_t n = 0;
+	elist out = { 0 };
 
 	if (!l->n)
 		return 0;
 	o = malloc(l->n * sizeof(*o));
-	e = malloc(l->n * sizeof(*e));
-	w = malloc(l->n * sizeof(*w));
-	if (!o || !e || !w) {
+	out.e = malloc(l->n * sizeof(*out.e));
+	out.owner = malloc(l->n * sizeof(*out.owner));
+	out.hash = malloc(l->n * sizeof(*out.hash));
+	if (!o || !out.e || !out.owner || !out.hash) {
 		free(o);
-		free(e);
-		free(w);
+		elist_free(&out);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < l->n; i++)
-		o[i] = (struct order){ &l->e[i], &l->owner[i] };
-	qsort(o, l->n, sizeof(*o), cmp_pair);
-	for (size_t i = 0; i < l->n; i++) {
-		if (n && su_elem_cmp(&e[n - 1], o[i].e) == 0)
-			continue;
-		e[n] = *o[i].e;
-		w[n] = *o[i].owner;
-		n++;
+		o[i] = (struct order){ l->hash[i], (uint32_t)i, l->owner[i] };
+	if (radix_sort(o, l->n) < 0) {
+		free(o);
+		elist_free(&out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->n;) {
+		size_t j = i + 1;
+
+		while (j < l->n && o[j].hash == o[i].hash)
+			j++;
+		/* Equal hashes: the same key from several rules (earliest
+		 * first, as gathered), or a collision, which byte order settles
+		 * (an insertion sort: such runs are short). */
+		for (size_t k = i + 1; k < j; k++) {
+			struct order x = o[k];
+			size_t m = k;
+
+			while (m > i) {
+				int c = su_elem_cmp(&l->e[o[m - 1].idx], &l->e[x.idx]);
+
+				if (c < 0 || (c == 0 && o[m - 1].owner <= x.owner))
+					break;
+				o[m] = o[m - 1];
+				m--;
+			}
+			o[m] = x;
+		}
+		for (size_t k = i; k < j; k++) {
+			const su_nft_elem *e = &l->e[o[k].idx];
+
+			if (k > i && su_elem_cmp(&out.e[out.n - 1], e) == 0)
+				continue;
+			out.e[out.n] = *e;
+			out.owner[out.n] = o[k].owner;
+			out.hash[out.n] = o[k].hash;
+			out.n++;
+		}
+		i = j;
 	}
 	free(o);
-	free(l->e);
-	free(l->owner);
-	l->e = e;
-	l->owner = w;
-	l->n = l->cap = n;
+	elist_free(l);
+	out.cap = out.n;
+	*l = out;
 	return 0;
 }
 
@@ -607,11 +880,124 @@ static int cmp_nft_port(const void *a, const void *b)
 	return strcmp(((const su_nft_port *)a)->ifname, ((const su_nft_port *)b)->ifname);
 }
 
-int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports, size_t n_ports,
-		   soda_error **error)
+static void blist_append(blist *to, const blist *from, uint32_t owner)
 {
+	for (size_t i = 0; i < from->n && !to->err; i++) {
+		box b = from->b[i];
+
+		b.owner = owner;
+		blist_push(to, &b);
+	}
+}
+
+/* One rule's results into the build's lists: from the cache when it has
+ * them, compiled (and remembered) otherwise. */
+static void gather_rule(su_compile_cache *c, const su_prule *r, uint32_t idx, const pports *pp,
+			elist *all, blist ranges[2][2])
+{
+	slot *sl = NULL;
+	rent *e = NULL;
+
+	if (c && cache_room(c) == 0) {
+		sl = cache_slot(c, r->text, r->hash);
+		e = sl->r;
+	}
+	if (!e) {
+		int err = 0;
+
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			all->err = -ENOMEM;
+			return;
+		}
+		rule_elems(r, 0, pp, &e->exact, e->boxes);
+		err = e->exact.err;
+		for (int v6 = 0; v6 < 2; v6++)
+			for (int d = 0; d < 2; d++)
+				if (e->boxes[v6][d].err)
+					err = e->boxes[v6][d].err;
+		if (err) {
+			all->err = err;
+			rent_free(e);
+			return;
+		}
+		if (sl && (e->text = strdup(r->text))) {
+			*sl = (slot){ r->hash, e };
+			c->n++;
+		} else {
+			sl = NULL;
+		}
+	}
+	if (c)
+		e->seen = c->build;
+	for (size_t i = 0; i < e->exact.n; i++)
+		elist_push(all, &e->exact.e[i], idx, e->exact.hash[i]);
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int d = 0; d < 2; d++)
+			blist_append(&ranges[v6][d], &e->boxes[v6][d], idx);
+	if (!sl)
+		rent_free(e); /* not kept */
+}
+
+/* An interval set's boxes made disjoint, as elements: the cached result if
+ * the boxes (and their owners) are the same as last time. */
+static void decompose_set(su_compile_cache *c, int v6, int deny, blist *in, elist *all)
+{
+	dent fresh = { 0 }, *d = c ? &c->dec[v6][deny] : &fresh;
+	size_t alen = v6 ? 16 : 4;
+	blist out = { 0 };
+
+	if (!(d->valid && d->n_in == in->n && memcmp(d->in, in->b, in->n * sizeof(box)) == 0)) {
+		dent_free(d);
+		d->in = malloc(in->n * sizeof(box));
+		if (!d->in) {
+			all->err = -ENOMEM;
+			return;
+		}
+		memcpy(d->in, in->b, in->n * sizeof(box));
+		d->n_in = in->n;
+		/* decompose() reorders its input: it gets the build's copy. */
+		decompose(in->b, in->n, 0, &out);
+		for (size_t i = 0; i < out.n && !out.err; i++) {
+			const box *b = &out.b[i];
+			su_nft_elem e;
+
+			memset(&e, 0, sizeof(e));
+			e.set = (uint8_t)SU_NFT_SET(v6 ? SU_NFT_SET_V6 : 0u, deny, SU_NFT_KIND_RANGE);
+			memcpy(e.src_lo, b->lo[0] + 16 - alen, alen);
+			memcpy(e.src_hi, b->hi[0] + 16 - alen, alen);
+			memcpy(e.dst_lo, b->lo[1] + 16 - alen, alen);
+			memcpy(e.dst_hi, b->hi[1] + 16 - alen, alen);
+			e.proto_lo = b->lo[2][15];
+			e.proto_hi = b->hi[2][15];
+			e.port_lo = (uint16_t)(b->lo[3][14] << 8 | b->lo[3][15]);
+			e.port_hi = (uint16_t)(b->hi[3][14] << 8 | b->hi[3][15]);
+			elist_push(&d->out, &e, b->owner, su_elem_hash(&e));
+		}
+		if (out.err || d->out.err) {
+			all->err = out.err ? out.err : d->out.err;
+			free(out.b);
+			dent_free(d);
+			return;
+		}
+		free(out.b);
+		d->valid = true;
+	}
+	for (size_t i = 0; i < d->out.n; i++)
+		elist_push(all, &d->out.e[i], d->out.owner[i], d->out.hash[i]);
+	if (d == &fresh)
+		dent_free(&fresh);
+}
+
+int su_model_build_cached(su_model *m, su_compile_cache **cache, const soda_policy *policy,
+			  const su_port *ports, size_t n_ports, soda_error **error)
+{
+	su_compile_cache *c = cache ? *cache : NULL;
 	elist all = { 0 };
 	blist ranges[2][2] = { { { 0 } } };
+	pports pp = { 0 };
+	size_t n_rules = policy ? policy->n_rules : 0;
+	char *key = NULL;
 	int r = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -630,52 +1016,71 @@ int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports,
 	m->n_ports = n_ports;
 	if (m->n_ports)
 		qsort(m->ports, m->n_ports, sizeof(*m->ports), cmp_nft_port);
-	for (size_t i = 0; policy && i < policy->n_rules && !all.err; i++)
-		rule_elems(&policy->rules[i], (uint32_t)i, ports, n_ports, &all, ranges);
+	if (cache) {
+		/* A cache is for one set of ports; other ports, other results. */
+		key = ports_key(ports, n_ports);
+		if (!c && key)
+			c = *cache = calloc(1, sizeof(*c));
+		if (!key || !c) {
+			free(key);
+			su_model_free(m);
+			return su_errorf(error, -ENOMEM, "out of memory");
+		}
+		if (!su_streq(c->ports_key, key)) {
+			cache_clear(c);
+			free(c->ports_key);
+			c->ports_key = key;
+		} else {
+			free(key);
+		}
+		c->build++;
+	}
+	if (c && c->last_total) {
+		/* One allocation instead of a dozen doublings. */
+		all.e = malloc(c->last_total * sizeof(*all.e));
+		all.owner = malloc(c->last_total * sizeof(*all.owner));
+		all.hash = malloc(c->last_total * sizeof(*all.hash));
+		if (all.e && all.owner && all.hash)
+			all.cap = c->last_total;
+	}
+	if (!all.err)
+		all.err = pports_init(&pp, ports, n_ports);
+	for (size_t i = 0; i < n_rules && !all.err; i++)
+		gather_rule(c, &policy->rules[i], (uint32_t)i, &pp, &all, ranges);
 	for (int v6 = 0; v6 < 2 && !all.err; v6++)
 		for (int deny = 0; deny < 2 && !all.err; deny++) {
 			blist *in = &ranges[v6][deny];
-			blist out = { 0 };
-			size_t alen = v6 ? 16 : 4;
 
-			if (in->err) {
+			if (in->err)
 				all.err = in->err;
-				break;
-			}
-			if (!in->n)
-				continue;
-			decompose(in->b, in->n, 0, &out);
-			if (out.err)
-				all.err = out.err;
-			for (size_t i = 0; i < out.n && !all.err; i++) {
-				const box *b = &out.b[i];
-				su_nft_elem e;
-
-				memset(&e, 0, sizeof(e));
-				e.set = (uint8_t)SU_NFT_SET(v6 ? SU_NFT_SET_V6 : 0u, deny,
-							    SU_NFT_KIND_RANGE);
-				memcpy(e.src_lo, b->lo[0] + 16 - alen, alen);
-				memcpy(e.src_hi, b->hi[0] + 16 - alen, alen);
-				memcpy(e.dst_lo, b->lo[1] + 16 - alen, alen);
-				memcpy(e.dst_hi, b->hi[1] + 16 - alen, alen);
-				e.proto_lo = b->lo[2][15];
-				e.proto_hi = b->hi[2][15];
-				e.port_lo = (uint16_t)(b->lo[3][14] << 8 | b->lo[3][15]);
-				e.port_hi = (uint16_t)(b->hi[3][14] << 8 | b->hi[3][15]);
-				elist_push(&all, &e, b->owner);
-			}
-			free(out.b);
+			else if (in->n)
+				decompose_set(c, v6, deny, in, &all);
+			else if (c)
+				dent_free(&c->dec[v6][deny]);
 		}
 	for (int v6 = 0; v6 < 2; v6++)
 		for (int deny = 0; deny < 2; deny++)
 			free(ranges[v6][deny].b);
+	pports_done(&pp);
+	if (c)
+		c->last_total = all.n + all.n / 16 + 16;
+	/* Rules of older policies go once they outnumber this one's. */
+	if (c && !all.err && c->n > 2 * n_rules + 64) {
+		size_t cap = 64;
+
+		while (cap < 2 * (n_rules + 1))
+			cap *= 2;
+		cache_rebuild(c, cap, c->build);
+	}
 	if (!all.err)
 		all.err = sort_unique(&all);
 	if (all.err) {
 		r = all.err;
-		free(all.e);
-		free(all.owner);
+		elist_free(&all);
 		su_model_free(m);
+		if (c)
+			/* Whatever it half holds is right, but keep it small. */
+			cache_clear(c);
 		if (r == -E2BIG)
 			return su_errorf(error, r,
 					 "the policy compiles to more than %u set elements; use "
@@ -685,8 +1090,15 @@ int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports,
 	}
 	m->elems = all.e;
 	m->owner = all.owner;
+	m->hash = all.hash;
 	m->n_elems = all.n;
 	return 0;
+}
+
+int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports, size_t n_ports,
+		   soda_error **error)
+{
+	return su_model_build_cached(m, NULL, policy, ports, n_ports, error);
 }
 
 void su_model_free(su_model *m)
@@ -694,16 +1106,18 @@ void su_model_free(su_model *m)
 	free(m->ports);
 	free(m->elems);
 	free(m->owner);
+	free(m->hash);
 	memset(m, 0, sizeof(*m));
 }
 
 ssize_t su_model_find(const su_model *m, const su_nft_elem *e)
 {
+	uint64_t h = su_elem_hash(e);
 	size_t lo = 0, hi = m->n_elems;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = su_elem_cmp(&m->elems[mid], e);
+		int c = model_cmp(m->hash[mid], &m->elems[mid], h, e);
 
 		if (c == 0)
 			return (ssize_t)mid;
@@ -751,7 +1165,8 @@ int su_model_diff(const su_model *old, const su_model *new, su_nft_delta *d)
 	while (i < old->n_elems || j < new->n_elems) {
 		int c = i >= old->n_elems ? 1
 			: j >= new->n_elems ? -1
-					    : su_elem_cmp(&old->elems[i], &new->elems[j]);
+					    : model_cmp(old->hash[i], &old->elems[i], new->hash[j],
+							&new->elems[j]);
 
 		if (c < 0)
 			del[nd++] = old->elems[i++];
@@ -821,12 +1236,25 @@ static void put_addr(su_buf *b, int family, const uint8_t *lo, const uint8_t *hi
 	su_buf_printf(b, "%s-%s", a, z);
 }
 
+static int cmp_elem_ptr(const void *a, const void *b)
+{
+	return su_elem_cmp(*(const su_nft_elem *const *)a, *(const su_nft_elem *const *)b);
+}
+
 char *su_model_format(const su_model *m)
 {
+	const su_nft_elem **sorted = malloc((m->n_elems + 1) * sizeof(*sorted));
 	su_buf b = { 0 };
 
-	for (size_t i = 0; i < m->n_elems; i++) {
-		const su_nft_elem *e = &m->elems[i];
+	if (!sorted)
+		return NULL;
+	/* In byte order, which reads well: sets, then addresses. */
+	for (size_t i = 0; i < m->n_elems; i++)
+		sorted[i] = &m->elems[i];
+	qsort(sorted, m->n_elems, sizeof(*sorted), cmp_elem_ptr);
+	for (size_t k = 0; k < m->n_elems; k++) {
+		const su_nft_elem *e = sorted[k];
+		size_t i = (size_t)(e - m->elems);
 		int family = e->set & SU_NFT_SET_V6 ? AF_INET6 : AF_INET;
 		unsigned kind = SU_NFT_SET_KIND(e->set);
 
@@ -848,5 +1276,6 @@ char *su_model_format(const su_model *m)
 		}
 		su_buf_printf(&b, " rule %u\n", m->owner[i] + 1);
 	}
+	free(sorted);
 	return su_buf_steal(&b);
 }

@@ -44,9 +44,14 @@ typedef struct su_prule {
 	su_prange *ports; /* none: every port */
 	size_t n_ports;
 	char *text;       /* the rule written out canonically */
+	uint64_t hash;    /* of text: the compiler's cache key */
 } su_prule;
 
+/* Immutable once parsed, and shared: the network module keeps a reference
+ * to the policy in force instead of a copy (su_policy_ref; the caller's
+ * soda_policy_free() drops one reference). */
 struct soda_policy {
+	unsigned refs; /* atomic */
 	char *source;
 	char *text;
 	size_t len;
@@ -67,6 +72,8 @@ typedef struct su_dirent {
 	bool on_network;
 } su_dirent;
 
+/* Another reference to @p (NULL: NULL); soda_policy_free() drops it. */
+soda_policy *su_policy_ref(soda_policy *p);
 /* Checks that every server and group the policy names exists on
  * @network; errors carry the line and column of the name. */
 int su_policy_resolve(const soda_policy *p, const su_dirent *servers, size_t n,
@@ -88,17 +95,35 @@ int su_port_copy(su_port *to, const su_port *from);
 /* The plugin's view of a port. */
 int su_port_to_nft(const su_port *p, su_nft_port *ret);
 
+/* The elements are ordered by their hash (su_elem_hash()), then by their
+ * bytes: sorting by a 64-bit number is what makes a rebuild from cached
+ * rules cheap. su_model_format() writes them in byte order. */
 typedef struct su_model {
 	su_nft_port *ports; /* sorted by name */
 	size_t n_ports;
-	su_nft_elem *elems; /* sorted, unique */
+	su_nft_elem *elems; /* sorted (see above), unique */
 	uint32_t *owner;    /* the rule (index) each element is counted for */
+	uint64_t *hash;     /* su_elem_hash() of each element */
 	size_t n_elems;
 } su_model;
 
 #define SU_MODEL_ELEMS_MAX 4000000u
 
-/* What the kernel should hold for @policy (NULL: none) with @ports. */
+uint64_t su_text_hash(const char *s);
+uint64_t su_elem_hash(const su_nft_elem *e);
+
+/* What a network's compiler remembers between builds: each rule's
+ * elements and boxes by its canonical text (valid while the ports stay the
+ * same) and the last decomposition of each interval set's boxes. A cache
+ * never holds a wrong result, only more or fewer of them. */
+typedef struct su_compile_cache su_compile_cache;
+void su_compile_cache_free(su_compile_cache *c);
+
+/* What the kernel should hold for @policy (NULL: none) with @ports. With
+ * @cache (*cache may be NULL: one is made) unchanged rules are not
+ * compiled again. The result does not depend on the cache. */
+int su_model_build_cached(su_model *m, su_compile_cache **cache, const soda_policy *policy,
+			  const su_port *ports, size_t n_ports, soda_error **error);
 int su_model_build(su_model *m, const soda_policy *policy, const su_port *ports, size_t n_ports,
 		   soda_error **error);
 void su_model_free(su_model *m);

@@ -134,6 +134,7 @@ typedef struct cache_ent {
 	char *policy_file;
 	soda_policy *policy;
 	su_model model;
+	su_compile_cache *cc; /* the compiler's memory for this network */
 } cache_ent;
 
 typedef struct netmod {
@@ -145,6 +146,7 @@ typedef struct netmod {
 	char alias[32];  /* "soda:<hash>:" */
 	int lock_fd;
 	int lock_depth;
+	int nfnl_fd; /* the nftables socket in the context's namespace, kept open */
 	bool reconciled;
 	cache_ent *cache;
 	size_t n_cache;
@@ -156,6 +158,7 @@ static void cache_drop(cache_ent *c)
 	free(c->policy_file);
 	soda_policy_free(c->policy);
 	su_model_free(&c->model);
+	su_compile_cache_free(c->cc);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -167,6 +170,7 @@ static void netmod_free(netmod *nm)
 		cache_drop(&nm->cache[i]);
 	free(nm->cache);
 	su_close(nm->lock_fd);
+	su_close(nm->nfnl_fd);
 	free(nm->state_dir);
 	free(nm->dir);
 	free(nm);
@@ -220,6 +224,7 @@ static int netmod_get(soda_context *ctx, netmod **ret, soda_error **error)
 		return OOM(error);
 	nm->ctx = ctx;
 	nm->lock_fd = -1;
+	nm->nfnl_fd = -1;
 	nm->netns = soda_context_get_netns(ctx);
 	nm->state_dir = strdup(sd);
 	nm->dir = su_strdup_printf("%s/networks", sd);
@@ -321,16 +326,21 @@ typedef struct knet {
 	char comment[128];
 } knet;
 
+/* The socket stays open for the context's life: closing an nftables socket
+ * waits for the kernel to finish freeing what earlier transactions deleted
+ * (about 20 ms here), which would be paid on every change. */
 static int knet_open(netmod *nm, const su_netstate *st, knet *k, soda_error **error)
 {
-	int fd, r;
+	int r;
 
 	memset(k, 0, sizeof(*k));
 	k->n.fd = -1;
-	r = su_nfnl_open(nm->netns, &fd, error);
-	if (r < 0)
-		return r;
-	k->n.fd = fd;
+	if (nm->nfnl_fd < 0) {
+		r = su_nfnl_open(nm->netns, &nm->nfnl_fd, error);
+		if (r < 0)
+			return r;
+	}
+	k->n.fd = nm->nfnl_fd;
 	k->n.table = st->table;
 	k->n.bridge = st->bridge;
 	k->n.uplink = st->uplink;
@@ -341,8 +351,7 @@ static int knet_open(netmod *nm, const su_netstate *st, knet *k, soda_error **er
 
 static void knet_close(knet *k)
 {
-	su_close(k->n.fd);
-	k->n.fd = -1;
+	k->n.fd = -1; /* the netmod's */
 }
 
 /* The kernel's generation: 0 when the tables are missing. */
@@ -508,16 +517,34 @@ static void cache_forget(netmod *nm, const char *name)
 		}
 }
 
-/* Takes @policy and @model (on success and on failure). */
-static void cache_put(netmod *nm, const su_netstate *st, soda_policy *policy, su_model *model)
+/* The compiler's cache of network @name, taken out of its entry (the
+ * caller gives it back through cache_put()); NULL if there is none. */
+static su_compile_cache *cache_take_cc(netmod *nm, const char *name)
+{
+	for (size_t i = 0; i < nm->n_cache; i++)
+		if (su_streq(nm->cache[i].network, name)) {
+			su_compile_cache *cc = nm->cache[i].cc;
+
+			nm->cache[i].cc = NULL;
+			return cc;
+		}
+	return NULL;
+}
+
+/* Takes @policy, @model and @cc (on success and on failure). */
+static void cache_put(netmod *nm, const su_netstate *st, soda_policy *policy, su_model *model,
+		      su_compile_cache *cc)
 {
 	cache_ent *c;
 
+	if (!cc)
+		cc = cache_take_cc(nm, st->name);
 	cache_forget(nm, st->name);
 	c = realloc(nm->cache, (nm->n_cache + 1) * sizeof(*c));
 	if (!c) {
 		soda_policy_free(policy);
 		su_model_free(model);
+		su_compile_cache_free(cc);
 		return;
 	}
 	nm->cache = c;
@@ -530,10 +557,12 @@ static void cache_put(netmod *nm, const su_netstate *st, soda_policy *policy, su
 		free(c->policy_file);
 		soda_policy_free(policy);
 		su_model_free(model);
+		su_compile_cache_free(cc);
 		return;
 	}
 	c->generation = st->generation;
 	c->policy = policy;
+	c->cc = cc;
 	c->model = *model;
 	memset(model, 0, sizeof(*model));
 	nm->n_cache++;
@@ -549,15 +578,19 @@ static int state_model(netmod *nm, const su_netstate *st, const soda_policy **re
 	int r;
 
 	if (!c) {
+		su_compile_cache *cc;
+
 		r = read_policy(nm, st, &p, error);
 		if (r < 0)
 			return r;
-		r = su_model_build(&m, p, st->ports, st->n_ports, error);
+		cc = cache_take_cc(nm, st->name);
+		r = su_model_build_cached(&m, &cc, p, st->ports, st->n_ports, error);
 		if (r < 0) {
 			soda_policy_free(p);
+			su_compile_cache_free(cc);
 			return r;
 		}
-		cache_put(nm, st, p, &m);
+		cache_put(nm, st, p, &m, cc);
 		c = cache_find(nm, st);
 		if (!c)
 			return OOM(error);
@@ -624,8 +657,13 @@ static int transition(netmod *nm, const su_netstate *cur, su_netstate *next,
 			r = kernel_generation(ops, &k, &kgen, error);
 		if (r == 0)
 			r = state_model(nm, cur, NULL, &old, error);
-		if (r == 0)
-			r = su_model_build(&model, next_policy, next->ports, next->n_ports, error);
+		if (r == 0) {
+			/* Borrowed from the entry of @cur, which stays cached. */
+			cache_ent *ce = cache_find(nm, cur);
+
+			r = su_model_build_cached(&model, ce ? &ce->cc : NULL, next_policy,
+						  next->ports, next->n_ports, error);
+		}
 		if (r < 0)
 			goto out;
 		if (kgen && kgen == cur->generation) {
@@ -633,6 +671,8 @@ static int transition(netmod *nm, const su_netstate *cur, su_netstate *next,
 				r = OOM(error);
 				goto out;
 			}
+			delta.elems = model.elems;
+			delta.n_elems = model.n_elems;
 			delta.generation_old = kgen;
 			delta.generation_new = next->generation;
 		}
@@ -709,7 +749,7 @@ static int transition(netmod *nm, const su_netstate *cur, su_netstate *next,
 			unlink(old_pf);
 	}
 	if (ops) {
-		cache_put(nm, next, next_policy, &model);
+		cache_put(nm, next, next_policy, &model, NULL);
 		next_policy = NULL;
 	}
 	r = 0;
@@ -730,7 +770,7 @@ out:
 	return r;
 }
 
-/* A copy of @cur's policy for a change that keeps it. */
+/* A reference to @cur's policy for a change that keeps it. */
 static int keep_policy(netmod *nm, const su_netstate *cur, soda_policy **ret, soda_error **error)
 {
 	const soda_policy *p = NULL;
@@ -742,7 +782,8 @@ static int keep_policy(netmod *nm, const su_netstate *cur, soda_policy **ret, so
 	r = state_model(nm, cur, &p, NULL, error);
 	if (r < 0 || !p)
 		return r;
-	return soda_policy_parse(ret, p->text, p->len, p->source, 0, error);
+	*ret = su_policy_ref((soda_policy *)p);
+	return 0;
 }
 
 /* ---- links ---- */
@@ -1816,9 +1857,8 @@ SODA_EXPORT int soda_network_apply_policy(soda_network *net, const soda_policy *
 	r = su_policy_resolve(policy, dir, n_dir, net->name, error);
 	if (r < 0)
 		goto out;
-	r = soda_policy_parse(&copy, policy->text, policy->len, policy->source, 0, error);
-	if (r < 0)
-		goto out;
+	/* Policies are immutable: the module keeps a reference, not a copy. */
+	copy = su_policy_ref((soda_policy *)policy);
 	r = su_netstate_copy(&next, &cur);
 	if (r < 0) {
 		r = OOM(error);
@@ -1857,7 +1897,7 @@ SODA_EXPORT int soda_network_get_policy(soda_policy **ret, soda_network *net, so
 		if (st.policy_file)
 			r = state_model(nm, &st, &p, NULL, error);
 		if (r == 0)
-			r = p ? soda_policy_parse(ret, p->text, p->len, p->source, 0, error)
+			r = p ? (*ret = su_policy_ref((soda_policy *)p), 0)
 			      : soda_policy_parse(ret, "", 0, "policy", 0, error);
 		su_netstate_done(&st);
 	}

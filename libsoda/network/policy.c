@@ -518,12 +518,22 @@ static int parse_rule(lexer *lx, su_prule *rule)
 					    ? "',', a protocol (tcp, udp, icmp, any) or the end of the line"
 					    : "the end of the line");
 	rule->text = format_rule(rule);
-	return rule->text ? 0 : su_errorf(lx->error, -ENOMEM, "out of memory");
+	if (!rule->text)
+		return su_errorf(lx->error, -ENOMEM, "out of memory");
+	rule->hash = su_text_hash(rule->text);
+	return 0;
+}
+
+soda_policy *su_policy_ref(soda_policy *p)
+{
+	if (p)
+		__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+	return p;
 }
 
 SODA_EXPORT void soda_policy_free(soda_policy *p)
 {
-	if (!p)
+	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (size_t i = 0; i < p->n_rules; i++)
 		rule_done(&p->rules[i]);
@@ -551,6 +561,8 @@ SODA_EXPORT int soda_policy_parse(soda_policy **ret, const char *text, size_t le
 		return su_errorf(error, -EFBIG, "%s: %zu bytes of policy; at most %u are allowed",
 				 source, len, SU_POLICY_TEXT_MAX);
 	p = calloc(1, sizeof(*p));
+	if (p)
+		p->refs = 1;
 	if (!p || !(p->source = strdup(source)) || !(p->text = malloc(len + 1))) {
 		soda_policy_free(p);
 		return su_errorf(error, -ENOMEM, "out of memory");

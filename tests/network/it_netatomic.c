@@ -6,7 +6,10 @@
  * the probe through different sets (an address range in one, an exact
  * server-to-server key in the other), and deny the other probe likewise,
  * so every replacement moves the probes' elements between kinds of sets:
- * a window between a delete and an add would show.
+ * a window between a delete and an add would show. A third probe is
+ * refused by both for different reasons: by a deny range in one, for want
+ * of an allow in the other (an allow range covers it in the first), so a
+ * change that took the deny away before the allow would let it through.
  *
  * The probes are frames written into one server's TAP and read from the
  * other's (fake guests), every 200 us by a sender thread, counted by a
@@ -29,7 +32,7 @@ typedef struct probe {
 	int fd_a, fd_c;
 	char mac_a[18], mac_c[18];
 	atomic_bool stop;
-	atomic_long sent_allow, sent_deny, got_allow, got_deny;
+	atomic_long sent_allow, sent_deny, sent_gap, got_allow, got_deny, got_gap;
 } probe;
 
 static void *sender(void *arg)
@@ -50,6 +53,10 @@ static void *sender(void *arg)
 		len = frame_udp4(f, p->mac_a, p->mac_c, "198.51.100.10", "198.51.100.12", 6000, tag);
 		if (write(p->fd_a, f, len < 60 ? 60 : len) > 0)
 			atomic_fetch_add(&p->sent_deny, 1);
+		snprintf(tag, sizeof(tag), "probe-gap-%ld", seq);
+		len = frame_udp4(f, p->mac_a, p->mac_c, "198.51.100.10", "198.51.100.12", 7000, tag);
+		if (write(p->fd_a, f, len < 60 ? 60 : len) > 0)
+			atomic_fetch_add(&p->sent_gap, 1);
 		seq++;
 		usleep(200);
 	}
@@ -75,6 +82,8 @@ static void *receiver(void *arg)
 				atomic_fetch_add(&p->got_allow, 1);
 			else if (memmem(buf, (size_t)n, "probe-deny-", 11))
 				atomic_fetch_add(&p->got_deny, 1);
+			else if (memmem(buf, (size_t)n, "probe-gap-", 10))
+				atomic_fetch_add(&p->got_gap, 1);
 		}
 	}
 }
@@ -82,8 +91,9 @@ static void *receiver(void *arg)
 /* N rules. Both versions allow the probe to port 5000 and deny the one to
  * port 6000 while allowing the rest of that traffic, each through a
  * different kind of set: an address range (interval set) in one, exact
- * keys (hash sets) in the other. The other N - 2 rules differ between the
- * versions (their ports). */
+ * keys (hash sets) in the other. Port 7000: version 0 allows it by its
+ * range and denies it by a deny range; version 1 has no allow for it. The
+ * other N - 3 rules differ between the versions (their ports). */
 static char *version(int v)
 {
 	size_t cap = (size_t)N_RULES * 96 + 256, len = 0;
@@ -91,11 +101,13 @@ static char *version(int v)
 
 	assert_non_null(s);
 	len += (size_t)snprintf(s + len, cap - len, "%s",
-				v ? "allow from server a to server c udp\n"
+				v ? "allow from server a to server c udp port 5000, 6000\n"
 				    "deny from 198.51.100.0/28 to server c udp port 5990-6010\n"
+				    "allow from server a to server c tcp port 7000\n"
 				  : "allow from 198.51.100.0/24 to server c udp\n"
-				    "deny from server a to server c udp port 6000\n");
-	for (int i = 2; i < N_RULES; i++)
+				    "deny from server a to server c udp port 6000\n"
+				    "deny from 198.51.100.0/28 to server c udp port 6990-7010\n");
+	for (int i = 3; i < N_RULES; i++)
 		len += (size_t)snprintf(s + len, cap - len,
 					"allow from 203.0.113.%d to server c tcp port %d\n", i % 250,
 					10000 + i * 2 + v);
@@ -159,13 +171,15 @@ static void test_replace_under_traffic(void **state)
 	usleep(300000);
 	pthread_join(tr, NULL);
 	print_message("%d replacements of %d rules (slowest %.1f ms); probes sent %ld allowed, "
-		      "%ld denied; received %ld allowed, %ld denied\n",
+		      "%ld denied, %ld refused either way; received %ld, %ld, %ld\n",
 		      ROUNDS, N_RULES, worst, atomic_load(&p.sent_allow), atomic_load(&p.sent_deny),
-		      atomic_load(&p.got_allow), atomic_load(&p.got_deny));
+		      atomic_load(&p.sent_gap), atomic_load(&p.got_allow), atomic_load(&p.got_deny),
+		      atomic_load(&p.got_gap));
 	/* The sender really ran across the replacements. */
 	assert_true(atomic_load(&p.sent_allow) > 200);
 	assert_int_equal(atomic_load(&p.got_allow), atomic_load(&p.sent_allow));
 	assert_int_equal(atomic_load(&p.got_deny), 0);
+	assert_int_equal(atomic_load(&p.got_gap), 0);
 	/* And the policy in force is the last one applied. */
 	{
 		soda_policy *cur = NULL;
@@ -183,8 +197,12 @@ static void test_replace_under_traffic(void **state)
 }
 
 /* A change the kernel refuses leaves the old policy working: with the
- * plugin's failure injection every batch fails at its end, after all its
- * messages were accepted one by one. */
+ * plugin's failure injection a transaction fails at its end, after all its
+ * messages were accepted one by one. A change has three (the standby
+ * buffer written, the swap, the old buffer brought along): a failure in
+ * the first two changes nothing for any packet; one in the third comes
+ * after the swap, so the new policy is in force and the next change still
+ * works (the library then installs the tables anew). */
 static void test_failed_change_changes_nothing(void **state)
 {
 	net_env *ne = *state;
@@ -202,31 +220,52 @@ static void test_failed_change_changes_nothing(void **state)
 	server_mac_of(ne, "c", mc);
 	fa = fake_attach(ne, "a", ifa);
 	fc = fake_attach(ne, "c", ifc);
-	net_apply(ne, "allow from server a to server c udp port 5000\n");
-	assert_soda_ok(soda_network_get_compiled(&before, ne->net, 0, &ne->env.err), ne->env.err);
-
 	assert_soda_ok(soda_policy_parse(&p, t, strlen(t), "t", 0, &ne->env.err), ne->env.err);
-	setenv("SODA_NFT_TEST_FAIL", "1", 1);
-	r = soda_network_apply_policy(ne->net, p, 0, &ne->env.err);
-	unsetenv("SODA_NFT_TEST_FAIL");
-	assert_true(r < 0);
-	soda_error_free(ne->env.err);
-	ne->env.err = NULL;
-	soda_policy_free(p);
-	assert_soda_ok(soda_network_get_compiled(&after, ne->net, 0, &ne->env.err), ne->env.err);
-	assert_string_equal(before, after);
-	/* The kernel: 5000 passes, 5001 (which the failed policy allowed) not. */
+	for (int stage = 1; stage <= 3; stage++) {
+		char fault[2] = { (char)('0' + stage), 0 };
+
+		net_apply(ne, "allow from server a to server c udp port 5000\n");
+		assert_soda_ok(soda_network_get_compiled(&before, ne->net, 0, &ne->env.err),
+			       ne->env.err);
+		setenv("SODA_NFT_TEST_FAIL", fault, 1);
+		r = soda_network_apply_policy(ne->net, p, 0, &ne->env.err);
+		unsetenv("SODA_NFT_TEST_FAIL");
+		assert_soda_ok(soda_network_get_compiled(&after, ne->net, 0, &ne->env.err),
+			       ne->env.err);
+		fake_drain(fc);
+		len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5000, "old-ok");
+		fake_send(fa, f, len);
+		assert_true(fake_sees(fc, "old-ok", 6, 300));
+		len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5001, "new-ok");
+		fake_send(fa, f, len);
+		if (stage < 3) {
+			/* Refused: the record and the kernel keep the old policy
+			 * (5001, which the failed policy allowed, does not pass). */
+			assert_true(r < 0);
+			soda_error_free(ne->env.err);
+			ne->env.err = NULL;
+			assert_string_equal(before, after);
+			assert_false(fake_sees(fc, "new-ok", 6, 300));
+		} else {
+			assert_int_equal(r, 0);
+			assert_string_not_equal(before, after);
+			assert_true(fake_sees(fc, "new-ok", 6, 300));
+		}
+		free(before);
+		free(after);
+	}
+	/* And the next change goes through and holds. */
+	net_apply(ne, "allow from server a to server c udp port 5001\n");
 	fake_drain(fc);
-	len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5000, "old-ok");
+	len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5000, "now-no");
 	fake_send(fa, f, len);
-	assert_true(fake_sees(fc, "old-ok", 6, 300));
-	len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5001, "new-no");
+	assert_false(fake_sees(fc, "now-no", 6, 300));
+	len = frame_udp4(f, ma, mc, "198.51.100.10", "198.51.100.12", 5001, "now-ok");
 	fake_send(fa, f, len);
-	assert_false(fake_sees(fc, "new-no", 6, 300));
+	assert_true(fake_sees(fc, "now-ok", 6, 300));
+	soda_policy_free(p);
 	fake_detach(ne, "a", ifa, fa);
 	fake_detach(ne, "c", ifc, fc);
-	free(before);
-	free(after);
 }
 
 int main(void)

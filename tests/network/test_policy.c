@@ -472,6 +472,100 @@ static void test_compile_random(void **state)
 		su_port_done(&ports[i]);
 }
 
+/* The same model, element for element and owner for owner, whether built
+ * afresh or through a compiler cache that has seen other policies and
+ * other ports: random edits (a rule replaced, inserted, deleted, moved, the
+ * ports changed) over many rounds. */
+static void assert_same_model(const su_model *a, const su_model *b, const char *text)
+{
+	char *fa, *fb;
+
+	if (a->n_elems != b->n_elems)
+		fail_msg("cached build has %zu elements, fresh %zu, for\n%s", b->n_elems,
+			 a->n_elems, text);
+	assert_memory_equal(a->elems, b->elems, a->n_elems * sizeof(*a->elems));
+	assert_memory_equal(a->owner, b->owner, a->n_elems * sizeof(*a->owner));
+	assert_memory_equal(a->hash, b->hash, a->n_elems * sizeof(*a->hash));
+	fa = su_model_format(a);
+	fb = su_model_format(b);
+	assert_non_null(fa);
+	assert_non_null(fb);
+	assert_string_equal(fa, fb);
+	free(fa);
+	free(fb);
+}
+
+static void test_compile_cached(void **state)
+{
+	static const char *eps[] = { "any", "server web1", "server db", "group web",
+				     "198.51.100.0/24", "198.51.100.0/25", "198.51.100.10",
+				     "2001:db8::/64", "198.51.100.128/26", "203.0.113.0/24" };
+	static const char *svcs[] = { "", " tcp", " udp", " icmp", " tcp port 80", " tcp port 1-100",
+				      " udp port 50-60, 70", " tcp port 90-200" };
+	char lines[24][160];
+	size_t n = 0;
+	su_port ports[3];
+	su_compile_cache *cc = NULL;
+	size_t n_ports = 3;
+
+	(void)state;
+	ports3(ports);
+	for (int round = 0; round < 300; round++) {
+		char text[24 * 160] = "", line[160];
+		soda_policy *p;
+		su_model fresh, cached;
+		int op = (int)(rnd() % 6);
+
+		snprintf(line, sizeof(line), "%s from %s to %s%s\n",
+			 rnd() % 4 == 0 ? "deny" : "allow", eps[rnd() % 10], eps[rnd() % 10],
+			 svcs[rnd() % 8]);
+		if (n == 0 || (op == 0 && n < 24)) {
+			size_t at = n ? rnd() % (n + 1) : 0;
+
+			memmove(lines[at + 1], lines[at], (n - at) * sizeof(lines[0]));
+			strcpy(lines[at], line);
+			n++;
+		} else if (op == 1 && n > 1) {
+			size_t at = rnd() % n;
+
+			memmove(lines[at], lines[at + 1], (n - at - 1) * sizeof(lines[0]));
+			n--;
+		} else if (op == 2) {
+			strcpy(lines[rnd() % n], line);
+		} else if (op == 3 && n > 1) {
+			size_t a = rnd() % n, b = rnd() % n;
+			char t[160];
+
+			memcpy(t, lines[a], sizeof(t));
+			memmove(lines[a], lines[b], sizeof(t));
+			memcpy(lines[b], t, sizeof(t));
+		} else if (op == 4) {
+			/* A server stops or starts: other ports. */
+			n_ports = n_ports == 3 ? 2 : 3;
+		} else {
+			/* The same rule twice: one key, the earlier rule owns it. */
+			if (n < 24) {
+				char t[160];
+
+				strcpy(t, lines[rnd() % n]);
+				strcpy(lines[n++], t);
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			strcat(text, lines[i]);
+		p = parse_ok(text);
+		assert_int_equal(su_model_build(&fresh, p, ports, n_ports, NULL), 0);
+		assert_int_equal(su_model_build_cached(&cached, &cc, p, ports, n_ports, NULL), 0);
+		assert_same_model(&fresh, &cached, text);
+		su_model_free(&fresh);
+		su_model_free(&cached);
+		soda_policy_free(p);
+	}
+	su_compile_cache_free(cc);
+	for (int i = 0; i < 3; i++)
+		su_port_done(&ports[i]);
+}
+
 static void test_diff(void **state)
 {
 	su_port ports[3];
@@ -596,7 +690,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),	       cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_resolve),	       cmocka_unit_test(test_compile_golden),
-		cmocka_unit_test(test_compile_random), cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_compile_random), cmocka_unit_test(test_compile_cached),
+		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_record),	       cmocka_unit_test(test_names),
 	};
 
