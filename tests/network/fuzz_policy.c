@@ -3,7 +3,9 @@
  * Fuzz target: the policy language. Whatever the bytes, parsing either
  * fails with a line and column or gives rules whose canonical text parses
  * back to itself; a parsed policy compiles (against three fixed ports)
- * without crashing, and compiling twice gives the same elements.
+ * without crashing, compiling twice gives the same elements, and so does
+ * compiling through a cache that lives across inputs (so it holds the
+ * rules of earlier policies, and of other ports every few inputs).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,12 @@ static su_port mkport(const char *ifname, const char *server, const char *mac, c
 	return p;
 }
 
+static su_compile_cache *cache;
+static unsigned inputs;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	size_t n_ports = ++inputs % 4 == 0 ? 2 : 3;
 	soda_policy *p = NULL;
 	soda_error *e = NULL;
 	su_port ports[3];
@@ -53,13 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ports[0] = mkport("st1", "web1", "02:00:00:00:00:01", "198.51.100.10/24", "2001:db8::10/64", "web");
 	ports[1] = mkport("st2", "web2", "02:00:00:00:00:02", "198.51.100.11/24", NULL, "web");
 	ports[2] = mkport("st3", "db", "02:00:00:00:00:03", "198.51.100.20/24", NULL, "db");
-	if (su_model_build(&a, p, ports, 3, NULL) == 0) {
+	if (su_model_build(&a, p, ports, n_ports, NULL) == 0) {
 		char *t1 = su_model_format(&a), *t2;
 
-		if (su_model_build(&b, p, ports, 3, NULL) != 0)
+		if (su_model_build_cached(&b, &cache, p, ports, n_ports, NULL) != 0)
 			abort();
 		t2 = su_model_format(&b);
-		if (!t1 || !t2 || strcmp(t1, t2) != 0)
+		if (!t1 || !t2 || strcmp(t1, t2) != 0 || a.n_elems != b.n_elems ||
+		    (a.n_elems && (memcmp(a.elems, b.elems, a.n_elems * sizeof(*a.elems)) != 0 ||
+				   memcmp(a.owner, b.owner, a.n_elems * sizeof(*a.owner)) != 0)))
 			abort();
 		free(t1);
 		free(t2);
