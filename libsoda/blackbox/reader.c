@@ -60,7 +60,7 @@ struct soda_blackbox_record {
 	uint32_t aux;
 	uint64_t realtime, mono;
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;
 	char stream[33];
 	uint64_t seq;
 	const char *origin;
@@ -88,6 +88,11 @@ struct soda_blackbox_reader {
 	soda_blackbox_record *q;
 	size_t q_head, q_len, q_cap;
 	soda_blackbox_record cur; /* the one handed out last */
+	/* Bodies' buffers are used again (wiped), not freed: a record is
+	 * about a kilobyte and a malloc and free each cost as much as a
+	 * tenth of its decryption. */
+	uint8_t *spare[8];
+	size_t spare_cap[8], n_spare;
 	size_t errors_seen;
 	bool retention_seen; /* the store deleted segments by its policy */
 	bool done;
@@ -104,6 +109,36 @@ SODA_EXPORT int soda_blackbox_reader_options_init(soda_blackbox_reader_options *
 }
 
 /* ---- record queue ---- */
+
+static uint8_t *buf_get(soda_blackbox_reader *rd, size_t len, size_t *ret_cap)
+{
+	for (size_t i = rd->n_spare; i-- > 0;)
+		if (rd->spare_cap[i] >= len) {
+			uint8_t *b = rd->spare[i];
+
+			*ret_cap = rd->spare_cap[i];
+			rd->spare[i] = rd->spare[rd->n_spare - 1];
+			rd->spare_cap[i] = rd->spare_cap[rd->n_spare - 1];
+			rd->n_spare--;
+			return b;
+		}
+	*ret_cap = len < 2048 ? 2048 : len;
+	return malloc(*ret_cap);
+}
+
+/* Wipes the body and keeps (or frees) its buffer. */
+static void buf_put(soda_blackbox_reader *rd, uint8_t *b, size_t len, size_t cap)
+{
+	if (!b)
+		return;
+	sodium_memzero(b, len);
+	if (rd->n_spare < SU_ARRAY_SIZE(rd->spare)) {
+		rd->spare[rd->n_spare] = b;
+		rd->spare_cap[rd->n_spare++] = cap;
+	} else {
+		free(b);
+	}
+}
 
 static soda_blackbox_record *q_push(soda_blackbox_reader *rd)
 {
@@ -154,7 +189,7 @@ static void queue_record(soda_blackbox_reader *rd, const rstream *rs, const sbx_
 	r = q_push(rd);
 	if (!r)
 		return;
-	r->data = malloc(len ? len : 1);
+	r->data = buf_get(rd, len ? len : 1, &r->cap);
 	if (!r->data) {
 		rd->q_len--;
 		return;
@@ -620,10 +655,7 @@ SODA_EXPORT int soda_blackbox_reader_open(soda_blackbox_reader **ret, const char
 
 static void clear_cur(soda_blackbox_reader *rd)
 {
-	if (rd->cur.data) {
-		sodium_memzero(rd->cur.data, rd->cur.len);
-		free(rd->cur.data);
-	}
+	buf_put(rd, rd->cur.data, rd->cur.len, rd->cur.cap);
 	memset(&rd->cur, 0, sizeof(rd->cur));
 }
 
@@ -709,6 +741,8 @@ SODA_EXPORT void soda_blackbox_reader_close(soda_blackbox_reader *rd)
 		free(rd->q[i].data);
 	}
 	free(rd->q);
+	for (size_t i = 0; i < rd->n_spare; i++)
+		free(rd->spare[i]); /* wiped when they were put back */
 	for (size_t i = 0; i < rd->n_rs; i++) {
 		while (rd->rs[i]->n_win)
 			win_drop(rd->rs[i], 0);

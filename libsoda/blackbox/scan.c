@@ -95,6 +95,7 @@ struct sbb_scan {
 	bool seg_open, seg_foreign, seg_chain_reported;
 	uint8_t *buf;
 	size_t len, pos;
+	size_t hashed; /* buf[0..hashed) is in the chain: it is hashed in big pieces */
 	uint64_t base;
 	crypto_generichash_state chain;
 	bool in_garbage;
@@ -222,16 +223,28 @@ static char *short_id(char out[9], const uint8_t id[16])
 
 /* ---- reading ---- */
 
+/* What was consumed goes into the chain: one update per buffer rather than
+ * one per frame (BLAKE2b runs about 15 % faster on big inputs). */
+static void chain_sync(sbb_scan *s)
+{
+	if (s->hashed < s->pos) {
+		crypto_generichash_update(&s->chain, s->buf + s->hashed, s->pos - s->hashed);
+		s->hashed = s->pos;
+	}
+}
+
 /* Makes @need bytes available at pos. false at the end of the file. */
 static bool fill(sbb_scan *s, size_t need)
 {
 	if (s->len - s->pos >= need)
 		return true;
 	if (s->pos > 0) {
+		chain_sync(s);
 		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
 		s->base += s->pos;
 		s->len -= s->pos;
 		s->pos = 0;
+		s->hashed = 0;
 	}
 	while (s->len < need) {
 		ssize_t n = read(s->fd, s->buf + s->len, BUF_CAP - s->len);
@@ -248,7 +261,6 @@ static bool fill(sbb_scan *s, size_t need)
 
 static void consume(sbb_scan *s, size_t n)
 {
-	crypto_generichash_update(&s->chain, s->buf + s->pos, n);
 	s->pos += n;
 }
 
@@ -277,9 +289,12 @@ static void garbage_byte(sbb_scan *s)
 	consume(s, 1);
 }
 
-static void digest_now(const sbb_scan *s, uint8_t out[32])
+static void digest_now(sbb_scan *s, uint8_t out[32])
 {
-	crypto_generichash_state copy = s->chain;
+	crypto_generichash_state copy;
+
+	chain_sync(s);
+	copy = s->chain;
 
 	crypto_generichash_final(&copy, out, 32);
 }
@@ -511,7 +526,7 @@ static void open_segment(sbb_scan *s)
 	s->seg_open = true;
 	s->seg_foreign = false;
 	s->seg_chain_reported = false;
-	s->len = s->pos = 0;
+	s->len = s->pos = s->hashed = 0;
 	s->base = 0;
 	s->in_garbage = false;
 	crypto_generichash_init(&s->chain, NULL, 0, 32);

@@ -64,6 +64,7 @@ struct soda_blackbox_store {
 	/* the current segment */
 	uint64_t seg_no, seg_size, seg_entries;
 	crypto_generichash_state chain, chain_committed;
+	size_t whashed; /* bytes of wbuf already in the chain (it is hashed in big pieces) */
 	uint64_t entries; /* in the store, buffered ones included */
 	uint64_t entries_committed;
 	uint64_t other_bytes; /* bytes of older segments and small files */
@@ -250,7 +251,6 @@ static int put_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len, i
 		return r;
 	memcpy(s->wbuf + s->wlen, frame, len);
 	s->wlen += len;
-	crypto_generichash_update(&s->chain, frame, len);
 	s->entries++;
 	s->seg_entries++;
 	s->frames_since_ckpt++;
@@ -284,9 +284,23 @@ static int put_notice(soda_blackbox_store *s, uint8_t kind, const uint8_t *paylo
 	return r;
 }
 
-static void digest_now(const soda_blackbox_store *s, uint8_t out[32])
+/* The chain takes the buffered frames when a digest is wanted: one update
+ * over a group instead of one per frame (BLAKE2b runs about 15 % faster
+ * on big inputs). */
+static void chain_sync(soda_blackbox_store *s)
 {
-	crypto_generichash_state copy = s->chain;
+	if (s->whashed < s->wlen) {
+		crypto_generichash_update(&s->chain, s->wbuf + s->whashed, s->wlen - s->whashed);
+		s->whashed = s->wlen;
+	}
+}
+
+static void digest_now(soda_blackbox_store *s, uint8_t out[32])
+{
+	crypto_generichash_state copy;
+
+	chain_sync(s);
+	copy = s->chain;
 
 	crypto_generichash_final(&copy, out, 32);
 }
@@ -447,6 +461,7 @@ static int new_segment(soda_blackbox_store *s, const uint8_t prev[32], uint64_t 
 	crypto_generichash_init(&s->chain, NULL, 0, 32);
 	crypto_generichash_update(&s->chain, hdr, sizeof(hdr));
 	s->chain_committed = s->chain;
+	s->whashed = 0; /* what is buffered (nothing, after rotate()'s commit) goes here */
 	count_segments(s);
 	return 0;
 }
@@ -553,6 +568,7 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 	if (s->wlen == 0)
 		return 0;
 	entries_in_group = (size_t)(s->entries - s->entries_committed);
+	chain_sync(s);
 	r = write_all_at(s->segfd, s->wbuf, s->wlen, s->seg_size);
 	if (r == 0 && s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE && fdatasync(s->segfd) < 0)
 		r = su_neg_errno();
@@ -572,12 +588,14 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 		if (!s->write_err.t0)
 			s->write_err.t0 = s->write_err.t1;
 		s->wlen = 0;
+		s->whashed = 0;
 		s->group_since = 0;
 		return su_errorf(error, r, "cannot write to the blackbox store %s: %s", s->dir,
 				 strerror(-r));
 	}
 	s->seg_size += s->wlen;
 	s->wlen = 0;
+	s->whashed = 0;
 	s->group_since = 0;
 	s->entries_committed = s->entries;
 	s->chain_committed = s->chain;
