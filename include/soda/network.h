@@ -24,11 +24,11 @@
  * (connection tracking), and a server no rule lets initiate can only
  * answer. Every packet of a connection is judged by the connection's first
  * direction against the policy in force, so a change applies at once to
- * connections already open. A change goes to the kernel as ordered
- * transactions such that a flow both the old and the new policy allow is
- * never refused and one both refuse never passes (see docs/policy.md for
- * why one transaction is not enough on this kernel); if the kernel refuses
- * any of it, what was done is undone and nothing changes.
+ * connections already open. A change is written into a second copy of the
+ * policy's sets that no packet sees, then packets are switched to it in one
+ * transaction, so every packet meets the old policy or the new one, never a
+ * mix (docs/policy.md); if the kernel refuses the change before the switch,
+ * nothing changes.
  *
  * Networks live in the state directory (<state>/networks/NAME), so every
  * process using the context sees them, and a process that starts after a
@@ -193,7 +193,9 @@ typedef struct soda_policy soda_policy;
  */
 SODA_EXPORT int soda_policy_parse(soda_policy **ret, const char *text, size_t len,
 				  const char *source, unsigned int flags, soda_error **error);
-/** Accepts NULL. @since 0.1 */
+/** Drops the caller's policy. Policies are immutable; a network applied
+ * one keeps its own reference, so freeing it after the apply is fine.
+ * Accepts NULL. @since 0.1 */
 SODA_EXPORT void soda_policy_free(soda_policy *policy);
 /** @since 0.1 */
 SODA_EXPORT size_t soda_policy_get_rule_count(const soda_policy *policy);
@@ -211,7 +213,8 @@ SODA_EXPORT const char *soda_policy_get_text(const soda_policy *policy);
  * soda_network_apply_policy:
  * Replaces the network's policy by @policy: checks that every server and
  * group it names exists on the network (errors give the line and column),
- * compiles it and sends the kernel only what changed, in one transaction.
+ * compiles it and sends the kernel only what changed, switching packets
+ * from the old policy to the new one in one transaction.
  * With SODA_POLICY_CHECK the kernel checks the change and discards it.
  * Returns: 0; -ENOENT for an unknown server or group; -EOPNOTSUPP without
  * the firewall; -E2BIG if the policy compiles to too many set elements.
