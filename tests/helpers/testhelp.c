@@ -170,15 +170,91 @@ static void sweep_dead_netns(void)
 	closedir(d);
 }
 
+/* The start time of process @pid (field 22 of its stat), 0 if it is gone. */
+static unsigned long long start_time_of(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+		/* After ") ": state is field 3; the start time is field 22. */
+		for (int field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			t = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return t;
+}
+
+#define OWNER_FILE ".soda-it-owner"
+
+/* A test process that died without its teardown also leaves its state
+ * directory, and the servers it started keep running (their monitors
+ * detach). Each state directory names its owner (pid and start time); a
+ * directory whose owner is gone is cleaned up as a teardown would: its
+ * servers killed (by the pids their records hold), cgroups and files
+ * removed. */
+static void sweep_dead_state_dirs(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[512];
+		int pid = 0;
+		unsigned long long start = 0;
+		FILE *f;
+		th_env dead;
+
+		if (strncmp(de->d_name, "soda-it-", 8) != 0 || strlen(de->d_name) >= 48)
+			continue;
+		snprintf(path, sizeof(path), "/tmp/%s/" OWNER_FILE, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue; /* not ours to judge (an old run's, or a helper's) */
+		if (fscanf(f, "%d %llu", &pid, &start) != 2)
+			pid = 0;
+		fclose(f);
+		if (pid <= 0 || pid == (int)getpid() || start_time_of(pid) == start)
+			continue;
+		memset(&dead, 0, sizeof(dead));
+		snprintf(dead.state_dir, sizeof(dead.state_dir), "/tmp/%s", de->d_name);
+		if (open_ctx(&dead, &dead.ctx) < 0) {
+			soda_error_free(dead.err);
+			dead.err = NULL;
+		}
+		print_message("sweeping %s, left by test process %d\n", dead.state_dir, pid);
+		th_env_teardown(&dead);
+	}
+	closedir(d);
+}
+
 static int setup(th_env *env, int with_netns)
 {
 	static int counter;
+	char owner[128];
+	FILE *f;
 
 	memset(env, 0, sizeof(*env));
 	th_become_subreaper();
+	sweep_dead_state_dirs();
 	snprintf(env->state_dir, sizeof(env->state_dir), "/tmp/soda-it-XXXXXX");
 	if (!mkdtemp(env->state_dir))
 		return -1;
+	snprintf(owner, sizeof(owner), "%s/" OWNER_FILE, env->state_dir);
+	f = fopen(owner, "we");
+	if (!f)
+		return -1;
+	fprintf(f, "%d %llu\n", (int)getpid(), start_time_of((int)getpid()));
+	fclose(f);
 	if (with_netns) {
 		sweep_dead_netns();
 		snprintf(env->netns, sizeof(env->netns), "soda-it-%d-%d", (int)getpid(), counter++);

@@ -31,6 +31,23 @@ static void wait_gone(int pid, int timeout_ms)
 	assert_false(th_pid_alive(pid));
 }
 
+/* A running server and the pids and uid of its run. */
+static soda_server *start_victim(th_env *env, const char *name, int *mpid, int *gpid, uid_t *uid)
+{
+	soda_server *srv;
+	soda_server_info *info;
+
+	th_require_root();
+	th_build_image(env);
+	srv = th_start_server(env, name, 48);
+	info = info_of(srv);
+	*mpid = soda_server_info_get_monitor_pid(info);
+	*gpid = soda_server_info_get_guest_pid(info);
+	*uid = soda_server_info_get_uid(info);
+	soda_server_info_free(info);
+	return srv;
+}
+
 static void test_kill_monitor(void **state)
 {
 	th_env *env = *state;
@@ -41,14 +58,7 @@ static void test_kill_monitor(void **state)
 	uid_t uid;
 	char *umldir;
 
-	th_require_root();
-	th_build_image(env);
-	srv = th_start_server(env, "victim", 48);
-	info = info_of(srv);
-	mpid = soda_server_info_get_monitor_pid(info);
-	gpid = soda_server_info_get_guest_pid(info);
-	uid = soda_server_info_get_uid(info);
-	soda_server_info_free(info);
+	srv = start_victim(env, "victim", &mpid, &gpid, &uid);
 	/* uml_dir is in the jail's own tmpfs, seen through the guest's root. */
 	assert_int_not_equal(asprintf(&umldir, "/proc/%d/root/uml/soda/pid", gpid), -1);
 	assert_true(path_exists(umldir));
@@ -90,14 +100,7 @@ static void test_kill_guest(void **state)
 	uid_t uid;
 	uint64_t deadline;
 
-	th_require_root();
-	th_build_image(env);
-	srv = th_start_server(env, "victim2", 48);
-	info = info_of(srv);
-	mpid = soda_server_info_get_monitor_pid(info);
-	gpid = soda_server_info_get_guest_pid(info);
-	uid = soda_server_info_get_uid(info);
-	soda_server_info_free(info);
+	srv = start_victim(env, "victim2", &mpid, &gpid, &uid);
 	assert_int_equal(kill(gpid, SIGKILL), 0);
 	/* The monitor records the crash, cleans up and exits. */
 	deadline = th_mono_ms() + 5000;
@@ -121,19 +124,11 @@ static void test_recover_on_open(void **state)
 	th_env *env = *state;
 	soda_context *fresh = NULL;
 	soda_server *srv, *again = NULL;
-	soda_server_info *info;
 	int mpid, gpid;
 	uid_t uid;
 	char *cg;
 
-	th_require_root();
-	th_build_image(env);
-	srv = th_start_server(env, "victim3", 48);
-	info = info_of(srv);
-	mpid = soda_server_info_get_monitor_pid(info);
-	gpid = soda_server_info_get_guest_pid(info);
-	uid = soda_server_info_get_uid(info);
-	soda_server_info_free(info);
+	srv = start_victim(env, "victim3", &mpid, &gpid, &uid);
 	soda_server_unref(srv);
 	cg = th_cgroup_dir(env, "victim3");
 	assert_int_equal(kill(mpid, SIGKILL), 0);
@@ -166,19 +161,11 @@ static void test_state_read_recovers(void **state)
 {
 	th_env *env = *state;
 	soda_server *srv;
-	soda_server_info *info;
 	int mpid, gpid;
 	uid_t uid;
 	char *cg;
 
-	th_require_root();
-	th_build_image(env);
-	srv = th_start_server(env, "victim4", 48);
-	info = info_of(srv);
-	mpid = soda_server_info_get_monitor_pid(info);
-	gpid = soda_server_info_get_guest_pid(info);
-	uid = soda_server_info_get_uid(info);
-	soda_server_info_free(info);
+	srv = start_victim(env, "victim4", &mpid, &gpid, &uid);
 	cg = th_cgroup_dir(env, "victim4");
 	assert_true(path_exists(cg));
 	assert_int_equal(kill(mpid, SIGKILL), 0);
