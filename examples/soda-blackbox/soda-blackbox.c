@@ -249,6 +249,12 @@ static int parse_read_args(int argc, char **argv, struct read_args *a, const cha
 	return 0;
 }
 
+/* With more than one CPU the chain is hashed on a second thread. */
+static bool use_threads(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
 static int open_reader(const struct read_args *a, unsigned int flags, soda_blackbox_reader **ret)
 {
 	soda_blackbox_reader_options ro = SODA_BLACKBOX_READER_OPTIONS_INIT;
@@ -269,7 +275,7 @@ static int open_reader(const struct read_args *a, unsigned int flags, soda_black
 	ro.since_usec = a->since;
 	ro.until_usec = a->until;
 	ro.stream = a->stream;
-	r = soda_blackbox_reader_open(ret, a->store, key, &ro, flags, &e);
+	r = soda_blackbox_reader_open(ret, a->store, key, &ro, flags | (use_threads() ? SODA_BLACKBOX_READ_PARALLEL : 0), &e);
 	soda_blackbox_key_free(key);
 	return r < 0 ? fail(e, a->store) : 0;
 }
@@ -451,7 +457,8 @@ static int cmd_verify(int argc, char **argv)
 	}
 	vo.anchors = anchors;
 	vo.n_anchors = n;
-	r = soda_blackbox_verify(&rep, argv[optind], &vo, 0, &e);
+	r = soda_blackbox_verify(&rep, argv[optind], &vo,
+				 use_threads() ? SODA_BLACKBOX_VERIFY_PARALLEL : 0, &e);
 	free(anchors);
 	if (r < 0)
 		return fail(e, argv[optind]);

@@ -440,10 +440,13 @@ SODA_EXPORT int soda_blackbox_verify_options_init(soda_blackbox_verify_options *
  * store's own notices (declared losses, closed lines, crashes).
  * @ret: the report (soda_blackbox_report_free()), also when the store is
  * damaged: what is wrong is in the report, not in the return value.
- * @flags: 0.
+ * @flags: SODA_BLACKBOX_VERIFY_PARALLEL: hash the chain on a helper thread
+ * (started and joined within the call) while the caller's thread checks
+ * the frames; the report is the same.
  * Returns: 0; -ENOENT if @dir does not exist; -EINVAL for a bad anchor.
  * @since 0.1
  */
+#define SODA_BLACKBOX_VERIFY_PARALLEL (1u << 0)
 SODA_EXPORT int soda_blackbox_verify(soda_blackbox_report **ret, const char *dir,
 				     const soda_blackbox_verify_options *opts, unsigned int flags,
 				     soda_error **error);
@@ -456,6 +459,10 @@ typedef struct soda_blackbox_record soda_blackbox_record;
 /* soda_blackbox_reader_open() flags */
 #define SODA_BLACKBOX_READ_FOLLOW (1u << 0) /* at the end, wait for more (-EAGAIN) */
 #define SODA_BLACKBOX_READ_STRICT (1u << 1) /* fail (-EBADMSG) at the first error finding */
+/* Hash the chain on a helper thread that lives as long as the reader, while
+ * the caller's thread checks and decrypts; records and report are the same.
+ * The reader is still used by one thread at a time. */
+#define SODA_BLACKBOX_READ_PARALLEL (1u << 2)
 
 #define SODA_BLACKBOX_READER_OPTIONS_VERSION 1
 typedef struct soda_blackbox_reader_options {

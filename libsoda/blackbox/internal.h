@@ -204,6 +204,7 @@ typedef struct sbb_item {
 } sbb_item;
 
 #define SBB_SCAN_FOLLOW 1
+#define SBB_SCAN_THREAD 2 /* hash the chain on a helper thread */
 
 int sbb_scan_open(sbb_scan **ret, const char *dir, unsigned flags, soda_blackbox_report *report,
 		  soda_error **error);

@@ -11,6 +11,7 @@
 #                        carries libsodium.a, so a -static program links it;
 #  soda-blackbox         the command line (examples/soda-blackbox).
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+find_package(Threads REQUIRED) # the optional chain-hashing thread (scan.c)
 set(SODA_BB_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(soda_blackbox OBJECT
@@ -21,9 +22,9 @@ add_library(soda_blackbox OBJECT
 target_include_directories(soda_blackbox PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_compile_definitions(soda_blackbox PUBLIC SODA_BUILDING_LIBRARY)
 target_compile_options(soda_blackbox PRIVATE -fvisibility=hidden)
-target_link_libraries(soda_blackbox PUBLIC PkgConfig::SODIUM)
+target_link_libraries(soda_blackbox PUBLIC PkgConfig::SODIUM Threads::Threads)
 list(APPEND SODA_MODULE_OBJECTS soda_blackbox)
-list(APPEND SODA_MODULE_LIBS PkgConfig::SODIUM)
+list(APPEND SODA_MODULE_LIBS PkgConfig::SODIUM Threads::Threads)
 list(APPEND SODA_MODULE_SYMFILES ${SODA_BB_DIR}/blackbox.sym)
 
 add_library(soda_blackbox_writer STATIC ${SODA_BB_DIR}/frame.c ${SODA_BB_DIR}/writer.c)

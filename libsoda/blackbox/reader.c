@@ -610,7 +610,7 @@ SODA_EXPORT int soda_blackbox_reader_open(soda_blackbox_reader **ret, const char
 
 	if (!ret || !dir)
 		return su_errorf(error, -EINVAL, "no reader or no store directory");
-	if (flags & ~(SODA_BLACKBOX_READ_FOLLOW | SODA_BLACKBOX_READ_STRICT))
+	if (flags & ~(SODA_BLACKBOX_READ_FOLLOW | SODA_BLACKBOX_READ_STRICT | SODA_BLACKBOX_READ_PARALLEL))
 		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
 	if (opts && opts->version != SODA_BLACKBOX_READER_OPTIONS_VERSION)
 		return su_errorf(error, -EINVAL, "unknown reader options version %u", opts->version);
@@ -643,7 +643,10 @@ SODA_EXPORT int soda_blackbox_reader_open(soda_blackbox_reader **ret, const char
 		soda_blackbox_reader_close(rd);
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
-	r = sbb_scan_open(&rd->scan, dir, (flags & SODA_BLACKBOX_READ_FOLLOW) ? SBB_SCAN_FOLLOW : 0, rd->rep,
+	r = sbb_scan_open(&rd->scan, dir,
+			  ((flags & SODA_BLACKBOX_READ_FOLLOW) ? SBB_SCAN_FOLLOW : 0) |
+				  ((flags & SODA_BLACKBOX_READ_PARALLEL) ? SBB_SCAN_THREAD : 0),
+			  rd->rep,
 			  error);
 	if (r < 0) {
 		soda_blackbox_reader_close(rd);

@@ -26,7 +26,7 @@ SODA_EXPORT int soda_blackbox_verify(soda_blackbox_report **ret, const char *dir
 
 	if (!ret || !dir)
 		return su_errorf(error, -EINVAL, "no report or no store directory");
-	if (flags)
+	if (flags & ~SODA_BLACKBOX_VERIFY_PARALLEL)
 		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
 	if (opts && opts->version != SODA_BLACKBOX_VERIFY_OPTIONS_VERSION)
 		return su_errorf(error, -EINVAL, "unknown verify options version %u", opts->version);
@@ -35,7 +35,8 @@ SODA_EXPORT int soda_blackbox_verify(soda_blackbox_report **ret, const char *dir
 	rep = sbb_report_new();
 	if (!rep)
 		return su_errorf(error, -ENOMEM, "out of memory");
-	r = sbb_scan_open(&scan, dir, 0, rep, error);
+	r = sbb_scan_open(&scan, dir, flags & SODA_BLACKBOX_VERIFY_PARALLEL ? SBB_SCAN_THREAD : 0,
+			  rep, error);
 	if (r < 0) {
 		soda_blackbox_report_free(rep);
 		return r;

@@ -109,17 +109,84 @@ void bb_close(soda_blackbox_store *s)
 	assert_soda_ok(soda_blackbox_store_close(s, 0, &err), err);
 }
 
+/* Reports alike finding by finding (kind, severity, basis, position,
+ * message) and counter by counter. */
+static void assert_same_report(const soda_blackbox_report *a, const soda_blackbox_report *b)
+{
+	size_t n = soda_blackbox_report_get_finding_count(a);
+
+	assert_int_equal(soda_blackbox_report_get_status(a), soda_blackbox_report_get_status(b));
+	assert_int_equal(n, soda_blackbox_report_get_finding_count(b));
+	for (size_t i = 0; i < n; i++) {
+		const soda_blackbox_finding *x = soda_blackbox_report_get_finding(a, i);
+		const soda_blackbox_finding *y = soda_blackbox_report_get_finding(b, i);
+
+		assert_int_equal(soda_blackbox_finding_get_kind(x), soda_blackbox_finding_get_kind(y));
+		assert_int_equal(soda_blackbox_finding_get_severity(x),
+				 soda_blackbox_finding_get_severity(y));
+		assert_int_equal(soda_blackbox_finding_get_basis(x), soda_blackbox_finding_get_basis(y));
+		assert_int_equal(soda_blackbox_finding_get_segment(x),
+				 soda_blackbox_finding_get_segment(y));
+		assert_int_equal(soda_blackbox_finding_get_offset(x),
+				 soda_blackbox_finding_get_offset(y));
+		assert_string_equal(soda_blackbox_finding_get_message(x),
+				    soda_blackbox_finding_get_message(y));
+	}
+	for (uint32_t c = SODA_BLACKBOX_REPORT_FRAMES; c <= SODA_BLACKBOX_REPORT_DROPPED; c++)
+		assert_int_equal(soda_blackbox_report_get_counter(a, c),
+				 soda_blackbox_report_get_counter(b, c));
+	if (soda_blackbox_report_get_anchor(a) || soda_blackbox_report_get_anchor(b))
+		assert_string_equal(soda_blackbox_report_get_anchor(a),
+				    soda_blackbox_report_get_anchor(b));
+}
+
+/* Every verification in the tests runs twice, with the chain hashed on
+ * the caller's thread and on a helper thread: the reports must agree. */
 soda_blackbox_report *bb_verify(const char *dir)
 {
-	soda_blackbox_report *r = NULL;
+	soda_blackbox_report *r = NULL, *rp = NULL;
 	soda_error *err = NULL;
 
 	assert_soda_ok(soda_blackbox_verify(&r, dir, NULL, 0, &err), err);
+	assert_soda_ok(soda_blackbox_verify(&rp, dir, NULL, SODA_BLACKBOX_VERIFY_PARALLEL, &err),
+		       err);
+	assert_same_report(r, rp);
+	soda_blackbox_report_free(rp);
 	return r;
 }
 
+static soda_blackbox_report *read_with(const char *dir, const soda_blackbox_key *sk,
+				       uint64_t types, unsigned flags, char **ret_text,
+				       size_t *ret_count);
+
+/* Like bb_verify(): read twice, serial and parallel; the records and the
+ * reports must agree. */
 soda_blackbox_report *bb_read(const char *dir, const soda_blackbox_key *sk, uint64_t types,
 			      char **ret_text, size_t *ret_count)
+{
+	char *text = NULL, *ptext = NULL;
+	size_t count = 0, pcount = 0;
+	soda_blackbox_report *r = read_with(dir, sk, types, 0, &text, &count);
+	soda_blackbox_report *rp =
+		read_with(dir, sk, types, SODA_BLACKBOX_READ_PARALLEL, &ptext, &pcount);
+
+	assert_int_equal(count, pcount);
+	assert_string_equal(text ? text : "", ptext ? ptext : "");
+	assert_same_report(r, rp);
+	soda_blackbox_report_free(rp);
+	free(ptext);
+	if (ret_text)
+		*ret_text = text;
+	else
+		free(text);
+	if (ret_count)
+		*ret_count = count;
+	return r;
+}
+
+static soda_blackbox_report *read_with(const char *dir, const soda_blackbox_key *sk,
+				       uint64_t types, unsigned flags, char **ret_text,
+				       size_t *ret_count)
 {
 	soda_blackbox_reader_options o = SODA_BLACKBOX_READER_OPTIONS_INIT;
 	soda_blackbox_reader *rd = NULL;
@@ -132,7 +199,7 @@ soda_blackbox_report *bb_read(const char *dir, const soda_blackbox_key *sk, uint
 	int r;
 
 	o.types = types;
-	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, sk, &o, 0, &err), err);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, sk, &o, flags, &err), err);
 	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) > 0) {
 		size_t len;
 		const uint8_t *d = soda_blackbox_record_get_data(rec, &len);

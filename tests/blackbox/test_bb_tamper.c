@@ -226,6 +226,84 @@ static void test_flip_bit_forged_checksum(void **state)
 	free(seg);
 }
 
+/* A big store (segments of 8 MiB, checkpoints every few hundred frames),
+ * so that the chain is hashed in many pieces and, with a helper thread,
+ * runs behind the checks (bb_verify() and bb_read() compare both ways):
+ * intact, then with a bit flipped and the checksum forged deep inside the
+ * first segment, caught by the chain at the next checkpoint and by the key
+ * at the frame. */
+static void test_big_store(void **state)
+{
+	fixture *f = *state;
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	soda_error *err = NULL;
+	bb_line line = { 0 };
+	sbw_writer *w;
+	soda_blackbox_store *st;
+	soda_blackbox_report *v, *r;
+	const soda_blackbox_finding *x;
+	char dir[200], rec[1000], *seg;
+	static bb_frame fr[16384];
+	size_t n, len, count = 0;
+	uint8_t *d;
+	sbx_header h;
+	int k;
+
+	snprintf(dir, sizeof(dir), "%s/big", f->e.dir);
+	o.segment_bytes = 8 << 20;
+	o.checkpoint_ms = 1; /* a checkpoint with (nearly) every flush below */
+	st = bb_store(dir, f->e.pk, &o);
+	w = bb_writer(&f->e, &line, "big");
+	for (int i = 0; i < 12000; i++) {
+		memset(rec, 'a' + i % 26, sizeof(rec));
+		snprintf(rec, 32, "big record %d;", i);
+		assert_int_equal(sbw_append(w, SBX_R_SYSLOG, 0, rec, sizeof(rec)), 0);
+		if (i % 400 == 399) {
+			bb_feed(st, &line, 65536);
+			assert_soda_ok(soda_blackbox_store_flush(st, 0, &err), err);
+		}
+	}
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(st, &line, 65536);
+	bb_close(st);
+	sbw_free(w);
+	bb_line_reset(&line);
+
+	v = bb_verify(dir);
+	assert_int_equal(soda_blackbox_report_get_status(v), SODA_BLACKBOX_INTACT);
+	assert_true(soda_blackbox_report_get_counter(v, SODA_BLACKBOX_REPORT_SEGMENTS) >= 2);
+	soda_blackbox_report_free(v);
+	r = bb_read(dir, f->e.sk, 0, NULL, &count);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	assert_int_equal(count, 12000 + 1); /* and the stream's end record */
+	soda_blackbox_report_free(r);
+
+	seg = bb_seg_path(dir, 1);
+	n = bb_frames(seg, fr, sizeof(fr) / sizeof(fr[0]));
+	assert_true(n > 5000);
+	k = (int)(n * 2 / 3);
+	while (fr[k].kind != SBX_K_DATA)
+		k++;
+	d = bb_read_file(seg, &len);
+	d[fr[k].off + SBX_HEADER_BYTES + 100] ^= 0x10;
+	assert_int_equal(sbx_header_decode(&h, d + fr[k].off), 0);
+	sbx_header_finish_crc(d + fr[k].off, &h);
+	bb_write_file(seg, d, len);
+	v = bb_verify(dir);
+	x = bb_first(v, S_ERR);
+	assert_non_null(x);
+	assert_int_equal(soda_blackbox_finding_get_kind(x), SODA_BLACKBOX_F_CHAIN_BREAK);
+	assert_int_equal(soda_blackbox_finding_get_segment(x), 1);
+	assert_true(soda_blackbox_finding_get_offset(x) > fr[k].off);
+	r = bb_read(dir, f->e.sk, 0, NULL, NULL);
+	expect_at(bb_find(r, SODA_BLACKBOX_F_DECRYPT_FAILED, CRYPTO), SODA_BLACKBOX_F_DECRYPT_FAILED,
+		  1, fr[k].off);
+	soda_blackbox_report_free(v);
+	soda_blackbox_report_free(r);
+	free(d);
+	free(seg);
+}
+
 static void test_delete_record(void **state)
 {
 	fixture *f = *state;
@@ -513,6 +591,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_flip_bit, setup),
 		cmocka_unit_test_setup(test_flip_bit_forged_checksum, setup),
+		cmocka_unit_test_setup(test_big_store, setup),
 		cmocka_unit_test_setup(test_delete_record, setup),
 		cmocka_unit_test_setup(test_delete_record_forged_seq, setup),
 		cmocka_unit_test_setup(test_reorder_records, setup),
