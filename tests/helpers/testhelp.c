@@ -226,7 +226,7 @@ static void sweep_dead_state_dirs(void)
 		if (pid <= 0 || pid == (int)getpid() || start_time_of(pid) == start)
 			continue;
 		memset(&dead, 0, sizeof(dead));
-		snprintf(dead.state_dir, sizeof(dead.state_dir), "/tmp/%s", de->d_name);
+		snprintf(dead.state_dir, sizeof(dead.state_dir), "/tmp/%.48s", de->d_name);
 		if (open_ctx(&dead, &dead.ctx) < 0) {
 			soda_error_free(dead.err);
 			dead.err = NULL;
