@@ -180,6 +180,71 @@ static void test_state_read_recovers(void **state)
 	soda_server_unref(srv);
 }
 
+/* A test process that dies without its teardown (a sanitizer abort, a
+ * timeout's SIGKILL) leaves a running server and its state directory; the
+ * next test's setup sweeps them: the server's processes end, the directory
+ * and the context's cgroups go. */
+static void test_dead_test_swept(void **state)
+{
+	th_env *env = *state, other;
+	struct {
+		int mpid, gpid;
+		char dir[64];
+	} left = { 0, 0, "" };
+	int pfd[2], status;
+	pid_t child;
+	char *cg;
+
+	(void)env;
+	th_require_root();
+	assert_int_equal(pipe(pfd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* The dying test: no cmocka here, plain calls, then _exit. */
+		th_env e;
+		soda_server_config *cfg = NULL;
+		soda_server *srv = NULL;
+		soda_server_info *info = NULL;
+
+		close(pfd[0]);
+		if (th_env_setup(&e) < 0 || soda_server_config_new(&cfg, "orphan", NULL) < 0 ||
+		    soda_server_config_set_memory(cfg, 48ull << 20, NULL) < 0 ||
+		    soda_image_build(e.ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, NULL) < 0 ||
+		    soda_server_define(&srv, e.ctx, cfg, 0, NULL) < 0 ||
+		    soda_server_start(srv, SODA_START_WAIT_READY, NULL) < 0 ||
+		    soda_server_get_info(&info, srv, 0, NULL) < 0)
+			_exit(2);
+		left.mpid = soda_server_info_get_monitor_pid(info);
+		left.gpid = soda_server_info_get_guest_pid(info);
+		snprintf(left.dir, sizeof(left.dir), "%s", e.state_dir);
+		if (write(pfd[1], &left, sizeof(left)) != (ssize_t)sizeof(left))
+			_exit(3);
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &left, sizeof(left)), (ssize_t)sizeof(left));
+	close(pfd[0]);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* What the dead test left. */
+	assert_true(th_pid_alive(left.mpid));
+	assert_true(th_pid_alive(left.gpid));
+	assert_true(path_exists(left.dir));
+	snprintf(other.state_dir, sizeof(other.state_dir), "%s", left.dir);
+	cg = th_cgroup_dir(&other, NULL);
+	assert_true(path_exists(cg));
+	/* The next test's setup. */
+	assert_int_equal(th_env_setup(&other), 0);
+	th_reap();
+	wait_gone(left.mpid, 5000);
+	wait_gone(left.gpid, 5000);
+	assert_false(path_exists(left.dir));
+	assert_false(path_exists(cg));
+	th_env_teardown(&other);
+	free(cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +252,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_guest, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_on_open, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_state_read_recovers, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_test_swept, env_setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
