@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,22 +115,47 @@ int th_sh(const char *fmt, ...)
 	return r;
 }
 
-int th_pid_alive(int pid)
+/* Process @pid's state letter and start time (field 22) from its stat;
+ * false if it is gone. */
+static bool proc_stat(int pid, char *ret_state, unsigned long long *ret_start)
 {
 	char path[64], *text = NULL, *p;
 	size_t n = 0;
+	bool ok = false;
 	FILE *f;
-	int alive = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	if (getline(&text, &n, f) > 0 && (p = strrchr(text, ')')) && p[1] == ' ')
-		alive = p[2] != 'Z' && p[2] != 'X';
+		return false;
+	if (getline(&text, &n, f) > 0 && (p = strrchr(text, ')')) && p[1] == ' ') {
+		*ret_state = p[2];
+		/* After ") ": the state is field 3, the start time field 22. */
+		for (int field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		*ret_start = p ? strtoull(p + 1, NULL, 10) : 0;
+		ok = true;
+	}
 	free(text);
 	fclose(f);
-	return alive;
+	return ok;
+}
+
+int th_pid_alive(int pid)
+{
+	unsigned long long start;
+	char st;
+
+	return proc_stat(pid, &st, &start) && st != 'Z' && st != 'X';
+}
+
+/* The start time of process @pid, 0 if it is gone. */
+static unsigned long long start_time_of(int pid)
+{
+	unsigned long long start;
+	char st;
+
+	return proc_stat(pid, &st, &start) ? start : 0;
 }
 
 static int open_ctx(th_env *env, soda_context **ret)
@@ -168,28 +194,6 @@ static void sweep_dead_netns(void)
 			th_sh("ip netns del %s", de->d_name);
 	}
 	closedir(d);
-}
-
-/* The start time of process @pid (field 22 of its stat), 0 if it is gone. */
-static unsigned long long start_time_of(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
-		/* After ") ": state is field 3; the start time is field 22. */
-		for (int field = 2; p && field < 22; field++)
-			p = strchr(p + 1, ' ');
-		if (p)
-			t = strtoull(p + 1, NULL, 10);
-	}
-	fclose(f);
-	return t;
 }
 
 #define OWNER_FILE ".soda-it-owner"
