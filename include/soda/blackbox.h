@@ -243,7 +243,11 @@ SODA_EXPORT int soda_blackbox_store_options_init(soda_blackbox_store_options *op
  * segment is started). @tenant_key: the tenant's PUBLIC key, to seal host
  * events; NULL if the store will get none. A key holding its secret part is
  * refused (-EINVAL): the tenant's secret key must never be on the host.
- * @flags: 0.
+ * @flags: 0, or SODA_BLACKBOX_STORE_CHAIN_V1. New segments chain their
+ * bytes with BLAKE3-256 (segment version 2); with the flag, with
+ * BLAKE2b-256 (version 1), which readers of libsoda 0.1 understand. A
+ * segment already begun goes on in its own hash; readers take each
+ * segment's hash from its header.
  * Returns: 0; -EBUSY if another process has the store open; -EBADMSG if
  * @dir holds a store that cannot be recognised; -errno of the file system.
  * @since 0.1
@@ -252,6 +256,9 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 					 const soda_blackbox_key *tenant_key,
 					 const soda_blackbox_store_options *opts,
 					 unsigned int flags, soda_error **error);
+
+/* soda_blackbox_store_open() flags */
+#define SODA_BLACKBOX_STORE_CHAIN_V1 (1u << 0) /* new segments in BLAKE2b (version 1) */
 
 /* soda_blackbox_store_feed() flags */
 #define SODA_BLACKBOX_FEED_EOF (1u << 0) /* the line closed after these bytes */

@@ -14,6 +14,7 @@
 #include <soda/blackbox.h>
 
 #include "../util.h"
+#include "chain.h"
 #include "frame.h"
 
 /* ---- small helpers ---- */
@@ -77,6 +78,7 @@ int sbb_report_error(const soda_blackbox_report *r, uint32_t severity, soda_erro
 
 #define SBB_SEG_HEADER_BYTES 128
 typedef struct sbb_seg_header {
+	uint32_t version; /* 1 or 2: the chain's hash (SBX_CHAIN_BLAKE2B or SBX_CHAIN_BLAKE3) */
 	uint8_t store[16];
 	uint64_t number;
 	uint64_t first_entry;

@@ -20,7 +20,7 @@ void sbb_seg_header_encode(uint8_t out[SBB_SEG_HEADER_BYTES], const sbb_seg_head
 {
 	memset(out, 0, SBB_SEG_HEADER_BYTES);
 	memcpy(out, seg_magic, 8);
-	sbx_put32(out + 8, 1);
+	sbx_put32(out + 8, h->version);
 	sbx_put32(out + 12, SBB_SEG_HEADER_BYTES);
 	memcpy(out + 16, h->store, 16);
 	sbx_put64(out + 32, h->number);
@@ -32,14 +32,17 @@ void sbb_seg_header_encode(uint8_t out[SBB_SEG_HEADER_BYTES], const sbb_seg_head
 
 int sbb_seg_header_decode(sbb_seg_header *h, const uint8_t in[SBB_SEG_HEADER_BYTES])
 {
+	uint32_t version = sbx_get32(in + 8);
 	uint8_t d[32];
 
-	if (memcmp(in, seg_magic, 8) != 0 || sbx_get32(in + 8) != 1 ||
+	if (memcmp(in, seg_magic, 8) != 0 ||
+	    (version != SBX_CHAIN_BLAKE2B && version != SBX_CHAIN_BLAKE3) ||
 	    sbx_get32(in + 12) != SBB_SEG_HEADER_BYTES)
 		return -EBADMSG;
 	crypto_generichash(d, 32, in, 96, NULL, 0);
 	if (sodium_memcmp(d, in + 96, 32) != 0 || !sbb_is_zero(in + 88, 8))
 		return -EBADMSG;
+	h->version = version;
 	memcpy(h->store, in + 16, 16);
 	h->number = sbx_get64(in + 32);
 	h->first_entry = sbx_get64(in + 40);

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "bbtest.h"
-#include "libsoda/blackbox/frame.h"
+#include "libsoda/blackbox/internal.h"
 
 #define MAX_VECTORS 16
 
@@ -31,6 +31,36 @@ static void fill(uint8_t *p, size_t n, uint8_t first)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)(first + i);
+}
+
+/* A segment of each version: its header (store id 50 51 .. 5f, number 1,
+ * first entry 0, no predecessor, created 1700000000000000) and the DATA
+ * frame of "frame_header"; the header's check and the chain's digest. */
+static size_t segment_vectors(struct vector *v, size_t n, const sbx_header *fh,
+			      const uint8_t *payload)
+{
+	static const char *const names[][2] = { { "segment_check_v1", "segment_digest_v1" },
+						{ "segment_check_v2", "segment_digest_v2" } };
+	uint8_t seg[SBB_SEG_HEADER_BYTES + SBX_HEADER_BYTES + 16];
+
+	for (uint32_t version = 1; version <= 2; version++) {
+		sbb_seg_header sh = { .version = version, .number = 1,
+				      .created_usec = 1700000000000000ull };
+		sbx_header fhc = *fh; /* the encoder fills in its CRC */
+
+		fill(sh.store, 16, 0x50);
+		sbb_seg_header_encode(seg, &sh);
+		sbx_header_encode(seg + SBB_SEG_HEADER_BYTES, &fhc, payload);
+		memcpy(seg + SBB_SEG_HEADER_BYTES + SBX_HEADER_BYTES, payload, fh->len);
+		v[n].name = names[version - 1][0];
+		memcpy(v[n].bytes, seg + 96, 32);
+		v[n++].len = 32;
+		v[n].name = names[version - 1][1];
+		sbx_chain_oneshot((int)version, v[n].bytes, seg,
+				  SBB_SEG_HEADER_BYTES + SBX_HEADER_BYTES + fh->len);
+		v[n++].len = 32;
+	}
+	return n;
 }
 
 static size_t compute(struct vector *v)
@@ -82,6 +112,10 @@ static size_t compute(struct vector *v)
 	v[n].name = "record_header";
 	sbx_record_header_encode(v[n].bytes, &rh);
 	v[n++].len = SBX_RECORD_HEADER_BYTES;
+	v[n].name = "blake3_abc"; /* BLAKE3's own published value: the build is right */
+	sbx_chain_oneshot(SBX_CHAIN_BLAKE3, v[n].bytes, "abc", 3);
+	v[n++].len = 32;
+	n = segment_vectors(v, n, &h, (const uint8_t *)payload);
 	return n;
 }
 

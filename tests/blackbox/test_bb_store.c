@@ -2,7 +2,8 @@
 /*
  * The host store's policies: a flooding guest against the quota, garbage
  * on the line, rotation into several segments, retention, recovery of a
- * torn tail after a crash, and what the host can learn from a store.
+ * torn tail after a crash, what the host can learn from a store, and
+ * stores whose segments chain in both hashes.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "bbtest.h"
+#include "libsoda/blackbox/internal.h"
 #include "testhelp.h"
 
 static int setup(void **state)
@@ -268,6 +270,134 @@ static void test_torn_tail_recovery(void **state)
 	bb_line_reset(&line);
 }
 
+/* The chain's hash of segment @n (its header's version). */
+static uint32_t seg_version(const char *store, uint64_t n)
+{
+	char *path = bb_seg_path(store, n);
+	size_t len = 0;
+	uint8_t *data = bb_read_file(path, &len);
+	sbb_seg_header h;
+
+	assert_true(len >= SBB_SEG_HEADER_BYTES);
+	assert_int_equal(sbb_seg_header_decode(&h, data), 0);
+	free(data);
+	free(path);
+	return h.version;
+}
+
+/* Gives segment @n of @store the other chain hash, with a valid header
+ * check: what someone who rewrites headers can do. */
+static void relabel_segment(const char *store, uint64_t n)
+{
+	char *path = bb_seg_path(store, n);
+	size_t len = 0;
+	uint8_t *data = bb_read_file(path, &len);
+	sbb_seg_header h;
+
+	assert_int_equal(sbb_seg_header_decode(&h, data), 0);
+	h.version = h.version == SBX_CHAIN_BLAKE3 ? SBX_CHAIN_BLAKE2B : SBX_CHAIN_BLAKE3;
+	sbb_seg_header_encode(data, &h);
+	assert_int_equal(sbb_seg_header_decode(&h, data), 0);
+	bb_write_file(path, data, len);
+	free(data);
+	free(path);
+}
+
+/* A store of libsoda 0.1 (BLAKE2b chain, version 1) opened by this one
+ * goes on in its last segment's hash and starts new segments in BLAKE3:
+ * the mixed chain verifies and reads intact. A segment relabelled with the
+ * other hash (its header check recomputed) breaks the chain. */
+static void test_chain_versions(void **state)
+{
+	bb_env *e = *state;
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	soda_blackbox_store *s = NULL;
+	soda_blackbox_report *r;
+	soda_error *err = NULL;
+	const soda_blackbox_finding *f;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "chains");
+	char work[192], *text = NULL;
+	int segments = 0, v1 = 0, v2 = 0;
+	size_t n = 0;
+
+	o.segment_bytes = 64 << 10;
+	assert_soda_ok(soda_blackbox_store_open(&s, e->store, e->pk, &o, SODA_BLACKBOX_STORE_CHAIN_V1,
+						&err), err);
+	records(w, 0, 200);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 4096);
+	bb_close(s);
+	sbw_free(w);
+	store_bytes(e->store, &segments);
+	assert_true(segments >= 3);
+	for (int i = 1; i <= segments; i++)
+		assert_int_equal(seg_version(e->store, (uint64_t)i), SBX_CHAIN_BLAKE2B);
+
+	/* The next boot of the guest: a new stream on a new line. */
+	w = bb_writer(e, &line, "chains");
+	s = bb_store(e->store, e->pk, &o);
+	records(w, 200, 200);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 4096);
+	bb_close(s);
+	sbw_free(w);
+	/* The old segments kept their hash, the new ones are BLAKE3. */
+	assert_int_equal(seg_version(e->store, (uint64_t)segments), SBX_CHAIN_BLAKE2B);
+	store_bytes(e->store, &segments);
+	for (int i = 1; i <= segments; i++) {
+		if (seg_version(e->store, (uint64_t)i) == SBX_CHAIN_BLAKE2B) {
+			assert_int_equal(v2, 0); /* never back to version 1 */
+			v1++;
+		} else {
+			v2++;
+		}
+	}
+	if (v1 < 3 || v2 < 3)
+		fail_msg("segments: %d in BLAKE2b, %d in BLAKE3", v1, v2);
+
+	r = bb_verify(e->store);
+	bb_dump("verify mixed chain", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	soda_blackbox_report_free(r);
+	/* (the text records only: ends and heartbeats hold zero bytes) */
+	r = bb_read(e->store, e->sk, (uint64_t)1 << SODA_BLACKBOX_TEXT, &text, &n);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	assert_int_equal(n, 400);
+	assert_non_null(strstr(text, "REC-0;"));
+	assert_non_null(strstr(text, "REC-399;"));
+	free(text);
+	soda_blackbox_report_free(r);
+
+	/* Relabelled: a BLAKE3 segment in the middle said to be BLAKE2b, and
+	 * the last BLAKE2b one said to be BLAKE3. */
+	for (int k = 0; k < 2; k++) {
+		uint64_t victim = k == 0 ? (uint64_t)(v1 + 1) : (uint64_t)v1;
+
+		snprintf(work, sizeof(work), "%s/work-%d", e->dir, k);
+		bb_copy_tree(e->store, work);
+		relabel_segment(work, victim);
+		r = bb_verify(work);
+		assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+		f = bb_first(r, SODA_BLACKBOX_SEVERITY_ERROR);
+		assert_non_null(f);
+		/* At the victim's first checkpoint, or where the next segment
+		 * names the victim's digest. */
+		assert_int_equal(soda_blackbox_finding_get_kind(f), SODA_BLACKBOX_F_CHAIN_BREAK);
+		if (soda_blackbox_finding_get_segment(f) != victim &&
+		    (soda_blackbox_finding_get_segment(f) != victim + 1 ||
+		     soda_blackbox_finding_get_offset(f) != 0))
+			fail_msg("segment %llu relabelled, found: %s", (unsigned long long)victim,
+				 soda_blackbox_finding_get_message(f));
+		soda_blackbox_report_free(r);
+		r = bb_read(work, e->sk, 0, NULL, NULL);
+		assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+		assert_non_null(bb_find(r, SODA_BLACKBOX_F_CHAIN_BREAK, SODA_BLACKBOX_BASIS_STRUCTURE));
+		soda_blackbox_report_free(r);
+	}
+	bb_line_reset(&line);
+}
+
 /* The host has the store and the public key: neither opens a record. */
 static void test_host_cannot_read(void **state)
 {
@@ -303,6 +433,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_and_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_cannot_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_versions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

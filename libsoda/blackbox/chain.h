@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The store's hash chain: the digest of a segment's bytes, in the hash its
+ * header names (version 1: BLAKE2b-256, version 2: BLAKE3-256).
+ */
+#ifndef SODA_BLACKBOX_CHAIN_H
+#define SODA_BLACKBOX_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <blake3.h>
+#include <sodium.h>
+
+#define SBX_CHAIN_BLAKE2B 1 /* segment version 1 */
+#define SBX_CHAIN_BLAKE3 2  /* segment version 2 */
+#define SBX_CHAIN_DEFAULT SBX_CHAIN_BLAKE3
+
+typedef struct sbx_chain {
+	int alg;
+	union {
+		crypto_generichash_state b2;
+		blake3_hasher b3;
+	} u;
+} sbx_chain;
+
+void sbx_chain_init(sbx_chain *c, int alg);
+void sbx_chain_update(sbx_chain *c, const void *p, size_t n);
+/* The digest of what went in so far; the chain goes on. */
+void sbx_chain_digest(const sbx_chain *c, uint8_t out[32]);
+/* The digest of @n bytes at @p. */
+void sbx_chain_oneshot(int alg, uint8_t out[32], const void *p, size_t n);
+
+#endif
