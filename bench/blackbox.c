@@ -191,7 +191,7 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum { RAW, APPEND, GROUP, APPEND_V1, VERIFY, VERIFY_PAR, READ, READ_PAR, BLAKE3, BLAKE2B, N_CASES };
+enum { RAW, APPEND, APPEND_PAR, GROUP, APPEND_V1, VERIFY, VERIFY_PAR, READ, READ_PAR, BLAKE3, BLAKE2B, N_CASES };
 #define MAX_ROUNDS 15
 
 int main(int argc, char **argv)
@@ -255,6 +255,9 @@ int main(int argc, char **argv)
 		 * monitor's (fdatasync every group), and with the old chain. */
 		sec[APPEND][i] = append(dir, pub, &frames, SODA_BLACKBOX_DURABILITY_WRITE, mib, 0);
 		remove_store(dir);
+		sec[APPEND_PAR][i] = append(dir, pub, &frames, SODA_BLACKBOX_DURABILITY_WRITE, mib,
+					    SODA_BLACKBOX_STORE_PARALLEL);
+		remove_store(dir);
 		sec[APPEND_V1][i] = append(dir, pub, &frames, SODA_BLACKBOX_DURABILITY_WRITE, mib,
 					   SODA_BLACKBOX_STORE_CHAIN_V1);
 		remove_store(dir);
@@ -283,6 +286,8 @@ int main(int argc, char **argv)
 	       frames.len / m[RAW] / 1e6);
 	printf("  store append, synced at the close   %7.3f s  %8.1f MB/s   ratio %.2f\n", m[APPEND],
 	       frames.len / m[APPEND] / 1e6, m[RAW] / m[APPEND]);
+	printf("  append, chain on a second thread    %7.3f s  %8.1f MB/s   ratio %.2f\n",
+	       m[APPEND_PAR], frames.len / m[APPEND_PAR] / 1e6, m[RAW] / m[APPEND_PAR]);
 	printf("  store append, fdatasync per group   %7.3f s  %8.1f MB/s   ratio %.2f\n", m[GROUP],
 	       frames.len / m[GROUP] / 1e6, m[RAW] / m[GROUP]);
 	printf("  store append, BLAKE2b chain (v1)    %7.3f s  %8.1f MB/s   ratio %.2f\n",

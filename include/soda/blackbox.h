@@ -243,11 +243,18 @@ SODA_EXPORT int soda_blackbox_store_options_init(soda_blackbox_store_options *op
  * segment is started). @tenant_key: the tenant's PUBLIC key, to seal host
  * events; NULL if the store will get none. A key holding its secret part is
  * refused (-EINVAL): the tenant's secret key must never be on the host.
- * @flags: 0, or SODA_BLACKBOX_STORE_CHAIN_V1. New segments chain their
- * bytes with BLAKE3-256 (segment version 2); with the flag, with
- * BLAKE2b-256 (version 1), which readers of libsoda 0.1 understand. A
- * segment already begun goes on in its own hash; readers take each
- * segment's hash from its header.
+ * @flags: 0 or these:
+ * SODA_BLACKBOX_STORE_CHAIN_V1: new segments chain their bytes with
+ * BLAKE2b-256 (segment version 1, which readers of libsoda 0.1
+ * understand) instead of BLAKE3-256 (version 2). A segment already begun
+ * goes on in its own hash; readers take each segment's hash from its
+ * header.
+ * SODA_BLACKBOX_STORE_PARALLEL: the chain is hashed on a helper thread
+ * (started here, ended by the close; it takes no signals) while the
+ * caller's thread parses and writes. For producers faster than one core;
+ * soda-monitor does not ask for it. Without a thread to spare, the store
+ * works as without the flag. The store stays single-caller: the thread
+ * only ever touches the chain.
  * Returns: 0; -EBUSY if another process has the store open; -EBADMSG if
  * @dir holds a store that cannot be recognised; -errno of the file system.
  * @since 0.1
@@ -259,6 +266,7 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 
 /* soda_blackbox_store_open() flags */
 #define SODA_BLACKBOX_STORE_CHAIN_V1 (1u << 0) /* new segments in BLAKE2b (version 1) */
+#define SODA_BLACKBOX_STORE_PARALLEL (1u << 1) /* the chain on a helper thread */
 
 /* soda_blackbox_store_feed() flags */
 #define SODA_BLACKBOX_FEED_EOF (1u << 0) /* the line closed after these bytes */
@@ -466,9 +474,12 @@ typedef struct soda_blackbox_record soda_blackbox_record;
 /* soda_blackbox_reader_open() flags */
 #define SODA_BLACKBOX_READ_FOLLOW (1u << 0) /* at the end, wait for more (-EAGAIN) */
 #define SODA_BLACKBOX_READ_STRICT (1u << 1) /* fail (-EBADMSG) at the first error finding */
-/* Hash the chain on a helper thread that lives as long as the reader, while
- * the caller's thread checks and decrypts; records and report are the same.
- * The reader is still used by one thread at a time. */
+/* Decrypt on two threads: a helper that lives as long as the reader (it
+ * takes no signals) decrypts half of each run of frames of one stream and
+ * epoch while the caller's thread decrypts the other half and checks;
+ * records and report are the same as without the flag. It spins up to 2 ms
+ * for the next run before it sleeps. The reader is still used by one
+ * thread at a time. */
 #define SODA_BLACKBOX_READ_PARALLEL (1u << 2)
 
 #define SODA_BLACKBOX_READER_OPTIONS_VERSION 1

@@ -4,8 +4,8 @@
  *
  * Thread model: an object and its context are used by one thread at a time;
  * different contexts run in parallel. The library starts no threads (but
- * the helper that a blackbox verification or reader asks for with its
- * PARALLEL flag), never forks without exec, never prints, and never exits
+ * the one helper that a blackbox verification, store or reader asks for
+ * with its PARALLEL flag), never forks without exec, never prints, and never exits
  * or aborts on bad input or lack of memory. See README "API conventions".
  */
 #ifndef SODA_SODA_H

@@ -31,4 +31,19 @@ void sbx_chain_digest(const sbx_chain *c, uint8_t out[32]);
 /* The digest of @n bytes at @p. */
 void sbx_chain_oneshot(int alg, uint8_t out[32], const void *p, size_t n);
 
+/*
+ * The chain on a helper thread. Its owner hands it pieces of a buffer in
+ * order and goes on with other work; while pieces are queued the hasher
+ * owns the chain state and the owner must neither change those bytes nor
+ * touch the chain. sbx_hasher_wait() returns when every piece is hashed:
+ * then both are the owner's again. The thread takes no signals.
+ */
+typedef struct sbx_hasher sbx_hasher;
+/* NULL if the thread cannot start (then hash on the caller's thread). */
+sbx_hasher *sbx_hasher_start(sbx_chain *chain);
+void sbx_hasher_submit(sbx_hasher *h, const uint8_t *p, size_t n);
+void sbx_hasher_wait(sbx_hasher *h);
+/* Waits, ends the thread, frees; NULL is fine. */
+void sbx_hasher_stop(sbx_hasher *h);
+
 #endif

@@ -222,6 +222,8 @@ bool sbb_scan_is_live(const sbb_scan *s);
 
 /* reader.c */
 bool sbb_reader_follows(const soda_blackbox_reader *rd);
+/* Frames decrypted in runs on two threads (SODA_BLACKBOX_READ_PARALLEL). */
+uint64_t sbb_reader_batched(const soda_blackbox_reader *rd);
 /* Detaches the reader's report (for tests); the reader must not be used after. */
 soda_blackbox_report *sbb_reader_take_report(soda_blackbox_reader *rd);
 /* export.c: a JSON string of any bytes (invalid UTF-8 becomes U+FFFD) */

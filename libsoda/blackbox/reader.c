@@ -11,9 +11,25 @@
  * A frame that fails to decrypt waits in a small window: if a later frame
  * of the same epoch decrypts and the waiting one then does, it was stored
  * out of order (reported, and read in its right place).
+ *
+ * With SODA_BLACKBOX_READ_PARALLEL a helper thread decrypts too. A run of
+ * frames of one stream and epoch is gathered; secretstream's state before
+ * each message follows from the state before the previous one and that
+ * message's MAC (the nonce's last 8 bytes are XORed with the MAC, its
+ * counter goes up; a rekey only at a REKEY tag or when the counter wraps),
+ * so every state of the run is known before anything is decrypted, and the
+ * two threads decrypt halves of the run at once. The results are taken in
+ * order while each is an authentic message; from the first that is not
+ * (a failure, another tag), the rest goes the serial way from that very
+ * state, so records and report are those of the serial reader. The state
+ * rule is checked against libsodium when the reader opens; if it does not
+ * hold, the reader decrypts on one thread.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +41,9 @@
 #define MAX_RSTREAMS 4096
 #define MAX_RATCHET_STEPS (1u << 20)
 #define FAILS_REPORTED_PER_EPOCH 4
+#define BATCH_FRAMES 1024
+#define BATCH_BYTES (1u << 20)   /* frames gathered, at most (one frame may pass it) */
+#define BATCH_MIN_SPLIT 8         /* shorter runs are decrypted on one thread */
 
 #define CRYPTO SODA_BLACKBOX_BASIS_CRYPTO
 
@@ -68,8 +87,38 @@ struct soda_blackbox_record {
 	uint64_t segment, offset;
 };
 
+typedef crypto_secretstream_xchacha20poly1305_state ss_state;
+
+/* A frame of the run being gathered, and its decryption. */
+typedef struct bframe {
+	sbb_item it; /* it.frame points into the batch's frame buffer */
+	size_t poff;  /* its plaintext in the batch's plaintext buffer */
+	unsigned long long plen;
+	unsigned char tag;
+	bool ok;
+} bframe;
+
+/* In locked memory (sodium_malloc): states and plaintexts are secret. */
+typedef struct batch {
+	struct rstream *rs;
+	bframe f[BATCH_FRAMES];
+	ss_state st[BATCH_FRAMES + 1]; /* st[i]: the state before frame i */
+	size_t n, fbytes, pbytes;
+	uint64_t taken; /* frames whose decryption was taken from runs */
+	uint8_t *fbuf; /* copies of the frames */
+	uint8_t *pbuf; /* their plaintexts (locked) */
+	/* the helper thread: decrypts frames [from, to) when asked */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t from, to;
+	bool job, stop; /* under mu; read without it while spinning */
+	bool idle;      /* the helper waits for work: it spins while this holds */
+} batch;
+
 struct soda_blackbox_reader {
 	sbb_scan *scan;
+	batch *batch; /* SODA_BLACKBOX_READ_PARALLEL, NULL otherwise */
 	soda_blackbox_report *rep;
 	unsigned flags;
 	uint8_t sk[32];
@@ -398,22 +447,42 @@ static const char *origin_name(const rstream *rs)
 	return rs->prm.origin == SBX_ORIGIN_HOST ? "host" : "guest";
 }
 
+/* Can the frame be tried with the stream's state at all? */
+static bool decryptable(const rstream *rs, const sbx_header *h)
+{
+	return rs->have_ss && h->epoch == rs->cand_epoch &&
+	       h->len >= SS_ABYTES + SBX_RECORD_HEADER_BYTES &&
+	       h->len - SS_ABYTES <= SBX_RECORD_HEADER_BYTES + SBX_RECORD_MAX_BODY;
+}
+
+static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h,
+		      const sbb_pos *pos, uint8_t *plain, unsigned long long plen, unsigned char tag);
+
 /* Decrypts one sealed frame; true if it was authentic here. */
 static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *frame,
 		      const sbx_header *h, const sbb_pos *pos)
 {
 	unsigned long long plen = 0;
 	unsigned char tag = 0;
-	sbx_record_header rh;
-	const char *bad = NULL;
 
-	if (!rs->have_ss || h->epoch != rs->cand_epoch || h->len < SS_ABYTES + SBX_RECORD_HEADER_BYTES ||
-	    h->len - SS_ABYTES > SBX_RECORD_HEADER_BYTES + SBX_RECORD_MAX_BODY)
+	if (!decryptable(rs, h))
 		return false;
 	if (crypto_secretstream_xchacha20poly1305_pull(&rs->ss, rd->plain, &plen, &tag,
 						       frame + SBX_HEADER_BYTES, h->len, frame,
 						       SBX_AD_BYTES) != 0)
 		return false;
+	authentic(rd, rs, h, pos, rd->plain, plen, tag);
+	return true;
+}
+
+/* What follows an authentic message (@plain, wiped here): the checks of its
+ * record, the record queued, the stream's progress. */
+static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h,
+		      const sbb_pos *pos, uint8_t *plain, unsigned long long plen, unsigned char tag)
+{
+	sbx_record_header rh;
+	const char *bad = NULL;
+
 	/* Authentic: the epoch's key is confirmed; forget the older ones. */
 	if (rs->have_cand && rs->cand_epoch != rs->base_epoch) {
 		memcpy(rs->base, rs->cand, 32);
@@ -425,7 +494,7 @@ static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *fram
 		bad = "the end frame lacks the final tag";
 	else if (h->kind != SBX_K_END && tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
 		bad = "an unexpected secretstream tag";
-	else if (sbx_record_header_decode(&rh, rd->plain, (size_t)plen) < 0)
+	else if (sbx_record_header_decode(&rh, plain, (size_t)plen) < 0)
 		bad = "a malformed record";
 	else if ((h->kind == SBX_K_HEARTBEAT) != (rh.type == SBX_R_HEARTBEAT) ||
 		 (h->kind == SBX_K_END) != (rh.type == SBX_R_END))
@@ -434,10 +503,10 @@ static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *fram
 		sbb_report_add(rd->rep, SODA_BLACKBOX_F_BAD_RECORD, SODA_BLACKBOX_SEVERITY_ERROR, CRYPTO, pos,
 			       h->stream, h->seq, "%s", bad);
 	} else if (!rs->foreign) {
-		queue_record(rd, rs, h, pos, &rh, rd->plain + SBX_RECORD_HEADER_BYTES,
+		queue_record(rd, rs, h, pos, &rh, plain + SBX_RECORD_HEADER_BYTES,
 			     (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs));
 	}
-	sodium_memzero(rd->plain, (size_t)plen);
+	sodium_memzero(plain, (size_t)plen);
 	rs->have_auth = true;
 	rs->last_auth_seq = h->seq;
 	rs->last_auth_time = h->time_usec;
@@ -450,7 +519,6 @@ static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *fram
 		sodium_memzero(rs->base, sizeof(rs->base));
 		sodium_memzero(rs->cand, sizeof(rs->cand));
 	}
-	return true;
 }
 
 static void on_sealed(soda_blackbox_reader *rd, rstream *rs, const sbb_item *it)
@@ -597,6 +665,302 @@ static void at_end(soda_blackbox_reader *rd)
 	}
 }
 
+/* ---- runs of frames decrypted on two threads ---- */
+
+/* secretstream's nonce: a 32-bit counter, then 64 bits XORed with MACs */
+#define SS_COUNTER_BYTES 4
+#define SS_INONCE_BYTES 8
+#define SS_COUNTER(st) ((st)->nonce)
+#define SS_INONCE(st) ((st)->nonce + SS_COUNTER_BYTES)
+
+/* The state after a TAG_MESSAGE message with this MAC, from the state
+ * before it; false where secretstream would rekey (the counter wrapped). */
+static bool ss_advance(ss_state *st, const uint8_t *mac)
+{
+	for (size_t i = 0; i < SS_INONCE_BYTES; i++)
+		SS_INONCE(st)[i] ^= mac[i];
+	sodium_increment(SS_COUNTER(st), SS_COUNTER_BYTES);
+	return !sodium_is_zero(SS_COUNTER(st), SS_COUNTER_BYTES);
+}
+
+/* Does ss_advance() predict what libsodium's pull does? Three messages
+ * pushed and pulled, the prediction compared after each. */
+static bool ss_rule_holds(void)
+{
+	static const char *const msg[] = { "a", "record two", "the third record, longer" };
+	uint8_t key[32], hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	uint8_t c[64], m[64];
+	ss_state push, pull, pred;
+	unsigned long long clen, mlen;
+	unsigned char tag;
+	bool ok = true;
+
+	crypto_secretstream_xchacha20poly1305_keygen(key);
+	if (crypto_secretstream_xchacha20poly1305_init_push(&push, hdr, key) != 0 ||
+	    crypto_secretstream_xchacha20poly1305_init_pull(&pull, hdr, key) != 0)
+		return false;
+	pred = pull;
+	for (size_t i = 0; i < 3 && ok; i++) {
+		size_t n = strlen(msg[i]);
+
+		ok = crypto_secretstream_xchacha20poly1305_push(&push, c, &clen, (const uint8_t *)msg[i],
+								n, NULL, 0,
+								crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) == 0 &&
+		     crypto_secretstream_xchacha20poly1305_pull(&pull, m, &mlen, &tag, c, clen, NULL, 0) == 0 &&
+		     ss_advance(&pred, c + clen - crypto_aead_chacha20poly1305_ietf_ABYTES) &&
+		     memcmp(pred.k, pull.k, sizeof(pred.k)) == 0 &&
+		     memcmp(pred.nonce, pull.nonce, sizeof(pred.nonce)) == 0;
+	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&push, sizeof(push));
+	sodium_memzero(&pull, sizeof(pull));
+	sodium_memzero(&pred, sizeof(pred));
+	return ok;
+}
+
+static void batch_decrypt(batch *b, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		bframe *f = &b->f[i];
+		ss_state st = b->st[i];
+
+		f->ok = crypto_secretstream_xchacha20poly1305_pull(
+				&st, b->pbuf + f->poff, &f->plen, &f->tag, f->it.frame + SBX_HEADER_BYTES,
+				f->it.h.len, f->it.frame, SBX_AD_BYTES) == 0;
+		sodium_memzero(&st, sizeof(st));
+	}
+}
+
+#define SS_TAG_MESSAGE crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+
+/*
+ * Both threads spin a while before they sleep: a sleeping thread woken by
+ * the other tends to be woken on the other's CPU (and to wait for it), and
+ * on a virtual machine a wakeup alone costs a few hundred microseconds,
+ * against a run's millisecond or two of work.
+ */
+#define SPIN_USEC 2000
+
+static bool spin_until_clear(bool *flag, const bool *stop)
+{
+	uint64_t t0 = 0;
+
+	for (unsigned k = 1;; k++) {
+		if (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) || (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE)))
+			return true;
+		if (k % 256 == 0) {
+			uint64_t t = su_mono_usec();
+
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > SPIN_USEC)
+				return false;
+		}
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
+/* Until the helper is done with its part (if it has one). */
+static void batch_wait(batch *b, bool helper_has_part)
+{
+	if (!helper_has_part)
+		return;
+	if (spin_until_clear(&b->job, NULL))
+		return;
+	pthread_mutex_lock(&b->mu);
+	while (b->job)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void *batch_main(void *arg)
+{
+	batch *b = arg;
+
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		if (!b->job && !b->stop) {
+			pthread_mutex_unlock(&b->mu);
+			spin_until_clear(&b->idle, &b->stop);
+			pthread_mutex_lock(&b->mu);
+		}
+		while (!b->job && !b->stop)
+			pthread_cond_wait(&b->cv, &b->mu);
+		if (b->stop)
+			break;
+		b->idle = false;
+		pthread_mutex_unlock(&b->mu);
+		batch_decrypt(b, b->from, b->to);
+		pthread_mutex_lock(&b->mu);
+		b->idle = true;
+		__atomic_store_n(&b->job, false, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+static void batch_free(batch *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->mu);
+	__atomic_store_n(&b->stop, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->thread, NULL);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	free(b->fbuf);
+	if (b->pbuf)
+		sodium_free(b->pbuf);
+	sodium_free(b);
+}
+
+/* NULL if it cannot be had: then the reader decrypts on one thread. */
+static batch *batch_new(void)
+{
+	batch *b;
+	sigset_t all, old;
+	int r;
+
+	if (!ss_rule_holds())
+		return NULL;
+	b = sodium_malloc(sizeof(*b));
+	if (!b)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	b->idle = true;
+	b->fbuf = malloc(BATCH_BYTES + SBX_HEADER_BYTES + SBX_MAX_PAYLOAD);
+	b->pbuf = sodium_malloc(BATCH_BYTES + SBX_HEADER_BYTES + SBX_MAX_PAYLOAD);
+	if (!b->fbuf || !b->pbuf) {
+		free(b->fbuf);
+		if (b->pbuf)
+			sodium_free(b->pbuf);
+		sodium_free(b);
+		return NULL;
+	}
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	sigfillset(&all); /* the helper takes no signal of the caller's */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&b->thread, NULL, batch_main, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		free(b->fbuf);
+		sodium_free(b->pbuf);
+		sodium_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* May the item join the run? Only a sealed frame the serial reader would
+ * try at once with its stream's current state, nothing waiting. */
+static bool batch_takes(soda_blackbox_reader *rd, const sbb_item *it, rstream **ret_rs)
+{
+	batch *b = rd->batch;
+	rstream *rs;
+
+	if (sbx_kind_is_notice(it->h.kind) || it->h.kind == SBX_K_START || it->h.kind == SBX_K_EPOCH ||
+	    it->duplicate || it->after_gap)
+		return false;
+	if (b->n && (memcmp(it->h.stream, b->rs->id, 16) != 0 || it->h.epoch != b->f[0].it.h.epoch))
+		return false;
+	rs = b->n ? b->rs : rs_find(rd, it->h.stream);
+	if (!rs || !rs->usable || rs->final_seen || rs->n_win || !decryptable(rs, &it->h))
+		return false;
+	*ret_rs = rs;
+	return true;
+}
+
+static void batch_add(batch *b, rstream *rs, const sbb_item *it)
+{
+	bframe *f = &b->f[b->n++];
+
+	b->rs = rs;
+	f->it = *it;
+	memcpy(b->fbuf + b->fbytes, it->frame, it->frame_len);
+	f->it.frame = b->fbuf + b->fbytes;
+	b->fbytes += it->frame_len;
+	f->poff = b->pbytes;
+	b->pbytes += it->h.len - SS_ABYTES;
+}
+
+static bool batch_full(const batch *b)
+{
+	return b->n == BATCH_FRAMES || b->fbytes >= BATCH_BYTES;
+}
+
+static void on_item(soda_blackbox_reader *rd, const sbb_item *it);
+
+/* Decrypts the run gathered and hands its frames on, in order. */
+static void batch_run(soda_blackbox_reader *rd)
+{
+	batch *b = rd->batch;
+	rstream *rs = b ? b->rs : NULL;
+	size_t n_pred, i, split, n;
+
+	if (!b || !b->n)
+		return;
+	/* Every state, from the stream's and the MACs. */
+	b->st[0] = rs->ss;
+	for (n_pred = 0; n_pred < b->n; n_pred++) {
+		const bframe *f = &b->f[n_pred];
+
+		b->st[n_pred + 1] = b->st[n_pred];
+		if (!ss_advance(&b->st[n_pred + 1],
+				f->it.frame + SBX_HEADER_BYTES + f->it.h.len -
+					crypto_aead_chacha20poly1305_ietf_ABYTES))
+			break; /* a rekey: this one and the rest go the serial way */
+	}
+	/* This thread also queues the records and scans: it takes less. */
+	split = n_pred >= BATCH_MIN_SPLIT ? n_pred / 2 : n_pred;
+
+	if (split < n_pred) {
+		pthread_mutex_lock(&b->mu);
+		b->from = split;
+		b->to = n_pred;
+		__atomic_store_n(&b->job, true, __ATOMIC_RELEASE);
+		__atomic_store_n(&b->idle, false, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+	batch_decrypt(b, 0, split);
+	/* The results in order, while each is an authentic message: this
+	 * thread's half while the helper finishes the other. */
+	for (i = 0; i < n_pred; i++) {
+		bframe *f = &b->f[i];
+
+		if (i == split || (i < split && !(f->ok && f->tag == SS_TAG_MESSAGE)))
+			batch_wait(b, split < n_pred);
+		if (!f->ok || f->tag != SS_TAG_MESSAGE)
+			break;
+		rs->ss = b->st[i + 1]; /* what the pull would have left */
+		authentic(rd, rs, &f->it.h, &f->it.pos, b->pbuf + f->poff, f->plen, f->tag);
+		b->taken++;
+	}
+	if (i == n_pred)
+		batch_wait(b, split < n_pred);
+	/* The rest as the serial reader takes it, from the state it would
+	 * have: the one before frame i, which rs->ss holds now. The frames'
+	 * copies stay where they are until the next run is gathered. */
+	for (size_t j = i; j < n_pred; j++)
+		if (b->f[j].ok)
+			sodium_memzero(b->pbuf + b->f[j].poff, (size_t)b->f[j].plen);
+	sodium_memzero(b->st, sizeof(b->st));
+	n = b->n;
+	b->n = 0;
+	b->fbytes = b->pbytes = 0;
+	b->rs = NULL;
+	for (; i < n; i++)
+		on_item(rd, &b->f[i].it);
+}
+
 /* ---- API ---- */
 
 SODA_EXPORT int soda_blackbox_reader_open(soda_blackbox_reader **ret, const char *dir,
@@ -639,13 +1003,17 @@ SODA_EXPORT int soda_blackbox_reader_open(soda_blackbox_reader **ret, const char
 	}
 	rd->rep = sbb_report_new();
 	rd->plain = sodium_malloc(SBX_RECORD_HEADER_BYTES + SBX_RECORD_MAX_BODY);
+	if (flags & SODA_BLACKBOX_READ_PARALLEL)
+		rd->batch = batch_new(); /* NULL: decrypted on this thread alone */
 	if (!rd->rep || !rd->plain) {
 		soda_blackbox_reader_close(rd);
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
 	r = sbb_scan_open(&rd->scan, dir,
 			  ((flags & SODA_BLACKBOX_READ_FOLLOW) ? SBB_SCAN_FOLLOW : 0) |
-				  ((flags & SODA_BLACKBOX_READ_PARALLEL) ? SBB_SCAN_THREAD : 0),
+				  /* one helper: it decrypts; the chain's
+				   * hasher only if it cannot be had */
+				  ((flags & SODA_BLACKBOX_READ_PARALLEL) && !rd->batch ? SBB_SCAN_THREAD : 0),
 			  rd->rep,
 			  error);
 	if (r < 0) {
@@ -700,15 +1068,36 @@ SODA_EXPORT int soda_blackbox_reader_next(soda_blackbox_reader *rd, const soda_b
 			return 0;
 		}
 		r = sbb_scan_next(rd->scan, &it, error);
+		if (r == -EAGAIN && rd->batch && rd->batch->n) {
+			batch_run(rd); /* what is there now, before the caller waits */
+			continue;
+		}
 		if (r == -EAGAIN)
 			return -EAGAIN;
 		if (r < 0)
 			return r;
 		if (r == 0) {
+			batch_run(rd);
 			at_end(rd);
 			sbb_report_sort(rd->rep);
 			rd->done = true;
 			continue;
+		}
+		if (rd->batch) {
+			rstream *rs;
+
+			if (batch_takes(rd, &it, &rs)) {
+				batch_add(rd->batch, rs, &it);
+				if (batch_full(rd->batch))
+					batch_run(rd);
+				continue;
+			}
+			batch_run(rd);
+			/* The run's frames may have changed what this one meets. */
+			if (batch_takes(rd, &it, &rs)) {
+				batch_add(rd->batch, rs, &it);
+				continue;
+			}
 		}
 		on_item(rd, &it);
 	}
@@ -721,6 +1110,11 @@ soda_blackbox_report *sbb_reader_take_report(soda_blackbox_reader *rd)
 	sbb_report_sort(r);
 	rd->rep = NULL;
 	return r;
+}
+
+uint64_t sbb_reader_batched(const soda_blackbox_reader *rd)
+{
+	return rd->batch ? rd->batch->taken : 0;
 }
 
 bool sbb_reader_follows(const soda_blackbox_reader *rd)
@@ -753,6 +1147,7 @@ SODA_EXPORT void soda_blackbox_reader_close(soda_blackbox_reader *rd)
 		free(rd->rs[i]);
 	}
 	free(rd->rs);
+	batch_free(rd->batch);
 	sbb_scan_free(rd->scan);
 	soda_blackbox_report_free(rd->rep);
 	if (rd->plain)

@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,121 +28,15 @@
 #define MAX_DECLARED 256
 #define MAX_STREAMS (1u << 16)
 #define MAX_UNKNOWN_FINDINGS 16
-/* With a hasher thread: consumed data goes to it in pieces of this size. */
-#define HASH_PIECE (256u << 10)
-#define HASH_QUEUE 32
-
 /*
- * The chain on a helper thread (SBB_SCAN_THREAD). The scanner's thread
- * hands it pieces of the read buffer in order and goes on checking (and
- * the reader decrypting) the frames; the hasher owns the chain state while
- * pieces are queued. The scanner waits for it to be idle before the
- * buffer's consumed bytes are overwritten (fill()), before it reads or
- * resets the chain (a digest, a new segment), and at the end. The pieces
- * are read only, by both threads.
+ * With SBB_SCAN_THREAD the chain is hashed on a helper thread (chain.h):
+ * the scanner hands it the consumed bytes of the read buffer in pieces of
+ * HASH_PIECE and goes on checking (and the reader decrypting) the frames.
+ * It waits for the hasher before the buffer's consumed bytes are
+ * overwritten (fill()), before it reads or resets the chain (a digest, a
+ * new segment), and at the end.
  */
-typedef struct hasher {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t work, idle;
-	struct {
-		const uint8_t *p;
-		size_t n;
-	} q[HASH_QUEUE];
-	size_t head, count;
-	bool busy, stop;
-	sbx_chain *chain;
-} hasher;
-
-static void *hasher_main(void *arg)
-{
-	hasher *h = arg;
-
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		const uint8_t *p;
-		size_t n;
-
-		while (!h->count && !h->stop)
-			pthread_cond_wait(&h->work, &h->mu);
-		if (!h->count)
-			break;
-		p = h->q[h->head].p;
-		n = h->q[h->head].n;
-		h->busy = true;
-		pthread_mutex_unlock(&h->mu);
-		sbx_chain_update(h->chain, p, n);
-		pthread_mutex_lock(&h->mu);
-		h->busy = false;
-		h->head = (h->head + 1) % HASH_QUEUE;
-		h->count--;
-		pthread_cond_broadcast(&h->idle);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return NULL;
-}
-
-static hasher *hasher_start(sbx_chain *chain)
-{
-	hasher *h = calloc(1, sizeof(*h));
-	sigset_t all, old;
-	int r;
-
-	if (!h)
-		return NULL;
-	h->chain = chain;
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->work, NULL);
-	pthread_cond_init(&h->idle, NULL);
-	/* The helper takes no signal of the caller's. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&h->thread, NULL, hasher_main, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		pthread_cond_destroy(&h->idle);
-		pthread_cond_destroy(&h->work);
-		pthread_mutex_destroy(&h->mu);
-		free(h);
-		return NULL;
-	}
-	return h;
-}
-
-static void hasher_submit(hasher *h, const uint8_t *p, size_t n)
-{
-	pthread_mutex_lock(&h->mu);
-	while (h->count == HASH_QUEUE)
-		pthread_cond_wait(&h->idle, &h->mu);
-	h->q[(h->head + h->count) % HASH_QUEUE].p = p;
-	h->q[(h->head + h->count) % HASH_QUEUE].n = n;
-	h->count++;
-	pthread_cond_signal(&h->work);
-	pthread_mutex_unlock(&h->mu);
-}
-
-static void hasher_wait(hasher *h)
-{
-	pthread_mutex_lock(&h->mu);
-	while (h->count || h->busy)
-		pthread_cond_wait(&h->idle, &h->mu);
-	pthread_mutex_unlock(&h->mu);
-}
-
-static void hasher_stop(hasher *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&h->mu);
-	h->stop = true;
-	pthread_cond_signal(&h->work);
-	pthread_mutex_unlock(&h->mu);
-	pthread_join(h->thread, NULL);
-	pthread_cond_destroy(&h->idle);
-	pthread_cond_destroy(&h->work);
-	pthread_mutex_destroy(&h->mu);
-	free(h);
-}
+#define HASH_PIECE (256u << 10)
 
 #define SEV_I SODA_BLACKBOX_SEVERITY_INFO
 #define SEV_W SODA_BLACKBOX_SEVERITY_WARNING
@@ -215,7 +107,7 @@ struct sbb_scan {
 	size_t hashed; /* buf[0..hashed) is in the chain: it is hashed in big pieces */
 	uint64_t base;
 	sbx_chain chain; /* in the current segment's hash */
-	hasher *hasher; /* NULL: the chain is hashed on the scanner's thread */
+	sbx_hasher *hasher; /* NULL: the chain is hashed on the scanner's thread */
 	bool in_garbage;
 	uint64_t garbage_off, garbage_len;
 	/* the previous segment */
@@ -347,7 +239,7 @@ static void chain_submit(sbb_scan *s)
 {
 	if (s->hashed < s->pos) {
 		if (s->hasher)
-			hasher_submit(s->hasher, s->buf + s->hashed, s->pos - s->hashed);
+			sbx_hasher_submit(s->hasher, s->buf + s->hashed, s->pos - s->hashed);
 		else
 			sbx_chain_update(&s->chain, s->buf + s->hashed, s->pos - s->hashed);
 		s->hashed = s->pos;
@@ -359,7 +251,7 @@ static void chain_sync(sbb_scan *s)
 {
 	chain_submit(s);
 	if (s->hasher)
-		hasher_wait(s->hasher);
+		sbx_hasher_wait(s->hasher);
 }
 
 /* Makes @need bytes available at pos. false at the end of the file. */
@@ -526,7 +418,7 @@ int sbb_scan_open(sbb_scan **ret, const char *dir, unsigned flags, soda_blackbox
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
 	if (flags & SBB_SCAN_THREAD) {
-		s->hasher = hasher_start(&s->chain);
+		s->hasher = sbx_hasher_start(&s->chain);
 		if (!s->hasher) {
 			sbb_scan_free(s);
 			return su_errorf(error, -EAGAIN, "cannot start the hashing thread");
@@ -593,7 +485,7 @@ void sbb_scan_free(sbb_scan *s)
 {
 	if (!s)
 		return;
-	hasher_stop(s->hasher);
+	sbx_hasher_stop(s->hasher);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->dirfd >= 0)
@@ -662,7 +554,7 @@ static void open_segment(sbb_scan *s)
 	s->seg_foreign = false;
 	s->seg_chain_reported = false;
 	if (s->hasher)
-		hasher_wait(s->hasher); /* done with the last segment's bytes */
+		sbx_hasher_wait(s->hasher); /* done with the last segment's bytes */
 	s->len = s->pos = s->hashed = 0;
 	s->base = 0;
 	s->in_garbage = false;

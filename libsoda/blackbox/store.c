@@ -35,6 +35,8 @@
 #define MAX_STREAMS 1024
 #define RETENTION_PERIOD_USEC (60ull * 1000000u)
 #define PBUF_CAP (2 * (SBX_HEADER_BYTES + SBX_MAX_PAYLOAD) + (64u << 10))
+/* With the helper thread: buffered frames go to it in pieces of this size. */
+#define HASH_PIECE (256u << 10)
 
 enum { CLASS_LINE, CLASS_NOTICE, CLASS_FINAL };
 
@@ -65,6 +67,7 @@ struct soda_blackbox_store {
 	uint64_t seg_no, seg_size, seg_entries;
 	sbx_chain chain, chain_committed; /* in the current segment's hash */
 	int new_alg; /* the chain's hash in new segments */
+	sbx_hasher *hasher; /* SODA_BLACKBOX_STORE_PARALLEL: the chain on a helper thread */
 	size_t whashed; /* bytes of wbuf already in the chain (it is hashed in big pieces) */
 	uint64_t entries; /* in the store, buffered ones included */
 	uint64_t entries_committed;
@@ -102,6 +105,7 @@ struct soda_blackbox_store {
 };
 
 static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, soda_error **error);
+static void chain_submit(soda_blackbox_store *s);
 
 /* ---- options ---- */
 
@@ -216,6 +220,8 @@ static int reserve_wbuf(soda_blackbox_store *s, size_t more)
 
 	if (need <= s->wcap)
 		return 0;
+	if (s->hasher)
+		sbx_hasher_wait(s->hasher); /* it may be reading the old buffer */
 	cap = s->wcap ? s->wcap : (256u << 10);
 	while (cap < need)
 		cap *= 2;
@@ -252,6 +258,8 @@ static int put_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len, i
 		return r;
 	memcpy(s->wbuf + s->wlen, frame, len);
 	s->wlen += len;
+	if (s->hasher && s->wlen - s->whashed >= HASH_PIECE)
+		chain_submit(s);
 	s->entries++;
 	s->seg_entries++;
 	s->frames_since_ckpt++;
@@ -285,15 +293,27 @@ static int put_notice(soda_blackbox_store *s, uint8_t kind, const uint8_t *paylo
 	return r;
 }
 
-/* The chain takes the buffered frames when a digest is wanted: one update
- * over a group instead of one per frame (both hashes run faster on big
- * inputs; BLAKE3 hashes 16 chunks at a time with AVX-512). */
-static void chain_sync(soda_blackbox_store *s)
+/* The chain takes the buffered frames in big pieces: when a digest is
+ * wanted, or (with the helper thread) every HASH_PIECE, one update over
+ * many frames (both hashes run faster on big inputs; BLAKE3 hashes 16
+ * chunks at a time with AVX-512). */
+static void chain_submit(soda_blackbox_store *s)
 {
 	if (s->whashed < s->wlen) {
-		sbx_chain_update(&s->chain, s->wbuf + s->whashed, s->wlen - s->whashed);
+		if (s->hasher)
+			sbx_hasher_submit(s->hasher, s->wbuf + s->whashed, s->wlen - s->whashed);
+		else
+			sbx_chain_update(&s->chain, s->wbuf + s->whashed, s->wlen - s->whashed);
 		s->whashed = s->wlen;
 	}
+}
+
+/* Everything buffered is in the chain, and the chain is ours. */
+static void chain_sync(soda_blackbox_store *s)
+{
+	chain_submit(s);
+	if (s->hasher)
+		sbx_hasher_wait(s->hasher);
 }
 
 static void digest_now(soda_blackbox_store *s, uint8_t out[32])
@@ -456,6 +476,8 @@ static int new_segment(soda_blackbox_store *s, const uint8_t prev[32], uint64_t 
 	s->seg_no = number;
 	s->seg_size = SBB_SEG_HEADER_BYTES;
 	s->seg_entries = 0;
+	if (s->hasher)
+		sbx_hasher_wait(s->hasher); /* (idle already: rotation commits first) */
 	sbx_chain_init(&s->chain, s->new_alg);
 	sbx_chain_update(&s->chain, hdr, sizeof(hdr));
 	s->chain_committed = s->chain;
@@ -566,10 +588,11 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 	if (s->wlen == 0)
 		return 0;
 	entries_in_group = (size_t)(s->entries - s->entries_committed);
-	chain_sync(s);
+	chain_submit(s); /* a helper thread hashes while the group is written */
 	r = write_all_at(s->segfd, s->wbuf, s->wlen, s->seg_size);
 	if (r == 0 && s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE && fdatasync(s->segfd) < 0)
 		r = su_neg_errno();
+	chain_sync(s);
 	if (r < 0) {
 		/* Take the group back out: the segment stays a sequence of whole
 		 * frames, and the loss is written down when the disk lets us. */
@@ -873,6 +896,7 @@ static void store_free(soda_blackbox_store *s)
 {
 	if (!s)
 		return;
+	sbx_hasher_stop(s->hasher);
 	sbw_free(s->host);
 	if (s->segfd >= 0)
 		close(s->segfd);
@@ -903,7 +927,7 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 
 	if (!ret || !dir || !*dir)
 		return su_errorf(error, -EINVAL, "no store directory");
-	if (flags & ~SODA_BLACKBOX_STORE_CHAIN_V1)
+	if (flags & ~(SODA_BLACKBOX_STORE_CHAIN_V1 | SODA_BLACKBOX_STORE_PARALLEL))
 		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
 	if (tenant_key && soda_blackbox_key_has_secret(tenant_key))
 		return su_errorf(error, -EINVAL,
@@ -1014,6 +1038,10 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 	r = commit(s, false, 0, error);
 	if (r < 0)
 		goto fail;
+	/* From here on the chain is only fed buffered frames. If the thread
+	 * cannot start, the chain is hashed here as without the flag. */
+	if (flags & SODA_BLACKBOX_STORE_PARALLEL)
+		s->hasher = sbx_hasher_start(&s->chain);
 	*ret = s;
 	return 0;
 fail:

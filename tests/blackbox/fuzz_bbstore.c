@@ -4,7 +4,8 @@
  * first segment, then, after a line "--file--", the head file, then after
  * another the store's identity file; the keyless verifier and the tenant's
  * reader (with the key the seeds are sealed to) must read them, report what
- * is wrong, and never crash.
+ * is wrong, and never crash; the reader on two threads must hand out as
+ * many records and reach the same verdict as the serial one.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -59,14 +60,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (soda_blackbox_verify(&rep, dir, NULL, 0, NULL) == 0)
 		soda_blackbox_report_free(rep);
-	if (soda_blackbox_reader_open(&rd, dir, key, NULL, 0, NULL) == 0) {
-		for (int i = 0; i < 100000 && soda_blackbox_reader_next(rd, &rec, 0, NULL) == 1; i++) {
-			char *json = NULL;
+	/* Serially and on two threads: the same records, the same verdict. */
+	{
+		uint64_t records[2] = { 0, 0 };
+		int status[2] = { -1, -1 };
 
-			if (soda_blackbox_record_to_json(&json, rec, 0, NULL) == 0)
-				soda_free(json);
+		for (int k = 0; k < 2; k++) {
+			if (soda_blackbox_reader_open(&rd, dir, key, NULL,
+						      k ? SODA_BLACKBOX_READ_PARALLEL : 0, NULL) < 0)
+				continue;
+			for (int i = 0; i < 100000 && soda_blackbox_reader_next(rd, &rec, 0, NULL) == 1;
+			     i++) {
+				char *json = NULL;
+
+				records[k]++;
+				if (k == 0 && soda_blackbox_record_to_json(&json, rec, 0, NULL) == 0)
+					soda_free(json);
+			}
+			status[k] = (int)soda_blackbox_report_get_status(soda_blackbox_reader_get_report(rd));
+			soda_blackbox_reader_close(rd);
 		}
-		soda_blackbox_reader_close(rd);
+		if (records[0] != records[1] || status[0] != status[1])
+			abort();
 	}
 	bb_fuzz_rmdir(dir);
 	return 0;

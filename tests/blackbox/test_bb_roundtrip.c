@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "bbtest.h"
+#include "libsoda/blackbox/internal.h"
 #include "testhelp.h"
 
 static int setup(void **state)
@@ -58,8 +59,10 @@ static void test_basic(void **state)
 	bb_line_reset(&line);
 }
 
-/* A reader following a live store sees records as they are committed. */
-static void test_follow(void **state)
+/* A reader following a live store sees records as they are committed;
+ * with @flags PARALLEL, a burst that the reader takes as one run is handed
+ * out whole before it says there is nothing more. */
+static void follow(void **state, unsigned flags)
 {
 	bb_env *e = *state;
 	bb_line line = { 0 };
@@ -78,7 +81,7 @@ static void test_follow(void **state)
 	bb_feed(s, &line, 0);
 	assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
 	assert_soda_ok(soda_blackbox_reader_open(&rd, e->store, e->sk, &ro,
-						 SODA_BLACKBOX_READ_FOLLOW, &err),
+						 SODA_BLACKBOX_READ_FOLLOW | flags, &err),
 		       err);
 	assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), 1);
 	body = soda_blackbox_record_get_data(rec, &len);
@@ -95,6 +98,25 @@ static void test_follow(void **state)
 	body = soda_blackbox_record_get_data(rec, &len);
 	assert_int_equal(len, 6);
 	assert_memory_equal(body, "second", 6);
+	for (int i = 0; i < 300; i++) {
+		char t[16];
+
+		assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, t, (size_t)snprintf(t, sizeof(t), "burst %d", i)), 0);
+	}
+	bb_feed(s, &line, 0);
+	assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
+	for (int i = 0; i < 300; i++) {
+		char t[16];
+		int n = snprintf(t, sizeof(t), "burst %d", i);
+
+		assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), 1);
+		body = soda_blackbox_record_get_data(rec, &len);
+		assert_int_equal(len, (size_t)n);
+		assert_memory_equal(body, t, (size_t)n);
+	}
+	assert_int_equal(soda_blackbox_reader_next(rd, &rec, 0, &err), -EAGAIN);
+	if (flags & SODA_BLACKBOX_READ_PARALLEL)
+		assert_true(sbb_reader_batched(rd) >= 250);
 	soda_blackbox_reader_close(rd);
 	assert_int_equal(sbw_end(w, 0), 0);
 	bb_feed(s, &line, 0);
@@ -103,11 +125,22 @@ static void test_follow(void **state)
 	bb_line_reset(&line);
 }
 
+static void test_follow(void **state)
+{
+	follow(state, 0);
+}
+
+static void test_follow_parallel(void **state)
+{
+	follow(state, SODA_BLACKBOX_READ_PARALLEL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follow_parallel, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
