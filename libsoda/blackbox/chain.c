@@ -91,11 +91,21 @@ static void *hasher_main(void *arg)
 	return NULL;
 }
 
+int sbx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 sbx_hasher *sbx_hasher_start(sbx_chain *chain)
 {
 	sbx_hasher *h = calloc(1, sizeof(*h));
-	sigset_t all, old;
-	int r;
 
 	if (!h)
 		return NULL;
@@ -103,11 +113,7 @@ sbx_hasher *sbx_hasher_start(sbx_chain *chain)
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->work, NULL);
 	pthread_cond_init(&h->idle, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&h->thread, NULL, hasher_main, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
+	if (sbx_thread_start(&h->thread, hasher_main, h) != 0) {
 		pthread_cond_destroy(&h->idle);
 		pthread_cond_destroy(&h->work);
 		pthread_mutex_destroy(&h->mu);

@@ -6,6 +6,7 @@
 #ifndef SODA_BLACKBOX_CHAIN_H
 #define SODA_BLACKBOX_CHAIN_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,8 @@ void sbx_chain_oneshot(int alg, uint8_t out[32], const void *p, size_t n);
  * then both are the owner's again. The thread takes no signals.
  */
 typedef struct sbx_hasher sbx_hasher;
+/* pthread_create() with every signal blocked in the new thread. */
+int sbx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* NULL if the thread cannot start (then hash on the caller's thread). */
 sbx_hasher *sbx_hasher_start(sbx_chain *chain);
 void sbx_hasher_submit(sbx_hasher *h, const uint8_t *p, size_t n);

@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -823,8 +822,6 @@ static void batch_free(batch *b)
 static batch *batch_new(void)
 {
 	batch *b;
-	sigset_t all, old;
-	int r;
 
 	if (!ss_rule_holds())
 		return NULL;
@@ -844,11 +841,7 @@ static batch *batch_new(void)
 	}
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
-	sigfillset(&all); /* the helper takes no signal of the caller's */
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&b->thread, NULL, batch_main, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
+	if (sbx_thread_start(&b->thread, batch_main, b) != 0) {
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
 		free(b->fbuf);
