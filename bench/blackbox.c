@@ -299,7 +299,7 @@ int main(int argc, char **argv)
 	printf("  read with the tenant key            %7.3f s  %8.1f MB/s   (%llu records, %.1f MiB of "
 	       "plaintext)\n",
 	       m[READ], frames.len / m[READ] / 1e6, (unsigned long long)records, payload / 1048576.0);
-	printf("  read, chain on a second thread      %7.3f s  %8.1f MB/s\n", m[READ_PAR],
+	printf("  read, decrypting on two threads     %7.3f s  %8.1f MB/s\n", m[READ_PAR],
 	       frames.len / m[READ_PAR] / 1e6);
 	printf("  BLAKE3 of the frames, in memory     %7.3f s  %8.1f MB/s   (the chain's cost)\n",
 	       m[BLAKE3], frames.len / m[BLAKE3] / 1e6);
