@@ -111,8 +111,8 @@ typedef struct batch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t from, to;
-	bool job, stop; /* under mu; read without it while spinning */
-	bool idle;      /* the helper waits for work: it spins while this holds */
+	bool job, stop; /* written under mu, atomically: read without it while spinning */
+	bool idle;      /* the helper waits for work: it spins while this holds (same) */
 } batch;
 
 struct soda_blackbox_reader {
@@ -789,11 +789,11 @@ static void *batch_main(void *arg)
 			pthread_cond_wait(&b->cv, &b->mu);
 		if (b->stop)
 			break;
-		b->idle = false;
+		__atomic_store_n(&b->idle, false, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&b->mu);
 		batch_decrypt(b, b->from, b->to);
 		pthread_mutex_lock(&b->mu);
-		b->idle = true;
+		__atomic_store_n(&b->idle, true, __ATOMIC_RELEASE);
 		__atomic_store_n(&b->job, false, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&b->cv);
 	}
@@ -911,9 +911,9 @@ static void batch_run(soda_blackbox_reader *rd)
 					crypto_aead_chacha20poly1305_ietf_ABYTES))
 			break; /* a rekey: this one and the rest go the serial way */
 	}
-	/* This thread also queues the records and scans: it takes less. */
+	/* Half each (giving the helper more, as this thread also scans and
+	 * queues, measured slower: it then waits for the helper longer). */
 	split = n_pred >= BATCH_MIN_SPLIT ? n_pred / 2 : n_pred;
-
 	if (split < n_pred) {
 		pthread_mutex_lock(&b->mu);
 		b->from = split;
