@@ -103,6 +103,14 @@ int sbx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return r;
 }
 
+void sbx_chain_feed(sbx_chain *c, sbx_hasher *h, const uint8_t *p, size_t n)
+{
+	if (h)
+		sbx_hasher_submit(h, p, n);
+	else
+		sbx_chain_update(c, p, n);
+}
+
 sbx_hasher *sbx_hasher_start(sbx_chain *chain)
 {
 	sbx_hasher *h = calloc(1, sizeof(*h));
@@ -137,6 +145,8 @@ void sbx_hasher_submit(sbx_hasher *h, const uint8_t *p, size_t n)
 
 void sbx_hasher_wait(sbx_hasher *h)
 {
+	if (!h)
+		return;
 	pthread_mutex_lock(&h->mu);
 	while (h->count || h->busy)
 		pthread_cond_wait(&h->idle, &h->mu);

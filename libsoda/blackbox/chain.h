@@ -45,7 +45,10 @@ int sbx_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* NULL if the thread cannot start (then hash on the caller's thread). */
 sbx_hasher *sbx_hasher_start(sbx_chain *chain);
 void sbx_hasher_submit(sbx_hasher *h, const uint8_t *p, size_t n);
+/* Returns at once for NULL. */
 void sbx_hasher_wait(sbx_hasher *h);
+/* @n bytes into @c: through @h when there is one, here otherwise. */
+void sbx_chain_feed(sbx_chain *c, sbx_hasher *h, const uint8_t *p, size_t n);
 /* Waits, ends the thread, frees; NULL is fine. */
 void sbx_hasher_stop(sbx_hasher *h);
 

@@ -238,10 +238,7 @@ static char *short_id(char out[9], const uint8_t id[16])
 static void chain_submit(sbb_scan *s)
 {
 	if (s->hashed < s->pos) {
-		if (s->hasher)
-			sbx_hasher_submit(s->hasher, s->buf + s->hashed, s->pos - s->hashed);
-		else
-			sbx_chain_update(&s->chain, s->buf + s->hashed, s->pos - s->hashed);
+		sbx_chain_feed(&s->chain, s->hasher, s->buf + s->hashed, s->pos - s->hashed);
 		s->hashed = s->pos;
 	}
 }
@@ -250,8 +247,7 @@ static void chain_submit(sbb_scan *s)
 static void chain_sync(sbb_scan *s)
 {
 	chain_submit(s);
-	if (s->hasher)
-		sbx_hasher_wait(s->hasher);
+	sbx_hasher_wait(s->hasher);
 }
 
 /* Makes @need bytes available at pos. false at the end of the file. */
@@ -553,8 +549,7 @@ static void open_segment(sbb_scan *s)
 	s->seg_open = true;
 	s->seg_foreign = false;
 	s->seg_chain_reported = false;
-	if (s->hasher)
-		sbx_hasher_wait(s->hasher); /* done with the last segment's bytes */
+	sbx_hasher_wait(s->hasher); /* done with the last segment's bytes */
 	s->len = s->pos = s->hashed = 0;
 	s->base = 0;
 	s->in_garbage = false;

@@ -220,8 +220,7 @@ static int reserve_wbuf(soda_blackbox_store *s, size_t more)
 
 	if (need <= s->wcap)
 		return 0;
-	if (s->hasher)
-		sbx_hasher_wait(s->hasher); /* it may be reading the old buffer */
+	sbx_hasher_wait(s->hasher); /* it may be reading the old buffer */
 	cap = s->wcap ? s->wcap : (256u << 10);
 	while (cap < need)
 		cap *= 2;
@@ -300,10 +299,7 @@ static int put_notice(soda_blackbox_store *s, uint8_t kind, const uint8_t *paylo
 static void chain_submit(soda_blackbox_store *s)
 {
 	if (s->whashed < s->wlen) {
-		if (s->hasher)
-			sbx_hasher_submit(s->hasher, s->wbuf + s->whashed, s->wlen - s->whashed);
-		else
-			sbx_chain_update(&s->chain, s->wbuf + s->whashed, s->wlen - s->whashed);
+		sbx_chain_feed(&s->chain, s->hasher, s->wbuf + s->whashed, s->wlen - s->whashed);
 		s->whashed = s->wlen;
 	}
 }
@@ -312,8 +308,7 @@ static void chain_submit(soda_blackbox_store *s)
 static void chain_sync(soda_blackbox_store *s)
 {
 	chain_submit(s);
-	if (s->hasher)
-		sbx_hasher_wait(s->hasher);
+	sbx_hasher_wait(s->hasher);
 }
 
 static void digest_now(soda_blackbox_store *s, uint8_t out[32])
@@ -476,8 +471,7 @@ static int new_segment(soda_blackbox_store *s, const uint8_t prev[32], uint64_t 
 	s->seg_no = number;
 	s->seg_size = SBB_SEG_HEADER_BYTES;
 	s->seg_entries = 0;
-	if (s->hasher)
-		sbx_hasher_wait(s->hasher); /* (idle already: rotation commits first) */
+	sbx_hasher_wait(s->hasher); /* (idle already: rotation commits first) */
 	sbx_chain_init(&s->chain, s->new_alg);
 	sbx_chain_update(&s->chain, hdr, sizeof(hdr));
 	s->chain_committed = s->chain;
