@@ -322,6 +322,12 @@ static void test_chain_versions(void **state)
 	size_t n = 0;
 
 	o.segment_bytes = 64 << 10;
+	/* An unknown flag is refused before anything is made. */
+	assert_int_equal(soda_blackbox_store_open(&s, e->store, e->pk, &o, 1u << 5, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "unknown flags"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(access(e->store, F_OK), -1);
 	assert_soda_ok(soda_blackbox_store_open(&s, e->store, e->pk, &o, SODA_BLACKBOX_STORE_CHAIN_V1,
 						&err), err);
 	records(w, 0, 200);
@@ -395,6 +401,27 @@ static void test_chain_versions(void **state)
 		assert_non_null(bb_find(r, SODA_BLACKBOX_F_CHAIN_BREAK, SODA_BLACKBOX_BASIS_STRUCTURE));
 		soda_blackbox_report_free(r);
 	}
+	/* A version no reader knows (its header check recomputed): the
+	 * segment is not read as either hash, it is named as a bad file. */
+	snprintf(work, sizeof(work), "%s/work-3", e->dir);
+	bb_copy_tree(e->store, work);
+	{
+		char *path = bb_seg_path(work, (uint64_t)v1 + 1);
+		size_t len = 0;
+		uint8_t *data = bb_read_file(path, &len);
+
+		sbx_put32(data + 8, 3);
+		crypto_generichash(data + 96, 32, data, 96, NULL, 0);
+		bb_write_file(path, data, len);
+		free(data);
+		free(path);
+	}
+	r = bb_verify(work);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	f = bb_first(r, SODA_BLACKBOX_SEVERITY_ERROR);
+	assert_int_equal(soda_blackbox_finding_get_kind(f), SODA_BLACKBOX_F_BAD_FILE);
+	assert_int_equal(soda_blackbox_finding_get_segment(f), (uint64_t)v1 + 1);
+	soda_blackbox_report_free(r);
 	bb_line_reset(&line);
 }
 
