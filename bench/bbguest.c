@@ -12,12 +12,16 @@
  *             counts them as garbage (no frames); the run checks at the
  *             end that the store declared all of them, so the baseline
  *             did cross the line;
+ *   relay     dd into a pipe and a second dd from it into that node: what
+ *             a second process in the path costs, with no sealing and no
+ *             frames (the agent is such a second process);
  *   blackbox  into /dev/blackbox: the agent seals each line as a record and
  *             writes the frames to the line; the monitor stores them (group
  *             commit with fdatasync).
  * The blackbox time runs until the store stops growing by data (polled
  * every millisecond; the checkpoint written a moment later does not count).
- * Ratio = raw time / blackbox time, of the medians.
+ * Ratio = raw time / blackbox time, of the medians; also relay / raw and
+ * blackbox / relay.
  *
  * Latency: the guest writes N lines (default 1000), one per `usleep 5000`
  * of its shell loop (about 40 a second in a UML guest);
@@ -178,6 +182,21 @@ static const char *copy_cmd(const char *dst, char *buf, size_t len)
 	return buf;
 }
 
+/* CPU time the hypervisor gave to others (steal, /proc/stat), in
+ * seconds summed over the host's CPUs: a run with much of it was disturbed. */
+static double steal_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7])
+		  : 0;
+
+	if (f)
+		fclose(f);
+	return n == 8 ? (double)v[7] / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -238,7 +257,7 @@ int main(int argc, char **argv)
 	uint8_t box[32];
 	unsigned mib = 32, lines = 1000, rounds = 5;
 	double t0, raw_s, bb_s, guest_s, *lat, lat_first = 0, lat_last = 1;
-	double raw[MAX_ROUNDS], bb[MAX_ROUNDS], guest[MAX_ROUNDS];
+	double raw[MAX_ROUNDS], relay[MAX_ROUNDS], bb[MAX_ROUNDS], guest[MAX_ROUNDS], relay_s, steal0, t_rounds;
 	uint64_t garbage;
 	size_t n_lat = 0;
 	int c;
@@ -284,11 +303,19 @@ int main(int argc, char **argv)
 		 mib + 1, mib * 1024u * 1024u);
 	run(srv, cmd);
 
+	steal0 = steal_s();
+	t_rounds = now_s();
 	for (unsigned r = 0; r < rounds; r++) {
 		/* Raw: the line itself. */
 		t0 = now_s();
 		run(srv, copy_cmd(RAW_LINE, cmd, sizeof(cmd)));
 		raw[r] = now_s() - t0;
+
+		/* A plain relay: a second process between dd and the line, as
+		 * the agent is, that neither seals nor frames. */
+		t0 = now_s();
+		run(srv, "dd if=/tmp/lines bs=64k 2>/dev/null | dd of=" RAW_LINE " bs=1M 2>/dev/null");
+		relay[r] = now_s() - t0;
 
 		/* Through the agent and the store. */
 		struct watch w = { .dir = dir, .bytes = store_bytes(dir) };
@@ -305,26 +332,37 @@ int main(int argc, char **argv)
 		w.stop = true;
 		pthread_join(th, NULL);
 		bb[r] = w.last_growth - t0;
-		printf("  round %u: raw %.3f s, blackbox %.3f s (the guest's copy %.3f s), ratio %.2f\n",
-		       r + 1, raw[r], bb[r], guest[r], raw[r] / bb[r]);
+		printf("  round %u: raw %.3f s, relay %.3f s, blackbox %.3f s (the guest's copy %.3f s), "
+		       "ratio %.2f\n",
+		       r + 1, raw[r], relay[r], bb[r], guest[r], raw[r] / bb[r]);
 	}
+	t_rounds = now_s() - t_rounds;
+	steal0 = steal_s() - steal0;
 	raw_s = median(raw, rounds);
+	relay_s = median(relay, rounds);
 	bb_s = median(bb, rounds);
 	guest_s = median(guest, rounds);
 	/* The raw bytes crossed the line: the store declares them all as bytes
 	 * that were no frame. */
 	garbage = declared_garbage(dir);
-	if (garbage < (uint64_t)rounds * mib * 1048576u) {
+	if (garbage < 2ull * rounds * mib * 1048576u) {
 		fprintf(stderr, "bench-bbguest: the store declares %llu bytes of raw line, not %llu\n",
-			(unsigned long long)garbage, (unsigned long long)rounds * mib * 1048576u);
+			(unsigned long long)garbage, 2ull * rounds * mib * 1048576u);
 		die("the raw baseline did not cross the line", NULL);
 	}
 	printf("Guest to store, %u MiB of 1 KiB lines, median of %u rounds\n", mib, rounds);
 	printf("  raw line (device 4,65)     %7.3f s  %7.1f MB/s  (the store declares %llu bytes of it)\n",
 	       raw_s, mib * 1.048576 / raw_s, (unsigned long long)garbage);
+	printf("  plain relay (dd | dd)      %7.3f s  %7.1f MB/s\n", relay_s,
+	       mib * 1.048576 / relay_s);
 	printf("  blackbox (/dev/blackbox)   %7.3f s  %7.1f MB/s\n", bb_s, mib * 1.048576 / bb_s);
 	printf("  ratio blackbox/raw         %7.2f   (the guest's copy took %.3f s)\n",
 	       raw_s / bb_s, guest_s);
+	printf("  ratio relay/raw            %7.2f   (no sealing, no frames: the cost of a second process)\n",
+	       raw_s / relay_s);
+	printf("  ratio blackbox/relay       %7.2f\n", relay_s / bb_s);
+	printf("  CPU steal during the rounds: %.2f s of %.2f s x %ld CPUs\n", steal0, t_rounds,
+	       sysconf(_SC_NPROCESSORS_ONLN));
 
 	/* Latency: sealed in the guest -> readable in the store. */
 	{
