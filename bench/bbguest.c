@@ -263,7 +263,8 @@ int main(int argc, char **argv)
 	const char *cpus = NULL;
 	soda_shares *shares = NULL;
 	double t0, raw_s, bb_s, guest_s, *lat, lat_first = 0, lat_last = 1;
-	double raw[MAX_ROUNDS], relay[MAX_ROUNDS], bb[MAX_ROUNDS], guest[MAX_ROUNDS], relay_s, steal0, t_rounds, sys_us;
+	double raw[MAX_ROUNDS], relay[MAX_ROUNDS], bb[MAX_ROUNDS], guest[MAX_ROUNDS];
+	double relay_s, steal0, t_rounds, sys_us;
 	uint64_t garbage;
 	size_t n_lat = 0;
 	int c;
@@ -372,14 +373,16 @@ int main(int argc, char **argv)
 	}
 	printf("Guest to store, %u MiB of 1 KiB lines, median of %u rounds, guest on CPUs %s\n", mib,
 	       rounds, cpus ? cpus : "any");
-	printf("  raw line (device 4,65)     %7.3f s  %7.1f MB/s  (the store declares %llu bytes of it)\n",
+	printf("  raw line (device 4,65)     %7.3f s  %7.1f MB/s  "
+	       "(the store declares %llu bytes of it)\n",
 	       raw_s, mib * 1.048576 / raw_s, (unsigned long long)garbage);
 	printf("  plain relay (dd | dd)      %7.3f s  %7.1f MB/s\n", relay_s,
 	       mib * 1.048576 / relay_s);
 	printf("  blackbox (/dev/blackbox)   %7.3f s  %7.1f MB/s\n", bb_s, mib * 1.048576 / bb_s);
 	printf("  ratio blackbox/raw         %7.2f   (the guest's copy took %.3f s)\n",
 	       raw_s / bb_s, guest_s);
-	printf("  ratio relay/raw            %7.2f   (no sealing, no frames: the cost of a second process)\n",
+	printf("  ratio relay/raw            %7.2f   "
+	       "(no sealing, no frames: the cost of a second process)\n",
 	       raw_s / relay_s);
 	printf("  ratio blackbox/relay       %7.2f\n", relay_s / bb_s);
 	printf("  CPU steal during the rounds: %.2f s of %.2f s x %ld CPUs\n", steal0, t_rounds,
