@@ -308,8 +308,11 @@ int sbx_record_header_decode(sbx_record_header *r, const uint8_t *in, size_t len
 	r->flags = in[1];
 	r->aux = sbx_get32(in + 4);
 	r->mono_usec = sbx_get64(in + 8);
-	if (r->type == 0 || r->type > SBX_R_MAX || (r->flags & ~SBX_RECORD_F_CONTINUED) || in[2] ||
-	    in[3])
+	if (r->type == 0 || r->type > SBX_R_MAX ||
+	    (r->flags & ~(SBX_RECORD_F_CONTINUED | SBX_RECORD_F_LINES)) ||
+	    (r->flags & SBX_RECORD_F_LINES &&
+	     (r->flags & SBX_RECORD_F_CONTINUED || r->type != SBX_R_TEXT)) ||
+	    in[2] || in[3])
 		return -EBADMSG;
 	return 0;
 }

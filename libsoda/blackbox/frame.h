@@ -157,6 +157,10 @@ int sbx_start_params_decode(sbx_start_params *p, const uint8_t in[SBX_START_PARA
 #define SBX_RECORD_HEADER_BYTES 16
 #define SBX_RECORD_MAX_BODY (65536 - SBX_RECORD_HEADER_BYTES)
 #define SBX_RECORD_F_CONTINUED 0x01 /* the body continues in the next record */
+/* The body is whole lines of text, each ended by '\n', that arrived together
+ * (TEXT only; never with CONTINUED). Readers hand out one record per line,
+ * without its newline and without this flag. */
+#define SBX_RECORD_F_LINES 0x02
 
 enum {
 	SBX_R_CONSOLE_OUT = 1,

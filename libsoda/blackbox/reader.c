@@ -259,6 +259,24 @@ static void queue_record(soda_blackbox_reader *rd, const rstream *rs, const sbx_
 	r->offset = pos->offset;
 }
 
+/* A record of lines (SBX_RECORD_F_LINES; @body ends with '\n'): one
+ * record per line, without its newline, with the frame's times and place. */
+static void queue_lines(soda_blackbox_reader *rd, const rstream *rs, const sbx_header *h,
+			const sbb_pos *pos, const sbx_record_header *rh, const uint8_t *body,
+			size_t len, const char *origin)
+{
+	sbx_record_header line = *rh;
+	const uint8_t *end = body + len;
+
+	line.flags = 0;
+	for (const uint8_t *p = body; p < end;) {
+		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+
+		queue_record(rd, rs, h, pos, &line, p, (size_t)(nl - p), origin);
+		p = nl + 1;
+	}
+}
+
 /* ---- streams ---- */
 
 static rstream *rs_find(soda_blackbox_reader *rd, const uint8_t id[16])
@@ -498,9 +516,15 @@ static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h
 	else if ((h->kind == SBX_K_HEARTBEAT) != (rh.type == SBX_R_HEARTBEAT) ||
 		 (h->kind == SBX_K_END) != (rh.type == SBX_R_END))
 		bad = "the record's type does not match its frame";
+	else if (rh.flags & SBX_RECORD_F_LINES &&
+		 (plen == SBX_RECORD_HEADER_BYTES || plain[plen - 1] != '\n'))
+		bad = "a record of lines that does not end with a newline";
 	if (bad) {
 		sbb_report_add(rd->rep, SODA_BLACKBOX_F_BAD_RECORD, SODA_BLACKBOX_SEVERITY_ERROR, CRYPTO, pos,
 			       h->stream, h->seq, "%s", bad);
+	} else if (!rs->foreign && rh.flags & SBX_RECORD_F_LINES) {
+		queue_lines(rd, rs, h, pos, &rh, plain + SBX_RECORD_HEADER_BYTES,
+			    (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs));
 	} else if (!rs->foreign) {
 		queue_record(rd, rs, h, pos, &rh, plain + SBX_RECORD_HEADER_BYTES,
 			     (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs));

@@ -275,6 +275,20 @@ static bool type_appendable(unsigned type)
 	       type != SBX_R_LOSS;
 }
 
+int sbw_append_record(sbw_writer *w, unsigned type, unsigned flags, uint32_t aux,
+		      const void *data, size_t len, uint64_t realtime_usec, uint64_t mono_usec)
+{
+	sbx_record_header rh = { .type = (uint8_t)type, .flags = (uint8_t)flags, .aux = aux };
+
+	if (!w || !type_appendable(type) || (len && !data) || len > SBX_RECORD_MAX_BODY ||
+	    flags > UINT8_MAX)
+		return -EINVAL;
+	if (w->ended)
+		return -EPIPE;
+	rh.mono_usec = mono_usec ? mono_usec : now_usec(w, 0);
+	return seal(w, SBX_K_DATA, &rh, data, len, realtime_usec ? realtime_usec : now_usec(w, 1), 0);
+}
+
 int sbw_append_at(sbw_writer *w, unsigned type, uint32_t aux, const void *data, size_t len,
 		  uint64_t realtime_usec, uint64_t mono_usec)
 {
@@ -291,18 +305,41 @@ int sbw_append_at(sbw_writer *w, unsigned type, uint32_t aux, const void *data, 
 		mono_usec = now_usec(w, 0);
 	do {
 		size_t n = len > SBX_RECORD_MAX_BODY ? SBX_RECORD_MAX_BODY : len;
-		sbx_record_header rh = { .type = (uint8_t)type, .aux = aux, .mono_usec = mono_usec };
-		int r;
+		int r = sbw_append_record(w, type, n < len ? SBX_RECORD_F_CONTINUED : 0, aux, p, n,
+					  realtime_usec, mono_usec);
 
-		if (n < len)
-			rh.flags = SBX_RECORD_F_CONTINUED;
-		r = seal(w, SBX_K_DATA, &rh, p, n, realtime_usec, 0);
 		if (r < 0 && !first_err)
 			first_err = r;
 		p += n;
 		len -= n;
 	} while (len > 0);
 	return first_err;
+}
+
+int sbw_append_lines_at(sbw_writer *w, const void *data, size_t len, uint64_t realtime_usec,
+			uint64_t mono_usec)
+{
+	const char *p = data, *end = p + len, *nl;
+	uint64_t lines = 0;
+	int r;
+
+	if (!w || !data || len == 0 || len > SBX_RECORD_MAX_BODY || p[len - 1] != '\n')
+		return -EINVAL;
+	for (const char *q = p; q < end && (nl = memchr(q, '\n', (size_t)(end - q))); q = nl + 1)
+		lines++;
+	/* One line is an ordinary record, which every reader knows. */
+	if (lines == 1)
+		return sbw_append_record(w, SBX_R_TEXT, 0, 0, p, len - 1, realtime_usec, mono_usec);
+	r = sbw_append_record(w, SBX_R_TEXT, SBX_RECORD_F_LINES, 0, p, len, realtime_usec,
+			      mono_usec);
+	/* The counters count records as readers see them: one per line. */
+	if (r == 0) {
+		w->st.records += lines - 1;
+	} else if (r != -EINVAL && r != -EPIPE) {
+		w->st.lost_records += lines - 1;
+		w->pending_lost_records += lines - 1;
+	}
+	return r;
 }
 
 int sbw_append(sbw_writer *w, unsigned type, uint32_t aux, const void *data, size_t len)

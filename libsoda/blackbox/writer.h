@@ -76,6 +76,21 @@ int sbw_append(sbw_writer *w, unsigned type, uint32_t aux, const void *data, siz
  * moment console bytes were read rather than the moment they are sealed. */
 int sbw_append_at(sbw_writer *w, unsigned type, uint32_t aux, const void *data, size_t len,
 		  uint64_t realtime_usec, uint64_t mono_usec);
+/* Lines of text that arrived together (/dev/blackbox), as one TEXT record
+ * flagged SBX_RECORD_F_LINES, sealed once: @data is whole lines, each ended
+ * by '\n', at most SBX_RECORD_MAX_BODY bytes in all. Readers hand them out
+ * one record per line, without the newline. A single line is sealed as an
+ * ordinary record (without its newline). The writer's counters (heartbeat,
+ * end) count lines. Returns as sbw_append_at(); -EINVAL if @data is empty,
+ * too long or does not end with a newline. */
+int sbw_append_lines_at(sbw_writer *w, const void *data, size_t len, uint64_t realtime_usec,
+			uint64_t mono_usec);
+/* One record with the given SBX_RECORD_F_* @flags, sealed as it is: no split,
+ * no check of the flags against the body (for the functions above, and for
+ * tests that need records a correct writer never makes). -EINVAL if @len is
+ * over SBX_RECORD_MAX_BODY. Times as sbw_append_at(). */
+int sbw_append_record(sbw_writer *w, unsigned type, unsigned flags, uint32_t aux,
+		      const void *data, size_t len, uint64_t realtime_usec, uint64_t mono_usec);
 
 /* Sends a heartbeat if the stream has been silent for heartbeat_ms (and
  * starts the stream if needed). *ret_next_usec (optional) receives the

@@ -6,6 +6,9 @@
  * LINE-DIR gets what a guest writes on its line (one stream of every record
  * type, ended; the same cut short; with garbage between the frames); STORE-DIR
  * gets whole stores in fuzz_bbstore's layout (segment, head, identity file).
+ * Both also get a stream of records of lines (the agent's /dev/blackbox
+ * records), good ones and ones a correct writer never makes, for the
+ * reader's paths that split them ("stream-lines", "store-lines").
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <soda/blackbox.h>
 
 #include "fuzzkey.h"
+#include "writer.h"
 
 struct buf {
 	uint8_t *p;
@@ -59,6 +63,26 @@ static void append_file(struct buf *b, const char *path)
 	fclose(f);
 }
 
+/* Records of lines, and records that break their rules, from the agent's
+ * writer (the library's public writer makes no records of lines). */
+static void lines_stream(const soda_blackbox_key *key, struct buf *out)
+{
+	sbw_options o = { .label = "lines", .rekey_bytes = 300 };
+	sbw_writer *w = NULL;
+	uint8_t box[32];
+
+	if (soda_blackbox_key_get_box_public(key, box, sizeof(box)) < 0 ||
+	    sbw_new(&w, box, &o, collect, out) < 0)
+		abort();
+	sbw_append_lines_at(w, "one\ntwo\n\nfour\n", 14, 0, 0);
+	sbw_append_lines_at(w, "alone\n", 6, 0, 0);
+	sbw_append_record(w, SBX_R_TEXT, SBX_RECORD_F_LINES, 0, "no end", 6, 0, 0);
+	sbw_append_record(w, SBX_R_SYSLOG, SBX_RECORD_F_LINES, 0, "x\n", 2, 0, 0);
+	sbw_append_lines_at(w, "last\nlines\n", 11, 0, 0);
+	sbw_end(w, 0);
+	sbw_free(w);
+}
+
 int main(int argc, char **argv)
 {
 	soda_blackbox_writer_options wo = SODA_BLACKBOX_WRITER_OPTIONS_INIT;
@@ -66,7 +90,7 @@ int main(int argc, char **argv)
 	soda_blackbox_writer *w = NULL;
 	soda_blackbox_store *st = NULL;
 	soda_blackbox_key *key = NULL;
-	struct buf line = { 0 }, mixed = { 0 }, store = { 0 };
+	struct buf line = { 0 }, mixed = { 0 }, store = { 0 }, lines = { 0 };
 	char tmp[] = "/tmp/soda-mkseeds-XXXXXX", path[256];
 	static const char sep[] = "\n--file--\n";
 
@@ -94,6 +118,8 @@ int main(int argc, char **argv)
 	collect("\xab" "SBX junk", 8, &mixed);
 	collect(line.p + line.len / 2, line.len - line.len / 2, &mixed);
 	write_file(argv[1], "stream-garbage", mixed.p, mixed.len);
+	lines_stream(key, &lines);
+	write_file(argv[1], "stream-lines", lines.p, lines.len);
 
 	/* A store with the stream, the host's events and its checkpoints. */
 	snprintf(path, sizeof(path), "%s/store", tmp);
@@ -129,6 +155,29 @@ int main(int argc, char **argv)
 		write_file(argv[2], "segment-torn", seg.p, seg.len - 7);
 		free(seg.p);
 	}
+	/* A store of the lines stream alone. */
+	snprintf(path, sizeof(path), "%s/lines", tmp);
+	{
+		soda_blackbox_key *pub = NULL;
+		struct buf ls = { 0 };
+
+		if (soda_blackbox_key_get_public(&pub, key, NULL) < 0 ||
+		    soda_blackbox_store_open(&st, path, pub, &so, 0, NULL) < 0)
+			return 1;
+		soda_blackbox_key_free(pub);
+		soda_blackbox_store_feed(st, lines.p, lines.len, SODA_BLACKBOX_FEED_EOF, NULL);
+		soda_blackbox_store_close(st, 0, NULL);
+		snprintf(path, sizeof(path), "%s/lines/seg-0000000001.sbx", tmp);
+		append_file(&ls, path);
+		collect(sep, sizeof(sep) - 1, &ls);
+		snprintf(path, sizeof(path), "%s/lines/head", tmp);
+		append_file(&ls, path);
+		collect(sep, sizeof(sep) - 1, &ls);
+		snprintf(path, sizeof(path), "%s/lines/store", tmp);
+		append_file(&ls, path);
+		write_file(argv[2], "store-lines", ls.p, ls.len);
+		free(ls.p);
+	}
 	snprintf(path, sizeof(path), "rm -rf %s", tmp);
 	if (system(path) != 0)
 		return 1;
@@ -136,5 +185,6 @@ int main(int argc, char **argv)
 	free(line.p);
 	free(mixed.p);
 	free(store.p);
+	free(lines.p);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "bbtest.h"
@@ -135,12 +136,143 @@ static void test_follow_parallel(void **state)
 	follow(state, SODA_BLACKBOX_READ_PARALLEL);
 }
 
+/* Lines that arrived together are sealed as one record and handed out one
+ * record per line, the same by both readers; a single line is an ordinary
+ * record; what is not whole lines is refused by the writer. */
+static void test_lines(void **state)
+{
+	static const char lines[] = "first\n\nthe third line\n";
+	static const char *const want[] = { "first", "", "the third line", "solo" };
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "lines");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	static char big[SBX_RECORD_MAX_BODY + 2];
+	soda_blackbox_report *r;
+	struct timespec ts;
+	uint64_t rt;
+	char *text = NULL;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rt = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	assert_int_equal(sbw_append_lines_at(w, lines, sizeof(lines) - 1, rt, 2000), 0);
+	assert_int_equal(sbw_append_lines_at(w, "solo\n", 5, rt + 1, 2001), 0);
+	assert_int_equal(sbw_append_lines_at(w, "no newline", 10, 0, 0), -EINVAL);
+	assert_int_equal(sbw_append_lines_at(w, "", 0, 0, 0), -EINVAL);
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	assert_int_equal(sbw_append_lines_at(w, big, sizeof(big), 0, 0), -EINVAL);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	sbw_free(w);
+	bb_close(s);
+	/* Three frames of data: the lines, the solo line and nothing more. */
+	r = bb_verify(e->store);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	soda_blackbox_report_free(r);
+	r = bb_read(e->store, e->sk, 1ull << SODA_BLACKBOX_TEXT, &text, &n);
+	bb_dump("read", r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	assert_int_equal(n, 4);
+	assert_string_equal(text, "first\n\nthe third line\nsolo\n");
+	free(text);
+	soda_blackbox_report_free(r);
+
+	/* Each line a record of its own, with the times of the read. */
+	for (unsigned flags = 0; flags <= SODA_BLACKBOX_READ_PARALLEL;
+	     flags += SODA_BLACKBOX_READ_PARALLEL) {
+		soda_blackbox_reader_options ro = SODA_BLACKBOX_READER_OPTIONS_INIT;
+		soda_blackbox_reader *rd = NULL;
+		const soda_blackbox_record *rec;
+		soda_error *err = NULL;
+		uint64_t seq0 = 0;
+		size_t i = 0;
+
+		ro.types = 1ull << SODA_BLACKBOX_TEXT;
+		assert_soda_ok(soda_blackbox_reader_open(&rd, e->store, e->sk, &ro, flags, &err),
+			       err);
+		while (soda_blackbox_reader_next(rd, &rec, 0, &err) > 0) {
+			size_t len;
+			const uint8_t *body = soda_blackbox_record_get_data(rec, &len);
+
+			assert_true(i < 4);
+			assert_int_equal(len, strlen(want[i]));
+			assert_memory_equal(body, want[i], len);
+			assert_int_equal(soda_blackbox_record_get_flags(rec), 0);
+			assert_int_equal(soda_blackbox_record_get_realtime(rec), i < 3 ? rt : rt + 1);
+			assert_int_equal(soda_blackbox_record_get_monotonic(rec), i < 3 ? 2000 : 2001);
+			/* The three lines come from one frame. */
+			if (i == 1 || i == 2)
+				assert_int_equal(soda_blackbox_record_get_seq(rec), seq0);
+			seq0 = soda_blackbox_record_get_seq(rec);
+			i++;
+		}
+		assert_int_equal(i, 4);
+		soda_blackbox_reader_close(rd);
+	}
+	bb_line_reset(&line);
+}
+
+/* Records of lines that a correct writer never makes (an intruder with the
+ * stream's key could): the reader names each, at its frame, and hands out
+ * nothing of it; the records around it are read. */
+static void test_lines_bad(void **state)
+{
+	bb_env *e = *state;
+	bb_line line = { 0 };
+	sbw_writer *w = bb_writer(e, &line, "bad");
+	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
+	soda_blackbox_report *r;
+	const soda_blackbox_finding *f;
+	char *text = NULL;
+	size_t n = 0, bad = 0;
+
+	assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, "before", 6), 0);
+	assert_int_equal(sbw_append_record(w, SBX_R_TEXT, SBX_RECORD_F_LINES, 0, "a\nno end", 8, 0,
+					   0),
+			 0);
+	assert_int_equal(sbw_append_record(w, SBX_R_TEXT, SBX_RECORD_F_LINES, 0, NULL, 0, 0, 0), 0);
+	assert_int_equal(sbw_append_record(w, SBX_R_SYSLOG, SBX_RECORD_F_LINES, 0, "x\n", 2, 0, 0), 0);
+	assert_int_equal(sbw_append_record(w, SBX_R_TEXT,
+					   SBX_RECORD_F_LINES | SBX_RECORD_F_CONTINUED, 0, "x\n", 2,
+					   0, 0),
+			 0);
+	assert_int_equal(sbw_append(w, SBX_R_TEXT, 0, "after", 5), 0);
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	sbw_free(w);
+	bb_close(s);
+	r = bb_read(e->store, e->sk, 0, &text, &n);
+	bb_dump("read", r);
+	assert_non_null(strstr(text, "before\nafter\n"));
+	assert_null(strstr(text, "no end"));
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(r); i++) {
+		f = soda_blackbox_report_get_finding(r, i);
+		if (soda_blackbox_finding_get_kind(f) != SODA_BLACKBOX_F_BAD_RECORD)
+			continue;
+		bad++;
+		assert_true(soda_blackbox_finding_get_segment(f) >= 1);
+		assert_true(soda_blackbox_finding_get_offset(f) > 0);
+	}
+	assert_int_equal(bad, 4);
+	f = bb_find(r, SODA_BLACKBOX_F_BAD_RECORD, 0);
+	assert_non_null(strstr(soda_blackbox_finding_get_message(f),
+			       "a record of lines that does not end with a newline"));
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	free(text);
+	soda_blackbox_report_free(r);
+	bb_line_reset(&line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_bad, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,33 @@ static char *read_all(const char *dir, const soda_blackbox_report **ret_report,
 	return all;
 }
 
+/* How many frames the TEXT records whose body starts with @prefix came in
+ * (records of one frame share its sequence number). */
+static int frames_of(const char *dir, const char *prefix)
+{
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	uint64_t last = UINT64_MAX;
+	int frames = 0, r;
+
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const uint8_t *body = soda_blackbox_record_get_data(rec, &n);
+
+		if (soda_blackbox_record_get_type(rec) != SODA_BLACKBOX_TEXT || n < strlen(prefix) ||
+		    memcmp(body, prefix, strlen(prefix)) != 0)
+			continue;
+		if (soda_blackbox_record_get_seq(rec) != last)
+			frames++;
+		last = soda_blackbox_record_get_seq(rec);
+	}
+	assert_soda_ok(r, err);
+	soda_blackbox_reader_close(rd);
+	return frames;
+}
+
 static void print_findings(const soda_blackbox_report *rep)
 {
 	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++) {
@@ -175,6 +202,12 @@ static void test_end_to_end_and_intruder(void **state)
 	free(out);
 	/* ...and the log keeps coming. */
 	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' AFTER > /dev/blackbox", NULL), 0);
+	/* Lines that arrive in one write are sealed as one record, and read
+	 * back one record per line (an empty one too). */
+	assert_int_equal(th_exec(srv,
+				 "printf 'SODA-BB-L1\\nSODA-BB-L2\\n\\nSODA-BB-L4\\n' > /dev/blackbox",
+				 NULL),
+			 0);
 	/* A program started by path is exec'ed (busybox runs its applets by
 	 * name without exec). */
 	assert_int_equal(th_exec(srv, "/bin/busybox ls /var/log 2>/dev/null; true", NULL), 0);
@@ -226,6 +259,9 @@ static void test_end_to_end_and_intruder(void **state)
 	assert_non_null(strstr(all, "guest text: SODA-BB-BEFORE"));
 	assert_non_null(strstr(all, "guest text: SODA-BB-AFTER"));
 	assert_true(strstr(all, "SODA-BB-BEFORE") < strstr(all, "SODA-BB-AFTER"));
+	assert_non_null(strstr(all, "guest text: SODA-BB-L1\nguest text: SODA-BB-L2\n"
+				    "guest text: \nguest text: SODA-BB-L4\n"));
+	assert_int_equal(frames_of(dir, "SODA-BB-L"), 1);
 	/* exec events outlive the intruder too: the ls after the wipe. */
 	assert_non_null(strstr(strstr(all, "SODA-BB-AFTER"), "guest exec: /bin/busybox ls /var/log"));
 	/* The host's own lifecycle records, sealed to the same key. */
