@@ -63,6 +63,22 @@ static void append_file(struct buf *b, const char *path)
 	fclose(f);
 }
 
+/* A store's files in fuzz_bbstore's layout: segment 1, head, identity,
+ * with a separator line between them. */
+static void store_layout(const char *dir, struct buf *out)
+{
+	static const char *const names[] = { "seg-0000000001.sbx", "head", "store" };
+	static const char sep[] = "\n--file--\n";
+	char path[256];
+
+	for (size_t i = 0; i < 3; i++) {
+		if (i)
+			collect(sep, sizeof(sep) - 1, out);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		append_file(out, path);
+	}
+}
+
 /* Records of lines, and records that break their rules, from the agent's
  * writer (the library's public writer makes no records of lines). */
 static void lines_stream(const soda_blackbox_key *key, struct buf *out)
@@ -92,7 +108,6 @@ int main(int argc, char **argv)
 	soda_blackbox_key *key = NULL;
 	struct buf line = { 0 }, mixed = { 0 }, store = { 0 }, lines = { 0 };
 	char tmp[] = "/tmp/soda-mkseeds-XXXXXX", path[256];
-	static const char sep[] = "\n--file--\n";
 
 	if (argc != 3 || !mkdtemp(tmp) ||
 	    soda_blackbox_key_parse(&key, bb_fuzz_key, strlen(bb_fuzz_key), "fuzzkey", 0, NULL) < 0)
@@ -137,14 +152,8 @@ int main(int argc, char **argv)
 	soda_blackbox_store_feed(st, mixed.p, mixed.len, SODA_BLACKBOX_FEED_EOF, NULL);
 	soda_blackbox_store_host_event(st, SODA_BLACKBOX_SNAPSHOT, 0, "dump", 4, 0, NULL);
 	soda_blackbox_store_close(st, 0, NULL);
-	snprintf(path, sizeof(path), "%s/store/seg-0000000001.sbx", tmp);
-	append_file(&store, path);
-	collect(sep, sizeof(sep) - 1, &store);
-	snprintf(path, sizeof(path), "%s/store/head", tmp);
-	append_file(&store, path);
-	collect(sep, sizeof(sep) - 1, &store);
-	snprintf(path, sizeof(path), "%s/store/store", tmp);
-	append_file(&store, path);
+	snprintf(path, sizeof(path), "%s/store", tmp);
+	store_layout(path, &store);
 	write_file(argv[2], "store-closed", store.p, store.len);
 	snprintf(path, sizeof(path), "%s/store/seg-0000000001.sbx", tmp);
 	{
@@ -167,14 +176,7 @@ int main(int argc, char **argv)
 		soda_blackbox_key_free(pub);
 		soda_blackbox_store_feed(st, lines.p, lines.len, SODA_BLACKBOX_FEED_EOF, NULL);
 		soda_blackbox_store_close(st, 0, NULL);
-		snprintf(path, sizeof(path), "%s/lines/seg-0000000001.sbx", tmp);
-		append_file(&ls, path);
-		collect(sep, sizeof(sep) - 1, &ls);
-		snprintf(path, sizeof(path), "%s/lines/head", tmp);
-		append_file(&ls, path);
-		collect(sep, sizeof(sep) - 1, &ls);
-		snprintf(path, sizeof(path), "%s/lines/store", tmp);
-		append_file(&ls, path);
+		store_layout(path, &ls);
 		write_file(argv[2], "store-lines", ls.p, ls.len);
 		free(ls.p);
 	}
