@@ -142,6 +142,24 @@ static void assert_same_report(const soda_blackbox_report *a, const soda_blackbo
 
 /* Every verification in the tests runs twice, with the chain hashed on
  * the caller's thread and on a helper thread: the reports must agree. */
+char *bb_expect_intact(const char *what, const char *dir, const soda_blackbox_key *sk,
+		       uint64_t types, size_t want)
+{
+	soda_blackbox_report *r = bb_verify(dir);
+	char *text = NULL;
+	size_t n = 0;
+
+	bb_dump(what, r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	soda_blackbox_report_free(r);
+	r = bb_read(dir, sk, types, &text, &n);
+	bb_dump(what, r);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
+	assert_int_equal(n, want);
+	soda_blackbox_report_free(r);
+	return text;
+}
+
 soda_blackbox_report *bb_verify(const char *dir)
 {
 	soda_blackbox_report *r = NULL, *rp = NULL;

@@ -48,6 +48,12 @@ soda_blackbox_report *bb_verify(const char *dir);
 soda_blackbox_report *bb_read(const char *dir, const soda_blackbox_key *sk, uint64_t types,
 			      char **ret_text, size_t *ret_count);
 
+/* Verifies @dir and reads its records of @types (both ways each), asserts
+ * that both find it intact and that @want records were read; returns their
+ * bodies as bb_read() does (caller frees). @what names it in the dump. */
+char *bb_expect_intact(const char *what, const char *dir, const soda_blackbox_key *sk,
+		       uint64_t types, size_t want);
+
 /* The first finding of @kind (and @basis unless 0). */
 const soda_blackbox_finding *bb_find(const soda_blackbox_report *r, uint32_t kind, uint32_t basis);
 /* The first finding of at least @severity. */

@@ -148,11 +148,9 @@ static void test_lines(void **state)
 	sbw_writer *w = bb_writer(e, &line, "lines");
 	soda_blackbox_store *s = bb_store(e->store, e->pk, NULL);
 	static char big[SBX_RECORD_MAX_BODY + 2];
-	soda_blackbox_report *r;
 	struct timespec ts;
 	uint64_t rt;
-	char *text = NULL;
-	size_t n = 0;
+	char *text;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rt = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
@@ -167,17 +165,9 @@ static void test_lines(void **state)
 	bb_feed(s, &line, 0);
 	sbw_free(w);
 	bb_close(s);
-	/* Three frames of data: the lines, the solo line and nothing more. */
-	r = bb_verify(e->store);
-	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
-	soda_blackbox_report_free(r);
-	r = bb_read(e->store, e->sk, 1ull << SODA_BLACKBOX_TEXT, &text, &n);
-	bb_dump("read", r);
-	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
-	assert_int_equal(n, 4);
+	text = bb_expect_intact("lines", e->store, e->sk, 1ull << SODA_BLACKBOX_TEXT, 4);
 	assert_string_equal(text, "first\n\nthe third line\nsolo\n");
 	free(text);
-	soda_blackbox_report_free(r);
 
 	/* Each line a record of its own, with the times of the read. */
 	for (unsigned flags = 0; flags <= SODA_BLACKBOX_READ_PARALLEL;
