@@ -100,18 +100,7 @@ static int online_cpus(unsigned char map[128])
 			map[i / 8] |= (unsigned char)(1u << (i % 8));
 		return 0;
 	}
-	for (char *p = text; *p && *p != '\n';) {
-		unsigned long a = strtoul(p, &p, 10), b = a;
-
-		if (*p == '-')
-			b = strtoul(p + 1, &p, 10);
-		for (unsigned long i = a; i <= b && i < 1024; i++)
-			map[i / 8] |= (unsigned char)(1u << (i % 8));
-		if (*p == ',')
-			p++;
-		else
-			break;
-	}
+	su_cpulist_parse(text, map);
 	free(text);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -712,4 +713,61 @@ int su_close(int fd)
 		close(fd);
 	errno = saved;
 	return -1;
+}
+
+void su_cpulist_parse(const char *text, unsigned char map[128])
+{
+	const char *p = text;
+
+	memset(map, 0, 128);
+	while (p && *p >= '0' && *p <= '9') {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (*end == '-' && end[1] >= '0' && end[1] <= '9')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long i = a; i <= b && i < 1024; i++)
+			map[i / 8] |= (unsigned char)(1u << (i % 8));
+		p = *end == ',' ? end + 1 : NULL;
+	}
+}
+
+int su_affinity_avoid(pid_t pid, const char *cpus)
+{
+	unsigned char online[128], avoid[128];
+	char *text = NULL, path[64];
+	struct dirent *de;
+	bool any = false;
+	cpu_set_t set;
+	int r = su_read_file("/sys/devices/system/cpu/online", 4096, &text, NULL);
+	DIR *d;
+
+	if (r < 0)
+		return r;
+	su_cpulist_parse(text, online);
+	free(text);
+	su_cpulist_parse(cpus ? cpus : "", avoid);
+	CPU_ZERO(&set);
+	for (int pass = 0; pass < 2 && !any; pass++)
+		for (int i = 0; i < 1024 && i < CPU_SETSIZE; i++)
+			if ((online[i / 8] >> (i % 8) & 1) && (pass || !(avoid[i / 8] >> (i % 8) & 1))) {
+				CPU_SET(i, &set);
+				any = true;
+			}
+	if (!any)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return su_neg_errno();
+	r = 0;
+	while ((de = readdir(d))) {
+		int tid = atoi(de->d_name);
+
+		/* A thread that ended meanwhile is no failure. */
+		if (tid > 0 && sched_setaffinity(tid, sizeof(set), &set) < 0 && errno != ESRCH)
+			r = su_neg_errno();
+	}
+	closedir(d);
+	return r;
 }

@@ -110,6 +110,14 @@ int su_proc_starttime(pid_t pid, uint64_t *ret);
 bool su_proc_alive(pid_t pid, uint64_t starttime);
 int su_pidfd_open(pid_t pid);
 
+/* A CPU list as the kernel or libsoda writes it ("0-3,6") into a bitmap of
+ * CPUs 0-1023; stops at the first character that does not fit. */
+void su_cpulist_parse(const char *text, unsigned char map[128]);
+/* Keeps every thread of @pid off the CPUs of @cpus (a CPU list; NULL: none)
+ * where the host has other CPUs online; else lets it use them all. A server's
+ * monitor stays beside a pinned guest this way, not in its CPU time. */
+int su_affinity_avoid(pid_t pid, const char *cpus);
+
 /* Runs argv (argv[0] an absolute path) with stdin from /dev/null and stdout and
  * stderr captured (up to 64 KiB); waits. *ret_status gets the wait status.
  * Uses posix_spawn, never fork. */

@@ -2020,6 +2020,7 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 	size_t n = 0;
 	su_status st;
 	bool live = false;
+	pid_t monitor = 0;
 	int r;
 
 	(void)flags;
@@ -2042,8 +2043,10 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 		goto out;
 	if (read_status(u, name, &st, NULL) == 0) {
 		live = su_state_is_live(st.state) && monitor_alive(&st);
-		if (live)
+		if (live) {
 			netdevs = su_strv_copy(st.netdevs);
+			monitor = st.monitor_pid;
+		}
 		su_status_done(&st);
 	}
 	if (live) {
@@ -2059,6 +2062,11 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 		r = su_cg_apply(&cg, set, n, error);
 		if (r == 0)
 			r = reshape(u, cfg->resources, shares, netdevs, error);
+		/* The monitor moves off the guest's new CPUs (as at its start);
+		 * not fatal: the shares are in force. */
+		for (size_t i = 0; r == 0 && i < n; i++)
+			if (set[i].ctrl == SU_CG_CPUSET && strcmp(set[i].file, "cpuset.cpus") == 0)
+				su_affinity_avoid(monitor, set[i].value);
 		if (r < 0) {
 			su_error_prefix(error, "changing the shares of server '%s'", name);
 			su_cg_done(&cg);

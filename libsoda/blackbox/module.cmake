@@ -7,7 +7,7 @@
 #                        when it links the store: add $<TARGET_OBJECTS:soda_blackbox>
 #                        and PkgConfig::SODIUM to it);
 #  soda_blackbox_writer  static library with the writer alone (frame.c,
-#                        writer.c: libc + libsodium only) for soda-agent; it
+#                        writer.c, aead.c: libc + libsodium only) for soda-agent; it
 #                        carries libsodium.a, so a -static program links it;
 #  soda-blackbox         the command line (examples/soda-blackbox).
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
@@ -53,7 +53,7 @@ add_library(soda_blackbox OBJECT
   ${SODA_BB_DIR}/report.c ${SODA_BB_DIR}/storefmt.c ${SODA_BB_DIR}/store.c
   ${SODA_BB_DIR}/scan.c ${SODA_BB_DIR}/verify.c ${SODA_BB_DIR}/reader.c
   ${SODA_BB_DIR}/export.c ${SODA_BB_DIR}/pubwriter.c ${SODA_BB_DIR}/chain.c
-  ${SODA_BLAKE3_SOURCES})
+  ${SODA_BB_DIR}/aead.c ${SODA_BLAKE3_SOURCES})
 target_include_directories(soda_blackbox PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_include_directories(soda_blackbox SYSTEM PUBLIC ${SODA_BLAKE3_DIR}) # internal.h, for white-box tests
 target_compile_definitions(soda_blackbox PUBLIC SODA_BUILDING_LIBRARY)
@@ -64,7 +64,8 @@ list(APPEND SODA_MODULE_LIBS PkgConfig::SODIUM Threads::Threads)
 list(APPEND SODA_MODULE_SYMFILES ${SODA_BB_DIR}/blackbox.sym)
 list(APPEND SODA_MODULE_INCLUDES ${SODA_BLAKE3_DIR})
 
-add_library(soda_blackbox_writer STATIC ${SODA_BB_DIR}/frame.c ${SODA_BB_DIR}/writer.c)
+add_library(soda_blackbox_writer STATIC ${SODA_BB_DIR}/frame.c ${SODA_BB_DIR}/writer.c
+  ${SODA_BB_DIR}/aead.c)
 target_include_directories(soda_blackbox_writer PUBLIC ${SODA_BB_DIR})
 find_library(SODA_SODIUM_STATIC NAMES libsodium.a)
 if(SODA_SODIUM_STATIC)

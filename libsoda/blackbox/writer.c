@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aead.h"
 #include "writer.h"
 
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
@@ -29,11 +30,12 @@ struct sbw_writer {
 	uint64_t pending_lost_records, pending_lost_bytes; /* not yet told in a LOSS record */
 	sbw_stats st;
 	sbw_output_fn out;
+	sbw_reserve_fn reserve;
 	void *userdata;
 	sbw_clock_fn clock;
 	void *clock_userdata;
-	uint8_t *plain;
-	uint8_t *frame;
+	uint8_t *plain; /* the plaintext, where libsodium seals it */
+	uint8_t *frame; /* frames built here unless the output reserves them */
 };
 
 static uint64_t now_usec(const sbw_writer *w, int realtime)
@@ -84,6 +86,7 @@ int sbw_new(sbw_writer **ret, const uint8_t tenant_box_pk[32], const sbw_options
 	if (opts) {
 		w->clock = opts->clock;
 		w->clock_userdata = opts->clock_userdata;
+		w->reserve = opts->reserve;
 	}
 	randombytes_buf(w->stream, sizeof(w->stream));
 	randombytes_buf(w->k0, sizeof(w->k0));
@@ -114,10 +117,19 @@ void sbw_get_stats(const sbw_writer *w, sbw_stats *ret)
 	ret->epoch = w->epoch;
 }
 
-/* Sends the frame in w->frame (header already encoded). */
-static int emit(sbw_writer *w, size_t len, uint64_t mono)
+/* Where the next frame of @len bytes is built: in the output's buffer if it
+ * offers one (no copy on the way out), else in the writer's. */
+static uint8_t *frame_for(sbw_writer *w, size_t len)
 {
-	int r = w->out(w->frame, len, w->userdata);
+	uint8_t *f = w->reserve ? w->reserve(len, w->userdata) : NULL;
+
+	return f ? f : w->frame;
+}
+
+/* Sends the frame @f (header already encoded). */
+static int emit(sbw_writer *w, const uint8_t *f, size_t len, uint64_t mono)
+{
+	int r = w->out(f, len, w->userdata);
 
 	if (r < 0)
 		return r;
@@ -157,7 +169,7 @@ int sbw_start(sbw_writer *w)
 		return -EINVAL; /* not a valid public key */
 	header_for(w, &h, SBX_K_START, SBX_START_PAYLOAD_BYTES, now_usec(w, 1));
 	sbx_header_encode(w->frame, &h, payload);
-	r = emit(w, SBX_HEADER_BYTES + SBX_START_PAYLOAD_BYTES, now_usec(w, 0));
+	r = emit(w, w->frame, SBX_HEADER_BYTES + SBX_START_PAYLOAD_BYTES, now_usec(w, 0));
 	if (r < 0)
 		return r;
 	sbx_ratchet_first(w->ratchet, w->k0, w->stream);
@@ -186,7 +198,7 @@ static int open_epoch(sbw_writer *w, uint64_t mono)
 	w->epoch_bytes = 0;
 	header_for(w, &h, SBX_K_EPOCH, SS_HEADERBYTES, now_usec(w, 1));
 	sbx_header_encode(w->frame, &h, payload);
-	w->need_epoch = emit(w, SBX_HEADER_BYTES + SS_HEADERBYTES, mono) < 0;
+	w->need_epoch = emit(w, w->frame, SBX_HEADER_BYTES + SS_HEADERBYTES, mono) < 0;
 	return w->need_epoch ? -EIO : 0;
 }
 
@@ -219,6 +231,7 @@ static int seal(sbw_writer *w, uint8_t kind, const sbx_record_header *rh, const 
 {
 	size_t plen = SBX_RECORD_HEADER_BYTES + len;
 	uint64_t mono = rh->mono_usec;
+	uint8_t rhb[SBX_RECORD_HEADER_BYTES], *f;
 	sbx_header h;
 	int r;
 
@@ -237,16 +250,17 @@ static int seal(sbw_writer *w, uint8_t kind, const sbx_record_header *rh, const 
 		if (r < 0)
 			goto lost;
 	}
-	sbx_record_header_encode(w->plain, rh);
-	if (len)
-		memcpy(w->plain + SBX_RECORD_HEADER_BYTES, body, len);
+	/* The record header and the body are sealed where they are, straight
+	 * into the frame's place (aead.c). */
+	sbx_record_header_encode(rhb, rh);
 	header_for(w, &h, kind, (uint32_t)(plen + SS_ABYTES), real);
-	sbx_header_encode_ad(w->frame, &h);
-	crypto_secretstream_xchacha20poly1305_push(&w->ss, w->frame + SBX_HEADER_BYTES, NULL, w->plain,
-						   plen, w->frame, SBX_AD_BYTES, tag);
-	sodium_memzero(w->plain, plen);
-	sbx_header_finish_crc(w->frame, &h);
-	r = emit(w, SBX_HEADER_BYTES + h.len, mono);
+	f = frame_for(w, SBX_HEADER_BYTES + h.len);
+	sbx_header_encode_ad(f, &h);
+	sbx_ss_push2(&w->ss, f + SBX_HEADER_BYTES, rhb, sizeof(rhb), body, len, f, SBX_AD_BYTES,
+		     tag, w->plain);
+	sodium_memzero(rhb, sizeof(rhb));
+	sbx_header_finish_crc(f, &h);
+	r = emit(w, f, SBX_HEADER_BYTES + h.len, mono);
 	if (r < 0) {
 		/* The secretstream state moved on without the reader: start over
 		 * with a new epoch. */
@@ -389,6 +403,17 @@ void sbw_rekey(sbw_writer *w)
 {
 	if (w)
 		w->need_epoch = true;
+}
+
+void sbw_output_lost(sbw_writer *w, uint64_t frames, uint64_t bytes)
+{
+	if (!w || !frames)
+		return;
+	w->st.lost_records += frames;
+	w->st.lost_bytes += bytes;
+	w->pending_lost_records += frames;
+	w->pending_lost_bytes += bytes;
+	w->need_epoch = true;
 }
 
 int sbw_end(sbw_writer *w, uint32_t reason)

@@ -3,9 +3,10 @@
  * The blackbox writer: turns records into encrypted frames for one stream.
  *
  * It runs where the records are born (soda-agent, PID 1 in the guest) and
- * needs only libc and libsodium: compile writer.c and frame.c with this
- * directory on the include path and link libsodium (libsodium.a for a
- * static binary). The library's public wrapper is soda_blackbox_writer_*
+ * needs only libc and libsodium: compile writer.c, aead.c and frame.c with
+ * this directory on the include path and link libsodium (libsodium.a for a
+ * static binary). Records of 1 KiB or more are sealed where they lie, with
+ * ChaCha20 on AVX-512 where the CPU has it: libsodium's bytes (aead.h). The library's public wrapper is soda_blackbox_writer_*
  * in <soda/blackbox.h>; the host store uses this writer for host events.
  *
  * What it guarantees: each stream gets a fresh random key K0, sealed to the
@@ -38,6 +39,11 @@ typedef struct sbw_writer sbw_writer;
 /* Writes one whole frame. Returns 0 when all @len bytes were written, a
  * negative errno otherwise (the frame then counts as lost). */
 typedef int (*sbw_output_fn)(const void *frame, size_t len, void *userdata);
+/* Optional: a place of at least @len bytes where the writer builds the next
+ * frame, so that an output that gathers frames needs no copy; the frame is
+ * then handed to the output callback at that place (or never, if sealing
+ * fails). NULL lets the writer build it in its own buffer. */
+typedef void *(*sbw_reserve_fn)(size_t len, void *userdata);
 /* Returns microseconds of CLOCK_REALTIME (@realtime != 0) or
  * CLOCK_MONOTONIC. For tests and test vectors; NULL uses clock_gettime. */
 typedef uint64_t (*sbw_clock_fn)(int realtime, void *userdata);
@@ -55,6 +61,7 @@ typedef struct sbw_options {
 	const char *label;     /* who writes (the server's name); at most 32 bytes */
 	sbw_clock_fn clock;
 	void *clock_userdata;
+	sbw_reserve_fn reserve; /* called with the output's userdata */
 } sbw_options;
 
 /* Creates a writer for a new stream sealed to @tenant_box_pk (the tenant's
@@ -99,6 +106,13 @@ int sbw_tick(sbw_writer *w, uint64_t *ret_next_usec);
 
 /* Begins a new epoch before the next record. */
 void sbw_rekey(sbw_writer *w);
+
+/* Frames the output callback accepted but could not deliver after all (an
+ * output that gathers frames found out when it sent them): @frames frames of
+ * @bytes bytes in all. The next record opens a new epoch and is preceded by
+ * a LOSS record that tells them (as records and bytes: here frames and
+ * frame bytes). */
+void sbw_output_lost(sbw_writer *w, uint64_t frames, uint64_t bytes);
 
 /* Ends the stream: an END record with secretstream's final tag. Later
  * appends fail with -EPIPE. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Resource shares on real guests: a 1:3 CPU split on one CPU, a hard cap, a
- * live change, memory and process limits that contain a guest, and a
- * neighbour that keeps its share while another server attacks.
+ * live change, memory and process limits that contain a guest, a
+ * neighbour that keeps its share while another server attacks, and a
+ * pinned guest whose monitor stays off its CPU.
  */
 #include "it_common.h"
 
@@ -264,6 +265,83 @@ static void test_noisy_neighbour(void **state)
 	soda_server_unref(victim);
 }
 
+/* Cpus_allowed_list of /proc/PID/status. */
+static void allowed_cpus(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %63s", out) == 1)
+			break;
+	fclose(f);
+	assert_true(out[0] != '\0');
+}
+
+static pid_t monitor_of(th_env *env, soda_server *srv)
+{
+	soda_server_info *info = NULL;
+	pid_t pid;
+
+	assert_soda_ok(soda_server_get_info(&info, srv, 0, &env->err), env->err);
+	pid = soda_server_info_get_monitor_pid(info);
+	soda_server_info_free(info);
+	assert_true(pid > 0);
+	return pid;
+}
+
+static void change_cpus(th_env *env, soda_server *srv, const char *spec)
+{
+	soda_shares *sh = NULL;
+
+	assert_soda_ok(soda_shares_parse(&sh, spec, &env->err), env->err);
+	assert_soda_ok(soda_server_set_shares(srv, sh, 0, &env->err), env->err);
+	soda_shares_free(sh);
+}
+
+/* A pinned guest keeps its CPU: its monitor, which stores the guest's
+ * blackbox and relays its console, runs on the others, at the start and
+ * after live changes; an unpinned guest's monitor may run anywhere. */
+static void test_monitor_beside_pinned_guest(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	char mon[64], all[64];
+	pid_t pid;
+
+	th_require_root();
+	if (sysconf(_SC_NPROCESSORS_ONLN) != 2)
+		skip(); /* the expected lists below are for two CPUs */
+	th_build_image(env);
+	allowed_cpus(getpid(), all, sizeof(all));
+	assert_string_equal(all, "0-1");
+	srv = start_shared(env, "pinned", 48, "cpus=1");
+	pid = monitor_of(env, srv);
+	allowed_cpus(pid, mon, sizeof(mon));
+	print_message("guest on CPU 1: its monitor may use CPUs %s\n", mon);
+	assert_string_equal(mon, "0");
+	/* The guest's own processes are on CPU 1 (the cpuset). */
+	assert_int_equal(th_exec(srv, "echo pinned", NULL), 0);
+	change_cpus(env, srv, "cpus=0");
+	allowed_cpus(pid, mon, sizeof(mon));
+	assert_string_equal(mon, "1");
+	/* On every CPU: nothing is left to keep the monitor off. */
+	change_cpus(env, srv, "cpus=0-1");
+	allowed_cpus(pid, mon, sizeof(mon));
+	assert_string_equal(mon, "0-1");
+	change_cpus(env, srv, "cpus=1");
+	allowed_cpus(pid, mon, sizeof(mon));
+	assert_string_equal(mon, "0");
+	change_cpus(env, srv, "cpu.weight=100");
+	allowed_cpus(pid, mon, sizeof(mon));
+	assert_string_equal(mon, "0-1");
+	soda_server_unref(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +350,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memory_contained, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_fork_bomb, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_noisy_neighbour, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_beside_pinned_guest, env_setup,
+						env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ struct bb_agent {
 	size_t fifo_len;
 	char *out;        /* frames not yet on the line */
 	size_t out_len;
-	uint64_t out_lost; /* bytes of frames the line refused */
+	uint64_t out_frames; /* frames in out */
 };
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -81,44 +81,56 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Sends the gathered frames. If the line refuses them, the stream's chain
- * is broken for the reader: a new epoch begins and a loss record says how
- * much went missing. */
+/* Sends the gathered frames. What the line refuses is lost: the writer is
+ * told, so that its next record opens a new epoch (the reader's chain is
+ * broken) behind a LOSS record that says how much went missing. */
 static void flush_frames(bb_agent *bb)
 {
-	char note[96];
 	size_t len = bb->out_len;
+	uint64_t frames = bb->out_frames;
 
 	if (!len)
 		return;
 	bb->out_len = 0;
-	if (write_all(bb->line, bb->out, len) == 0)
-		return;
-	bb->out_lost += len;
-	snprintf(note, sizeof(note), "%llu bytes of frames lost on the blackbox line",
-		 (unsigned long long)bb->out_lost);
-	sbw_rekey(bb->w);
-	sbw_append(bb->w, SBX_R_LOSS, 0, note, strlen(note));
-	/* The note itself goes straight out (if the line still refuses, it is
-	 * lost with the rest, and counted in the next note). */
-	len = bb->out_len;
-	bb->out_len = 0;
-	if (len && write_all(bb->line, bb->out, len) < 0)
-		bb->out_lost += len;
+	bb->out_frames = 0;
+	if (write_all(bb->line, bb->out, len) < 0)
+		sbw_output_lost(bb->w, frames, len);
 }
 
-/* The writer's output: frames are gathered and sent at the end of the
- * event loop's pass (or when the buffer fills). */
-static int write_frame(const void *frame, size_t len, void *userdata)
+/* The writer builds each frame at the end of the gathered ones (no copy);
+ * they go to the line at the end of the event loop's pass, or when the
+ * buffer is full. */
+static void *reserve_frame(size_t len, void *userdata)
 {
 	bb_agent *bb = userdata;
 
 	if (len > OUT_BUF_BYTES)
+		return NULL;
+	if (bb->out_len + len > OUT_BUF_BYTES)
+		flush_frames(bb);
+	return bb->out + bb->out_len;
+}
+
+static int write_frame(const void *frame, size_t len, void *userdata)
+{
+	bb_agent *bb = userdata;
+
+	if ((const char *)frame == bb->out + bb->out_len && bb->out_len + len <= OUT_BUF_BYTES) {
+		bb->out_len += len;
+		bb->out_frames++;
+		return 0;
+	}
+	/* Built in the writer's own buffer (START, EPOCH): copied after what
+	 * is gathered. */
+	if (len > OUT_BUF_BYTES) {
+		flush_frames(bb);
 		return write_all(bb->line, frame, len);
+	}
 	if (bb->out_len + len > OUT_BUF_BYTES)
 		flush_frames(bb);
 	memcpy(bb->out + bb->out_len, frame, len);
 	bb->out_len += len;
+	bb->out_frames++;
 	return 0;
 }
 
@@ -438,7 +450,7 @@ static int open_console(bb_agent *bb)
 
 bb_agent *bb_start(const char *hex_pk, const char *label)
 {
-	sbw_options opts = { .origin = SBX_ORIGIN_GUEST, .label = label };
+	sbw_options opts = { .origin = SBX_ORIGIN_GUEST, .label = label, .reserve = reserve_frame };
 	uint8_t pk[32];
 	bb_agent *bb;
 	int r;

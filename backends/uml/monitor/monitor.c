@@ -720,7 +720,7 @@ static int start_guest(int report_fd)
 	int con[2] = { -1, -1 }, agent[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, null_fd, bb[2] = { -1, -1 };
 	soda_error *e = NULL;
-	char *root, buf[600];
+	char *root, buf[600], cpus[64] = "";
 	ssize_t n;
 	pid_t pid;
 	int r;
@@ -766,6 +766,8 @@ static int start_guest(int report_fd)
 			soda_error_free(e);
 			return r;
 		}
+		if (set.ctrl == SU_CG_CPUSET && strcmp(set.file, "cpuset.cpus") == 0)
+			snprintf(cpus, sizeof(cpus), "%s", set.value);
 	}
 	M.started_mono = su_mono_usec();
 	pid = fork();
@@ -795,6 +797,12 @@ static int start_guest(int report_fd)
 		close(go[1]);
 		return r;
 	}
+	/* The monitor does the guest's blackbox store and console: beside a
+	 * pinned guest, not in its CPU time (the scheduler would wake it on
+	 * the CPU of the guest that wrote to it). The guest got its cpuset
+	 * above; this is the monitor's own affinity. */
+	if (cpus[0] && (r = su_affinity_avoid(getpid(), cpus)) < 0)
+		mlog("cannot keep the monitor off CPUs %s: %s", cpus, strerror(-r));
 	if (write(go[1], "g", 1) != 1) {
 		r = su_neg_errno();
 		report(report_fd, "err %d cannot release the guest", -r);
