@@ -213,7 +213,9 @@ void sbx_ss_push2(sbx_ss_state *st, uint8_t *c, const uint8_t *p1, size_t l1, co
 		p2 = none, l2 = 0;
 	if (!ad)
 		ad = none, adlen = 0;
-	if (l1 + l2 >= SBX_AEAD_STEPS_MIN) {
+	/* Up to 256 MiB: far from the 32-bit block counter's end (records are
+	 * at most 64 KiB). */
+	if (l1 + l2 >= SBX_AEAD_STEPS_MIN && l1 + l2 <= ((size_t)256 << 20)) {
 		push_steps(st, c, p1, l1, p2, l2, ad, adlen, tag);
 		return;
 	}

@@ -413,6 +413,53 @@ static void test_monitor_killed_mid_write(void **state)
 	free(dir);
 }
 
+/* An idle guest's stream keeps beating (so that a reader can tell a live
+ * stream cut short from a quiet one), with the time of each beat: the
+ * agent reads the clocks once per pass of its loop, and a pass after an
+ * idle wait must not stamp the time of the one before. */
+static void test_idle_heartbeats(void **state)
+{
+	th_env *env = *state;
+	soda_blackbox_reader_options ro = SODA_BLACKBOX_READER_OPTIONS_INIT;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	uint64_t text_at = 0, beats = 0, last_beat = 0;
+	soda_server *srv;
+	char *dir;
+	int r;
+
+	th_require_root();
+	th_build_image(env);
+	srv = start_bb_server(env, "bbidle");
+	dir = store_dir(env, srv);
+	assert_int_equal(th_exec(srv, "echo SODA-BB-IDLE > /dev/blackbox", NULL), 0);
+	sleep(12); /* heartbeats every 5 s */
+	ro.types = 1ull << SODA_BLACKBOX_TEXT | 1ull << SODA_BLACKBOX_HEARTBEAT;
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, &ro, 0, &env->err), env->err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &env->err)) == 1) {
+		size_t n;
+		const uint8_t *body = soda_blackbox_record_get_data(rec, &n);
+
+		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_TEXT && n == 12 &&
+		    memcmp(body, "SODA-BB-IDLE", 12) == 0)
+			text_at = soda_blackbox_record_get_realtime(rec);
+		else if (text_at && soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_HEARTBEAT &&
+			 strcmp(soda_blackbox_record_get_origin(rec), "guest") == 0) {
+			beats++;
+			last_beat = soda_blackbox_record_get_realtime(rec);
+		}
+	}
+	assert_soda_ok(r, env->err);
+	soda_blackbox_reader_close(rd);
+	print_message("idle for 12 s after the line: %llu heartbeats, the last %.2f s after it\n",
+		      (unsigned long long)beats, (double)(last_beat - text_at) / 1e6);
+	assert_true(text_at > 0);
+	assert_true(beats >= 2);
+	assert_true(last_beat >= text_at + 9500000u && last_beat <= text_at + 13000000u);
+	soda_server_unref(srv);
+	free(dir);
+}
+
 static void test_bad_keys(void **state)
 {
 	th_env *env = *state;
@@ -430,6 +477,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_keys, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_heartbeats, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_end_to_end_and_intruder, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_monitor_killed_mid_write, env_setup,

@@ -51,6 +51,10 @@ struct bb_agent {
 	char *out;        /* frames not yet on the line */
 	size_t out_len;
 	uint64_t out_frames; /* frames in out */
+	/* The clocks, read once per pass of the event loop (every reading is
+	 * a system call of the guest), for the writer and the agent alike. */
+	uint64_t now_rt, now_mono;
+	bool clock_fresh; /* read after the last poll */
 };
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -61,6 +65,22 @@ static uint64_t now_usec(int realtime)
 
 	clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void read_clocks(bb_agent *bb)
+{
+	bb->now_rt = now_usec(1);
+	bb->now_mono = now_usec(0);
+	bb->clock_fresh = true;
+}
+
+/* The writer's clock: the pass's reading. Records that arrive together
+ * carry one time; a pass takes a millisecond or two at most. */
+static uint64_t pass_clock(int realtime, void *userdata)
+{
+	const bb_agent *bb = userdata;
+
+	return realtime ? bb->now_rt : bb->now_mono;
 }
 
 /* Writes all of @len bytes to the line: a short write would break a frame
@@ -450,7 +470,10 @@ static int open_console(bb_agent *bb)
 
 bb_agent *bb_start(const char *hex_pk, const char *label)
 {
-	sbw_options opts = { .origin = SBX_ORIGIN_GUEST, .label = label, .reserve = reserve_frame };
+	sbw_options opts = { .origin = SBX_ORIGIN_GUEST,
+			     .label = label,
+			     .reserve = reserve_frame,
+			     .clock = pass_clock };
 	uint8_t pk[32];
 	bb_agent *bb;
 	int r;
@@ -472,6 +495,8 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 		free(bb);
 		return NULL;
 	}
+	opts.clock_userdata = bb;
+	read_clocks(bb);
 	r = sbw_new(&bb->w, pk, &opts, write_frame, bb);
 	if (r < 0) {
 		say("blackbox: cannot start the writer: %s", strerror(-r));
@@ -503,6 +528,7 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 					       : "off",
 				 bb->slave[0] ? "on" : "off");
 
+		read_clocks(bb); /* opening the audit may have taken a while */
 		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n);
 	}
 	flush_frames(bb);
@@ -535,9 +561,13 @@ int bb_timeout_ms(bb_agent *bb)
 
 	if (!bb)
 		return -1;
+	/* Fresh unless bb_handle() has just read them. */
+	if (!bb->clock_fresh)
+		read_clocks(bb);
+	bb->clock_fresh = false;
 	sbw_tick(bb->w, &next);
 	flush_frames(bb); /* a heartbeat, if one was due */
-	now = now_usec(0);
+	now = bb->now_mono;
 	if (!next || next <= now)
 		return 1000;
 	return (int)((next - now) / 1000) + 1;
@@ -609,10 +639,9 @@ static void on_fifo(bb_agent *bb)
 		 * to ask again (each read is a system call of the guest). */
 		drained = (size_t)n < sizeof(bb->fifo_buf) - bb->fifo_len;
 		bb->fifo_len += (size_t)n;
-		/* The lines of one read arrived together: one reading of the
-		 * clocks for all (each is a system call in a UML guest). */
-		rt = now_usec(1);
-		mono = now_usec(0);
+		/* The lines of one read arrived together, in this pass. */
+		rt = bb->now_rt;
+		mono = bb->now_mono;
 		/* Whole lines are sealed together, as many as one record holds
 		 * (the reader hands them out one record per line): sealing costs
 		 * per record, and 64 records of a KiB cost the guest's only CPU
@@ -722,6 +751,7 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 {
 	if (!bb)
 		return;
+	read_clocks(bb);
 	for (int i = 0; i < n; i++) {
 		if (!pfd[i].revents)
 			continue;
@@ -748,6 +778,7 @@ void bb_lifecycle(bb_agent *bb, const char *what)
 {
 	if (!bb)
 		return;
+	read_clocks(bb);
 	sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, strlen(what));
 	flush_frames(bb);
 }
@@ -756,6 +787,7 @@ void bb_end(bb_agent *bb)
 {
 	if (!bb)
 		return;
+	read_clocks(bb);
 	/* What is still queued goes in before the end. */
 	if (bb->kmsg >= 0)
 		on_kmsg(bb);
