@@ -5,7 +5,7 @@
  *   bench-bbguest [--mib N] [--lines N] [--rounds R] [--cpus LIST]
  *
  * --cpus pins the guest (every linux.uml process of it) to those host CPUs
- * (the cpus= share); soda-monitor stays unpinned.
+ * (the cpus= share); soda-monitor then keeps to the other CPUs.
  *
  * Throughput: the guest copies N MiB (default 32), and then 3N MiB, of 1 KiB
  * lines from a file in its memory with dd, 64 KiB per write, in R rounds

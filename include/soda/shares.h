@@ -57,7 +57,9 @@ SODA_EXPORT int soda_shares_set_cpu_weight(soda_shares *s, uint32_t weight, soda
 /** @percent: 1..100000 percent of one CPU; 0 removes the cap. @since 0.1 */
 SODA_EXPORT int soda_shares_set_cpu_max(soda_shares *s, uint32_t percent, soda_error **error);
 /** @cpus: a CPU list such as "0" or "0-3,6" of CPUs this host has; NULL or
- * "" for all. @since 0.1 */
+ * "" for all. The server's monitor (its console, its blackbox store) then
+ * runs on the host's other CPUs, if it has others, so that it does not take
+ * the pinned guest's CPU time. @since 0.1 */
 SODA_EXPORT int soda_shares_set_cpus(soda_shares *s, const char *cpus, soda_error **error);
 /** @bytes: host backstop; 0 for the default (guest memory plus
  * SODA_MEMORY_OVERHEAD_DEFAULT). At least 16 MiB above the guest memory when
