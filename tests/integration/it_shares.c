@@ -294,13 +294,22 @@ static pid_t monitor_of(th_env *env, soda_server *srv)
 	return pid;
 }
 
-static void change_cpus(th_env *env, soda_server *srv, const char *spec)
+/* Changes the server's shares live to @spec; its monitor may then use
+ * @want. */
+static void expect_monitor_cpus(th_env *env, soda_server *srv, pid_t monitor, const char *spec,
+				const char *want)
 {
 	soda_shares *sh = NULL;
+	char mon[64];
 
-	assert_soda_ok(soda_shares_parse(&sh, spec, &env->err), env->err);
-	assert_soda_ok(soda_server_set_shares(srv, sh, 0, &env->err), env->err);
-	soda_shares_free(sh);
+	if (spec) {
+		assert_soda_ok(soda_shares_parse(&sh, spec, &env->err), env->err);
+		assert_soda_ok(soda_server_set_shares(srv, sh, 0, &env->err), env->err);
+		soda_shares_free(sh);
+	}
+	allowed_cpus(monitor, mon, sizeof(mon));
+	print_message("%s: the monitor may use CPUs %s\n", spec ? spec : "at the start", mon);
+	assert_string_equal(mon, want);
 }
 
 /* A pinned guest keeps its CPU: its monitor, which stores the guest's
@@ -310,7 +319,7 @@ static void test_monitor_beside_pinned_guest(void **state)
 {
 	th_env *env = *state;
 	soda_server *srv;
-	char mon[64], all[64];
+	char all[64], guest[64], path[64], *kids;
 	pid_t pid;
 
 	th_require_root();
@@ -321,24 +330,20 @@ static void test_monitor_beside_pinned_guest(void **state)
 	assert_string_equal(all, "0-1");
 	srv = start_shared(env, "pinned", 48, "cpus=1");
 	pid = monitor_of(env, srv);
-	allowed_cpus(pid, mon, sizeof(mon));
-	print_message("guest on CPU 1: its monitor may use CPUs %s\n", mon);
-	assert_string_equal(mon, "0");
-	/* The guest's own processes are on CPU 1 (the cpuset). */
-	assert_int_equal(th_exec(srv, "echo pinned", NULL), 0);
-	change_cpus(env, srv, "cpus=0");
-	allowed_cpus(pid, mon, sizeof(mon));
-	assert_string_equal(mon, "1");
+	expect_monitor_cpus(env, srv, pid, NULL, "0");
+	/* The guest (linux.uml, the monitor's child) is on CPU 1. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	kids = th_read_file(path);
+	assert_non_null(kids);
+	assert_true(atoi(kids) > 0);
+	allowed_cpus(atoi(kids), guest, sizeof(guest));
+	free(kids);
+	assert_string_equal(guest, "1");
+	expect_monitor_cpus(env, srv, pid, "cpus=0", "1");
 	/* On every CPU: nothing is left to keep the monitor off. */
-	change_cpus(env, srv, "cpus=0-1");
-	allowed_cpus(pid, mon, sizeof(mon));
-	assert_string_equal(mon, "0-1");
-	change_cpus(env, srv, "cpus=1");
-	allowed_cpus(pid, mon, sizeof(mon));
-	assert_string_equal(mon, "0");
-	change_cpus(env, srv, "cpu.weight=100");
-	allowed_cpus(pid, mon, sizeof(mon));
-	assert_string_equal(mon, "0-1");
+	expect_monitor_cpus(env, srv, pid, "cpus=0-1", "0-1");
+	expect_monitor_cpus(env, srv, pid, "cpus=1", "0");
+	expect_monitor_cpus(env, srv, pid, "cpu.weight=100", "0-1");
 	soda_server_unref(srv);
 }
 
