@@ -126,8 +126,10 @@ static void *reserve_frame(size_t len, void *userdata)
 
 	if (len > OUT_BUF_BYTES)
 		return NULL;
-	if (bb->out_len + len > OUT_BUF_BYTES)
+	if (bb->out_len + len > OUT_BUF_BYTES) {
 		flush_frames(bb);
+		read_clocks(bb); /* the line may have made us wait */
+	}
 	return bb->out + bb->out_len;
 }
 
@@ -626,7 +628,7 @@ static void on_syslog(bb_agent *bb)
 
 static void on_fifo(bb_agent *bb)
 {
-	for (;;) {
+	for (bool first = true;; first = false) {
 		ssize_t n = read(bb->fifo, bb->fifo_buf + bb->fifo_len,
 				 sizeof(bb->fifo_buf) - bb->fifo_len);
 		size_t off = 0;
@@ -635,11 +637,15 @@ static void on_fifo(bb_agent *bb)
 
 		if (n <= 0)
 			return;
+		/* A busy writer keeps the pipe full: past the pass's first read,
+		 * the time has moved on. */
+		if (!first)
+			read_clocks(bb);
 		/* A read that did not fill the buffer emptied the pipe: no need
 		 * to ask again (each read is a system call of the guest). */
 		drained = (size_t)n < sizeof(bb->fifo_buf) - bb->fifo_len;
 		bb->fifo_len += (size_t)n;
-		/* The lines of one read arrived together, in this pass. */
+		/* The lines of one read arrived together. */
 		rt = bb->now_rt;
 		mono = bb->now_mono;
 		/* Whole lines are sealed together, as many as one record holds
