@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Secretstream messages from two parts, step by step (see aead.h for why the
  * bytes are libsodium's), with a 16-block AVX-512 ChaCha20. */
-#include <stdbool.h>
 #include <string.h>
 
 #include "aead.h"
@@ -94,24 +93,29 @@ __attribute__((target("avx512f"))) static void chacha_avx512(uint8_t *out, const
 }
 #endif
 
-/* -1 not yet looked, 0 no, 1 yes; allowed by tests. */
+/* -1 not yet looked, 0 no, 1 yes; allowed by tests. Writers of several
+ * threads may look at once: they find the same, and the accesses are
+ * atomic. */
 static int avx512_state = -1;
-static bool avx512_allowed = true;
+static int avx512_allowed = 1;
 
 int sbx_aead_avx512(int allow)
 {
-	if (avx512_state < 0) {
+	int have = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
+
+	if (have < 0) {
 #ifdef HAVE_AVX512_CODE
 		__builtin_cpu_init();
 		/* GCC checks that the kernel saves the ZMM state (XCR0) too. */
-		avx512_state = __builtin_cpu_supports("avx512f") ? 1 : 0;
+		have = __builtin_cpu_supports("avx512f") ? 1 : 0;
 #else
-		avx512_state = 0;
+		have = 0;
 #endif
+		__atomic_store_n(&avx512_state, have, __ATOMIC_RELAXED);
 	}
 	if (allow >= 0)
-		avx512_allowed = allow != 0;
-	return avx512_state == 1 && avx512_allowed;
+		__atomic_store_n(&avx512_allowed, allow != 0, __ATOMIC_RELAXED);
+	return have == 1 && __atomic_load_n(&avx512_allowed, __ATOMIC_RELAXED);
 }
 
 /* out = in ^ keystream from block @ic: whole chunks with AVX-512 if there,
