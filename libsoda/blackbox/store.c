@@ -614,8 +614,14 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 	 * they are warm. Measured here (docs/performance.md): keeping them,
 	 * the monitor stored 230 MB/s, the VM backing each new page cache
 	 * page on first touch; dropping them, 1.1 GB/s. */
-	if (s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE)
-		posix_fadvise(s->segfd, (off_t)s->seg_size, (off_t)s->wlen, POSIX_FADV_DONTNEED);
+	if (s->o.durability != SODA_BLACKBOX_DURABILITY_WRITE) {
+		/* From a 2 MiB boundary: the page cache keeps large folios, and
+		 * one that reached past the last group's end is dropped now. */
+		uint64_t from = s->seg_size & ~((UINT64_C(2) << 20) - 1);
+
+		posix_fadvise(s->segfd, (off_t)from, (off_t)(s->seg_size + s->wlen - from),
+			      POSIX_FADV_DONTNEED);
+	}
 	s->seg_size += s->wlen;
 	s->wlen = 0;
 	s->whashed = 0;
