@@ -33,6 +33,11 @@
  * 7 rounds of 32 MiB fill 900 MiB of the store's 1 GiB quota; the run
  * fails if the store dropped frames.
  *
+ * The bench also prints how busy each host CPU was during the runs of each
+ * mode (/proc/stat, from the command's start to its end on the console):
+ * with the guest pinned, whether the guest's CPU or the monitor's side held
+ * the line back.
+ *
  * Latency: the guest writes N lines (default 1000), one per `usleep 5000`
  * of its shell loop (about 40 a second in a UML guest);
  * a reader with the tenant key follows the store and takes, for each
@@ -196,6 +201,47 @@ struct run_times {
 	double raw, relay, bb, guest;
 };
 
+/* Busy and total time of each host CPU (/proc/stat, in ticks), summed over
+ * the runs of each mode: which side of the line was busy. */
+#define MAX_CPUS 8
+enum { M_RAW, M_RELAY, M_BB, N_MODES };
+static unsigned long long cpu_busy[N_MODES][MAX_CPUS], cpu_total[N_MODES][MAX_CPUS];
+static int n_cpus;
+
+static void cpu_ticks(unsigned long long busy[MAX_CPUS], unsigned long long total[MAX_CPUS])
+{
+	FILE *f = fopen("/proc/stat", "r");
+	char line[256];
+
+	n_cpus = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long v[8] = { 0 };
+		int cpu;
+
+		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 9 ||
+		    cpu < 0 || cpu >= MAX_CPUS)
+			continue;
+		total[cpu] = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+		busy[cpu] = total[cpu] - v[3] - v[4] - v[7]; /* not idle, iowait, steal */
+		if (cpu + 1 > n_cpus)
+			n_cpus = cpu + 1;
+	}
+	if (f)
+		fclose(f);
+}
+
+static void cpu_mark(int mode, int end)
+{
+	unsigned long long busy[MAX_CPUS] = { 0 }, total[MAX_CPUS] = { 0 };
+
+	cpu_ticks(busy, total);
+	for (int c = 0; c < n_cpus; c++) {
+		cpu_busy[mode][c] += end ? busy[c] : -busy[c];
+		cpu_total[mode][c] += end ? total[c] : -total[c];
+	}
+}
+
 /* One of each run for @mib MiB; the blackbox run's time lasts until the
  * store stops growing. */
 static void one_size(soda_server *srv, const char *dir, unsigned mib, struct run_times *t)
@@ -206,9 +252,11 @@ static void one_size(soda_server *srv, const char *dir, unsigned mib, struct run
 	double t0;
 
 	/* Raw: the line itself. */
+	cpu_mark(M_RAW, 0);
 	t0 = now_s();
 	run(srv, copy_cmd(RAW_LINE, mib, cmd, sizeof(cmd)));
 	t->raw = now_s() - t0;
+	cpu_mark(M_RAW, 1);
 
 	/* A plain relay: a second process between dd and the line, as the
 	 * agent is, that neither seals nor frames. */
@@ -216,16 +264,20 @@ static void one_size(soda_server *srv, const char *dir, unsigned mib, struct run
 		 "dd if=/tmp/lines bs=64k count=%u 2>/dev/null | dd of=" RAW_LINE
 		 " bs=1M 2>/dev/null",
 		 mib * 16);
+	cpu_mark(M_RELAY, 0);
 	t0 = now_s();
 	run(srv, cmd);
 	t->relay = now_s() - t0;
+	cpu_mark(M_RELAY, 1);
 
 	/* Through the agent and the store. */
 	w.last_growth = now_s();
 	pthread_create(&th, NULL, watch_store, &w);
+	cpu_mark(M_BB, 0);
 	t0 = now_s();
 	run(srv, copy_cmd("/dev/blackbox", mib, cmd, sizeof(cmd)));
 	t->guest = now_s() - t0;
+	cpu_mark(M_BB, 1);
 	/* The store stops growing: nothing more is on its way. */
 	while (now_s() - w.last_growth < 0.5)
 		usleep(10000);
@@ -437,6 +489,20 @@ int main(int argc, char **argv)
 	printf("  CPU steal during the rounds: %.2f s of %.2f s x %ld CPUs\n", steal0, t_rounds,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  a system call in the guest: %.1f us (dd of 20,000 single bytes)\n", sys_us);
+	{
+		static const char *const mode[N_MODES] = { "raw", "relay", "blackbox" };
+
+		printf("  busy CPUs during the runs (the guest's copy):");
+		for (int m = 0; m < N_MODES; m++) {
+			printf("%s %s", m ? ";" : "", mode[m]);
+			for (int k = 0; k < n_cpus; k++)
+				printf(" %d:%.0f%%", k,
+				       cpu_total[m][k] ? 100.0 * (double)cpu_busy[m][k] /
+								 (double)cpu_total[m][k]
+						       : 0.0);
+		}
+		printf("\n");
+	}
 
 	/* Latency: sealed in the guest -> readable in the store. */
 	{

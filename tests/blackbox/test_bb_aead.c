@@ -6,7 +6,9 @@
  * sbx_ss_push2() must give the bytes and the state that
  * crypto_secretstream_xchacha20poly1305_push() gives for the concatenation,
  * and libsodium's pull must open them; with ChaCha20 on AVX-512 (where the
- * CPU has it) and without.
+ * CPU has it) and without. Our Poly1305 (sbx_poly) alone against
+ * RFC 8439's vector and libsodium's crypto_onetimeauth_poly1305, for many
+ * keys, lengths and ways of cutting the updates, both ways too.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -146,11 +148,138 @@ static void test_portable(void **state)
 	run_way(0);
 }
 
+/* Our tag of @len bytes at @m, fed in pieces of @piece bytes (0: one
+ * update; SIZE_MAX: random pieces), against libsodium's. */
+static void poly_one(const uint8_t key[32], const uint8_t *m, size_t len, size_t piece)
+{
+	uint8_t want_tag[16], got_tag[16];
+	sbx_poly st;
+	size_t off = 0;
+
+	crypto_onetimeauth_poly1305(want_tag, m, len, key);
+	sbx_poly_init(&st, key);
+	while (off < len) {
+		size_t n = piece == 0	      ? len - off
+			   : piece == SIZE_MAX ? randombytes_uniform((uint32_t)(len - off) + 1)
+					       : piece;
+
+		if (n > len - off)
+			n = len - off;
+		sbx_poly_update(&st, m + off, n);
+		off += n;
+	}
+	sbx_poly_final(&st, got_tag);
+	if (memcmp(want_tag, got_tag, 16) != 0) {
+		fprintf(stderr, "poly1305: len %zu pieces of %zu: tags differ\n", len, piece);
+		fail();
+	}
+}
+
+static void poly_way(int avx512)
+{
+	/* RFC 8439, 2.5.2. */
+	static const uint8_t rfc_key[32] = {
+		0x85, 0xd6, 0xbe, 0x78, 0x57, 0x55, 0x6d, 0x33, 0x7f, 0x44, 0x52,
+		0xfe, 0x42, 0xd5, 0x06, 0xa8, 0x01, 0x03, 0x80, 0x8a, 0xfb, 0x0d,
+		0xb2, 0xfd, 0x4a, 0xbf, 0xf6, 0xaf, 0x41, 0x49, 0xf5, 0x1b
+	};
+	static const uint8_t rfc_tag[16] = { 0xa8, 0x06, 0x1d, 0xc1, 0x30, 0x51, 0x36, 0xc6,
+					     0xc2, 0x2b, 0x8b, 0xaf, 0x0c, 0x01, 0x27, 0xa9 };
+	static const char rfc_msg[] = "Cryptographic Forum Research Group";
+	static const size_t lens[] = { 0,    1,	   15,	 16,   17,   127,  128,	 129,
+				       1023, 1024, 1025, 1151, 1152, 1153, 2047, 2048,
+				       2049, 4096, 9999, 65535, 65536, 65600, MAX_MSG };
+	uint8_t key[32], tag[16];
+	sbx_poly st;
+	unsigned n = 0;
+
+	if (sbx_aead_avx512(avx512) != avx512) {
+		print_message("this CPU has no AVX-512: the scalar Poly1305 only\n");
+		sbx_aead_avx512(1);
+		skip();
+	}
+	sbx_poly_init(&st, rfc_key);
+	sbx_poly_update(&st, (const uint8_t *)rfc_msg, sizeof(rfc_msg) - 1);
+	sbx_poly_final(&st, tag);
+	assert_memory_equal(tag, rfc_tag, 16);
+	/* RFC 8439 A.3's edge cases (the accumulator at or past p, carries
+	 * through every limb): vectors 5 to 9 and 11 (r, s, text). */
+	{
+		static const struct {
+			uint8_t r0, r8, s, len;
+			uint8_t text[48];
+		} edges[] = {
+			{ 2, 0, 0x00, 16, { [0 ... 15] = 0xff } },
+			{ 2, 0, 0xff, 16, { 2 } },
+			{ 1, 0, 0x00, 48, { [0 ... 15] = 0xff, 0xf0, [17 ... 31] = 0xff, 0x11 } },
+			{ 1, 0, 0x00, 48, { [0 ... 15] = 0xff, 0xfb, [17 ... 31] = 0xfe, [32 ... 47] = 1 } },
+			{ 2, 0, 0x00, 16, { 0xfd, [1 ... 15] = 0xff } },
+			{ 1, 4, 0x00, 48, { 0xe3, 0x35, 0x94, 0xd7, 0x50, 0x5e, 0x43, 0xb9, [16] = 0x33,
+					    0x94, 0xd7, 0x50, 0x5e, 0x43, 0x79, 0xcd, 1 } },
+		};
+		static const uint8_t tag5[16] = { 3 };
+
+		for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+			memset(key, 0, sizeof(key));
+			key[0] = edges[i].r0;
+			key[8] = edges[i].r8;
+			memset(key + 16, edges[i].s, 16);
+			poly_one(key, edges[i].text, edges[i].len, 0);
+			poly_one(key, edges[i].text, edges[i].len, 1);
+			if (i == 0) {
+				sbx_poly_init(&st, key);
+				sbx_poly_update(&st, edges[i].text, edges[i].len);
+				sbx_poly_final(&st, tag);
+				assert_memory_equal(tag, tag5, 16);
+			}
+		}
+	}
+	for (int k = 0; k < 40; k++) {
+		/* Random keys; then the largest r (all clamp bits) and s, and
+		 * messages of 0xff, which keep every limb at its largest; and r
+		 * = 0. */
+		if (k == 0 || k == 1)
+			memset(key, k == 0 ? 0xff : 0, sizeof(key));
+		else
+			randombytes_buf(key, sizeof(key));
+		if (k < 2 || k % 8 == 2)
+			memset(msg, 0xff, MAX_MSG);
+		else
+			randombytes_buf(msg, MAX_MSG);
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			static const size_t pieces[] = { 0, 1, 16, 100, 128, 1024, SIZE_MAX };
+
+			for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++) {
+				if (pieces[j] == 1 && lens[i] > 4096)
+					continue;
+				poly_one(key, msg, lens[i], pieces[j]);
+				n++;
+			}
+		}
+		for (int r = 0; r < 20; r++, n++)
+			poly_one(key, msg, randombytes_uniform(MAX_MSG + 1), SIZE_MAX);
+	}
+	sbx_aead_avx512(1);
+	print_message("%u tags (Poly1305 %s)\n", n, avx512 ? "on AVX-512" : "scalar");
+}
+
+static void test_poly1305_avx512(void **state)
+{
+	poly_way(1);
+}
+
+static void test_poly1305_scalar(void **state)
+{
+	poly_way(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_avx512),
 		cmocka_unit_test(test_portable),
+		cmocka_unit_test(test_poly1305_avx512),
+		cmocka_unit_test(test_poly1305_scalar),
 	};
 
 	if (sodium_init() < 0)
