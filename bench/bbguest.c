@@ -36,7 +36,11 @@
  * The bench also prints how busy each host CPU was during the runs of each
  * mode (/proc/stat, from the command's start to its end on the console):
  * with the guest pinned, whether the guest's CPU or the monitor's side held
- * the line back.
+ * the line back. Then it runs bench/bbparts in the guest: each part of the
+ * path alone for 2N MiB (the line, the read of the lines, the FIFO, the
+ * sealing) and what they add up to for raw and blackbox, beside the
+ * measured steady state: the ratio of the parts is what the path allows
+ * (docs/performance.md).
  *
  * Latency: the guest writes N lines (default 1000), one per `usleep 5000`
  * of its shell loop (about 40 a second in a UML guest);
@@ -348,6 +352,36 @@ static uint64_t declared_garbage(const char *dir)
 	return total;
 }
 
+/* The parts of the path, each alone in the guest (bbparts), for @mib MiB;
+ * what they add up to beside the measured steady-state times. */
+static void guest_parts(soda_server *srv, unsigned mib, double raw_s, double bb_s)
+{
+	char cmd[160], *out = NULL, *at;
+	double line, tmpfs, fifo, seal, raw_m, bb_m;
+	soda_error *e = NULL;
+	int status = -1, avx = 0;
+
+	snprintf(cmd, sizeof(cmd), "/clk/bbparts " RAW_LINE " /tmp/lines %u 5", mib);
+	if (soda_console_exec(srv, cmd, 600000, &out, &status, &e) < 0 || status != 0 ||
+	    !(at = strstr(out, "parts ")) ||
+	    sscanf(at, "parts line_ms=%lf tmpfs_ms=%lf fifo_ms=%lf seal_ms=%lf avx512=%d", &line,
+		   &tmpfs, &fifo, &seal, &avx) != 5) {
+		fprintf(stderr, "bench-bbguest: bbparts: %s\n", out ? out : "no output");
+		die("the parts in the guest", e);
+	}
+	free(out);
+	raw_m = tmpfs + line;
+	bb_m = raw_m + fifo + seal;
+	printf("  the parts alone in the guest, %u MiB each (bbparts, median of 5):\n"
+	       "    write to the line %.1f ms, read of the lines from tmpfs %.1f ms,\n"
+	       "    FIFO write + read %.1f ms, sealing 64 KiB records %.1f ms (%s)\n"
+	       "    raw = tmpfs + line = %.1f ms (measured %.1f); blackbox = raw + FIFO + "
+	       "sealing = %.1f ms (measured %.1f)\n"
+	       "    ratio of the parts %.2f; with sealing free %.2f; with the FIFO free %.2f\n",
+	       mib, line, tmpfs, fifo, seal, avx ? "AVX-512" : "no AVX-512", raw_m, raw_s * 1e3,
+	       bb_m, bb_s * 1e3, raw_m / bb_m, raw_m / (raw_m + fifo), raw_m / (raw_m + seal));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "mib", required_argument, NULL, 'm' },
@@ -398,8 +432,8 @@ int main(int argc, char **argv)
 	/* The clock probe's share: the static tool and the host's time. */
 	snprintf(clk, sizeof(clk), "%s/clk", state_dir);
 	snprintf(now_file, sizeof(now_file), "%s/now", clk);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s/ && chmod 755 %s", clk, BENCH_CLOCKOFF,
-		 clk, clk);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/ && chmod 755 %s", clk,
+		 BENCH_CLOCKOFF, BENCH_BBPARTS, clk, clk);
 	if (system(cmd) != 0)
 		die("the clock probe's share", NULL);
 	if (soda_blackbox_key_generate(&key, SODA_BLACKBOX_KEY_TENANT, 0, &e) < 0 ||
@@ -503,6 +537,7 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
+	guest_parts(srv, 2 * mib, raw_s, bb_s);
 
 	/* Latency: sealed in the guest -> readable in the store. */
 	{

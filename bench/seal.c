@@ -13,6 +13,11 @@
  *              body), with libsodium's ChaCha20 and Poly1305 (no AVX-512);
  *   avx512     sbx_ss_push2() with ChaCha20 and Poly1305 on AVX-512, what
  *              the writer does where the CPU has it;
+ *   writer     the writer (writer.c) with the agent's settings: records of
+ *              1 KiB lines, sbw_append_lines_at() of as many lines as a
+ *              record holds, each frame built where the output wants it
+ *              (reserve): sealing plus the framing, counting and copying
+ *              around it;
  * and Poly1305 alone over the same bytes, libsodium's against ours.
  * Each figure is the median of R rounds (default 7); a round measures every
  * case once, one after the other. Single-threaded: in a UML guest the agent
@@ -26,6 +31,7 @@
 #include <time.h>
 
 #include "aead.h"
+#include "writer.h"
 
 #define MAX_ROUNDS 50
 #define HEADER 24
@@ -52,12 +58,65 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum { C_SODIUM, C_STEPS, C_AVX512, C_POLY_SODIUM, C_POLY_OURS, N_CASES };
+enum { C_SODIUM, C_STEPS, C_AVX512, C_WRITER, C_POLY_SODIUM, C_POLY_OURS, N_CASES };
 
 static const char *const names[N_CASES] = {
-	"libsodium push (baseline)", "steps, libsodium's parts", "steps on AVX-512",
+	"libsodium push (baseline)", "steps, libsodium's parts", "steps on AVX-512", "writer, 1 KiB lines",
 	"Poly1305 libsodium", "Poly1305 ours (AVX-512)",
 };
+
+/* The writer's output: frames built in place, in a buffer that is
+ * reused once it fills (as the agent's goes to the line). */
+struct out {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void *reserve(size_t len, void *userdata)
+{
+	struct out *o = userdata;
+
+	if (len > o->cap)
+		return NULL;
+	if (o->len + len > o->cap)
+		o->len = 0;
+	return o->p + o->len;
+}
+
+static int output(const void *frame, size_t len, void *userdata)
+{
+	struct out *o = userdata;
+
+	if (o->len + len > o->cap)
+		o->len = 0;
+	if ((const uint8_t *)frame != o->p + o->len)
+		memcpy(o->p + o->len, frame, len);
+	o->len += len;
+	return 0;
+}
+
+static double run_writer(const uint8_t *plain, size_t total, size_t record)
+{
+	static uint8_t frames[512 * 1024];
+	struct out o = { frames, 0, sizeof(frames) };
+	sbw_options opts = { .origin = SBX_ORIGIN_GUEST, .reserve = reserve };
+	uint8_t pk[32], sk[32];
+	sbw_writer *w;
+	double t0;
+
+	crypto_box_keypair(pk, sk);
+	if (sbw_new(&w, pk, &opts, output, &o) < 0 || sbw_start(w) < 0)
+		exit(1);
+	sbw_append(w, SBX_R_LIFECYCLE, 0, "bench", 5); /* the epoch is open */
+	t0 = now_s();
+	for (size_t off = 0; off + record <= total; off += record)
+		if (sbw_append_lines_at(w, plain + off % (PLAIN_BYTES - PLAIN_BYTES % record),
+					record, 1, 1) < 0)
+			exit(1);
+	t0 = now_s() - t0;
+	sbw_free(w);
+	return t0;
+}
 
 static double run_case(int c, const uint8_t *plain, uint8_t *out, uint8_t *scratch, size_t total,
 		       size_t record)
@@ -71,7 +130,12 @@ static double run_case(int c, const uint8_t *plain, uint8_t *out, uint8_t *scrat
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(polykey, sizeof(polykey));
 	crypto_secretstream_xchacha20poly1305_init_push(&st, header, key);
-	sbx_aead_avx512(c == C_AVX512 || c == C_POLY_OURS);
+	sbx_aead_avx512(c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER);
+	if (c == C_WRITER)
+		/* Whole lines, as many as a record holds (the agent's way). */
+		return run_writer(plain, total,
+				  (record < SBX_RECORD_MAX_BODY ? record : SBX_RECORD_MAX_BODY) &
+					  ~(size_t)1023);
 	t0 = now_s();
 	for (size_t off = 0; off + record <= total; off += record) {
 		const uint8_t *p = plain + off % (PLAIN_BYTES - PLAIN_BYTES % record);
@@ -141,10 +205,13 @@ int main(int argc, char **argv)
 	scratch = malloc(record);
 	if (!plain || !out || !scratch)
 		return 1;
+	/* 1 KiB lines of random letters. */
 	randombytes_buf(plain, PLAIN_BYTES);
+	for (size_t i = 0; i < PLAIN_BYTES; i++)
+		plain[i] = i % 1024 == 1023 ? '\n' : (uint8_t)('a' + plain[i] % 26);
 	for (unsigned r = 0; r < rounds; r++)
 		for (int c = 0; c < N_CASES; c++)
-			t[c][r] = (c == C_AVX512 || c == C_POLY_OURS) && !have
+			t[c][r] = (c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER) && !have
 					  ? 0
 					  : run_case(c, plain, out, scratch, total, record);
 	printf("Sealing %u MiB as records of %zu bytes, median of %u rounds, one thread%s\n", mib,
@@ -156,7 +223,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("  %-28s %7.1f MB/s", names[c], (double)total / med[c] / 1e6);
-		if (c == C_STEPS || c == C_AVX512)
+		if (c == C_STEPS || c == C_AVX512 || c == C_WRITER)
 			printf("  (%.2f x libsodium push)", med[C_SODIUM] / med[c]);
 		if (c == C_POLY_OURS)
 			printf("  (%.2f x libsodium)", med[C_POLY_SODIUM] / med[c]);
