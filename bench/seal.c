@@ -9,16 +9,19 @@
  * agent seals what it has just read from the FIFO: in the cache), with:
  *   libsodium  crypto_secretstream_xchacha20poly1305_push() of each message
  *              from one buffer: the baseline;
- *   steps      sbx_ss_push2() from two parts (a 24-byte header and the
- *              body), with libsodium's ChaCha20 and Poly1305 (no AVX-512);
- *   avx512     sbx_ss_push2() with ChaCha20 and Poly1305 on AVX-512, what
- *              the writer does where the CPU has it;
+ *   portable   sbx_ss_push2() from two parts (a 24-byte header and the
+ *              body) without AVX-512: the steps with libsodium's ChaCha20
+ *              and Poly1305 from 16 KiB, a copy and libsodium's push below;
+ *   avx512     sbx_ss_push2() with ChaCha20 and Poly1305 on AVX-512 from
+ *              2 KiB, what the writer does where the CPU has it;
  *   writer     the writer (writer.c) with the agent's settings: records of
  *              1 KiB lines, sbw_append_lines_at() of as many lines as a
  *              record holds, each frame built where the output wants it
  *              (reserve): sealing plus the framing, counting and copying
  *              around it;
- * and Poly1305 alone over the same bytes, libsodium's against ours.
+ * and the other way, opening 64 KiB messages (as the tenant's reader does
+ * with the agent's records): libsodium's pull against sbx_ss_pull() on
+ * AVX-512; and Poly1305 alone over the same bytes, libsodium's against ours.
  * Each figure is the median of R rounds (default 7); a round measures every
  * case once, one after the other. Single-threaded: in a UML guest the agent
  * has one CPU, which it shares with the line.
@@ -58,10 +61,10 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-enum { C_SODIUM, C_STEPS, C_AVX512, C_WRITER, C_POLY_SODIUM, C_POLY_OURS, N_CASES };
+enum { C_SODIUM, C_STEPS, C_AVX512, C_WRITER, C_PULL_SODIUM, C_PULL_OURS, C_POLY_SODIUM, C_POLY_OURS, N_CASES };
 
 static const char *const names[N_CASES] = {
-	"libsodium push (baseline)", "steps, libsodium's parts", "steps on AVX-512", "writer, 1 KiB lines",
+	"libsodium push (baseline)", "push2 without AVX-512", "push2 on AVX-512", "writer, 1 KiB lines", "pull, libsodium", "pull on AVX-512",
 	"Poly1305 libsodium", "Poly1305 ours (AVX-512)",
 };
 
@@ -118,6 +121,39 @@ static double run_writer(const uint8_t *plain, size_t total, size_t record)
 	return t0;
 }
 
+/* Opens @total bytes: the messages sealed from @plain (one state, 1 MiB
+ * of them), opened in turn from the same state again and again. */
+static double run_pull(int ours, const uint8_t *plain, size_t total, size_t record)
+{
+	static uint8_t sealed[PLAIN_BYTES + 64 * crypto_secretstream_xchacha20poly1305_ABYTES];
+	static uint8_t opened[1 << 20];
+	const size_t clen = record + crypto_secretstream_xchacha20poly1305_ABYTES;
+	const size_t n = PLAIN_BYTES / record;
+	uint8_t key[32], header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	sbx_ss_state push, start, st;
+	unsigned long long mlen;
+	unsigned char tag;
+	double t0;
+
+	randombytes_buf(key, sizeof(key));
+	crypto_secretstream_xchacha20poly1305_init_push(&push, header, key);
+	crypto_secretstream_xchacha20poly1305_init_pull(&start, header, key);
+	for (size_t i = 0; i < n && (i + 1) * clen <= sizeof(sealed); i++)
+		crypto_secretstream_xchacha20poly1305_push(&push, sealed + i * clen, NULL,
+							   plain + i * record, record, NULL, 0, 0);
+	t0 = now_s();
+	for (size_t off = 0, i = n; off + record <= total; off += record, i++) {
+		if (i == n || (i + 1) * clen > sizeof(sealed))
+			i = 0, st = start;
+		if ((ours ? sbx_ss_pull(&st, opened, &mlen, &tag, sealed + i * clen, clen, NULL, 0)
+			  : crypto_secretstream_xchacha20poly1305_pull(&st, opened, &mlen, &tag,
+								       sealed + i * clen, clen,
+								       NULL, 0)) != 0)
+			exit(1);
+	}
+	return now_s() - t0;
+}
+
 static double run_case(int c, const uint8_t *plain, uint8_t *out, uint8_t *scratch, size_t total,
 		       size_t record)
 {
@@ -130,7 +166,9 @@ static double run_case(int c, const uint8_t *plain, uint8_t *out, uint8_t *scrat
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(polykey, sizeof(polykey));
 	crypto_secretstream_xchacha20poly1305_init_push(&st, header, key);
-	sbx_aead_avx512(c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER);
+	sbx_aead_avx512(c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER || c == C_PULL_OURS);
+	if (c == C_PULL_SODIUM || c == C_PULL_OURS)
+		return run_pull(c == C_PULL_OURS, plain, total, record);
 	if (c == C_WRITER)
 		/* Whole lines, as many as a record holds (the agent's way). */
 		return run_writer(plain, total,
@@ -211,7 +249,9 @@ int main(int argc, char **argv)
 		plain[i] = i % 1024 == 1023 ? '\n' : (uint8_t)('a' + plain[i] % 26);
 	for (unsigned r = 0; r < rounds; r++)
 		for (int c = 0; c < N_CASES; c++)
-			t[c][r] = (c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER) && !have
+			t[c][r] = (c == C_AVX512 || c == C_POLY_OURS || c == C_WRITER ||
+				   c == C_PULL_OURS) &&
+						  !have
 					  ? 0
 					  : run_case(c, plain, out, scratch, total, record);
 	printf("Sealing %u MiB as records of %zu bytes, median of %u rounds, one thread%s\n", mib,
@@ -227,6 +267,8 @@ int main(int argc, char **argv)
 			printf("  (%.2f x libsodium push)", med[C_SODIUM] / med[c]);
 		if (c == C_POLY_OURS)
 			printf("  (%.2f x libsodium)", med[C_POLY_SODIUM] / med[c]);
+		if (c == C_PULL_OURS)
+			printf("  (%.2f x libsodium pull)", med[C_PULL_SODIUM] / med[c]);
 		printf("\n");
 	}
 	sbx_aead_avx512(1);

@@ -14,6 +14,7 @@ _Static_assert(sizeof(((sbx_ss_state *)0)->nonce) == SS_COUNTERBYTES + SS_INONCE
 	       "libsodium's secretstream state");
 
 #define CHUNK 1024 /* 16 ChaCha20 blocks */
+#define CHUNK_TAIL_MIN 512 /* from here a chunk of keystream costs less than libsodium */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -430,6 +431,11 @@ int sbx_aead_avx512(int allow)
 	return have == 1 && __atomic_load_n(&avx512_allowed, __ATOMIC_RELAXED);
 }
 
+size_t sbx_aead_steps_min(void)
+{
+	return sbx_aead_avx512(-1) ? SBX_AEAD_STEPS_MIN : SBX_AEAD_STEPS_MIN_PORTABLE;
+}
+
 /* out = in ^ keystream from block @ic: whole chunks with AVX-512 if there,
  * the rest (or all) with libsodium. */
 static void chacha_xor(uint8_t *out, const uint8_t *in, size_t len, const sbx_ss_state *st,
@@ -440,9 +446,23 @@ static void chacha_xor(uint8_t *out, const uint8_t *in, size_t len, const sbx_ss
 	if (!len)
 		return;
 #ifdef HAVE_AVX512_CODE
-	if (len >= CHUNK && sbx_aead_avx512(-1)) {
+	if (len >= CHUNK_TAIL_MIN && sbx_aead_avx512(-1)) {
+		static const uint8_t zero[CHUNK];
+
 		bulk = len & ~(size_t)(CHUNK - 1);
-		chacha_avx512(out, in, bulk, st->k, st->nonce, ic);
+		if (bulk)
+			chacha_avx512(out, in, bulk, st->k, st->nonce, ic);
+		/* A long tail: one more chunk of keystream beats libsodium's
+		 * blocks. */
+		if (len - bulk >= CHUNK_TAIL_MIN) {
+			uint8_t ks[CHUNK];
+
+			chacha_avx512(ks, zero, CHUNK, st->k, st->nonce, ic + (uint32_t)(bulk / 64));
+			for (size_t i = 0; i < len - bulk; i++)
+				out[bulk + i] = in[bulk + i] ^ ks[i];
+			sodium_memzero(ks, sizeof(ks));
+			return;
+		}
 	}
 #endif
 	if (len > bulk)
@@ -451,9 +471,10 @@ static void chacha_xor(uint8_t *out, const uint8_t *in, size_t len, const sbx_ss
 }
 
 /* E(p1 || p2) from block 2 into @c: p1's whole blocks, a block that joins
- * p1's rest and p2's start, then p2 from a block boundary. */
+ * p1's rest and p2's start, then p2 from a block boundary. @ks2 is block
+ * 2's keystream (made with blocks 0 and 1), for a join in block 2. */
 static void encrypt_parts(uint8_t *c, const uint8_t *p1, size_t l1, const uint8_t *p2, size_t l2,
-			  const sbx_ss_state *st)
+			  const sbx_ss_state *st, const uint8_t ks2[64])
 {
 	size_t whole = l1 & ~(size_t)63, rest = l1 - whole;
 	uint32_t ic = 2 + (uint32_t)(whole / 64);
@@ -466,8 +487,14 @@ static void encrypt_parts(uint8_t *c, const uint8_t *p1, size_t l1, const uint8_
 
 		memcpy(block, p1 + whole, rest);
 		memcpy(block + rest, p2, take);
-		crypto_stream_chacha20_ietf_xor_ic(block, block, rest + take, st->nonce, ic, st->k);
-		memcpy(c, block, rest + take);
+		if (ic == 2) {
+			for (size_t i = 0; i < rest + take; i++)
+				c[i] = block[i] ^ ks2[i];
+		} else {
+			crypto_stream_chacha20_ietf_xor_ic(block, block, rest + take, st->nonce, ic,
+							   st->k);
+			memcpy(c, block, rest + take);
+		}
 		sodium_memzero(block, sizeof(block));
 		c += rest + take;
 		p2 += take;
@@ -518,26 +545,25 @@ static void push_steps(sbx_ss_state *st, uint8_t *c, const uint8_t *p1, size_t l
 {
 	static const uint8_t pad0[16];
 	mac_state mac_st;
-	uint8_t block[64], lens[16], *mac;
+	uint8_t ks[3 * 64], lens[16], *mac;
 	size_t mlen = l1 + l2;
 
-	crypto_stream_chacha20_ietf(block, sizeof(block), st->nonce, st->k);
-	mac_init(&mac_st, block);
+	/* Blocks 0 (the Poly1305 key), 1 (for E(B)) and 2 in one call. */
+	crypto_stream_chacha20_ietf(ks, sizeof(ks), st->nonce, st->k);
+	mac_init(&mac_st, ks);
 	mac_update(&mac_st, ad, adlen);
 	mac_update(&mac_st, pad0, (0x10 - adlen) & 0xf);
-	memset(block, 0, sizeof(block));
-	block[0] = tag;
-	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), st->nonce, 1, st->k);
-	mac_update(&mac_st, block, sizeof(block));
-	c[0] = block[0];
-	/* E(B) past its first byte is keystream of block 1. */
-	sodium_memzero(block, sizeof(block));
-	encrypt_parts(c + 1, p1, l1, p2, l2, st);
+	/* E(B): B is the tag and zeros. */
+	ks[64] ^= tag;
+	mac_update(&mac_st, ks + 64, 64);
+	c[0] = ks[64];
+	encrypt_parts(c + 1, p1, l1, p2, l2, st, ks + 128);
+	sodium_memzero(ks, sizeof(ks));
 	mac_update(&mac_st, c + 1, mlen);
-	mac_update(&mac_st, pad0, (0x10 - sizeof(block) + mlen) & 0xf);
+	mac_update(&mac_st, pad0, (0x10 - 64 + mlen) & 0xf);
 	for (int i = 0; i < 8; i++) {
 		lens[i] = (uint8_t)((uint64_t)adlen >> (8 * i));
-		lens[8 + i] = (uint8_t)((uint64_t)(sizeof(block) + mlen) >> (8 * i));
+		lens[8 + i] = (uint8_t)((uint64_t)(64 + mlen) >> (8 * i));
 	}
 	mac_update(&mac_st, lens, sizeof(lens));
 	mac = c + 1 + mlen;
@@ -566,7 +592,7 @@ void sbx_ss_push2(sbx_ss_state *st, uint8_t *c, const uint8_t *p1, size_t l1, co
 		ad = none, adlen = 0;
 	/* Up to 256 MiB: far from the 32-bit block counter's end (records are
 	 * at most 64 KiB). */
-	if (l1 + l2 >= SBX_AEAD_STEPS_MIN && l1 + l2 <= ((size_t)256 << 20)) {
+	if (l1 + l2 >= sbx_aead_steps_min() && l1 + l2 <= ((size_t)256 << 20)) {
 		push_steps(st, c, p1, l1, p2, l2, ad, adlen, tag);
 		return;
 	}
@@ -574,4 +600,80 @@ void sbx_ss_push2(sbx_ss_state *st, uint8_t *c, const uint8_t *p1, size_t l1, co
 	memcpy(scratch + l1, p2, l2);
 	crypto_secretstream_xchacha20poly1305_push(st, c, NULL, scratch, l1 + l2, ad, adlen, tag);
 	sodium_memzero(scratch, l1 + l2);
+}
+
+/* The steps of crypto_secretstream_xchacha20poly1305_pull(): the tag from
+ * E(B), the MAC over ad, E(B) and the ciphertext checked before anything is
+ * decrypted, then the state moved as push moved it. */
+static int pull_steps(sbx_ss_state *st, uint8_t *m, unsigned char *tag, const uint8_t *in,
+		      size_t mlen, const uint8_t *ad, size_t adlen)
+{
+	static const uint8_t pad0[16];
+	const uint8_t *c = in + 1, *stored = in + 1 + mlen;
+	mac_state mac_st;
+	uint8_t ks[3 * 64], lens[16], mac[16];
+	unsigned char t;
+	size_t first = mlen < 64 ? mlen : 64;
+
+	/* Blocks 0, 1 and 2 in one call, as push makes them. */
+	crypto_stream_chacha20_ietf(ks, sizeof(ks), st->nonce, st->k);
+	mac_init(&mac_st, ks);
+	mac_update(&mac_st, ad, adlen);
+	mac_update(&mac_st, pad0, (0x10 - adlen) & 0xf);
+	/* E(B) is in[0] and block 1's keystream; the tag is in[0] ^ its
+	 * first byte. */
+	t = in[0] ^ ks[64];
+	ks[64] = in[0];
+	mac_update(&mac_st, ks + 64, 64);
+	mac_update(&mac_st, c, mlen);
+	mac_update(&mac_st, pad0, (0x10 - 64 + mlen) & 0xf);
+	for (int i = 0; i < 8; i++) {
+		lens[i] = (uint8_t)((uint64_t)adlen >> (8 * i));
+		lens[8 + i] = (uint8_t)((uint64_t)(64 + mlen) >> (8 * i));
+	}
+	mac_update(&mac_st, lens, sizeof(lens));
+	mac_final(&mac_st, mac);
+	if (sodium_memcmp(mac, stored, sizeof(mac)) != 0) {
+		sodium_memzero(mac, sizeof(mac));
+		sodium_memzero(ks, sizeof(ks));
+		return -1;
+	}
+	for (size_t i = 0; i < first; i++)
+		m[i] = c[i] ^ ks[128 + i];
+	sodium_memzero(ks, sizeof(ks));
+	chacha_xor(m + first, c + first, mlen - first, st, 3);
+	for (size_t i = 0; i < SS_INONCEBYTES; i++)
+		st->nonce[SS_COUNTERBYTES + i] ^= mac[i];
+	sodium_increment(st->nonce, SS_COUNTERBYTES);
+	if ((t & crypto_secretstream_xchacha20poly1305_TAG_REKEY) ||
+	    sodium_is_zero(st->nonce, SS_COUNTERBYTES))
+		crypto_secretstream_xchacha20poly1305_rekey(st);
+	*tag = t;
+	return 0;
+}
+
+int sbx_ss_pull(sbx_ss_state *st, uint8_t *m, unsigned long long *mlen, unsigned char *tag,
+		const uint8_t *in, size_t inlen, const uint8_t *ad, size_t adlen)
+{
+	static const uint8_t none[1];
+	unsigned char t = 0;
+	size_t len;
+
+	if (inlen < crypto_secretstream_xchacha20poly1305_ABYTES)
+		return -1;
+	len = inlen - crypto_secretstream_xchacha20poly1305_ABYTES;
+	if (!ad)
+		ad = none, adlen = 0;
+	/* The steps pay where ChaCha20 and Poly1305 run on AVX-512; elsewhere
+	 * libsodium's pull is as fast. */
+	if (len < SBX_AEAD_STEPS_MIN || len > ((size_t)256 << 20) || !sbx_aead_avx512(-1))
+		return crypto_secretstream_xchacha20poly1305_pull(st, m, mlen, tag, in, inlen, ad,
+								  adlen);
+	if (pull_steps(st, m, &t, in, len, ad, adlen) < 0)
+		return -1;
+	if (mlen)
+		*mlen = len;
+	if (tag)
+		*tag = t;
+	return 0;
 }

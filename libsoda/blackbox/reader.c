@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "internal.h"
 
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
@@ -484,9 +485,8 @@ static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *fram
 
 	if (!decryptable(rs, h))
 		return false;
-	if (crypto_secretstream_xchacha20poly1305_pull(&rs->ss, rd->plain, &plen, &tag,
-						       frame + SBX_HEADER_BYTES, h->len, frame,
-						       SBX_AD_BYTES) != 0)
+	if (sbx_ss_pull(&rs->ss, rd->plain, &plen, &tag, frame + SBX_HEADER_BYTES, h->len, frame,
+			SBX_AD_BYTES) != 0)
 		return false;
 	authentic(rd, rs, h, pos, rd->plain, plen, tag);
 	return true;
@@ -747,9 +747,9 @@ static void batch_decrypt(batch *b, size_t from, size_t to)
 		bframe *f = &b->f[i];
 		ss_state st = b->st[i];
 
-		f->ok = crypto_secretstream_xchacha20poly1305_pull(
-				&st, b->pbuf + f->poff, &f->plen, &f->tag, f->it.frame + SBX_HEADER_BYTES,
-				f->it.h.len, f->it.frame, SBX_AD_BYTES) == 0;
+		f->ok = sbx_ss_pull(&st, b->pbuf + f->poff, &f->plen, &f->tag,
+				    f->it.frame + SBX_HEADER_BYTES, f->it.h.len, f->it.frame,
+				    SBX_AD_BYTES) == 0;
 		sodium_memzero(&st, sizeof(st));
 	}
 }
