@@ -7,9 +7,9 @@
  * --cpus pins the guest (every linux.uml process of it) to those host CPUs
  * (the cpus= share); soda-monitor then keeps to the other CPUs.
  *
- * Throughput: the guest copies N MiB (default 32), and then 3N MiB, of 1 KiB
+ * Throughput: the guest copies N MiB (default 16), and then 3N MiB, of 1 KiB
  * lines from a file in its memory with dd, 64 KiB per write, in R rounds
- * (default 5) of:
+ * (default 7) of:
  *   raw       into the write-only line itself: a node of its own for the
  *             line's device (4,65), since the agent removes /dev/ttyS1
  *             once it holds the line. soda-monitor reads the bytes and
@@ -21,8 +21,12 @@
  *             frames (the agent is such a second process);
  *   blackbox  into /dev/blackbox: the agent seals each line as a record and
  *             writes the frames to the line; the monitor stores them (group
- *             commit with fdatasync).
- * The blackbox time runs until the store stops growing by data (polled
+ *             commit with fdatasync);
+ *   ring      through /dev/blackbox.ring: `/soda/init log FILE` reads the
+ *             file (N or 3N MiB of the same lines) straight into the ring
+ *             the agent shares with it (backends/uml/guest/bbring.h); the
+ *             agent copies it out, seals it and writes the frames.
+ * The blackbox and ring times run until the store stops growing by data (polled
  * every millisecond; the checkpoint written a moment later does not count).
  * Every run also carries a fixed cost: the console's round trip, the fork
  * and exec of dd, the pipeline filling and draining (about 45 ms here, a
@@ -30,8 +34,8 @@
  * difference: 2N MiB / (median time of the 3N MiB runs - median time of
  * the N MiB runs), and the ratios from those times (raw / blackbox; also
  * relay / raw and blackbox / relay). The whole-run figures are printed too.
- * 7 rounds of 32 MiB fill 900 MiB of the store's 1 GiB quota; the run
- * fails if the store dropped frames.
+ * 7 rounds of 16 MiB fill 900 MiB of the store's 1 GiB quota (the FIFO
+ * and the ring); the run fails if the store dropped frames.
  *
  * The bench also prints how busy each host CPU was during the runs of each
  * mode (/proc/stat, from the command's start to its end on the console):
@@ -202,13 +206,13 @@ static const char *copy_cmd(const char *dst, unsigned mib, char *buf, size_t len
 }
 
 struct run_times {
-	double raw, relay, bb, guest;
+	double raw, relay, bb, guest, ring;
 };
 
 /* Busy and total time of each host CPU (/proc/stat, in ticks), summed over
  * the runs of each mode: which side of the line was busy. */
 #define MAX_CPUS 8
-enum { M_RAW, M_RELAY, M_BB, N_MODES };
+enum { M_RAW, M_RELAY, M_BB, M_RING, N_MODES };
 static unsigned long long cpu_busy[N_MODES][MAX_CPUS], cpu_total[N_MODES][MAX_CPUS];
 static int n_cpus;
 
@@ -246,13 +250,37 @@ static void cpu_mark(int mode, int end)
 	}
 }
 
-/* One of each run for @mib MiB; the blackbox run's time lasts until the
- * store stops growing. */
-static void one_size(soda_server *srv, const char *dir, unsigned mib, struct run_times *t)
+/* Runs @cmd in the guest, through the agent into the store: the time until
+ * the store stops growing (and the guest's own time in @guest). */
+static double store_run(soda_server *srv, const char *dir, const char *cmd, int mode,
+			double *guest)
 {
 	struct watch w = { .dir = dir, .bytes = store_bytes(dir) };
-	char cmd[256];
 	pthread_t th;
+	double t0;
+
+	w.last_growth = now_s();
+	pthread_create(&th, NULL, watch_store, &w);
+	cpu_mark(mode, 0);
+	t0 = now_s();
+	run(srv, cmd);
+	if (guest)
+		*guest = now_s() - t0;
+	cpu_mark(mode, 1);
+	/* The store stops growing: nothing more is on its way. */
+	while (now_s() - w.last_growth < 0.5)
+		usleep(10000);
+	w.stop = true;
+	pthread_join(th, NULL);
+	return w.last_growth - t0;
+}
+
+/* One of each run for @mib MiB (@lines: a file of that size, for the
+ * ring's producer); the blackbox runs last until the store stops growing. */
+static void one_size(soda_server *srv, const char *dir, unsigned mib, const char *lines,
+		     struct run_times *t)
+{
+	char cmd[256];
 	double t0;
 
 	/* Raw: the line itself. */
@@ -274,20 +302,12 @@ static void one_size(soda_server *srv, const char *dir, unsigned mib, struct run
 	t->relay = now_s() - t0;
 	cpu_mark(M_RELAY, 1);
 
-	/* Through the agent and the store. */
-	w.last_growth = now_s();
-	pthread_create(&th, NULL, watch_store, &w);
-	cpu_mark(M_BB, 0);
-	t0 = now_s();
-	run(srv, copy_cmd("/dev/blackbox", mib, cmd, sizeof(cmd)));
-	t->guest = now_s() - t0;
-	cpu_mark(M_BB, 1);
-	/* The store stops growing: nothing more is on its way. */
-	while (now_s() - w.last_growth < 0.5)
-		usleep(10000);
-	w.stop = true;
-	pthread_join(th, NULL);
-	t->bb = w.last_growth - t0;
+	/* Through the FIFO, the agent and the store. */
+	t->bb = store_run(srv, dir, copy_cmd("/dev/blackbox", mib, cmd, sizeof(cmd)), M_BB,
+			  &t->guest);
+	/* Through the ring: its producer reads the file into the ring. */
+	snprintf(cmd, sizeof(cmd), "/soda/init log %s", lines);
+	t->ring = store_run(srv, dir, cmd, M_RING, NULL);
 }
 
 /* CPU time the hypervisor gave to others (steal, /proc/stat), in
@@ -382,6 +402,84 @@ static void guest_parts(soda_server *srv, unsigned mib, double raw_s, double bb_
 	       bb_m, bb_s * 1e3, raw_m / bb_m, raw_m / (raw_m + fifo), raw_m / (raw_m + seal));
 }
 
+/* @lines records of a line each, one per `usleep 5000` of a guest shell
+ * loop, into /dev/blackbox (or, @ring, through a pipe into one `/soda/init
+ * log`); for each, the time it became readable in the store minus the
+ * time the guest sealed it, in ms (the guest's clock, uncorrected). */
+static size_t latency(soda_server *srv, const char *dir, const soda_blackbox_key *key,
+		      unsigned lines, int ring, double *lat, double *rate)
+{
+	soda_blackbox_reader_options ropts = SODA_BLACKBOX_READER_OPTIONS_INIT;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *e = NULL;
+	double deadline, first = 0, last = 1;
+	char cmd[320];
+	size_t n = 0;
+
+	ropts.types = 1ull << SODA_BLACKBOX_TEXT;
+	/* A second back: the guest's clock runs a few ms behind. */
+	ropts.since_usec = realtime_usec() - 1000000u;
+	if (soda_blackbox_reader_open(&rd, dir, key, &ropts, SODA_BLACKBOX_READ_FOLLOW, &e) < 0)
+		die("reader", e);
+	/* Catch up with what is there, so that the samples measure the store,
+	 * not the reader's backlog. */
+	for (int r; (r = soda_blackbox_reader_next(rd, &rec, 0, &e)) != -EAGAIN;)
+		if (r <= 0)
+			die("reading the store", e);
+	if (ring)
+		snprintf(cmd, sizeof(cmd),
+			 "((i=0; while [ $i -lt %u ]; do printf 'LAT %%d\\n' $i; usleep 5000; "
+			 "i=$((i+1)); done) </dev/null 2>/dev/null | /soda/init log >/dev/null 2>&1) &",
+			 lines);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "(i=0; while [ $i -lt %u ]; do printf 'LAT %%d\\n' $i > /dev/blackbox; "
+			 "usleep 5000; i=$((i+1)); done) </dev/null >/dev/null 2>&1 &",
+			 lines);
+	run(srv, cmd);
+	deadline = now_s() + lines * 0.02 + 30;
+	while (n < lines && now_s() < deadline) {
+		int r = soda_blackbox_reader_next(rd, &rec, 0, &e);
+		const uint8_t *body;
+		size_t len;
+
+		if (r == -EAGAIN) {
+			usleep(200);
+			continue;
+		}
+		if (r <= 0)
+			die("reading the store", e);
+		body = soda_blackbox_record_get_data(rec, &len);
+		if (len >= 4 && memcmp(body, "LAT ", 4) == 0) {
+			if (!n)
+				first = now_s();
+			last = now_s();
+			lat[n++] = (double)(realtime_usec() - soda_blackbox_record_get_realtime(rec)) /
+				   1000.0;
+		}
+	}
+	soda_blackbox_reader_close(rd);
+	if (n == 0)
+		die("no latency sample arrived", NULL);
+	*rate = (double)n / (last - first);
+	return n;
+}
+
+static void print_latency(const char *how, double *lat, size_t n, double rate)
+{
+	size_t over = 0;
+
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	for (size_t i = 0; i < n; i++)
+		over += lat[i] > 10.0;
+	printf("Latency sealed in guest -> readable in store, %s, %zu records at %.0f/s\n", how, n,
+	       rate);
+	printf("  min %.2f ms  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", lat[0],
+	       lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100], lat[n - 1]);
+	printf("  over 10 ms: %zu of %zu\n", over, n);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "mib", required_argument, NULL, 'm' },
@@ -397,14 +495,14 @@ int main(int argc, char **argv)
 	soda_server *srv = NULL;
 	soda_error *e = NULL;
 	uint8_t box[32];
-	unsigned mib = 32, lines = 1000, rounds = 5;
+	unsigned mib = 16, lines = 1000, rounds = 7;
 	const char *cpus = NULL;
 	soda_shares *shares = NULL;
-	double t0, raw_s, bb_s, *lat, lat_first = 0, lat_last = 1;
-	double raw[2][MAX_ROUNDS], relay[2][MAX_ROUNDS], bb[2][MAX_ROUNDS];
-	double relay_s, steal0, t_rounds, sys_us;
+	double t0, raw_s, bb_s, *lat, *lat_ring, lat_rate, lat_rate_ring;
+	double raw[2][MAX_ROUNDS], relay[2][MAX_ROUNDS], bb[2][MAX_ROUNDS], ring[2][MAX_ROUNDS];
+	double relay_s, ring_s, steal0, t_rounds, sys_us;
 	uint64_t garbage;
-	size_t n_lat = 0;
+	size_t n_lat, n_lat_ring;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -419,10 +517,11 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	/* The store keeps 1 GiB: what the rounds put there must fit. */
-	if ((uint64_t)rounds * 4 * mib > 960) {
+	/* The store keeps 1 GiB: what the rounds put there (N and 3N MiB, by
+	 * the FIFO and by the ring) must fit. */
+	if ((uint64_t)rounds * 8 * mib > 960) {
 		fprintf(stderr, "bench-bbguest: %u rounds of %u MiB store %u MiB, more than the store's "
-			"quota allows (960 MiB)\n", rounds, mib, rounds * 4 * mib);
+			"quota allows (960 MiB)\n", rounds, mib, rounds * 8 * mib);
 		return 2;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -454,8 +553,9 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd),
 		 "mount -t tmpfs -o size=%uM none /tmp && "
 		 "yes \"$(printf '%%01023d' 7)\" | head -c %u > /tmp/lines && "
+		 "head -c %u /tmp/lines > /tmp/lines1 && "
 		 "mknod " RAW_LINE " c 4 65",
-		 3 * mib + 1, 3 * mib * 1024u * 1024u);
+		 4 * mib + 1, 3 * mib * 1024u * 1024u, mib * 1024u * 1024u);
 	run(srv, cmd);
 
 	/* What one system call of the guest costs: dd copies 20,000 single
@@ -473,15 +573,17 @@ int main(int argc, char **argv)
 	for (unsigned r = 0; r < rounds; r++) {
 		struct run_times one, two;
 
-		one_size(srv, dir, mib, &one);
-		one_size(srv, dir, 3 * mib, &two);
+		one_size(srv, dir, mib, "/tmp/lines1", &one);
+		one_size(srv, dir, 3 * mib, "/tmp/lines", &two);
 		raw[0][r] = one.raw, raw[1][r] = two.raw;
 		relay[0][r] = one.relay, relay[1][r] = two.relay;
 		bb[0][r] = one.bb, bb[1][r] = two.bb;
+		ring[0][r] = one.ring, ring[1][r] = two.ring;
 		printf("  round %u: %u MiB raw %.3f s, relay %.3f s, blackbox %.3f s (the guest's copy "
-		       "%.3f s); %u MiB raw %.3f, relay %.3f, blackbox %.3f (%.3f)\n",
-		       r + 1, mib, one.raw, one.relay, one.bb, one.guest, 3 * mib, two.raw, two.relay,
-		       two.bb, two.guest);
+		       "%.3f s), ring %.3f s; %u MiB raw %.3f, relay %.3f, blackbox %.3f (%.3f), "
+		       "ring %.3f\n",
+		       r + 1, mib, one.raw, one.relay, one.bb, one.guest, one.ring, 3 * mib, two.raw,
+		       two.relay, two.bb, two.guest, two.ring);
 	}
 	t_rounds = now_s() - t_rounds;
 	steal0 = steal_s() - steal0;
@@ -490,6 +592,7 @@ int main(int argc, char **argv)
 	raw_s = median(raw[1], rounds) - median(raw[0], rounds);
 	relay_s = median(relay[1], rounds) - median(relay[0], rounds);
 	bb_s = median(bb[1], rounds) - median(bb[0], rounds);
+	ring_s = median(ring[1], rounds) - median(ring[0], rounds);
 	/* The raw bytes crossed the line: the store declares them all as bytes
 	 * that were no frame. */
 	garbage = declared_garbage(dir);
@@ -502,9 +605,10 @@ int main(int argc, char **argv)
 	       cpus ? cpus : "any");
 	for (int k = 0; k < 2; k++)
 		printf("  whole runs of %3u MiB: raw %.3f s, relay %.3f s, blackbox %.3f s "
-		       "(ratio %.2f; with the fixed cost of a run)\n",
+		       "(ratio %.2f), ring %.3f s (ratio %.2f; with the fixed cost of a run)\n",
 		       (2 * k + 1) * mib, median(raw[k], rounds), median(relay[k], rounds),
-		       median(bb[k], rounds), median(raw[k], rounds) / median(bb[k], rounds));
+		       median(bb[k], rounds), median(raw[k], rounds) / median(bb[k], rounds),
+		       median(ring[k], rounds), median(raw[k], rounds) / median(ring[k], rounds));
 	printf("  %u MiB in steady state (median of the %u MiB runs minus that of the %u MiB "
 	       "runs):\n",
 	       2 * mib, 3 * mib, mib);
@@ -515,7 +619,10 @@ int main(int argc, char **argv)
 	       2 * mib * 1.048576 / relay_s);
 	printf("  blackbox (/dev/blackbox)   %7.3f s  %7.1f MB/s\n", bb_s,
 	       2 * mib * 1.048576 / bb_s);
+	printf("  blackbox (the ring)        %7.3f s  %7.1f MB/s  (/soda/init log FILE)\n", ring_s,
+	       2 * mib * 1.048576 / ring_s);
 	printf("  ratio blackbox/raw         %7.2f   (target 0.8)\n", raw_s / bb_s);
+	printf("  ratio ring/raw             %7.2f   (target 0.8)\n", raw_s / ring_s);
 	printf("  ratio relay/raw            %7.2f   "
 	       "(no sealing, no frames: the cost of a second process)\n",
 	       raw_s / relay_s);
@@ -524,7 +631,7 @@ int main(int argc, char **argv)
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  a system call in the guest: %.1f us (dd of 20,000 single bytes)\n", sys_us);
 	{
-		static const char *const mode[N_MODES] = { "raw", "relay", "blackbox" };
+		static const char *const mode[N_MODES] = { "raw", "relay", "blackbox", "ring" };
 
 		printf("  busy CPUs during the runs (the guest's copy):");
 		for (int m = 0; m < N_MODES; m++) {
@@ -539,54 +646,14 @@ int main(int argc, char **argv)
 	}
 	guest_parts(srv, 2 * mib, raw_s, bb_s);
 
-	/* Latency: sealed in the guest -> readable in the store. */
-	{
-		soda_blackbox_reader_options ropts = SODA_BLACKBOX_READER_OPTIONS_INIT;
-		soda_blackbox_reader *rd = NULL;
-		const soda_blackbox_record *rec;
-		double deadline;
-
-		lat = calloc(lines, sizeof(*lat));
-		ropts.types = 1ull << SODA_BLACKBOX_TEXT;
-		/* A second back: the guest's clock runs a few ms behind. */
-		ropts.since_usec = realtime_usec() - 1000000u;
-		if (!lat || soda_blackbox_reader_open(&rd, dir, key, &ropts, SODA_BLACKBOX_READ_FOLLOW,
-						      &e) < 0)
-			die("reader", e);
-		/* Catch up with what is there, so that the samples measure the
-		 * store, not the reader's backlog. */
-		for (int r; (r = soda_blackbox_reader_next(rd, &rec, 0, &e)) != -EAGAIN;)
-			if (r <= 0)
-				die("reading the store", e);
-		snprintf(cmd, sizeof(cmd),
-			 "(i=0; while [ $i -lt %u ]; do printf 'LAT %%d\\n' $i > /dev/blackbox; "
-			 "usleep 5000; i=$((i+1)); done) </dev/null >/dev/null 2>&1 &",
-			 lines);
-		run(srv, cmd);
-		deadline = now_s() + lines * 0.02 + 30;
-		while (n_lat < lines && now_s() < deadline) {
-			int r = soda_blackbox_reader_next(rd, &rec, 0, &e);
-
-			if (r == -EAGAIN) {
-				usleep(200);
-				continue;
-			}
-			if (r <= 0)
-				die("reading the store", e);
-			size_t len;
-			const uint8_t *body = soda_blackbox_record_get_data(rec, &len);
-
-			if (len >= 4 && memcmp(body, "LAT ", 4) == 0) {
-				if (!n_lat)
-					lat_first = now_s();
-				lat_last = now_s();
-				lat[n_lat++] = (double)(realtime_usec() -
-							soda_blackbox_record_get_realtime(rec)) /
-					       1000.0;
-			}
-		}
-		soda_blackbox_reader_close(rd);
-	}
+	/* Latency: sealed in the guest -> readable in the store, by the FIFO
+	 * and by the ring. */
+	lat = calloc(lines, sizeof(*lat));
+	lat_ring = calloc(lines, sizeof(*lat_ring));
+	if (!lat || !lat_ring)
+		die("memory", NULL);
+	n_lat = latency(srv, dir, key, lines, 0, lat, &lat_rate);
+	n_lat_ring = latency(srv, dir, key, lines, 1, lat_ring, &lat_rate_ring);
 	/* The guest clock's offset, measured now, corrects the samples. */
 	{
 		pthread_t th;
@@ -610,21 +677,12 @@ int main(int argc, char **argv)
 		       unc_ns / 1e6);
 		for (size_t i = 0; i < n_lat; i++)
 			lat[i] += off_ns / 1e6;
+		for (size_t i = 0; i < n_lat_ring; i++)
+			lat_ring[i] += off_ns / 1e6;
 	}
-	qsort(lat, n_lat, sizeof(*lat), cmp_double);
-	if (n_lat == 0)
-		die("no latency sample arrived", NULL);
-	printf("Latency sealed in guest -> readable in store, %zu records at %.0f/s\n", n_lat,
-	       n_lat / (lat_last - lat_first));
-	printf("  min %.2f ms  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", lat[0],
-	       lat[n_lat / 2], lat[n_lat * 9 / 10], lat[n_lat * 99 / 100], lat[n_lat - 1]);
-	{
-		size_t over = 0;
-
-		for (size_t i = 0; i < n_lat; i++)
-			over += lat[i] > 10.0;
-		printf("  over 10 ms: %zu of %zu\n", over, n_lat);
-	}
+	print_latency("by /dev/blackbox", lat, n_lat, lat_rate);
+	print_latency("by the ring (a pipe into /soda/init log)", lat_ring, n_lat_ring,
+		      lat_rate_ring);
 
 	soda_server_kill(srv, 0, NULL);
 	soda_server_undefine(srv, 0, NULL);
@@ -635,6 +693,7 @@ int main(int argc, char **argv)
 	soda_context_unref(ctx);
 	soda_blackbox_key_free(key);
 	free(lat);
+	free(lat_ring);
 	free(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
 	if (system(cmd) != 0)

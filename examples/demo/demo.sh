@@ -130,7 +130,7 @@ step "9. The blackbox: the web tenant's log is sealed inside the guest and kept 
 run $SODACTL exec web 'printf "order %s accepted\n" 1001 > /dev/blackbox; logger -t shop "payment service up"'
 echo "   An intruder takes the web server: kills every process it can and wipes the logs."
 run $SODACTL exec web 'kill -9 -1 2>/dev/null; rm -rf /var/log; echo "   (intruder) done"'
-run $SODACTL exec web 'printf "order %s accepted\n" 1002 > /dev/blackbox; /bin/busybox true'
+run $SODACTL exec web 'printf "order %s accepted\n" 1002 > /dev/blackbox; printf "order %s shipped\n" 1002 | /soda/init log; /bin/busybox true'
 echo "   The landlord proves the store intact and complete without any key:"
 run $BLACKBOX verify "$STATE/blackbox/web"
 grep -rqa "order 1001" "$STATE/blackbox/web" && echo "   !! plaintext in the store" || echo "   the host's copy holds no plaintext (grep 'order 1001' finds nothing)"

@@ -5,7 +5,8 @@
  * decrypt with the tenant's key; they keep coming after an intruder in the
  * guest kills what it can and deletes the guest's logs; the host (store
  * files, monitor memory) never holds the plaintext; SIGKILL of the monitor
- * mid-write loses at most the unflushed group and is reported.
+ * mid-write loses at most the unflushed group and is reported; lines come
+ * through /dev/blackbox.ring too, and a hostile producer of it is refused.
  *
  * Markers are composed inside the guest (printf 'SODA-BB-%s' X) so that the
  * whole marker never crosses the console, which the host legitimately sees.
@@ -19,7 +20,8 @@
 
 static soda_blackbox_key *tenant; /* the tenant's key pair: the test plays the tenant */
 
-static soda_server *start_bb_server(th_env *env, const char *name)
+/* @tools (or NULL): a host directory the guest sees at /tools. */
+static soda_server *start_bb_server_with(th_env *env, const char *name, const char *tools)
 {
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
@@ -29,10 +31,19 @@ static soda_server *start_bb_server(th_env *env, const char *name)
 	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
+	if (tools)
+		assert_soda_ok(soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY,
+							    &env->err),
+			       env->err);
 	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
 	return srv;
+}
+
+static soda_server *start_bb_server(th_env *env, const char *name)
+{
+	return start_bb_server_with(env, name, NULL);
 }
 
 static char *store_dir(th_env *env, soda_server *srv)
@@ -460,6 +471,105 @@ static void test_idle_heartbeats(void **state)
 	free(dir);
 }
 
+/* How many TEXT records are exactly @body. */
+static long records_equal(const char *dir, const char *body)
+{
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	long count = 0;
+	int r;
+
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const uint8_t *b = soda_blackbox_record_get_data(rec, &n);
+
+		count += soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_TEXT &&
+			 n == strlen(body) && memcmp(b, body, n) == 0;
+	}
+	assert_soda_ok(r, err);
+	soda_blackbox_reader_close(rd);
+	return count;
+}
+
+/* /dev/blackbox.ring: lines through shared memory (`/soda/init log`), a
+ * long stream that wraps the ring many times, a last line without its
+ * newline; and a hostile producer (tests/tools/ringattack.c) that tries to
+ * shrink and grow the ring under the agent and lies about what it wrote:
+ * the seals refuse the first two, the agent closes its connection on the
+ * lie and says so in the stream, and the next producers, the FIFO and the
+ * guest go on. */
+static void test_ring(void **state)
+{
+	th_env *env = *state;
+	const soda_blackbox_report *rep;
+	soda_blackbox_reader *rd;
+	soda_blackbox_report *vrep = NULL;
+	char tools[256], *dir, *all, *out = NULL;
+	soda_server *srv;
+	long bulk;
+
+	th_require_root();
+	th_build_image(env);
+	snprintf(tools, sizeof(tools), "%s", SODA_TEST_RINGATTACK);
+	*strrchr(tools, '/') = '\0';
+	srv = start_bb_server_with(env, "bbring", tools);
+	dir = store_dir(env, srv);
+
+	assert_int_equal(th_exec(srv,
+				 "printf 'SODA-BB-%s\\nSODA-BB-%s\\nSODA-BB-%s' RING1 RING2 RING3 | "
+				 "/soda/init log",
+				 NULL),
+			 0);
+	/* 3 MB of 13-byte lines: the 1 MiB ring wraps, the producer waits for
+	 * room. */
+	assert_int_equal(th_exec(srv,
+				 "yes \"$(printf 'SODA-BB-%s' BULK)\" | head -c 3000000 > /tmp/bulk && "
+				 "/soda/init log /tmp/bulk",
+				 NULL),
+			 0);
+	/* Not a producer's way in: a missing file, an option. */
+	assert_int_not_equal(th_exec(srv, "/soda/init log /nonexistent", NULL), 0);
+	assert_int_equal(th_exec(srv, "/soda/init log --help", NULL), 2);
+
+	assert_int_equal(th_exec(srv, "/tools/ringattack", &out), 0);
+	print_message("%s", out);
+	assert_non_null(strstr(out, "shrink: refused"));
+	assert_non_null(strstr(out, "grow: refused"));
+	assert_non_null(strstr(out, "closed by the agent"));
+	free(out);
+	/* The agent goes on: another producer, the FIFO. */
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' RING4 | /soda/init log", NULL), 0);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' FIFO > /dev/blackbox", NULL), 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+
+	all = read_all(dir, &rep, &rd);
+	assert_non_null(strstr(all, "guest text: SODA-BB-RING1\nguest text: SODA-BB-RING2\n"
+				    "guest text: SODA-BB-RING3\n"));
+	assert_non_null(strstr(all, "guest lifecycle: /dev/blackbox.ring: producer's connection "
+				    "closed: it broke the ring's protocol"));
+	assert_non_null(strstr(all, "guest text: SODA-BB-RING4"));
+	assert_non_null(strstr(all, "guest text: SODA-BB-FIFO"));
+	assert_true(strstr(all, "broke the ring's protocol") < strstr(all, "SODA-BB-RING4"));
+	/* What the attacker put in the ring under its lie was not taken. */
+	assert_null(strstr(all, "ring attack"));
+	if (soda_blackbox_report_get_status(rep) != SODA_BLACKBOX_INTACT)
+		print_findings(rep);
+	assert_int_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_INTACT);
+	soda_blackbox_reader_close(rd);
+	free(all);
+	/* Every line of the bulk, none twice: 3,000,000 / 13 whole lines. */
+	bulk = records_equal(dir, "SODA-BB-BULK");
+	print_message("bulk through the ring: %ld lines\n", bulk);
+	assert_int_equal(bulk, 3000000 / 13);
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_INTACT);
+	soda_blackbox_report_free(vrep);
+	soda_server_unref(srv);
+	free(dir);
+}
+
 static void test_bad_keys(void **state)
 {
 	th_env *env = *state;
@@ -478,6 +588,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_keys, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_heartbeats, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_ring, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_end_to_end_and_intruder, env_setup,
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_monitor_killed_mid_write, env_setup,

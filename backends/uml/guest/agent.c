@@ -53,7 +53,9 @@
 
 #ifdef SODA_AGENT_BLACKBOX
 #include "agent_blackbox.h"
+#include "bbring.h"
 #else
+#define BB_MAX_FDS 8
 /* Built without libsodium.a: no blackbox, and the agent says so. */
 typedef struct bb_agent bb_agent;
 static bb_agent *bb_start(const char *hex_pk, const char *label)
@@ -518,7 +520,7 @@ static long mono_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char cmdline[4096], *words[MAX_WORDS];
 	sigset_t set;
@@ -528,7 +530,14 @@ int main(void)
 	long stop_deadline = 0;
 
 	if (getpid() != 1) {
-		fprintf(stderr, "soda-agent runs as PID 1 of a libsoda guest\n");
+#ifdef SODA_AGENT_BLACKBOX
+		/* A producer for the blackbox: /soda/init log [FILE...]. */
+		if (argc > 1 && strcmp(argv[1], "log") == 0)
+			return bbring_log_main(argc - 1, argv + 1);
+#endif
+		(void)argc, (void)argv;
+		fprintf(stderr, "soda-agent runs as PID 1 of a libsoda guest "
+				"(or as '/soda/init log [FILE...]': lines into the blackbox)\n");
 		return 2;
 	}
 	mount_basics();
@@ -573,11 +582,11 @@ int main(void)
 
 	for (;;) {
 		struct signalfd_siginfo si;
-		struct pollfd pfd[1 + 8];
+		struct pollfd pfd[1 + BB_MAX_FDS];
 		int nfd = 1, timeout;
 
 		pfd[0] = (struct pollfd){ sfd, POLLIN, 0 };
-		nfd += bb_poll_fds(blackbox, pfd + 1, 8);
+		nfd += bb_poll_fds(blackbox, pfd + 1, BB_MAX_FDS);
 		timeout = blackbox ? bb_timeout_ms(blackbox) : -1;
 		if (stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;

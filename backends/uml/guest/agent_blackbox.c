@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +23,7 @@
 
 #include "../../../libsoda/blackbox/writer.h"
 #include "agent_blackbox.h"
+#include "bbring.h"
 
 #define BB_LINE "/dev/ttyS1"
 #define BB_FIFO "/dev/blackbox"
@@ -32,6 +34,22 @@
 /* Frames of one pass of the event loop go to the line in one write: every
  * write is a system call of the guest kernel, which costs. */
 #define OUT_BUF_BYTES (512 * 1024)
+/* /dev/blackbox.ring: producers at once, the agent's copy of each one's
+ * ring, and how many copies it takes of one ring per pass (the others
+ * wait meanwhile). */
+#define RING_MAX 8
+#define RING_BUF_BYTES (256 * 1024)
+#define RING_ROUNDS 4
+
+struct ring_conn {
+	int fd; /* the producer's connection; -1: a free slot */
+	struct bbring_hdr *hdr;
+	uint8_t *data;
+	uint64_t tail; /* ours: the header's copy is the producer's to spoil */
+	char *buf;     /* taken, not yet sealed (the start of a line) */
+	size_t len;
+	bool eof;
+};
 
 struct bb_agent {
 	sbw_writer *w;
@@ -45,6 +63,8 @@ struct bb_agent {
 	uint64_t audit_serial;  /* ...in the event with this serial */
 	int con_real;  /* the real console */
 	int con_master; /* the userland's console, a pty */
+	int ring_listen; /* /dev/blackbox.ring */
+	struct ring_conn rings[RING_MAX];
 	char slave[64];
 	char fifo_buf[FIFO_BUF_BYTES];
 	size_t fifo_len;
@@ -470,6 +490,8 @@ static int open_console(bb_agent *bb)
 	return 0;
 }
 
+static int open_ring_socket(void);
+
 bb_agent *bb_start(const char *hex_pk, const char *label)
 {
 	sbw_options opts = { .origin = SBX_ORIGIN_GUEST,
@@ -488,6 +510,9 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	if (!bb)
 		return NULL;
 	bb->line = bb->kmsg = bb->syslog = bb->fifo = bb->cn = bb->con_real = bb->con_master = -1;
+	bb->ring_listen = -1;
+	for (int i = 0; i < RING_MAX; i++)
+		bb->rings[i].fd = -1;
 	bb->out = malloc(OUT_BUF_BYTES);
 	bb->audit = -1;
 	bb->line = bb->out ? open_line() : -1;
@@ -511,6 +536,7 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	bb->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	bb->syslog = open_syslog();
 	bb->fifo = open_fifo();
+	bb->ring_listen = open_ring_socket();
 	bb->audit = open_audit();
 	if (bb->audit < 0)
 		bb->cn = open_proc_connector();
@@ -519,12 +545,13 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 		bb->slave[0] = '\0';
 	}
 	{
-		char what[160];
+		char what[200];
 		int n = snprintf(what, sizeof(what),
-				 "agent started: kernel log %s, syslog %s, %s %s, exec events %s, "
+				 "agent started: kernel log %s, syslog %s, %s %s, %s %s, exec events %s, "
 				 "console %s",
 				 bb->kmsg >= 0 ? "on" : "off", bb->syslog >= 0 ? "on" : "off", BB_FIFO,
-				 bb->fifo >= 0 ? "on" : "off",
+				 bb->fifo >= 0 ? "on" : "off", BBRING_PATH,
+				 bb->ring_listen >= 0 ? "on" : "off",
 				 bb->audit >= 0	 ? "on (audit)"
 				 : bb->cn >= 0 ? "on (proc connector)"
 					       : "off",
@@ -554,6 +581,11 @@ int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]) && n < max; i++)
 		if (fds[i] >= 0)
 			pfd[n++] = (struct pollfd){ fds[i], POLLIN, 0 };
+	if (bb->ring_listen >= 0 && n < max)
+		pfd[n++] = (struct pollfd){ bb->ring_listen, POLLIN, 0 };
+	for (int i = 0; i < RING_MAX && n < max; i++)
+		if (bb->rings[i].fd >= 0 && !bb->rings[i].eof)
+			pfd[n++] = (struct pollfd){ bb->rings[i].fd, POLLIN, 0 };
 	return n;
 }
 
@@ -567,6 +599,18 @@ int bb_timeout_ms(bb_agent *bb)
 	if (!bb->clock_fresh)
 		read_clocks(bb);
 	bb->clock_fresh = false;
+	/* A ring's producer tells us only when we said we sleep; if it
+	 * published meanwhile, no sleep. */
+	for (int i = 0; i < RING_MAX; i++) {
+		struct ring_conn *rc = &bb->rings[i];
+
+		if (rc->fd < 0)
+			continue;
+		__atomic_store_n(&rc->hdr->agent_waiting, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (rc->eof || __atomic_load_n(&rc->hdr->head, __ATOMIC_ACQUIRE) != rc->tail)
+			return 0;
+	}
 	sbw_tick(bb->w, &next);
 	flush_frames(bb); /* a heartbeat, if one was due */
 	now = bb->now_mono;
@@ -626,13 +670,47 @@ static void on_syslog(bb_agent *bb)
 	}
 }
 
+/* Seals the whole lines at the start of @buf (@len bytes), as many as one
+ * record holds each (the reader hands them out one record per line):
+ * sealing costs per record, and 64 records of a KiB cost the guest's only
+ * CPU about twice what one of 64 KiB does. A line longer than
+ * LINE_MAX_BYTES goes in parts of its own. Returns the bytes sealed; the
+ * rest is the start of a line. */
+static size_t seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt, uint64_t mono)
+{
+	size_t off = 0;
+
+	for (;;) {
+		const char *start = buf + off;
+		size_t avail = len - off, lines = 0;
+
+		for (;;) {
+			size_t left = avail - lines;
+			const char *nl = memchr(start + lines, '\n',
+						left < LINE_MAX_BYTES ? left : LINE_MAX_BYTES);
+
+			if (!nl || (size_t)(nl + 1 - start) > SBX_RECORD_MAX_BODY)
+				break;
+			lines = (size_t)(nl + 1 - start);
+		}
+		if (lines) {
+			sbw_append_lines_at(bb->w, start, lines, rt, mono);
+			off += lines;
+		} else if (avail >= LINE_MAX_BYTES) {
+			sbw_append_at(bb->w, SBX_R_TEXT, 0, start, LINE_MAX_BYTES, rt, mono);
+			off += LINE_MAX_BYTES;
+		} else {
+			return off;
+		}
+	}
+}
+
 static void on_fifo(bb_agent *bb)
 {
 	for (bool first = true;; first = false) {
 		ssize_t n = read(bb->fifo, bb->fifo_buf + bb->fifo_len,
 				 sizeof(bb->fifo_buf) - bb->fifo_len);
-		size_t off = 0;
-		uint64_t rt, mono;
+		size_t off;
 		bool drained;
 
 		if (n <= 0)
@@ -645,43 +723,146 @@ static void on_fifo(bb_agent *bb)
 		 * to ask again (each read is a system call of the guest). */
 		drained = (size_t)n < sizeof(bb->fifo_buf) - bb->fifo_len;
 		bb->fifo_len += (size_t)n;
-		/* The lines of one read arrived together. */
-		rt = bb->now_rt;
-		mono = bb->now_mono;
-		/* Whole lines are sealed together, as many as one record holds
-		 * (the reader hands them out one record per line): sealing costs
-		 * per record, and 64 records of a KiB cost the guest's only CPU
-		 * about twice what one of 64 KiB does. A line longer than
-		 * LINE_MAX_BYTES goes in parts of its own. What is left of a
-		 * line moves down once per read. */
-		for (;;) {
-			char *start = bb->fifo_buf + off;
-			size_t avail = bb->fifo_len - off, lines = 0;
-
-			for (;;) {
-				size_t left = avail - lines;
-				char *nl = memchr(start + lines, '\n',
-						  left < LINE_MAX_BYTES ? left : LINE_MAX_BYTES);
-
-				if (!nl || (size_t)(nl + 1 - start) > SBX_RECORD_MAX_BODY)
-					break;
-				lines = (size_t)(nl + 1 - start);
-			}
-			if (lines) {
-				sbw_append_lines_at(bb->w, start, lines, rt, mono);
-				off += lines;
-			} else if (avail >= LINE_MAX_BYTES) {
-				sbw_append_at(bb->w, SBX_R_TEXT, 0, start, LINE_MAX_BYTES, rt, mono);
-				off += LINE_MAX_BYTES;
-			} else {
-				break;
-			}
-		}
+		/* The lines of one read arrived together; what is left of a line
+		 * moves down once per read. */
+		off = seal_lines(bb, bb->fifo_buf, bb->fifo_len, bb->now_rt, bb->now_mono);
 		memmove(bb->fifo_buf, bb->fifo_buf + off, bb->fifo_len - off);
 		bb->fifo_len -= off;
 		if (drained)
 			return;
 	}
+}
+
+/* /dev/blackbox.ring (bbring.h): a producer connects, the agent hands it a
+ * ring of its own. */
+static int open_ring_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BBRING_PATH);
+	unlink(BBRING_PATH);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(BBRING_PATH, 0666) < 0 ||
+	    listen(fd, RING_MAX) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void ring_close(bb_agent *bb, struct ring_conn *rc, const char *why)
+{
+	if (why) {
+		char what[160];
+		int n = snprintf(what, sizeof(what), "%s: producer's connection closed: %s",
+				 BBRING_PATH, why);
+
+		sbw_append_at(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n, bb->now_rt, bb->now_mono);
+	}
+	munmap(rc->hdr, BBRING_DATA_OFFSET + BBRING_SIZE);
+	close(rc->fd);
+	free(rc->buf);
+	memset(rc, 0, sizeof(*rc));
+	rc->fd = -1;
+}
+
+static void on_ring_connect(bb_agent *bb)
+{
+	for (;;) {
+		int fd = accept4(bb->ring_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), mfd;
+		struct ring_conn *rc = NULL;
+		char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { "", 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		void *map;
+
+		if (fd < 0)
+			return;
+		for (int i = 0; i < RING_MAX && !rc; i++)
+			if (bb->rings[i].fd < 0)
+				rc = &bb->rings[i];
+		/* Sealed: the producer can neither shrink the file under our
+		 * mapping (SIGBUS for PID 1) nor grow it. */
+		mfd = rc ? memfd_create("blackbox-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING) : -1;
+		if (mfd < 0 || ftruncate(mfd, BBRING_DATA_OFFSET + BBRING_SIZE) < 0 ||
+		    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+		    (map = mmap(NULL, BBRING_DATA_OFFSET + BBRING_SIZE, PROT_READ | PROT_WRITE,
+				MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+			/* No room, or no memory: the producer finds no ring. */
+			if (mfd >= 0)
+				close(mfd);
+			close(fd);
+			continue;
+		}
+		rc->fd = fd;
+		rc->hdr = map;
+		rc->data = (uint8_t *)map + BBRING_DATA_OFFSET;
+		rc->tail = 0;
+		rc->len = 0;
+		rc->buf = malloc(RING_BUF_BYTES);
+		*rc->hdr = (struct bbring_hdr){ .magic = BBRING_MAGIC,
+						.version = BBRING_VERSION,
+						.size = BBRING_SIZE };
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &mfd, sizeof(int));
+		if (!rc->buf || sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+			ring_close(bb, rc, NULL);
+		close(mfd);
+	}
+}
+
+/* Takes what the producer published, seals its whole lines; at its end,
+ * the rest too. */
+static void ring_take(bb_agent *bb, struct ring_conn *rc, bool eof)
+{
+	for (int round = 0; round < RING_ROUNDS; round++) {
+		long n = bbring_take(rc->hdr, rc->data, BBRING_SIZE, &rc->tail,
+				     (uint8_t *)rc->buf + rc->len, RING_BUF_BYTES - rc->len);
+		size_t off;
+
+		if (n < 0) {
+			ring_close(bb, rc, "it broke the ring's protocol");
+			return;
+		}
+		if (n == 0)
+			break;
+		if (round)
+			read_clocks(bb);
+		__atomic_store_n(&rc->hdr->tail, rc->tail, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_exchange_n(&rc->hdr->writer_waiting, 0, __ATOMIC_ACQ_REL))
+			send(rc->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		rc->len += (size_t)n;
+		off = seal_lines(bb, rc->buf, rc->len, bb->now_rt, bb->now_mono);
+		memmove(rc->buf, rc->buf + off, rc->len - off);
+		rc->len -= off;
+	}
+	if (!eof)
+		return;
+	/* The producer is gone: what it published is all there is. */
+	if (__atomic_load_n(&rc->hdr->head, __ATOMIC_ACQUIRE) != rc->tail)
+		return; /* more next pass */
+	if (rc->len)
+		sbw_append_at(bb->w, SBX_R_TEXT, 0, rc->buf, rc->len, bb->now_rt, bb->now_mono);
+	ring_close(bb, rc, NULL);
+}
+
+static void on_ring(bb_agent *bb, struct ring_conn *rc)
+{
+	char buf[64];
+	ssize_t n;
+
+	/* Wake-up bytes; none (the end) means the producer closed. */
+	while ((n = recv(rc->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		rc->eof = true;
 }
 
 static void on_proc_event(bb_agent *bb)
@@ -775,7 +956,17 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 			relay(bb, bb->con_master, bb->con_real, SBX_R_CONSOLE_OUT);
 		else if (pfd[i].fd == bb->con_real)
 			relay(bb, bb->con_real, bb->con_master, SBX_R_CONSOLE_IN);
+		else if (pfd[i].fd == bb->ring_listen)
+			on_ring_connect(bb);
+		else
+			for (int r = 0; r < RING_MAX; r++)
+				if (pfd[i].fd == bb->rings[r].fd)
+					on_ring(bb, &bb->rings[r]);
 	}
+	/* Every ring, told or not: producers under load do not tell. */
+	for (int r = 0; r < RING_MAX; r++)
+		if (bb->rings[r].fd >= 0)
+			ring_take(bb, &bb->rings[r], bb->rings[r].eof);
 	sbw_tick(bb->w, NULL);
 	flush_frames(bb);
 }
@@ -799,6 +990,9 @@ void bb_end(bb_agent *bb)
 		on_kmsg(bb);
 	if (bb->fifo >= 0)
 		on_fifo(bb);
+	for (int r = 0; r < RING_MAX; r++)
+		if (bb->rings[r].fd >= 0)
+			ring_take(bb, &bb->rings[r], false);
 	if (bb->syslog >= 0)
 		on_syslog(bb);
 	if (bb->audit >= 0)

@@ -11,6 +11,8 @@
  *   kernel log        /dev/kmsg                      SBX_R_KERNEL (aux: level)
  *   syslog            /dev/log (datagram socket)     SBX_R_SYSLOG (aux: priority)
  *   any line          /dev/blackbox (a FIFO anyone may write)   SBX_R_TEXT
+ *                     /dev/blackbox.ring (shared memory, bbring.h; the
+ *                     producer `/soda/init log`)   SBX_R_TEXT
  *   program starts    audit (every execve; the agent is the audit daemon
  *                     and locks the rules), else the proc connector
  *                                                    SBX_R_EXEC (aux: pid)
@@ -29,7 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BB_MAX_FDS 8
+#define BB_MAX_FDS 17 /* 7 sources, the ring's socket, 8 producers */
 
 typedef struct bb_agent bb_agent;
 
