@@ -7,7 +7,7 @@
  * --cpus pins the guest (every linux.uml process of it) to those host CPUs
  * (the cpus= share); soda-monitor then keeps to the other CPUs.
  *
- * Throughput: the guest copies N MiB (default 16), and then 3N MiB, of 1 KiB
+ * Throughput: the guest copies N MiB (default 32), and then 3N MiB, of 1 KiB
  * lines from a file in its memory with dd, 64 KiB per write, in R rounds
  * (default 7) of:
  *   raw       into the write-only line itself: a node of its own for the
@@ -33,9 +33,12 @@
  * quarter of a 32 MiB raw run). The throughput is therefore taken from the
  * difference: 2N MiB / (median time of the 3N MiB runs - median time of
  * the N MiB runs), and the ratios from those times (raw / blackbox; also
- * relay / raw and blackbox / relay). The whole-run figures are printed too.
- * 7 rounds of 16 MiB fill 900 MiB of the store's 1 GiB quota (the FIFO
- * and the ring); the run fails if the store dropped frames.
+ * relay / raw and blackbox / relay). The whole-run figures are printed too,
+ * and the median over the rounds of each round's own ratio (its 3N run
+ * minus its N run, for raw and for the blackbox), which a slow spell of
+ * the machine in one round disturbs less. Every round has a server of its
+ * own (a round of 32 MiB puts 256 MiB in its store, whose quota is 1 GiB);
+ * the run fails if a store dropped frames.
  *
  * The bench also prints how busy each host CPU was during the runs of each
  * mode (/proc/stat, from the command's start to its end on the console):
@@ -83,6 +86,7 @@
 #define RAW_LINE "/tmp/rawline"
 
 static soda_context *bench_ctx;
+static char bench_server_name[32] = "bbbench-1"; /* the one running */
 static char bench_dir[] = "/tmp/soda-bench-XXXXXX";
 
 /* Fails the run, leaving nothing behind: servers killed, state removed. */
@@ -94,7 +98,7 @@ static void die(const char *what, soda_error *e)
 	if (bench_ctx) {
 		soda_server *srv = NULL;
 
-		if (soda_server_lookup(&srv, bench_ctx, "bbbench", NULL) == 0) {
+		if (soda_server_lookup(&srv, bench_ctx, bench_server_name, NULL) == 0) {
 			soda_server_kill(srv, 0, NULL);
 			soda_server_unref(srv);
 		}
@@ -397,9 +401,58 @@ static void guest_parts(soda_server *srv, unsigned mib, double raw_s, double bb_
 	       "    FIFO write + read %.1f ms, sealing 64 KiB records %.1f ms (%s)\n"
 	       "    raw = tmpfs + line = %.1f ms (measured %.1f); blackbox = raw + FIFO + "
 	       "sealing = %.1f ms (measured %.1f)\n"
-	       "    ratio of the parts %.2f; with sealing free %.2f; with the FIFO free %.2f\n",
+	       "    ratio of the parts %.2f; with sealing free %.2f; without the FIFO (the ring's "
+	       "path) %.2f\n",
 	       mib, line, tmpfs, fifo, seal, avx ? "AVX-512" : "no AVX-512", raw_m, raw_s * 1e3,
 	       bb_m, bb_s * 1e3, raw_m / bb_m, raw_m / (raw_m + fifo), raw_m / (raw_m + seal));
+}
+
+/* Server @index of the bench (one per round: each has a store, and its
+ * 1 GiB quota, of its own), booted, with N and 3N MiB of lines in its
+ * memory and a node of the line. */
+static soda_server *bench_server(soda_context *ctx, unsigned index, const uint8_t box[32],
+				 const char *clk, const soda_shares *shares, unsigned mib,
+				 char **ret_dir)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_error *e = NULL;
+	char cmd[512];
+
+	snprintf(bench_server_name, sizeof(bench_server_name), "bbbench-%u", index);
+	if (soda_server_config_new(&cfg, bench_server_name, &e) < 0 ||
+	    soda_server_config_set_memory(cfg, (uint64_t)(5 * mib + 128) << 20, &e) < 0 ||
+	    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
+	    soda_server_config_add_share(cfg, clk, "/clk", SODA_SHARE_READONLY, &e) < 0 ||
+	    (shares && soda_server_config_set_shares(cfg, shares, &e) < 0) ||
+	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
+	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0 ||
+	    soda_server_get_blackbox_dir(ret_dir, srv, &e) < 0)
+		die("setup", e);
+	soda_server_config_free(cfg);
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t tmpfs -o size=%uM none /tmp && "
+		 "yes \"$(printf '%%01023d' 7)\" | head -c %u > /tmp/lines && "
+		 "head -c %u /tmp/lines > /tmp/lines1 && "
+		 "mknod " RAW_LINE " c 4 65",
+		 4 * mib + 1, 3 * mib * 1024u * 1024u, mib * 1024u * 1024u);
+	run(srv, cmd);
+	return srv;
+}
+
+/* Checks that the raw runs' bytes crossed the line (the store declares
+ * them as bytes that were no frame: at least 8 MiB per MiB of N, the raw
+ * and relay runs of N and 3N MiB), and adds them to @total. */
+static void check_garbage(const char *dir, unsigned mib, uint64_t *total)
+{
+	uint64_t garbage = declared_garbage(dir);
+
+	if (garbage < 8ull * mib * 1048576u) {
+		fprintf(stderr, "bench-bbguest: the store declares %llu bytes of raw line, not %llu\n",
+			(unsigned long long)garbage, 8ull * mib * 1048576u);
+		die("the raw baseline did not cross the line", NULL);
+	}
+	*total += garbage;
 }
 
 /* @lines records of a line each, one per `usleep 5000` of a guest shell
@@ -490,18 +543,17 @@ int main(int argc, char **argv)
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
 	char *state_dir = bench_dir, cmd[512], *dir = NULL, clk[128], now_file[160];
 	soda_blackbox_key *key = NULL;
-	soda_server_config *cfg = NULL;
 	soda_context *ctx = NULL;
 	soda_server *srv = NULL;
 	soda_error *e = NULL;
 	uint8_t box[32];
-	unsigned mib = 16, lines = 1000, rounds = 7;
+	unsigned mib = 32, lines = 1000, rounds = 7;
 	const char *cpus = NULL;
 	soda_shares *shares = NULL;
 	double t0, raw_s, bb_s, *lat, *lat_ring, lat_rate, lat_rate_ring;
 	double raw[2][MAX_ROUNDS], relay[2][MAX_ROUNDS], bb[2][MAX_ROUNDS], ring[2][MAX_ROUNDS];
 	double relay_s, ring_s, steal0, t_rounds, sys_us;
-	uint64_t garbage;
+	uint64_t garbage = 0;
 	size_t n_lat, n_lat_ring;
 	int c;
 
@@ -517,11 +569,11 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	/* The store keeps 1 GiB: what the rounds put there (N and 3N MiB, by
-	 * the FIFO and by the ring) must fit. */
-	if ((uint64_t)rounds * 8 * mib > 960) {
-		fprintf(stderr, "bench-bbguest: %u rounds of %u MiB store %u MiB, more than the store's "
-			"quota allows (960 MiB)\n", rounds, mib, rounds * 8 * mib);
+	/* A store keeps 1 GiB: what a round puts there (N and 3N MiB, by the
+	 * FIFO and by the ring) must fit. */
+	if ((uint64_t)8 * mib > 960) {
+		fprintf(stderr, "bench-bbguest: a round of %u MiB stores %u MiB, more than the store's "
+			"quota allows (960 MiB)\n", mib, 8 * mib);
 		return 2;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -539,40 +591,25 @@ int main(int argc, char **argv)
 	    soda_blackbox_key_get_box_public(key, box, sizeof(box)) < 0 ||
 	    soda_context_open(&ctx, NULL, &copts, 0, &e) < 0 || !(bench_ctx = ctx) ||
 	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
-	    soda_server_config_new(&cfg, "bbbench", &e) < 0 ||
-	    soda_server_config_set_memory(cfg, (uint64_t)(5 * mib + 128) << 20, &e) < 0 ||
-	    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
-	    soda_server_config_add_share(cfg, clk, "/clk", SODA_SHARE_READONLY, &e) < 0 ||
-	    (cpus && (soda_shares_new(&shares, &e) < 0 || soda_shares_set_cpus(shares, cpus, &e) < 0 ||
-		      soda_server_config_set_shares(cfg, shares, &e) < 0)) ||
-	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
-	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0 ||
-	    soda_server_get_blackbox_dir(&dir, srv, &e) < 0)
+	    (cpus && (soda_shares_new(&shares, &e) < 0 || soda_shares_set_cpus(shares, cpus, &e) < 0)))
 		die("setup", e);
-
-	snprintf(cmd, sizeof(cmd),
-		 "mount -t tmpfs -o size=%uM none /tmp && "
-		 "yes \"$(printf '%%01023d' 7)\" | head -c %u > /tmp/lines && "
-		 "head -c %u /tmp/lines > /tmp/lines1 && "
-		 "mknod " RAW_LINE " c 4 65",
-		 4 * mib + 1, 3 * mib * 1024u * 1024u, mib * 1024u * 1024u);
-	run(srv, cmd);
-
-	/* What one system call of the guest costs: dd copies 20,000 single
-	 * bytes (a read and a write each); the console's own round trip,
-	 * timed with `true`, is taken off. */
-	t0 = now_s();
-	run(srv, "true");
-	sys_us = now_s() - t0;
-	t0 = now_s();
-	run(srv, "dd if=/dev/zero of=/dev/null bs=1 count=20000 2>/dev/null");
-	sys_us = (now_s() - t0 - sys_us) / 40000 * 1e6;
 
 	steal0 = steal_s();
 	t_rounds = now_s();
 	for (unsigned r = 0; r < rounds; r++) {
 		struct run_times one, two;
 
+		/* A server of its own per round; the last one stays for the
+		 * rest. */
+		if (srv) {
+			check_garbage(dir, mib, &garbage);
+			soda_server_kill(srv, 0, NULL);
+			soda_server_undefine(srv, 0, NULL);
+			soda_server_unref(srv);
+			free(dir);
+			dir = NULL;
+		}
+		srv = bench_server(ctx, r + 1, box, clk, shares, mib, &dir);
 		one_size(srv, dir, mib, "/tmp/lines1", &one);
 		one_size(srv, dir, 3 * mib, "/tmp/lines", &two);
 		raw[0][r] = one.raw, raw[1][r] = two.raw;
@@ -593,14 +630,18 @@ int main(int argc, char **argv)
 	relay_s = median(relay[1], rounds) - median(relay[0], rounds);
 	bb_s = median(bb[1], rounds) - median(bb[0], rounds);
 	ring_s = median(ring[1], rounds) - median(ring[0], rounds);
-	/* The raw bytes crossed the line: the store declares them all as bytes
-	 * that were no frame. */
-	garbage = declared_garbage(dir);
-	if (garbage < 8ull * rounds * mib * 1048576u) {
-		fprintf(stderr, "bench-bbguest: the store declares %llu bytes of raw line, not %llu\n",
-			(unsigned long long)garbage, 8ull * rounds * mib * 1048576u);
-		die("the raw baseline did not cross the line", NULL);
-	}
+	check_garbage(dir, mib, &garbage);
+	/* What one system call of the guest costs: dd copies 20,000 single
+	 * bytes (a read and a write each); the console's own round trip,
+	 * timed with `true`, is taken off. */
+	t0 = now_s();
+	run(srv, "true");
+	sys_us = now_s() - t0;
+	t0 = now_s();
+	run(srv, "dd if=/dev/zero of=/dev/null bs=1 count=20000 2>/dev/null");
+	sys_us = (now_s() - t0 - sys_us) / 40000 * 1e6;
+
+
 	printf("Guest to store, 1 KiB lines, median of %u rounds, guest on CPUs %s\n", rounds,
 	       cpus ? cpus : "any");
 	for (int k = 0; k < 2; k++)
@@ -623,6 +664,16 @@ int main(int argc, char **argv)
 	       2 * mib * 1.048576 / ring_s);
 	printf("  ratio blackbox/raw         %7.2f   (target 0.8)\n", raw_s / bb_s);
 	printf("  ratio ring/raw             %7.2f   (target 0.8)\n", raw_s / ring_s);
+	{
+		double fifo_r[MAX_ROUNDS], ring_r[MAX_ROUNDS];
+
+		for (unsigned r = 0; r < rounds; r++) {
+			fifo_r[r] = (raw[1][r] - raw[0][r]) / (bb[1][r] - bb[0][r]);
+			ring_r[r] = (raw[1][r] - raw[0][r]) / (ring[1][r] - ring[0][r]);
+		}
+		printf("  median of the rounds' own ratios: blackbox/raw %.2f, ring/raw %.2f\n",
+		       median(fifo_r, rounds), median(ring_r, rounds));
+	}
 	printf("  ratio relay/raw            %7.2f   "
 	       "(no sealing, no frames: the cost of a second process)\n",
 	       raw_s / relay_s);
@@ -687,7 +738,6 @@ int main(int argc, char **argv)
 	soda_server_kill(srv, 0, NULL);
 	soda_server_undefine(srv, 0, NULL);
 	soda_server_unref(srv);
-	soda_server_config_free(cfg);
 	soda_shares_free(shares);
 	soda_context_recover(ctx, 0, NULL);
 	soda_context_unref(ctx);
