@@ -23,23 +23,14 @@
 
 int main(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char byte, ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			     .msg_controllen = sizeof(ctl) };
-	struct cmsghdr *cm;
 	struct bbring_hdr *h;
 	struct pollfd p;
-	int sock = socket(AF_UNIX, SOCK_STREAM, 0), fd, bad = 0;
+	int sock = -1, fd = bbring_connect(&sock), bad = 0;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BBRING_PATH);
-	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    recvmsg(sock, &mh, 0) != 1 || !(cm = CMSG_FIRSTHDR(&mh))) {
-		printf("no ring: %s\n", strerror(errno));
+	if (fd < 0) {
+		printf("no ring\n");
 		return 1;
 	}
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
 	if (ftruncate(fd, 0) == 0) {
 		printf("shrink: allowed\n");
 		bad = 1;

@@ -54,8 +54,7 @@ void bbring_publish(struct bbring_hdr *h, int sock, uint64_t head, int tell_now)
 		tell(sock);
 }
 
-/* Receives the ring from the agent and maps it. */
-static struct bbring_hdr *ring_open(int *ret_sock)
+int bbring_connect(int *ret_sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char byte, ctl[CMSG_SPACE(sizeof(int))];
@@ -63,9 +62,7 @@ static struct bbring_hdr *ring_open(int *ret_sock)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
 			     .msg_controllen = sizeof(ctl) };
 	struct cmsghdr *cm;
-	struct bbring_hdr *h;
-	struct stat st;
-	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd = -1;
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BBRING_PATH);
 	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -78,6 +75,23 @@ static struct bbring_hdr *ring_open(int *ret_sock)
 		goto fail;
 	}
 	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	*ret_sock = sock;
+	return fd;
+fail:
+	if (sock >= 0)
+		close(sock);
+	return -1;
+}
+
+/* Receives the ring from the agent and maps it. */
+static struct bbring_hdr *ring_open(int *ret_sock)
+{
+	struct bbring_hdr *h;
+	struct stat st;
+	int sock = -1, fd = bbring_connect(&sock);
+
+	if (fd < 0)
+		return NULL;
 	if (fstat(fd, &st) < 0 || st.st_size != BBRING_DATA_OFFSET + BBRING_SIZE) {
 		fprintf(stderr, "log: the ring has the wrong size\n");
 		goto fail;
@@ -95,8 +109,7 @@ static struct bbring_hdr *ring_open(int *ret_sock)
 fail:
 	if (fd >= 0)
 		close(fd);
-	if (sock >= 0)
-		close(sock);
+	close(sock);
 	return NULL;
 }
 

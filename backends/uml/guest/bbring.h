@@ -57,6 +57,10 @@ long bbring_take(const struct bbring_hdr *h, const uint8_t *data, uint32_t size,
  * sleeping agent (one byte on @sock) when @tell says so. */
 void bbring_publish(struct bbring_hdr *h, int sock, uint64_t head, int tell);
 
+/* Connects to the agent's socket and receives a ring: returns its memfd
+ * (and the connection in @ret_sock), or -1 after saying why on stderr. */
+int bbring_connect(int *ret_sock);
+
 /* The producer: `log [FILE...]` copies the files (or stdin) into the ring.
  * Returns an exit status. */
 int bbring_log_main(int argc, char **argv);
