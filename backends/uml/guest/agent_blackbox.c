@@ -222,20 +222,26 @@ static int open_line(void)
 	return fd;
 }
 
-static int open_syslog(void)
+/* A socket of @type anyone in the guest may reach at @path (nonblocking). */
+static int open_unix_socket(int type, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BB_SYSLOG);
-	unlink(BB_SYSLOG);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(BB_SYSLOG, 0666) < 0) {
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+static int open_syslog(void)
+{
+	return open_unix_socket(SOCK_DGRAM, BB_SYSLOG);
 }
 
 static int open_fifo(void)
@@ -737,15 +743,9 @@ static void on_fifo(bb_agent *bb)
  * ring of its own. */
 static int open_ring_socket(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = open_unix_socket(SOCK_STREAM, BBRING_PATH);
 
-	if (fd < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", BBRING_PATH);
-	unlink(BBRING_PATH);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(BBRING_PATH, 0666) < 0 ||
-	    listen(fd, RING_MAX) < 0) {
+	if (fd >= 0 && listen(fd, RING_MAX) < 0) {
 		close(fd);
 		return -1;
 	}
