@@ -5,7 +5,9 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sched.h>
@@ -384,6 +386,51 @@ int su_nl_port_set(su_nl *nl, int ifindex, int master, const char *alias, soda_e
 	if (r < 0)
 		return su_errorf(error, r, "cannot attach interface %d to the bridge: %s", ifindex,
 				 strerror(-r));
+	return 0;
+}
+
+/* The bridge's side of a server's port: no unknown unicast flooded out of
+ * it, nothing learned from it (IFLA_PROTINFO of an AF_BRIDGE setlink,
+ * which br_setlink reads), and the server's MAC as a static entry of the
+ * forwarding database, so that frames for it go to this port and to no
+ * other from the first frame on. */
+static int port_flags(su_nl *nl, int ifindex)
+{
+	struct nlmsghdr *h = nl_msg(nl, RTM_SETLINK, NLM_F_ACK);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	struct nlattr *info;
+
+	ifi->ifi_family = AF_BRIDGE;
+	ifi->ifi_index = ifindex;
+	info = mnl_attr_nest_start(h, IFLA_PROTINFO);
+	mnl_attr_put_u8(h, IFLA_BRPORT_UNICAST_FLOOD, 0);
+	mnl_attr_put_u8(h, IFLA_BRPORT_LEARNING, 0);
+	mnl_attr_nest_end(h, info);
+	return nl_talk(nl, h, NULL, NULL);
+}
+
+static int fdb_static(su_nl *nl, int ifindex, const uint8_t mac[6])
+{
+	struct nlmsghdr *h = nl_msg(nl, RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(h, sizeof(*nd));
+
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_NOARP; /* "static": never ages, not local */
+	nd->ndm_flags = NTF_MASTER;
+	mnl_attr_put(h, NDA_LLADDR, 6, mac);
+	return nl_talk(nl, h, NULL, NULL);
+}
+
+int su_nl_port_server(su_nl *nl, int ifindex, const uint8_t mac[6], soda_error **error)
+{
+	int r = port_flags(nl, ifindex);
+
+	if (r == 0)
+		r = fdb_static(nl, ifindex, mac);
+	if (r < 0)
+		return su_errorf(error, r, "cannot bind interface %d's MAC to its bridge port: %s",
+				 ifindex, strerror(-r));
 	return 0;
 }
 

@@ -60,6 +60,12 @@ int su_nl_bridge_create(su_nl *nl, const char *name, const char *alias, soda_err
  * address generation, with @alias (NULL: unchanged), up. */
 int su_nl_port_set(su_nl *nl, int ifindex, int master, const char *alias, soda_error **error);
 
+/* Makes bridge port @ifindex a server's: the bridge floods it no frame for
+ * an unknown unicast address and learns nothing from it, and @mac is a
+ * static entry on it. So a frame for a server that has not spoken yet, or
+ * is away (its port gone while it restarts), reaches no other server. */
+int su_nl_port_server(su_nl *nl, int ifindex, const uint8_t mac[6], soda_error **error);
+
 /* Deletes a link; a missing one is no error. */
 int su_nl_link_del(su_nl *nl, const char *name, soda_error **error);
 

@@ -53,7 +53,7 @@ int su_port_copy(su_port *to, const su_port *from)
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int su_mac_parse(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
 	char end;
@@ -69,7 +69,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 int su_port_to_nft(const su_port *p, su_nft_port *n)
 {
 	memset(n, 0, sizeof(*n));
-	if (strlen(p->ifname) >= sizeof(n->ifname) || parse_mac(p->mac, n->mac) < 0)
+	if (strlen(p->ifname) >= sizeof(n->ifname) || su_mac_parse(p->mac, n->mac) < 0)
 		return -EINVAL;
 	strcpy(n->ifname, p->ifname);
 	for (size_t i = 0; p->addresses && p->addresses[i]; i++) {

@@ -92,6 +92,8 @@ typedef struct su_port {
 
 void su_port_done(su_port *p);
 int su_port_copy(su_port *to, const su_port *from);
+/* "02:00:..." into six bytes; -EINVAL if it is not one. */
+int su_mac_parse(const char *s, uint8_t mac[6]);
 /* The plugin's view of a port. */
 int su_port_to_nft(const su_port *p, su_nft_port *ret);
 

@@ -1167,6 +1167,16 @@ static int sw_attach(void *userdata, const char *server, uint32_t index, const c
 		r = su_nl_port_set(nl, l.index, br.index, alias, error);
 	else
 		r = su_errorf(error, r, "TAP %s vanished", ifname);
+	if (r == 0) {
+		uint8_t mac_bytes[6];
+
+		r = su_mac_parse(port.mac, mac_bytes);
+		if (r < 0)
+			r = su_errorf(error, r, "MAC '%s' of server '%s' is not a MAC", port.mac,
+				      server);
+		else
+			r = su_nl_port_server(nl, l.index, mac_bytes, error);
+	}
 	if (r < 0)
 		goto out;
 	r = su_netstate_copy(&next, &cur);

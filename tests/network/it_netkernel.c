@@ -204,6 +204,52 @@ static void test_spoofing(void **state)
 	ports_down(ne, ps, 3);
 }
 
+/* Another server's traffic is not flooded to a third. Attack: b listens
+ * on its port (a TAP gets whatever the bridge sends out of it) while a
+ * talks to c, first before c has sent a single frame (a learning bridge
+ * does not know c yet and floods), then while c is away, its port gone as
+ * while it restarts (its entry went with the port). b gets neither; c gets
+ * the first. The bridge knows each server's MAC by a static entry and
+ * learns nothing from server ports. */
+static void test_no_flood(void **state)
+{
+	net_env *ne = *state;
+	port ps[3];
+	uint8_t f[256];
+	size_t len;
+	char *fdb;
+	const char *tag = "for-c-only", *tag2 = "for-c-away";
+
+	three_ports(ne, ps);
+	net_apply(ne, "allow from any to any\n");
+	fdb = ns_out(ne, "bridge fdb show dev %s", ps[2].ifname);
+	assert_non_null(fdb);
+	if (!strcasestr(fdb, ps[2].mac) || !strstr(fdb, " static"))
+		fail_msg("no static entry for c's MAC %s on %s: %s", ps[2].mac, ps[2].ifname, fdb);
+	free(fdb);
+	for (int i = 0; i < 3; i++)
+		fake_drain(ps[i].fd);
+	len = frame_udp4(f, ps[0].mac, ps[2].mac, A_IP, C_IP, 5000, tag);
+	fake_send(ps[0].fd, f, len);
+	assert_true(fake_sees(ps[2].fd, tag, strlen(tag), 300));
+	assert_false(fake_sees(ps[1].fd, tag, strlen(tag), 300));
+
+	/* a's own frames taught the bridge nothing: no learned entry. */
+	fdb = ns_out(ne, "bridge fdb show dev %s", ps[0].ifname);
+	assert_non_null(fdb);
+	for (char *line = strtok(fdb, "\n"); line; line = strtok(NULL, "\n"))
+		if (strcasestr(line, ps[0].mac) && !strstr(line, " static"))
+			fail_msg("the bridge learned a's MAC: %s", line);
+	free(fdb);
+
+	fake_detach(ne, "c", ps[2].ifname, ps[2].fd);
+	len = frame_udp4(f, ps[0].mac, ps[2].mac, A_IP, C_IP, 5000, tag2);
+	for (int i = 0; i < 5; i++)
+		fake_send(ps[0].fd, f, len);
+	assert_false(fake_sees(ps[1].fd, tag2, strlen(tag2), 300));
+	ports_down(ne, ps, 2);
+}
+
 /* The host is invisible: the namespace has an address (on another
  * interface, as a host has), and by Linux's weak host model would answer
  * ARP for it on the bridge and take packets to it. With the switch's
@@ -478,6 +524,7 @@ int main(void)
 						net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_frames, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_spoofing, net_env_setup, net_env_teardown),
+		cmocka_unit_test_setup_teardown(test_no_flood, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_host_invisible, net_env_setup,
 						net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy, net_env_setup, net_env_teardown),
