@@ -250,6 +250,60 @@ static void test_no_flood(void **state)
 	ports_down(ne, ps, 2);
 }
 
+/* The same through an uplink, whose far side the test plays (a TAP): a
+ * host outside reaches a and not b; a's frames for an outside MAC the
+ * bridge has not learned yet go out the uplink and not to b; and once the
+ * outside host has spoken, the uplink has learned it (the uplink learns
+ * and floods as a bridge port does, server ports do not). */
+static void test_uplink_no_flood(void **state)
+{
+	net_env *ne = *state;
+	soda_network_options o = SODA_NETWORK_OPTIONS_INIT;
+	const char *ext_mac = "02:ee:00:00:00:01", *far_mac = "02:ee:00:00:00:99";
+	const char *ext_ip = "198.51.100.200";
+	port ps[2];
+	uint8_t f[256];
+	size_t len;
+	char *fdb;
+	int up;
+
+	assert_int_equal(ns_sh(ne, "ip tuntap add dev sodait-up mode tap"), 0);
+	up = fake_tap_open(ne->netns_path, "sodait-up");
+	o.uplink = "sodait-up";
+	assert_soda_ok(soda_network_create(&ne->net, ne->env.ctx, "lan", &o, 0, &ne->env.err),
+		       ne->env.err);
+	port_up(ne, &ps[0], "a", A_IP "/24", NULL);
+	port_up(ne, &ps[1], "b", B_IP "/24", NULL);
+	ps[0].ip = A_IP;
+	ps[1].ip = B_IP;
+	net_apply(ne, "allow from any to any\n");
+	usleep(50000);
+	fake_drain(up);
+	fake_drain(ps[0].fd);
+	fake_drain(ps[1].fd);
+
+	len = frame_udp4(f, ext_mac, ps[0].mac, ext_ip, A_IP, 5000, "from-outside");
+	fake_send(up, f, len);
+	assert_true(fake_sees(ps[0].fd, "from-outside", 12, 300));
+	assert_false(fake_sees(ps[1].fd, "from-outside", 12, 300));
+	fdb = ns_out(ne, "bridge fdb show dev sodait-up");
+	assert_non_null(fdb);
+	if (!strcasestr(fdb, ext_mac))
+		fail_msg("the uplink did not learn %s: %s", ext_mac, fdb);
+	free(fdb);
+
+	len = frame_udp4(f, ps[0].mac, far_mac, A_IP, ext_ip, 5000, "to-far-away");
+	fake_send(ps[0].fd, f, len);
+	assert_true(fake_sees(up, "to-far-away", 11, 300));
+	assert_false(fake_sees(ps[1].fd, "to-far-away", 11, 300));
+	len = frame_udp4(f, ps[0].mac, ext_mac, A_IP, ext_ip, 5000, "to-outside");
+	fake_send(ps[0].fd, f, len);
+	assert_true(fake_sees(up, "to-outside", 10, 300));
+	assert_false(fake_sees(ps[1].fd, "to-outside", 10, 300));
+	ports_down(ne, ps, 2);
+	close(up);
+}
+
 /* The host is invisible: the namespace has an address (on another
  * interface, as a host has), and by Linux's weak host model would answer
  * ARP for it on the bridge and take packets to it. With the switch's
@@ -525,6 +579,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_frames, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_spoofing, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_no_flood, net_env_setup, net_env_teardown),
+		cmocka_unit_test_setup_teardown(test_uplink_no_flood, net_env_setup_bare,
+						net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_host_invisible, net_env_setup,
 						net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy, net_env_setup, net_env_teardown),

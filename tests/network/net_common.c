@@ -234,7 +234,7 @@ char *ns_out(net_env *ne, const char *fmt, ...)
 
 /* ---- fake guests ---- */
 
-static int tap_open(const char *netns_path, const char *ifname)
+int fake_tap_open(const char *netns_path, const char *ifname)
 {
 	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	int ns = open(netns_path, O_RDONLY | O_CLOEXEC), fd = -1;
@@ -274,7 +274,7 @@ int fake_attach(net_env *ne, const char *server, char ifname[16])
 		       ne->env.err);
 	soda_server_config_free(cfg);
 	soda_server_unref(srv);
-	fd = tap_open(ne->netns_path, ifname);
+	fd = fake_tap_open(ne->netns_path, ifname);
 	/* Let the port come up (no STP, no forwarding delay). */
 	usleep(50000);
 	fake_drain(fd);

@@ -76,6 +76,8 @@ uint64_t host_received(net_env *ne);
 /* Attaches NIC 0 of defined server @server as the uml backend would (the
  * switch's netdev hooks) and opens its TAP; returns the fd (nonblocking). */
 int fake_attach(net_env *ne, const char *server, char ifname[16]);
+/* Opens TAP @ifname in the namespace at @netns_path (nonblocking); asserts. */
+int fake_tap_open(const char *netns_path, const char *ifname);
 void fake_detach(net_env *ne, const char *server, const char *ifname, int fd);
 
 /* Frames. @mac and addresses in text. Return the frame length. */
