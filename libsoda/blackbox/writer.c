@@ -416,6 +416,26 @@ void sbw_output_lost(sbw_writer *w, uint64_t frames, uint64_t bytes)
 	w->need_epoch = true;
 }
 
+int sbw_declare_loss(sbw_writer *w, uint64_t records, uint64_t bytes, uint32_t reason,
+		     uint64_t realtime_usec, uint64_t mono_usec)
+{
+	uint8_t body[SBX_WLOSS_BODY_BYTES] = { 0 };
+	sbx_record_header rh = { .type = SBX_R_LOSS };
+
+	if (!w || reason == 0)
+		return -EINVAL;
+	if (w->ended)
+		return -EPIPE;
+	rh.mono_usec = mono_usec ? mono_usec : now_usec(w, 0);
+	sbx_put64(body, records);
+	sbx_put64(body + 8, bytes);
+	sbx_put32(body + 16, reason);
+	w->st.lost_records += records;
+	w->st.lost_bytes += bytes;
+	return seal(w, SBX_K_DATA, &rh, body, sizeof(body),
+		    realtime_usec ? realtime_usec : now_usec(w, 1), 0);
+}
+
 int sbw_end(sbw_writer *w, uint32_t reason)
 {
 	uint8_t body[SBX_END_BODY_BYTES] = { 0 };

@@ -114,6 +114,14 @@ void sbw_rekey(sbw_writer *w);
  * frame bytes). */
 void sbw_output_lost(sbw_writer *w, uint64_t frames, uint64_t bytes);
 
+/* Loss the writer's user saw before anything reached the writer (a
+ * producer it refused, a message the kernel cut short): a LOSS record now,
+ * with @reason (docs/blackbox-format.md; 1 is the writer's own) and what
+ * is known of the loss (0: unknown). Counts in the heartbeat's and END's
+ * lost records. Returns as sbw_append_at(). */
+int sbw_declare_loss(sbw_writer *w, uint64_t records, uint64_t bytes, uint32_t reason,
+		     uint64_t realtime_usec, uint64_t mono_usec);
+
 /* Ends the stream: an END record with secretstream's final tag. Later
  * appends fail with -EPIPE. */
 int sbw_end(sbw_writer *w, uint32_t reason);
