@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,10 +17,15 @@
 #include "../../libsoda/kv.h"
 #include "elfdeps.h"
 #include "image.h"
+#include "unpack.h"
 
 #define EXT_MAGIC_OFFSET 1080
 #define EXT_MAGIC 0xEF53
 #define IMAGE_ROOM (16ULL << 20)
+/* Bounds on tenant content (unpack.h). */
+#define IMAGE_CONTENT_MAX (64ULL << 30)
+#define IMAGE_ENTRIES_MAX 4000000u
+#define IMAGE_DEPTH_MAX 256u
 
 static const char *find_tool(const char *name)
 {
@@ -145,41 +151,87 @@ static int check_static(const char *busybox, soda_error **error) /* any program 
 	return r;
 }
 
-/* The libsoda part of every image: /soda/init (the agent) and /soda/busybox. */
-static int add_soda_dir(const char *root, const char *agent, const char *busybox,
-			bool link_busybox, soda_error **error)
+/* Copies @from (a host file of libsoda's) to @name in @dirfd, as root's. */
+static int install_at(int dirfd, const char *name, const char *from, soda_error **error)
 {
-	static const char *const dirs[] = { "soda", "proc", "sys", "dev", "tmp", "run", "mnt",
-					    "root", "etc", NULL };
-	char *p;
-	int r;
+	int in, out, r;
 
-	r = mkdirs_in(root, dirs, error);
-	if (r < 0)
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return su_errorf(error, su_neg_errno(), "cannot open %s: %s", from, strerror(errno));
+	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+	if (out < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot create /soda/%s in the image: %s", name,
+			      strerror(errno));
+		close(in);
 		return r;
-	p = su_strdup_printf("%s/soda/init", root);
-	if (!p)
-		return su_errorf(error, -ENOMEM, "out of memory");
-	unlink(p);
-	r = su_copy_file(agent, p, 0755);
-	if (r < 0)
-		su_errorf(error, r, "cannot copy the guest agent %s: %s", agent, strerror(-r));
-	free(p);
-	if (r < 0)
-		return r;
-	p = su_strdup_printf("%s/soda/busybox", root);
-	if (!p)
-		return su_errorf(error, -ENOMEM, "out of memory");
-	unlink(p);
-	if (link_busybox) {
-		if (symlink("/bin/busybox", p) < 0)
-			r = su_errorf(error, su_neg_errno(), "cannot link %s", p);
-	} else {
-		r = su_copy_file(busybox, p, 0755);
-		if (r < 0)
-			su_errorf(error, r, "cannot copy %s: %s", busybox, strerror(-r));
 	}
-	free(p);
+	r = su_copy_fd(in, out);
+	if (r == 0 && ((geteuid() == 0 && fchown(out, 0, 0) < 0) || fchmod(out, 0755) < 0))
+		r = su_neg_errno();
+	if (r < 0)
+		su_errorf(error, r, "cannot copy %s into the image: %s", from, strerror(-r));
+	close(in);
+	close(out);
+	return r;
+}
+
+/* The libsoda part of every image: /soda/init (the agent) and /soda/busybox.
+ * The tree may be a tenant's: /soda and the names in it are replaced
+ * whatever they were (a link to a host directory is removed, never
+ * followed), everything by descriptor from the image's root. */
+static int add_soda_dir(int rootfd, const char *agent, const char *busybox, bool link_busybox,
+			soda_error **error)
+{
+	static const char *const dirs[] = { "proc", "sys", "dev", "tmp", "run", "mnt",
+					    "root", "etc", NULL };
+	static const char *const ours[] = { "init", "busybox", NULL };
+	struct stat st;
+	int soda, r;
+
+	/* The guest's mount points: made when missing; what the tenant put
+	 * there (a link too) is the guest's own business. */
+	for (size_t i = 0; dirs[i]; i++)
+		if (fstatat(rootfd, dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    mkdirat(rootfd, dirs[i], 0755) < 0 && errno != EEXIST)
+			return su_errorf(error, su_neg_errno(), "cannot create /%s in the image: %s",
+					 dirs[i], strerror(errno));
+	if (fstatat(rootfd, "soda", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+	    unlinkat(rootfd, "soda", 0) < 0)
+		return su_errorf(error, su_neg_errno(), "cannot replace /soda in the image: %s",
+				 strerror(errno));
+	if (mkdirat(rootfd, "soda", 0755) < 0 && errno != EEXIST)
+		return su_errorf(error, su_neg_errno(), "cannot create /soda in the image: %s",
+				 strerror(errno));
+	soda = openat(rootfd, "soda", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (soda < 0)
+		return su_errorf(error, su_neg_errno(), "cannot open /soda in the image: %s",
+				 strerror(errno));
+	if ((geteuid() == 0 && fchown(soda, 0, 0) < 0) || fchmod(soda, 0755) < 0) {
+		r = su_errorf(error, su_neg_errno(), "cannot set /soda's owner and mode: %s",
+			      strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; ours[i]; i++) {
+		r = uml_unpack_remove_at(soda, ours[i]);
+		if (r < 0) {
+			su_errorf(error, r, "cannot replace /soda/%s in the image: %s", ours[i],
+				  strerror(-r));
+			goto out;
+		}
+	}
+	r = install_at(soda, "init", agent, error);
+	if (r < 0)
+		goto out;
+	if (link_busybox) {
+		if (symlinkat("/bin/busybox", soda, "busybox") < 0)
+			r = su_errorf(error, su_neg_errno(), "cannot link /soda/busybox: %s",
+				      strerror(errno));
+	} else {
+		r = install_at(soda, "busybox", busybox, error);
+	}
+out:
+	close(soda);
 	return r;
 }
 
@@ -364,14 +416,34 @@ out:
 	return r;
 }
 
+/* The bounds of a tenant's content: the image's size when one is asked
+ * for, else IMAGE_CONTENT_MAX; never more than the work directory's file
+ * system can hold twice over (the staging tree and the image). */
+static void content_limits(const su_image_request *req, uml_unpack_limits *limits)
+{
+	uint64_t max = req->size ? req->size : IMAGE_CONTENT_MAX;
+	struct statvfs vfs;
+
+	if (statvfs(req->work_dir, &vfs) == 0) {
+		uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize / 5 * 2;
+
+		if (avail < max)
+			max = avail;
+	}
+	*limits = (uml_unpack_limits){ .max_bytes = max,
+				       .max_entries = IMAGE_ENTRIES_MAX,
+				       .max_depth = IMAGE_DEPTH_MAX };
+}
+
 int su_image_build(const su_image_request *req, soda_error **error)
 {
 	const char *busybox = req->busybox ? req->busybox : "/bin/busybox";
 	const char *mkfs = find_tool("mkfs.ext4");
 	char *staging = NULL, *root = NULL, *img_tmp = NULL, *img = NULL;
-	uint64_t size = req->size;
+	uint64_t size = req->size, inodes;
+	uml_unpack_stats stats = { 0 };
 	struct stat st;
-	int r;
+	int rootfd = -1, r;
 
 	if (!mkfs)
 		return su_errorf(error, -ENOENT, "mkfs.ext4 (e2fsprogs) is not installed");
@@ -425,45 +497,52 @@ int su_image_build(const su_image_request *req, soda_error **error)
 			r = su_errorf(error, su_neg_errno(), "cannot create %s", root);
 			goto out;
 		}
+		rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rootfd < 0) {
+			r = su_errorf(error, su_neg_errno(), "cannot open %s", root);
+			goto out;
+		}
 		if (req->source_kind == SODA_IMAGE_SOURCE_BUSYBOX) {
 			r = build_busybox_tree(root, busybox, error);
-		} else if (req->source_kind == SODA_IMAGE_SOURCE_DIRECTORY) {
-			const char *cp = find_tool("cp");
-			char *src = su_strdup_printf("%s/.", req->source);
-			char *argv[] = { (char *)cp, "-a", "--reflink=auto", src, root, NULL };
-
-			r = !cp || !src ? su_errorf(error, -ENOENT, "cp is missing")
-					: run_tool(argv, "copying the source directory", error);
-			free(src);
 		} else {
-			const char *tar = find_tool("tar");
-			char *argv[] = { (char *)tar, "-x", "-f", (char *)req->source, "-C", root,
-					 "--numeric-owner", "--no-overwrite-dir", NULL };
+			/* Tenant content: unpacked by descriptor, bounded (unpack.h). */
+			uml_unpack_limits limits;
 
-			r = !tar ? su_errorf(error, -ENOENT, "tar is missing")
-				 : run_tool(argv, "unpacking the tarball", error);
+			content_limits(req, &limits);
+			r = req->source_kind == SODA_IMAGE_SOURCE_DIRECTORY
+				    ? uml_copy_tree(rootfd, req->source, &limits, &stats, error)
+				    : uml_unpack_tar(rootfd, req->source, &limits, &stats, error);
+			if (r < 0)
+				su_error_prefix(error, "building image '%s'", req->name);
 		}
 		if (r < 0)
 			goto out;
-		r = add_soda_dir(root, req->agent, busybox,
+		r = add_soda_dir(rootfd, req->agent, busybox,
 				 req->source_kind == SODA_IMAGE_SOURCE_BUSYBOX, error);
 		if (r < 0)
 			goto out;
-		if (!size) {
-			int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			uint64_t content = dfd >= 0 ? tree_bytes(dfd, 0) : 0;
+		if (req->source_kind == SODA_IMAGE_SOURCE_BUSYBOX) {
+			int dfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 
-			size = (content + content / 4 + IMAGE_ROOM + (4u << 20) - 1) /
-			       (4u << 20) * (4u << 20);
+			stats.bytes = dfd >= 0 ? tree_bytes(dfd, 0) : 0;
+			stats.entries = stats.bytes / 4096;
 		}
+		/* Inodes for every entry (mkfs.ext4's default of one per 16 KiB
+		 * runs out on trees of small files), and room. */
+		inodes = stats.entries + stats.entries / 8 + 4096;
+		if (!size)
+			size = (stats.bytes + stats.bytes / 4 + inodes * 256 + IMAGE_ROOM +
+				(4u << 20) - 1) /
+			       (4u << 20) * (4u << 20);
 		{
-			char label[17], size_arg[32];
+			char label[17], size_arg[32], inodes_arg[32];
 			char *argv[] = { (char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal",
-					 "-L", label, "-E", "root_owner=0:0", "-d", root, img_tmp,
-					 size_arg, NULL };
+					 "-L", label, "-N", inodes_arg, "-E", "root_owner=0:0", "-d", root,
+					 img_tmp, size_arg, NULL };
 
 			snprintf(label, sizeof(label), "%s", req->name);
 			snprintf(size_arg, sizeof(size_arg), "%" PRIu64 "k", size / 1024);
+			snprintf(inodes_arg, sizeof(inodes_arg), "%" PRIu64, inodes);
 			r = run_tool(argv, "mkfs.ext4", error);
 			if (r < 0) {
 				su_error_prefix(error, "building image '%s'", req->name);
@@ -485,6 +564,16 @@ int su_image_build(const su_image_request *req, soda_error **error)
 	su_fsync_dir_of(img);
 	r = write_info(req, img, error);
 out:
+	if (rootfd >= 0) {
+		/* The tenant's tree first, by descriptor and at any depth. */
+		int dfd = open(staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			uml_unpack_remove_at(dfd, "root");
+			close(dfd);
+		}
+		close(rootfd);
+	}
 	su_rm_rf(staging);
 	free(staging);
 	free(root);
