@@ -1,0 +1,808 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Contexts, images, server configurations, servers, shares and events."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import select
+import socket
+import time
+from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
+
+from ._ffi import ffi, lib, take_str, take_strv, to_c, to_str
+from .enums import Direction, EventKind, ImageSource, LogLevel, Stat, State, as_enum
+from .errors import SodaError, call, check_rc, make_error
+
+PathLike = Union[str, bytes, "os.PathLike[str]"]
+
+_START_WAIT_READY = 1 << 0
+_SHARE_READONLY = 1 << 0
+_DUMP_MEMORY = 1 << 0
+_IMAGE_REPLACE = 1 << 0
+_CONTEXT_OPTIONS_VERSION = 1
+
+
+def version() -> str:
+    """The loaded library's version, "MAJOR.MINOR.PATCH"."""
+    return to_str(lib.soda_version())
+
+
+def version_number() -> int:
+    """MAJOR << 16 | MINOR << 8 | PATCH of the loaded library."""
+    return int(lib.soda_version_number())
+
+
+def memory_min() -> int:
+    """The smallest guest memory that boots, in bytes."""
+    return int(lib.soda_memory_min())
+
+
+def name_max() -> int:
+    """The longest server or image name, in bytes."""
+    return int(lib.soda_name_max())
+
+
+def check_name(name: str) -> None:
+    """Raises SodaError (EINVAL, naming the offending byte) for a bad name."""
+    call(lib.soda_name_check, to_c(name))
+
+
+def state_name(state: int) -> str:
+    """The library's name for a state ("running"...)."""
+    return to_str(lib.soda_state_name(int(state)))
+
+
+def _ms(timeout: Optional[float]) -> int:
+    """Seconds (None: no limit) as the library's int32 milliseconds (-1: none)."""
+    if timeout is None:
+        return -1
+    if timeout < 0:
+        raise ValueError("a timeout is not negative")
+    return min(int(timeout * 1000), 2**31 - 1)
+
+
+# ---- shares and statistics ----
+
+class Shares:
+    """A server's resource shares (CPU weight and cap, CPUs, memory
+    backstop, process limit, bandwidth). Built from text, as
+    ``Shares("cpu.weight=300 cpu.max=20% net.out=20Mbit")``, or by setters."""
+
+    def __init__(self, text: Optional[str] = None) -> None:
+        p = ffi.new("soda_shares **")
+        if text is None:
+            call(lib.soda_shares_new, p)
+        else:
+            call(lib.soda_shares_parse, p, to_c(text))
+        self._p = ffi.gc(p[0], lib.soda_shares_free)
+
+    @classmethod
+    def _take(cls, p: Any) -> "Shares":
+        s = cls.__new__(cls)
+        s._p = ffi.gc(p, lib.soda_shares_free)
+        return s
+
+    def copy(self) -> "Shares":
+        p = ffi.new("soda_shares **")
+        call(lib.soda_shares_copy, p, self._p)
+        return Shares._take(p[0])
+
+    def __str__(self) -> str:
+        out = ffi.new("char **")
+        call(lib.soda_shares_format, out, self._p)
+        return take_str(out[0])
+
+    def __repr__(self) -> str:
+        return "Shares(%r)" % str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Shares) and str(self) == str(other)
+
+    @property
+    def cpu_weight(self) -> int:
+        """Proportional CPU weight, 1..10000 (default 100)."""
+        return int(lib.soda_shares_get_cpu_weight(self._p))
+
+    @cpu_weight.setter
+    def cpu_weight(self, weight: int) -> None:
+        call(lib.soda_shares_set_cpu_weight, self._p, int(weight))
+
+    @property
+    def cpu_max(self) -> int:
+        """CPU cap in percent of one CPU; 0: none."""
+        return int(lib.soda_shares_get_cpu_max(self._p))
+
+    @cpu_max.setter
+    def cpu_max(self, percent: int) -> None:
+        call(lib.soda_shares_set_cpu_max, self._p, int(percent))
+
+    @property
+    def cpus(self) -> Optional[str]:
+        """The CPU list ("0-3,6"), or None for all."""
+        return to_str(lib.soda_shares_get_cpus(self._p))
+
+    @cpus.setter
+    def cpus(self, cpus: Optional[str]) -> None:
+        call(lib.soda_shares_set_cpus, self._p, to_c(cpus))
+
+    @property
+    def memory_max(self) -> int:
+        """The host memory backstop in bytes; 0: the default."""
+        return int(lib.soda_shares_get_memory_max(self._p))
+
+    @memory_max.setter
+    def memory_max(self, nbytes: int) -> None:
+        call(lib.soda_shares_set_memory_max, self._p, int(nbytes))
+
+    @property
+    def pids_max(self) -> int:
+        """The host process limit; 0: the default."""
+        return int(lib.soda_shares_get_pids_max(self._p))
+
+    @pids_max.setter
+    def pids_max(self, n: int) -> None:
+        call(lib.soda_shares_set_pids_max, self._p, int(n))
+
+    def set_bandwidth(self, direction: Direction, rate_bps: int, burst_bytes: int = 0) -> None:
+        """Limits @direction to @rate_bps bits per second (0: no limit)."""
+        call(lib.soda_shares_set_bandwidth, self._p, int(direction), int(rate_bps),
+             int(burst_bytes))
+
+    def bandwidth(self, direction: Direction) -> Tuple[int, int]:
+        """(rate in bits per second, burst in bytes); 0 for none or default."""
+        rate = ffi.new("uint64_t *")
+        burst = ffi.new("uint64_t *")
+        check_rc(lib.soda_shares_get_bandwidth(self._p, int(direction), rate, burst),
+                 "bandwidth")
+        return int(rate[0]), int(burst[0])
+
+
+def _shares(s: Union[Shares, str]) -> Shares:
+    return s if isinstance(s, Shares) else Shares(s)
+
+
+def stat_key_name(key: int) -> Optional[str]:
+    """The library's name of a statistic key ("cpu_usec"...), or None."""
+    return to_str(lib.soda_stats_key_name(int(key)))
+
+
+# ---- configurations ----
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """A host directory shared into the guest."""
+    host_dir: str
+    guest_dir: str
+    readonly: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Nic:
+    """A network interface of a configuration."""
+    network: str
+    mac: Optional[str]
+    addresses: Tuple[str, ...]
+
+
+class ServerConfig:
+    """A server's configuration. Setters check their input at once and
+    raise SodaError (EINVAL with a message saying what is wrong)."""
+
+    def __init__(self, name: str, *, image: Optional[str] = None,
+                 memory: Optional[int] = None, memory_mib: Optional[int] = None,
+                 shares: Union[Shares, str, None] = None,
+                 labels: Sequence[str] = ()) -> None:
+        p = ffi.new("soda_server_config **")
+        call(lib.soda_server_config_new, p, to_c(name))
+        self._p = ffi.gc(p[0], lib.soda_server_config_free)
+        if image is not None:
+            self.image = image
+        if memory_mib is not None:
+            memory = memory_mib << 20
+        if memory is not None:
+            self.memory = memory
+        if shares is not None:
+            self.shares = shares  # type: ignore[assignment]
+        for label in labels:
+            self.add_label(label)
+
+    @classmethod
+    def _take(cls, p: Any) -> "ServerConfig":
+        c = cls.__new__(cls)
+        c._p = ffi.gc(p, lib.soda_server_config_free)
+        return c
+
+    def copy(self) -> "ServerConfig":
+        p = ffi.new("soda_server_config **")
+        call(lib.soda_server_config_copy, p, self._p)
+        return ServerConfig._take(p[0])
+
+    def __repr__(self) -> str:
+        return "ServerConfig(%r, image=%r, memory=%d)" % (self.name, self.image, self.memory)
+
+    @property
+    def name(self) -> str:
+        return to_str(lib.soda_server_config_get_name(self._p))
+
+    @property
+    def image(self) -> str:
+        """The image's name in the context's image store (default "busybox")."""
+        return to_str(lib.soda_server_config_get_image(self._p))
+
+    @image.setter
+    def image(self, image: str) -> None:
+        call(lib.soda_server_config_set_image, self._p, to_c(image))
+
+    @property
+    def memory(self) -> int:
+        """Guest memory in bytes."""
+        return int(lib.soda_server_config_get_memory(self._p))
+
+    @memory.setter
+    def memory(self, nbytes: int) -> None:
+        call(lib.soda_server_config_set_memory, self._p, int(nbytes))
+
+    @property
+    def kernel_args(self) -> List[str]:
+        n = lib.soda_server_config_get_kernel_arg_count(self._p)
+        return [to_str(lib.soda_server_config_get_kernel_arg(self._p, i)) for i in range(n)]
+
+    def add_kernel_arg(self, arg: str) -> "ServerConfig":
+        call(lib.soda_server_config_add_kernel_arg, self._p, to_c(arg))
+        return self
+
+    @property
+    def shared_dirs(self) -> List[Share]:
+        """The host directories shared into the guest."""
+        out = []
+        h = ffi.new("const char **")
+        g = ffi.new("const char **")
+        f = ffi.new("unsigned int *")
+        for i in range(lib.soda_server_config_get_share_count(self._p)):
+            check_rc(lib.soda_server_config_get_share(self._p, i, h, g, f), "share")
+            out.append(Share(to_str(h[0]), to_str(g[0]), bool(f[0] & _SHARE_READONLY)))
+        return out
+
+    def add_share(self, host_dir: PathLike, guest_dir: PathLike,
+                  readonly: bool = False) -> "ServerConfig":
+        """Shares host directory @host_dir into the guest at @guest_dir."""
+        call(lib.soda_server_config_add_share, self._p, to_c(host_dir), to_c(guest_dir),
+             _SHARE_READONLY if readonly else 0)
+        return self
+
+    @property
+    def nics(self) -> List[Nic]:
+        out = []
+        net = ffi.new("const char **")
+        mac = ffi.new("const char **")
+        for i in range(lib.soda_server_config_get_nic_count(self._p)):
+            check_rc(lib.soda_server_config_get_nic(self._p, i, net, mac), "nic")
+            addrs = tuple(to_str(lib.soda_server_config_get_nic_address(self._p, i, j))
+                          for j in range(lib.soda_server_config_get_nic_address_count(self._p, i)))
+            out.append(Nic(to_str(net[0]), to_str(mac[0]), addrs))
+        return out
+
+    def add_nic(self, network: str, mac: Optional[str] = None,
+                addresses: Sequence[str] = ()) -> "ServerConfig":
+        """Adds a NIC on @network with @addresses ("198.51.100.7/24")."""
+        call(lib.soda_server_config_add_nic, self._p, to_c(network), to_c(mac), 0)
+        index = lib.soda_server_config_get_nic_count(self._p) - 1
+        for a in addresses:
+            self.add_nic_address(index, a)
+        return self
+
+    def add_nic_address(self, index: int, cidr: str) -> "ServerConfig":
+        call(lib.soda_server_config_add_nic_address, self._p, int(index), to_c(cidr))
+        return self
+
+    @property
+    def labels(self) -> List[str]:
+        return [to_str(lib.soda_server_config_get_label(self._p, i))
+                for i in range(lib.soda_server_config_get_label_count(self._p))]
+
+    def add_label(self, label: str) -> "ServerConfig":
+        """Tags the server; policies use labels as groups."""
+        call(lib.soda_server_config_add_label, self._p, to_c(label))
+        return self
+
+    @property
+    def shares(self) -> Shares:
+        """A copy of the configuration's shares (assign to change them)."""
+        p = ffi.new("soda_shares **")
+        call(lib.soda_server_config_get_shares, p, self._p)
+        return Shares._take(p[0])
+
+    @shares.setter
+    def shares(self, shares: Union[Shares, str]) -> None:
+        call(lib.soda_server_config_set_shares, self._p, _shares(shares)._p)
+
+    def set_shares(self, shares: Union[Shares, str]) -> "ServerConfig":
+        self.shares = shares  # type: ignore[assignment]
+        return self
+
+    def set_blackbox(self, box_public: Any, sign_public: Optional[bytes] = None
+                     ) -> "ServerConfig":
+        """Seals the server's blackbox to the tenant's key: a blackbox.Key,
+        or the 32-byte X25519 public key (with the Ed25519 one, or None)."""
+        if hasattr(box_public, "box_public"):
+            box_public = box_public.box_public
+        for k in (box_public, sign_public):
+            if k is not None and (not isinstance(k, (bytes, bytearray)) or len(k) != 32):
+                raise ValueError("a blackbox public key is 32 bytes")
+        call(lib.soda_server_config_set_blackbox, self._p, bytes(box_public),
+             bytes(sign_public) if sign_public is not None else ffi.NULL)
+        return self
+
+    @property
+    def blackbox(self) -> Optional[bytes]:
+        """The tenant's X25519 public key, or None without a blackbox."""
+        out = ffi.new("uint8_t[32]")
+        if not lib.soda_server_config_get_blackbox(self._p, out):
+            return None
+        return bytes(ffi.buffer(out, 32))
+
+
+# ---- events ----
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One event, as the context delivers it."""
+    kind: Union[EventKind, int]
+    server: str
+    state: Union[State, int]
+    previous: Union[State, int]
+    reason: str
+
+    @classmethod
+    def _from(cls, ev: Any) -> "Event":
+        return cls(as_enum(EventKind, lib.soda_event_get_kind(ev)),
+                   to_str(lib.soda_event_get_server(ev)),
+                   as_enum(State, lib.soda_event_get_state(ev)),
+                   as_enum(State, lib.soda_event_get_previous_state(ev)),
+                   to_str(lib.soda_event_get_reason(ev)) or "")
+
+    def __str__(self) -> str:
+        if self.kind == EventKind.STATE:
+            return "%s: %s -> %s (%s)" % (self.server, state_name(self.previous),
+                                          state_name(self.state), self.reason)
+        return "%s: %s" % (self.server, as_enum(EventKind, self.kind))
+
+
+# ---- context ----
+
+class Context:
+    """A libsoda context: "uml:///" (the default), "uml:///?state=DIR", or
+    "test:///default" (in memory, for tests). Closes on close(), at the
+    end of a with block, or when collected; servers keep running."""
+
+    _p: Any = None
+
+    def __init__(self, uri: Optional[str] = None, *, state_dir: Optional[PathLike] = None,
+                 uml_binary: Optional[PathLike] = None,
+                 monitor_path: Optional[PathLike] = None,
+                 agent_path: Optional[PathLike] = None, uid_base: int = 0,
+                 uid_count: int = 0, cgroup_parent: Optional[str] = None,
+                 netns: Optional[str] = None,
+                 log: Optional[Callable[[LogLevel, str], None]] = None,
+                 log_level: int = 0) -> None:
+        self._handlers: Dict[int, Any] = {}
+        self._queue: Deque[Event] = collections.deque()
+        self._queue_id: Optional[int] = None
+        self._log_cb: Any = None
+        opts = ffi.new("soda_context_options *")
+        check_rc(lib.soda_context_options_init(opts, _CONTEXT_OPTIONS_VERSION), "options")
+        keep = []
+
+        def cstr(v: Any) -> Any:
+            if v is None:
+                return ffi.NULL
+            c = ffi.new("char[]", to_c(v))
+            keep.append(c)
+            return c
+
+        opts.state_dir = cstr(state_dir)
+        opts.uml_binary = cstr(uml_binary)
+        opts.monitor_path = cstr(monitor_path)
+        opts.agent_path = cstr(agent_path)
+        opts.cgroup_parent = cstr(cgroup_parent)
+        opts.netns = cstr(netns)
+        opts.uid_base = uid_base
+        opts.uid_count = uid_count
+        opts.log_level = log_level
+        if log is not None:
+            def on_log(level: int, message: Any, userdata: Any) -> None:
+                try:
+                    log(as_enum(LogLevel, level), to_str(message))
+                except Exception:  # nothing may unwind through C
+                    pass
+            self._log_cb = ffi.callback("soda_log_fn", on_log)
+            opts.log_fn = self._log_cb
+        p = ffi.new("soda_context **")
+        call(lib.soda_context_open, p, to_c(uri), opts, 0)
+        self._p = p[0]
+
+    @classmethod
+    def _wrap(cls, p: Any) -> "Context":
+        """A Context object holding a new reference on C context @p."""
+        c = cls.__new__(cls)
+        c._handlers = {}
+        c._queue = collections.deque()
+        c._queue_id = None
+        c._log_cb = None
+        c._p = lib.soda_context_ref(p)
+        return c
+
+    def _ptr(self) -> Any:
+        if self._p is None:
+            raise ValueError("the context is closed")
+        return self._p
+
+    def close(self) -> None:
+        """Drops the context (servers keep running; their objects keep the
+        context alive until they go)."""
+        if self._p is not None:
+            lib.soda_context_unref(self._p)
+            self._p = None
+            self._handlers.clear()
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    @property
+    def uri(self) -> str:
+        return to_str(lib.soda_context_get_uri(self._ptr()))
+
+    @property
+    def state_dir(self) -> Optional[str]:
+        return to_str(lib.soda_context_get_state_dir(self._ptr()))
+
+    @property
+    def netns(self) -> Optional[str]:
+        """The path of the guests' network namespace, or None."""
+        return to_str(lib.soda_context_get_netns(self._ptr()))
+
+    def recover(self) -> int:
+        """Cleans up after dead monitors now; returns how many servers."""
+        return call(lib.soda_context_recover, self._ptr(), 0)
+
+    # servers
+    def servers(self) -> List[str]:
+        """The servers' names, sorted."""
+        v = ffi.new("char ***")
+        n = ffi.new("size_t *")
+        call(lib.soda_context_list_servers, v, n, self._ptr(), 0)
+        return take_strv(v[0], n[0])
+
+    def server(self, name: str) -> "Server":
+        """The server @name (FileNotFoundError if there is none)."""
+        p = ffi.new("soda_server **")
+        call(lib.soda_server_lookup, p, self._ptr(), to_c(name))
+        return Server(self, p[0])
+
+    def define(self, config: ServerConfig) -> "Server":
+        """Records a new server (shut off) from @config."""
+        p = ffi.new("soda_server **")
+        call(lib.soda_server_define, p, self._ptr(), config._p, 0)
+        return Server(self, p[0])
+
+    # images
+    def images(self) -> List[str]:
+        v = ffi.new("char ***")
+        n = ffi.new("size_t *")
+        call(lib.soda_image_list, v, n, self._ptr(), 0)
+        return take_strv(v[0], n[0])
+
+    def build_image(self, name: str, source_kind: Union[ImageSource, str] = ImageSource.BUSYBOX,
+                    source: Optional[PathLike] = None, size: int = 0,
+                    replace: bool = False) -> None:
+        """Builds image @name from @source (a directory, tarball or ext4
+        file, per @source_kind; nothing for busybox). @size in bytes, 0:
+        what the content needs."""
+        if isinstance(source_kind, str):
+            source_kind = ImageSource[source_kind.upper()]
+        call(lib.soda_image_build, self._ptr(), to_c(name), int(source_kind), to_c(source),
+             int(size), _IMAGE_REPLACE if replace else 0)
+
+    def remove_image(self, name: str) -> None:
+        call(lib.soda_image_remove, self._ptr(), to_c(name), 0)
+
+    def image_path(self, name: str) -> str:
+        out = ffi.new("char **")
+        call(lib.soda_image_get_path, out, self._ptr(), to_c(name))
+        return take_str(out[0])
+
+    # networks (libsoda.network)
+    def networks(self) -> List[str]:
+        v = ffi.new("char ***")
+        n = ffi.new("size_t *")
+        call(lib.soda_context_list_networks, v, n, self._ptr(), 0)
+        return take_strv(v[0], n[0])
+
+    def create_network(self, name: str, uplink: Optional[str] = None,
+                       firewall: bool = True) -> Any:
+        from .network import Network
+        return Network._create(self, name, uplink, firewall)
+
+    def network(self, name: str) -> Any:
+        from .network import Network
+        return Network._lookup(self, name)
+
+    # events
+    def fileno(self) -> int:
+        """A descriptor that is readable when process() has work."""
+        return check_rc(lib.soda_context_get_fd(self._ptr()), "fd")
+
+    def on_event(self, callback: Callable[[Event], Any]) -> int:
+        """Calls @callback(Event) from process() and wait(); returns an id
+        for remove_handler(). An exception in @callback stops that round
+        of processing and is raised from process()."""
+        failure: List[BaseException] = []
+
+        def trampoline(ctx: Any, ev: Any, userdata: Any) -> int:
+            try:
+                callback(Event._from(ev))
+                return 0
+            except BaseException as e:  # nothing may unwind through C
+                failure.append(e)
+                return -1
+
+        cb = ffi.callback("soda_event_fn", trampoline)
+        out = ffi.new("uint64_t *")
+        call(lib.soda_context_add_event_handler, out, self._ptr(), cb, ffi.NULL, ffi.NULL, 0)
+        self._handlers[int(out[0])] = (cb, failure)
+        return int(out[0])
+
+    def remove_handler(self, handler_id: int) -> None:
+        call(lib.soda_context_remove_event_handler, self._ptr(), int(handler_id))
+        self._handlers.pop(handler_id, None)
+
+    def _reraise(self) -> None:
+        for _, failure in self._handlers.values():
+            if failure:
+                e = failure.pop(0)
+                failure.clear()
+                raise e
+
+    def process(self) -> int:
+        """Dispatches pending events to the handlers; never blocks.
+        Returns how many."""
+        try:
+            return call(lib.soda_context_process, self._ptr(), 0)
+        except SodaError:
+            self._reraise()
+            raise
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Waits up to @timeout seconds (None: no limit) for events and
+        dispatches them; 0 on timeout."""
+        try:
+            return call(lib.soda_context_wait, self._ptr(), _ms(timeout), 0)
+        except SodaError:
+            self._reraise()
+            raise
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """Iterates over events as they come: defined, state changes,
+        undefined, from this process or any other on the same state
+        directory. Stops when @timeout seconds pass without one (None:
+        never), or when the loop breaks."""
+        if self._queue_id is None:
+            self._queue_id = self.on_event(self._queue.append)
+        try:
+            while True:
+                while self._queue:
+                    yield self._queue.popleft()
+                if self.process() > 0:
+                    continue
+                if self.wait(timeout) == 0 and not self._queue:
+                    return
+        finally:
+            if self._p is not None and self._queue_id is not None:
+                self.remove_handler(self._queue_id)
+            self._queue_id = None
+
+    def pending_events(self) -> List[Event]:
+        """The events that are there now, without waiting."""
+        return list(self.events(timeout=0))
+
+
+# ---- servers ----
+
+@dataclasses.dataclass(frozen=True)
+class ServerInfo:
+    """A snapshot of a server's run-time facts."""
+    state: Union[State, int]
+    ready: bool
+    monitor_pid: int
+    guest_pid: int
+    uid: int
+    started_usec: int
+    ready_usec: int
+    exit_code: int
+    exit_signal: int
+    reason: str
+
+
+class Server:
+    """A virtual server. As a context manager (``with ctx.define(cfg) as
+    srv:``), it is stopped (killed after stop_timeout) and undefined at the
+    end of the block."""
+
+    stop_timeout = 10.0
+
+    def __init__(self, ctx: Optional[Context], p: Any) -> None:
+        if ctx is None:
+            ctx = Context._wrap(lib.soda_server_get_context(p))
+        self.context = ctx
+        self._p = ffi.gc(p, lib.soda_server_unref)
+
+    def __repr__(self) -> str:
+        return "<Server %s>" % self.name
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        st = self.state
+        if st not in (State.SHUTOFF, State.CRASHED):
+            try:
+                if st == State.PAUSED:
+                    self.kill()
+                else:
+                    self.stop(self.stop_timeout)
+            except SodaError:
+                self.kill()
+        self.undefine()
+
+    def ref(self) -> "Server":
+        """Another handle on the same server."""
+        return Server(None, lib.soda_server_ref(self._p))
+
+    @property
+    def name(self) -> str:
+        return to_str(lib.soda_server_get_name(self._p))
+
+    @property
+    def config(self) -> ServerConfig:
+        """A copy of the server's configuration."""
+        p = ffi.new("soda_server_config **")
+        call(lib.soda_server_get_config, p, self._p)
+        return ServerConfig._take(p[0])
+
+    @property
+    def state(self) -> Union[State, int]:
+        out = ffi.new("int *")
+        call(lib.soda_server_get_state, out, self._p)
+        return as_enum(State, out[0])
+
+    def info(self) -> ServerInfo:
+        p = ffi.new("soda_server_info **")
+        call(lib.soda_server_get_info, p, self._p, 0)
+        i = p[0]
+        try:
+            return ServerInfo(
+                as_enum(State, lib.soda_server_info_get_state(i)),
+                bool(lib.soda_server_info_get_ready(i)),
+                int(lib.soda_server_info_get_monitor_pid(i)),
+                int(lib.soda_server_info_get_guest_pid(i)),
+                int(lib.soda_server_info_get_uid(i)),
+                int(lib.soda_server_info_get_started_usec(i)),
+                int(lib.soda_server_info_get_ready_usec(i)),
+                int(lib.soda_server_info_get_exit_code(i)),
+                int(lib.soda_server_info_get_exit_signal(i)),
+                to_str(lib.soda_server_info_get_reason(i)) or "")
+        finally:
+            lib.soda_server_info_free(i)
+
+    def start(self, wait_ready: bool = True) -> None:
+        """Boots the server; with @wait_ready, returns once it is running."""
+        call(lib.soda_server_start, self._p, _START_WAIT_READY if wait_ready else 0)
+
+    def wait_state(self, state: State, timeout: Optional[float] = None) -> None:
+        """Waits until the server is in @state (TimeoutError after @timeout s)."""
+        call(lib.soda_server_wait_state, self._p, int(state), _ms(timeout), 0)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shuts the guest down, by force after @timeout seconds."""
+        call(lib.soda_server_stop, self._p, _ms(timeout), 0)
+
+    def kill(self) -> None:
+        call(lib.soda_server_kill, self._p, 0)
+
+    def freeze(self) -> None:
+        call(lib.soda_server_freeze, self._p, 0)
+
+    def thaw(self) -> None:
+        call(lib.soda_server_thaw, self._p, 0)
+
+    def restart(self, timeout: float = 10.0, wait_ready: bool = True) -> None:
+        call(lib.soda_server_restart, self._p, _ms(timeout),
+             _START_WAIT_READY if wait_ready else 0)
+
+    def undefine(self) -> None:
+        call(lib.soda_server_undefine, self._p, 0)
+
+    def dump(self, directory: PathLike, memory: bool = False) -> None:
+        """Forensic dump into @directory, which must not exist yet."""
+        call(lib.soda_server_dump, self._p, to_c(directory), _DUMP_MEMORY if memory else 0)
+
+    def open_console(self) -> socket.socket:
+        """A connected socket on the guest's console: reading gives its
+        output (recent history first), writing types into it."""
+        out = ffi.new("int *")
+        call(lib.soda_server_open_console, out, self._p, 0)
+        return socket.socket(fileno=out[0])
+
+    def exec(self, command: str, timeout: float = 30.0) -> Tuple[int, str]:
+        """Runs a shell command line on the guest's console (images whose
+        console runs a shell, as the busybox image's does); returns its
+        exit status and what it printed. TimeoutError after @timeout s."""
+        nonce = "%d_%d_%d" % (os.getpid(), id(self), time.monotonic_ns())
+        begin = "__SODA_%s_BEGIN\n" % nonce
+        end = "__SODA_%s_END_" % nonce
+        command = command.rstrip(" \n") or ":"
+        sep = "" if command.endswith("&") else ";"
+        # The markers are split by quotes in what is typed, so the echo of
+        # the command line never matches them.
+        line = '\necho "__SODA_""%s_BEGIN"; %s%s echo "__SODA_""%s_END_$?"\n' % (
+            nonce, command, sep, nonce)
+        deadline = time.monotonic() + timeout
+        with self.open_console() as sock:
+            sock.sendall(line.encode())
+            buf = ""
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise make_error(110, "%s: the command did not finish in time" % self.name)
+                r, _, _ = select.select([sock], [], [], left)
+                if not r:
+                    continue
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise make_error(104, "%s: the console closed" % self.name)
+                buf += chunk.decode("utf-8", "replace").replace("\r", "")
+                b = buf.find(begin)
+                e = buf.find(end, b + len(begin)) if b >= 0 else -1
+                if e >= 0 and "\n" in buf[e + len(end):]:
+                    status = buf[e + len(end):].split("\n", 1)[0]
+                    return int(status), buf[b + len(begin):e]
+
+    @property
+    def shares(self) -> Shares:
+        return self.config.shares
+
+    def set_shares(self, shares: Union[Shares, str]) -> None:
+        """Changes the shares, live if running; all or nothing."""
+        call(lib.soda_server_set_shares, self._p, _shares(shares)._p, 0)
+
+    def stats(self) -> Dict[Union[Stat, int], int]:
+        """A running server's statistics; keys this host cannot tell are left out."""
+        p = ffi.new("soda_stats **")
+        call(lib.soda_server_get_stats, p, self._p, 0)
+        out = ffi.new("uint64_t *")
+        try:
+            result: Dict[Union[Stat, int], int] = {}
+            key = 1
+            while lib.soda_stats_key_name(key) != ffi.NULL:
+                if lib.soda_stats_get(p[0], key, out) == 0:
+                    result[as_enum(Stat, key)] = int(out[0])
+                key += 1
+            return result
+        finally:
+            lib.soda_stats_free(p[0])
+
+    @property
+    def blackbox_dir(self) -> str:
+        """The directory of the server's blackbox store."""
+        out = ffi.new("char **")
+        call(lib.soda_server_get_blackbox_dir, out, self._p)
+        return take_str(out[0])
