@@ -7,6 +7,11 @@
  * the one helper that a blackbox verification, store or reader asks for
  * with its PARALLEL flag), never forks without exec, never prints, and never exits
  * or aborts on bad input or lack of memory. See README "API conventions".
+ *
+ * This header includes every public header. The headers are always
+ * installed; a library built without the network or blackbox module
+ * (SODA_SKIP_MODULES) lacks those functions, and a program using them
+ * fails to link against it.
  */
 #ifndef SODA_SODA_H
 #define SODA_SODA_H
@@ -16,5 +21,7 @@
 #include <soda/server.h>
 #include <soda/image.h>
 #include <soda/shares.h>
+#include <soda/network.h>
+#include <soda/blackbox.h>
 
 #endif
