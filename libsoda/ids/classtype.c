@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 static const struct kn_classtype classtypes[] = {
 	{ "not-suspicious", "Not Suspicious Traffic", 3 },

@@ -29,7 +29,7 @@
 #include <hs.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 #define KN_INSPECT_BUDGET 3000
 

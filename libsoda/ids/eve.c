@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 static void json_str(su_buf *b, const char *s)
 {

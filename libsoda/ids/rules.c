@@ -21,7 +21,7 @@
 #include <strings.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 #define KN_MAX_OFFSET 1048576
 

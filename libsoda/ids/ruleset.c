@@ -17,7 +17,7 @@
 #include <hs.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 #define KN_RULES_MAX_FILE (256u << 20)
 
@@ -194,10 +194,18 @@ static int build_prefilter(kn_ruleset *rs, soda_error **error)
 				fps[n].pat += c->fp_off;
 				fps[n].len = c->fp_len;
 			}
-			fps[n].nocase = c->flags & KN_C_NOCASE;
-			fps[n].rule = i;
-			n++;
-			continue;
+			/* Vectorscan's literal API refuses a leading NUL: a
+			 * substring prefilters as well */
+			while (fps[n].len && fps[n].pat[0] == '\0') {
+				fps[n].pat++;
+				fps[n].len--;
+			}
+			if (fps[n].len) {
+				fps[n].nocase = c->flags & KN_C_NOCASE;
+				fps[n].rule = i;
+				n++;
+				continue;
+			}
 		}
 		for (int k = 0; k < 5; k++) {
 			int pc = cls[ru->proto][k];

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "rule.h"
-#include "util.h"
+#include "../util.h"
 
 struct kn_var {
 	char *name;
