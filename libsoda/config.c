@@ -255,6 +255,7 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	c->blackbox_has_sign = cfg->blackbox_has_sign;
 	memcpy(c->blackbox_box, cfg->blackbox_box, sizeof(c->blackbox_box));
 	memcpy(c->blackbox_sign, cfg->blackbox_sign, sizeof(c->blackbox_sign));
+	c->guest_profile = cfg->guest_profile;
 	*ret = c;
 	return 0;
 oom:
@@ -789,6 +790,44 @@ int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_e
 	return soda_server_config_set_blackbox(cfg, box, len == 129 ? sign : NULL, error);
 }
 
+/* ---- the guest's profile ---- */
+
+static const char *const guest_profiles[] = { [SODA_GUEST_PROFILE_LOCKED] = "locked",
+					       [SODA_GUEST_PROFILE_OPEN] = "open" };
+
+SODA_EXPORT int soda_server_config_set_guest_profile(soda_server_config *cfg, uint32_t profile,
+						     soda_error **error)
+{
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	if (profile >= SU_ARRAY_SIZE(guest_profiles))
+		return su_errorf(error, -EINVAL, "guest profile %u is neither locked (%d) nor open (%d)",
+				 profile, SODA_GUEST_PROFILE_LOCKED, SODA_GUEST_PROFILE_OPEN);
+	cfg->guest_profile = profile;
+	return 0;
+}
+
+SODA_EXPORT uint32_t soda_server_config_get_guest_profile(const soda_server_config *cfg)
+{
+	return cfg ? cfg->guest_profile : SODA_GUEST_PROFILE_LOCKED;
+}
+
+SODA_EXPORT const char *soda_guest_profile_name(uint32_t profile)
+{
+	return profile < SU_ARRAY_SIZE(guest_profiles) ? guest_profiles[profile] : NULL;
+}
+
+SODA_EXPORT int soda_guest_profile_from_name(uint32_t *ret, const char *name, soda_error **error)
+{
+	for (uint32_t i = 0; name && i < SU_ARRAY_SIZE(guest_profiles); i++)
+		if (strcmp(name, guest_profiles[i]) == 0) {
+			*ret = i;
+			return 0;
+		}
+	return su_errorf(error, -EINVAL, "guest profile '%.40s' is neither 'locked' nor 'open'",
+			 name ? name : "(null)");
+}
+
 /* ---- record format ---- */
 
 char *su_config_serialize(const soda_server_config *cfg)
@@ -852,6 +891,10 @@ char *su_config_serialize(const soda_server_config *cfg)
 		su_kv_add(&b, "blackbox", text);
 		free(text);
 	}
+	/* Locked is the default: records written before profiles existed
+	 * read back as locked. */
+	if (cfg->guest_profile != SODA_GUEST_PROFILE_LOCKED)
+		su_kv_add(&b, "guest-profile", soda_guest_profile_name(cfg->guest_profile));
 	return su_buf_steal(&b);
 }
 
@@ -859,7 +902,7 @@ struct parse_state {
 	soda_server_config *cfg;
 	const char *source;
 	soda_error **error;
-	bool have_name, have_image, have_memory;
+	bool have_name, have_image, have_memory, have_profile;
 };
 
 static int parse_line(const char *key, const char *value, uint32_t line, void *userdata)
@@ -948,6 +991,15 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		if (ps->cfg->blackbox)
 			goto dup;
 		r = su_blackbox_key_parse_text(ps->cfg, value, &inner);
+	} else if (strcmp(key, "guest-profile") == 0) {
+		uint32_t profile;
+
+		if (ps->have_profile)
+			goto dup;
+		ps->have_profile = true;
+		r = soda_guest_profile_from_name(&profile, value, &inner);
+		if (r == 0)
+			r = soda_server_config_set_guest_profile(ps->cfg, profile, &inner);
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
 	}

@@ -45,6 +45,7 @@ struct soda_server_config {
 	bool blackbox_has_sign;
 	uint8_t blackbox_box[32];  /* X25519 public key: guest streams are sealed to it */
 	uint8_t blackbox_sign[32]; /* Ed25519 public key, if given */
+	uint32_t guest_profile;    /* SODA_GUEST_PROFILE_* */
 };
 
 /* The memory backstop a server actually gets. */

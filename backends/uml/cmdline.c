@@ -131,6 +131,7 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	 * reach whatever the jail holds, see DESIGN.md). */
 	push(&l, &r, "initcall_blacklist=raid6_select_algo%s", cfg->n_shares ? "" : ",init_hostfs");
 	push(&l, &r, "soda.name=%s", cfg->name);
+	push(&l, &r, "soda.profile=%s", soda_guest_profile_name(cfg->guest_profile));
 	if (cfg->blackbox) {
 		/* The guest seals to the X25519 key; the rest of the text (the
 		 * signing key) the guest does not need. */

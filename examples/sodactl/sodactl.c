@@ -48,6 +48,8 @@ static void usage(FILE *out)
 		"              [--share HOSTDIR:GUESTDIR[:ro]]... [--nic NETWORK[,MAC]]...\n"
 		"              [--address NIC:CIDR]... [--label LABEL]... [--shares SPEC]\n"
 		"              [--blackbox TENANT.pub]   (a blackbox sealed to that public key)\n"
+		"              [--guest-profile locked|open]  (locked, the default: no modules,\n"
+		"              /dev/mem or ptrace for root in the guest; open: all of them)\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
 		"  stop NAME [--timeout SEC]   graceful shutdown, forced after SEC (default 10)\n"
 		"  kill NAME                   end it at once\n"
@@ -195,6 +197,7 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "shares", required_argument, NULL, 'S' },
 		{ "blackbox", required_argument, NULL, 'B' },
+		{ "guest-profile", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -293,6 +296,14 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		case 'B':
 			r = set_blackbox(cfg, optarg, &e);
 			break;
+		case 'P': {
+			uint32_t profile;
+
+			r = soda_guest_profile_from_name(&profile, optarg, &e);
+			if (r == 0)
+				r = soda_server_config_set_guest_profile(cfg, profile, &e);
+			break;
+		}
 		default:
 			soda_server_config_free(cfg);
 			return usage_error("%s", "bad option to create");

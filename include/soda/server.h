@@ -167,6 +167,29 @@ SODA_EXPORT int soda_server_config_set_blackbox(soda_server_config *cfg,
  * Returns: 1 if the server has a blackbox, 0 if not. @since 0.1 */
 SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
 						uint8_t *box_public);
+
+#define SODA_GUEST_PROFILE_LOCKED 0 /* the default: root in the guest cannot blind it */
+#define SODA_GUEST_PROFILE_OPEN 1   /* modules, /dev/mem, ptrace as the guest kernel allows */
+/**
+ * soda_server_config_set_guest_profile:
+ * What root in the guest's userland may do to the guest kernel (read by
+ * the guest's agent at boot, written down in the blackbox). LOCKED: no
+ * modules, no /dev/mem, /dev/kmem, /dev/port or /proc/kcore, no ptrace
+ * or process_vm_readv/writev, no kexec, perf_event_open, bpf, iopl or
+ * ioperm, no device nodes made; OPEN: none of that, for tenants who need
+ * modules or debuggers. docs/security.md says what each leaves open.
+ * Returns: 0, or -EINVAL for an unknown @profile.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_server_config_set_guest_profile(soda_server_config *cfg, uint32_t profile,
+						     soda_error **error);
+/** Returns: the server's SODA_GUEST_PROFILE_* (LOCKED unless set). @since 0.2 */
+SODA_EXPORT uint32_t soda_server_config_get_guest_profile(const soda_server_config *cfg);
+/** Returns: "locked", "open", or NULL for an unknown profile. @since 0.2 */
+SODA_EXPORT const char *soda_guest_profile_name(uint32_t profile);
+/** Sets *@ret to the profile named @name ("locked" or "open").
+ * Returns: 0, or -EINVAL naming @name. @since 0.2 */
+SODA_EXPORT int soda_guest_profile_from_name(uint32_t *ret, const char *name, soda_error **error);
 /** @since 0.1 */
 SODA_EXPORT size_t soda_server_config_get_label_count(const soda_server_config *cfg);
 /** Returns: the label (borrowed), or NULL. @since 0.1 */

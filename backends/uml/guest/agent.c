@@ -19,6 +19,8 @@
  *   soda.name=NAME         hostname
  *   soda.share=I,DIR,MODE  mount hostfs /share/I of the jail at DIR (ro|rw)
  *   soda.addr=I,CIDR       add CIDR to ethI and bring it up
+ *   soda.profile=P         locked (the default) or open: what root in the
+ *                          userland may do to the guest kernel (lockdown.h)
  *
  * Ctrl-alt-del from the host (a graceful stop) arrives as SIGINT: the agent
  * ends the userland (SIGTERM, then SIGKILL after 3 s), syncs, unmounts and
@@ -36,6 +38,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lockdown.h"
 
 #ifdef SODA_AGENT_BLACKBOX
 #include "agent_blackbox.h"
@@ -87,6 +92,19 @@ static void bb_lifecycle(bb_agent *bb, const char *what)
 {
 	(void)bb, (void)what;
 }
+static void bb_event(bb_agent *bb, uint32_t aux, const char *what)
+{
+	(void)bb, (void)aux, (void)what;
+}
+static void bb_set_userland(bb_agent *bb, pid_t pid)
+{
+	(void)bb, (void)pid;
+}
+static void bb_periodic(bb_agent *bb)
+{
+	(void)bb;
+}
+#define BB_EV_PROFILE 1
 static void bb_end(bb_agent *bb)
 {
 	(void)bb;
@@ -96,6 +114,10 @@ static void bb_end(bb_agent *bb)
 #define AGENT_LINE "/dev/ttyS2"
 #define MAX_WORDS 128
 #define STOP_GRACE_MS 3000
+#define CHECK_MS 1000 /* the endpoints and the profile's sysctls, at least this often */
+/* The userland's first process could not lock itself down: the guest
+ * must not run the tenant without its profile. */
+#define EXIT_NO_LOCKDOWN 126
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void say(const char *fmt, ...)
@@ -122,6 +144,7 @@ void say(const char *fmt, ...)
 }
 
 static bb_agent *blackbox;
+static int profile = PROFILE_LOCKED;
 
 /* ---- kernel file systems ---- */
 
@@ -492,6 +515,16 @@ static pid_t start_userland(void)
 			    mount(slave, "/dev/tty0", NULL, MS_BIND, NULL) < 0)
 				say("cannot give the userland its console: %s", strerror(errno));
 		}
+		/* Last, so that the agent's own steps above are not refused. */
+		{
+			int r = lockdown_userland(profile);
+
+			if (r < 0) {
+				say("cannot lock the userland down (profile %s): %s; not starting it",
+				    lockdown_profile_name(profile), strerror(-r));
+				_exit(EXIT_NO_LOCKDOWN);
+			}
+		}
 		if (init) {
 			execl(init, init, (char *)NULL);
 			say("cannot run %s: %s", init, strerror(errno));
@@ -527,7 +560,7 @@ int main(int argc, char **argv)
 	int n, sfd, line;
 	pid_t userland;
 	bool foreign, stopping = false;
-	long stop_deadline = 0;
+	long stop_deadline = 0, next_check;
 
 	if (getpid() != 1) {
 #ifdef SODA_AGENT_BLACKBOX
@@ -546,8 +579,15 @@ int main(int argc, char **argv)
 		if (strncmp(words[i], "soda.name=", 10) == 0) {
 			if (sethostname(words[i] + 10, strlen(words[i] + 10)) < 0)
 				say("cannot set the hostname: %s", strerror(errno));
-		} else if (strncmp(words[i], "soda.share=", 11) == 0)
+		} else if (strncmp(words[i], "soda.share=", 11) == 0) {
 			mount_share(words[i] + 11);
+		} else if (strncmp(words[i], "soda.profile=", 13) == 0) {
+			profile = lockdown_profile_parse(words[i] + 13);
+			if (profile < 0) {
+				say("unknown profile '%s': locked", words[i] + 13);
+				profile = PROFILE_LOCKED;
+			}
+		}
 	}
 	link_up((int)if_nametoindex("lo"));
 	for (int i = 0; i < n; i++)
@@ -572,6 +612,16 @@ int main(int argc, char **argv)
 			blackbox = bb_start(words[i] + 14, host);
 		}
 
+	/* After the blackbox's audit set-up, before anything of the tenant's
+	 * runs. */
+	{
+		char what[600];
+
+		lockdown_guest(profile, what, sizeof(what));
+		say("%s", what);
+		bb_event(blackbox, BB_EV_PROFILE, what);
+	}
+
 	line = open_agent_line();
 	agent_send(line, "ready\n");
 
@@ -579,6 +629,8 @@ int main(int argc, char **argv)
 	userland = start_userland();
 	if (userland < 0)
 		say("cannot start the userland: %s", strerror(errno));
+	bb_set_userland(blackbox, userland > 0 ? userland : 0);
+	next_check = mono_ms() + CHECK_MS;
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -590,19 +642,48 @@ int main(int argc, char **argv)
 		timeout = blackbox ? bb_timeout_ms(blackbox) : -1;
 		if (stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;
+		{
+			long until = next_check - mono_ms();
+
+			if (until < 0)
+				until = 0;
+			if (timeout < 0 || timeout > until)
+				timeout = (int)until;
+		}
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
 			continue;
 		if (blackbox)
 			bb_handle(blackbox, pfd + 1, nfd - 1);
+		if (mono_ms() >= next_check) {
+			char what[300];
+
+			next_check = mono_ms() + CHECK_MS;
+			if (lockdown_check(profile, what, sizeof(what)) > 0) {
+				if (!blackbox)
+					say("%s", what);
+				bb_event(blackbox, BB_EV_PROFILE, what);
+			}
+			bb_periodic(blackbox);
+		}
 		if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD) {
-				for (pid_t p; (p = waitpid(-1, NULL, WNOHANG)) > 0;)
+				int status;
+
+				for (pid_t p; (p = waitpid(-1, &status, WNOHANG)) > 0;)
 					if (p == userland) {
 						userland = 0;
-						/* A foreign init that ends means the guest is done. */
-						if (stopping || foreign)
+						bb_set_userland(blackbox, 0);
+						/* A foreign init that ends means the guest is done;
+						 * so does one that could not take its profile. */
+						if (stopping || foreign ||
+						    (WIFEXITED(status) &&
+						     WEXITSTATUS(status) == EXIT_NO_LOCKDOWN)) {
+							bb_lifecycle(blackbox, "the userland ended; "
+									       "powering off");
 							power_off();
+						}
 						userland = start_userland();
+						bb_set_userland(blackbox, userland > 0 ? userland : 0);
 					}
 			} else if (!stopping) {
 				say("shutting down");

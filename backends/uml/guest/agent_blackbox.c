@@ -6,10 +6,13 @@
 #include <linux/audit.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
+#include <linux/mount.h>
 #include <linux/netlink.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -40,6 +43,41 @@
 #define RING_MAX 8
 #define RING_BUF_BYTES (256 * 1024)
 #define RING_ROUNDS 4
+/* Endpoints the agent put back keep serving whoever still holds them:
+ * this many old descriptors per endpoint kind at most. */
+#define RETIRED_MAX 4
+/* The audit record that says who touched an endpoint may come after the
+ * agent noticed: it waits this long for it... */
+#define WHO_WAIT_MS 200
+/* ...and takes one whose own time is at most this much before it noticed. */
+#define WHO_MAX_AGE_MS 2000
+
+/* Who touched: the last SYSCALL record of the endpoints' rules, and of the
+ * mounts' rule. */
+enum { WHO_ENDPOINT, WHO_MOUNT, WHO_KINDS };
+
+struct who {
+	char text[256]; /* " pid=... uid=... comm=... exe=... syscall=... key=..." */
+	uint64_t ms;	/* the record's own time, ms since the epoch */
+	bool used;	/* a check pass has seen it already */
+};
+
+/* The agent's named endpoints in the guest's /dev. */
+enum { EP_FIFO, EP_SYSLOG, EP_RING, EP_COUNT };
+
+struct endpoint {
+	const char *path;
+	mode_t mode; /* type and permissions as the agent made it */
+	dev_t dev;
+	ino_t ino;
+	bool known;
+	char reported[1000]; /* the trouble last reported and not put right */
+};
+
+struct retired {
+	int fd; /* -1: free */
+	int kind;
+};
 
 struct ring_conn {
 	int fd; /* the producer's connection; -1: a free slot */
@@ -65,6 +103,14 @@ struct bb_agent {
 	int con_master; /* the userland's console, a pty */
 	int ring_listen; /* /dev/blackbox.ring */
 	struct ring_conn rings[RING_MAX];
+	struct endpoint ep[EP_COUNT];
+	struct retired retired[RETIRED_MAX];
+	int inotify;	   /* /dev, where the endpoints are */
+	int mountinfo;	   /* the userland's mount table: POLLPRI on a change */
+	int own_ns;	   /* the agent's mount namespace */
+	pid_t userland;	   /* the userland's first process, 0 if none */
+	struct who who[WHO_KINDS];
+	uint64_t kmsg_seq; /* the kernel log's next sequence number, 0 unknown */
 	char slave[64];
 	char fifo_buf[FIFO_BUF_BYTES];
 	size_t fifo_len;
@@ -241,7 +287,13 @@ static int open_unix_socket(int type, const char *path)
 
 static int open_syslog(void)
 {
-	return open_unix_socket(SOCK_DGRAM, BB_SYSLOG);
+	int fd = open_unix_socket(SOCK_DGRAM, BB_SYSLOG), size = 1 << 20;
+
+	/* Room for bursts: a datagram the socket cannot take is refused to
+	 * its sender (who may retry or count it), not lost unseen by us. */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return fd;
 }
 
 static int open_fifo(void)
@@ -330,8 +382,75 @@ static int audit_request(int fd, uint16_t type, const void *data, size_t len)
 	return -EPROTO;
 }
 
+static void set_syscall(struct audit_rule_data *rule, int nr)
+{
+	rule->mask[nr / 32] |= 1u << (nr % 32);
+}
+
+/* A field of @rule compared with @op: a number, or (@str) a string the
+ * rule's buffer carries. */
+static void add_field(struct audit_rule_data *rule, uint32_t field, uint32_t op, uint32_t value,
+		      const char *str)
+{
+	uint32_t i = rule->field_count++;
+
+	rule->fields[i] = field;
+	rule->fieldflags[i] = op;
+	if (str) {
+		rule->values[i] = (uint32_t)strlen(str);
+		memcpy(rule->buf + rule->buflen, str, strlen(str));
+		rule->buflen += (uint32_t)strlen(str);
+	} else {
+		rule->values[i] = value;
+	}
+}
+
+/* Who touches the endpoints: the calls that remove, rename or replace
+ * them (not the opens of every writer), and every mount, by anyone but
+ * the agent. Their SYSCALL records carry key="soda-endpoint" or
+ * key="soda-mount" (on_audit remembers the last one). */
+static void add_watch_rules(int fd)
+{
+	static const char *const paths[] = { BB_FIFO, BB_SYSLOG, BBRING_PATH };
+	static const int dir_calls[] = { __NR_unlink,	__NR_unlinkat, __NR_rename, __NR_renameat,
+					 __NR_renameat2, __NR_chmod,   __NR_fchmodat, __NR_chown,
+					 __NR_fchownat, __NR_lchown };
+	static const int mount_calls[] = { __NR_mount,	    __NR_umount2,    __NR_pivot_root,
+					   __NR_move_mount, __NR_open_tree,  __NR_fsmount,
+					   __NR_mount_setattr };
+	struct {
+		struct audit_rule_data r;
+		char buf[256];
+	} m;
+	int r;
+
+	for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+		memset(&m, 0, sizeof(m));
+		m.r.flags = AUDIT_FILTER_EXIT;
+		m.r.action = AUDIT_ALWAYS;
+		for (size_t i = 0; i < sizeof(dir_calls) / sizeof(dir_calls[0]); i++)
+			set_syscall(&m.r, dir_calls[i]);
+		add_field(&m.r, AUDIT_WATCH, AUDIT_EQUAL, 0, paths[p]);
+		add_field(&m.r, AUDIT_FILTERKEY, AUDIT_EQUAL, 0, "soda-endpoint");
+		add_field(&m.r, AUDIT_PID, AUDIT_NOT_EQUAL, 1, NULL);
+		r = audit_request(fd, AUDIT_ADD_RULE, &m, sizeof(m.r) + m.r.buflen);
+		if (r < 0)
+			say("blackbox: no audit rule for %s: %s", paths[p], strerror(-r));
+	}
+	memset(&m, 0, sizeof(m));
+	m.r.flags = AUDIT_FILTER_EXIT;
+	m.r.action = AUDIT_ALWAYS;
+	for (size_t i = 0; i < sizeof(mount_calls) / sizeof(mount_calls[0]); i++)
+		set_syscall(&m.r, mount_calls[i]);
+	add_field(&m.r, AUDIT_FILTERKEY, AUDIT_EQUAL, 0, "soda-mount");
+	add_field(&m.r, AUDIT_PID, AUDIT_NOT_EQUAL, 1, NULL);
+	r = audit_request(fd, AUDIT_ADD_RULE, &m, sizeof(m.r) + m.r.buflen);
+	if (r < 0)
+		say("blackbox: no audit rule for mounts: %s", strerror(-r));
+}
+
 /* Makes the agent the guest's audit daemon with one rule, "every execve at
- * its exit", then locks the audit configuration until the guest reboots
+ * its exit" (and the endpoints' rules above), then locks the audit configuration until the guest reboots
  * (enabled=2), so that root in the guest cannot turn it off. */
 static int open_audit(void)
 {
@@ -370,6 +489,7 @@ static int open_audit(void)
 	memset(&st, 0, sizeof(st));
 	st.mask = AUDIT_STATUS_ENABLED;
 	st.enabled = 2;
+	add_watch_rules(fd);
 	step = "lock";
 	r = audit_request(fd, AUDIT_SET, &st, sizeof(st));
 	if (r < 0)
@@ -381,6 +501,48 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+static void declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,
+			 const char *what);
+
+/* Copies ' NAME=VALUE' from an audit record's @text to @out, if there. */
+static size_t audit_field(const char *text, const char *name, char *out, size_t max)
+{
+	char pat[16];
+	const char *p;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), " %s=", name);
+	p = strstr(text, pat);
+	if (!p || max < 2)
+		return 0;
+	p++;
+	n = strcspn(p, " ");
+	if (n > max - 2)
+		n = max - 2;
+	out[0] = ' ';
+	memcpy(out + 1, p, n);
+	out[n + 1] = '\0';
+	return n + 1;
+}
+
+/* A SYSCALL record of the endpoints' or mounts' rules: who it was. */
+static void remember_who(bb_agent *bb, const char *text)
+{
+	static const char *const names[] = { "pid", "uid", "comm", "exe", "syscall", "key" };
+	struct who *w = &bb->who[strstr(text, " key=\"soda-mount\"") ? WHO_MOUNT : WHO_ENDPOINT];
+	const char *stamp = strstr(text, "audit(");
+	unsigned long long sec = 0, ms = 0;
+	size_t off = 0;
+
+	w->text[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		off += audit_field(text, names[i], w->text + off, sizeof(w->text) - off);
+	if (stamp)
+		sscanf(stamp, "audit(%llu.%llu", &sec, &ms);
+	w->ms = sec * 1000 + ms;
+	w->used = false;
 }
 
 /* "audit(SECONDS.MILLIS:SERIAL): ..." -> SERIAL */
@@ -436,6 +598,10 @@ static void on_audit(bb_agent *bb)
 		size_t tlen, alen;
 		const char *pid;
 
+		if (n < 0 && errno == ENOBUFS) {
+			declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "audit");
+			continue;
+		}
 		if (n <= 0)
 			return;
 		if ((size_t)n < NLMSG_HDRLEN)
@@ -449,6 +615,8 @@ static void on_audit(bb_agent *bb)
 			pid = strstr(text, " pid=");
 			bb->audit_pid = pid ? (uint32_t)strtoul(pid + 5, NULL, 10) : 0;
 			bb->audit_serial = audit_serial(text);
+			if (strstr(text, " key=\"soda-"))
+				remember_who(bb, text);
 		}
 		if (nh->nlmsg_type == AUDIT_EXECVE) {
 			alen = audit_argv(text, argv, sizeof(argv));
@@ -497,6 +665,7 @@ static int open_console(bb_agent *bb)
 }
 
 static int open_ring_socket(void);
+static void ep_note(bb_agent *bb, int kind);
 
 bb_agent *bb_start(const char *hex_pk, const char *label)
 {
@@ -516,9 +685,14 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	if (!bb)
 		return NULL;
 	bb->line = bb->kmsg = bb->syslog = bb->fifo = bb->cn = bb->con_real = bb->con_master = -1;
-	bb->ring_listen = -1;
+	bb->ring_listen = bb->inotify = bb->mountinfo = bb->own_ns = -1;
 	for (int i = 0; i < RING_MAX; i++)
 		bb->rings[i].fd = -1;
+	for (int i = 0; i < RETIRED_MAX; i++)
+		bb->retired[i].fd = -1;
+	bb->ep[EP_FIFO].path = BB_FIFO;
+	bb->ep[EP_SYSLOG].path = BB_SYSLOG;
+	bb->ep[EP_RING].path = BBRING_PATH;
 	bb->out = malloc(OUT_BUF_BYTES);
 	bb->audit = -1;
 	bb->line = bb->out ? open_line() : -1;
@@ -543,6 +717,21 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	bb->syslog = open_syslog();
 	bb->fifo = open_fifo();
 	bb->ring_listen = open_ring_socket();
+	for (int i = 0; i < EP_COUNT; i++)
+		ep_note(bb, i);
+	bb->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (bb->inotify >= 0 &&
+	    inotify_add_watch(bb->inotify, "/dev",
+			      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
+				      IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+		close(bb->inotify);
+		bb->inotify = -1;
+	}
+	/* PID 1 shares its root and working directory with the kernel's
+	 * threads, and setns() into a mount namespace wants them its own. */
+	if (unshare(CLONE_FS) < 0)
+		say("blackbox: unshare(CLONE_FS): %s", strerror(errno));
+	bb->own_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	bb->audit = open_audit();
 	if (bb->audit < 0)
 		bb->cn = open_proc_connector();
@@ -592,6 +781,13 @@ int bb_poll_fds(bb_agent *bb, struct pollfd *pfd, int max)
 	for (int i = 0; i < RING_MAX && n < max; i++)
 		if (bb->rings[i].fd >= 0 && !bb->rings[i].eof)
 			pfd[n++] = (struct pollfd){ bb->rings[i].fd, POLLIN, 0 };
+	if (bb->inotify >= 0 && n < max)
+		pfd[n++] = (struct pollfd){ bb->inotify, POLLIN, 0 };
+	if (bb->mountinfo >= 0 && n < max)
+		pfd[n++] = (struct pollfd){ bb->mountinfo, POLLPRI, 0 };
+	for (int i = 0; i < RETIRED_MAX && n < max; i++)
+		if (bb->retired[i].fd >= 0)
+			pfd[n++] = (struct pollfd){ bb->retired[i].fd, POLLIN, 0 };
 	return n;
 }
 
@@ -634,7 +830,11 @@ static void on_kmsg(bb_agent *bb)
 		char *semi;
 		unsigned pri = 6;
 
-		if (n < 0 && errno == EPIPE) /* overwritten before we read it */
+		unsigned long long seq;
+
+		/* Overwritten before we read it: the next record's number tells
+		 * how many. */
+		if (n < 0 && errno == EPIPE)
 			continue;
 		if (n <= 0)
 			return;
@@ -642,7 +842,11 @@ static void on_kmsg(bb_agent *bb)
 		semi = strchr(buf, ';');
 		if (!semi)
 			continue;
-		sscanf(buf, "%u", &pri);
+		if (sscanf(buf, "%u,%llu", &pri, &seq) == 2) {
+			if (bb->kmsg_seq && seq > bb->kmsg_seq)
+				declare_loss(bb, seq - bb->kmsg_seq, 0, BB_LOSS_KERNEL_LOG, NULL);
+			bb->kmsg_seq = seq + 1;
+		}
 		n -= semi + 1 - buf;
 		if (n > 0 && semi[n] == '\n')
 			n--;
@@ -650,17 +854,22 @@ static void on_kmsg(bb_agent *bb)
 	}
 }
 
-static void on_syslog(bb_agent *bb)
+static void on_syslog(bb_agent *bb, int fd)
 {
 	char buf[8192];
 
 	for (;;) {
-		ssize_t n = recv(bb->syslog, buf, sizeof(buf) - 1, 0);
+		/* MSG_TRUNC: the datagram's whole length, to declare the cut. */
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_TRUNC);
 		unsigned pri = 13; /* user.notice */
 		char *msg = buf;
 
 		if (n <= 0)
 			return;
+		if ((size_t)n > sizeof(buf) - 1) {
+			declare_loss(bb, 0, (uint64_t)n - (sizeof(buf) - 1), BB_LOSS_SYSLOG_CUT, NULL);
+			n = sizeof(buf) - 1;
+		}
 		buf[n] = '\0';
 		if (buf[0] == '<') {
 			char *end = strchr(buf, '>');
@@ -711,16 +920,17 @@ static size_t seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt,
 	}
 }
 
-static void on_fifo(bb_agent *bb)
+/* Returns 0 when the FIFO has no writer left (only an old one the agent
+ * no longer holds open for writing can). */
+static int on_fifo(bb_agent *bb, int fd)
 {
 	for (bool first = true;; first = false) {
-		ssize_t n = read(bb->fifo, bb->fifo_buf + bb->fifo_len,
-				 sizeof(bb->fifo_buf) - bb->fifo_len);
+		ssize_t n = read(fd, bb->fifo_buf + bb->fifo_len, sizeof(bb->fifo_buf) - bb->fifo_len);
 		size_t off;
 		bool drained;
 
 		if (n <= 0)
-			return;
+			return n == 0 ? 0 : 1;
 		/* A busy writer keeps the pipe full: past the pass's first read,
 		 * the time has moved on. */
 		if (!first)
@@ -735,7 +945,7 @@ static void on_fifo(bb_agent *bb)
 		memmove(bb->fifo_buf, bb->fifo_buf + off, bb->fifo_len - off);
 		bb->fifo_len -= off;
 		if (drained)
-			return;
+			return 1;
 	}
 }
 
@@ -760,12 +970,29 @@ static void ring_close(bb_agent *bb, struct ring_conn *rc, const char *why)
 				 BBRING_PATH, why);
 
 		sbw_append_at(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n, bb->now_rt, bb->now_mono);
+		/* What it published before the lie is not sealed. */
+		if (rc->len)
+			declare_loss(bb, 0, rc->len, BB_LOSS_RING_BROKEN, NULL);
 	}
 	munmap(rc->hdr, BBRING_DATA_OFFSET + BBRING_SIZE);
 	close(rc->fd);
 	free(rc->buf);
 	memset(rc, 0, sizeof(*rc));
 	rc->fd = -1;
+}
+
+/* A producer the agent gives no ring: its lines are lost, and the stream
+ * says so (with its pid, as the socket tells). */
+static void refuse_producer(bb_agent *bb, int fd, const char *why)
+{
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+	char what[160];
+
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	snprintf(what, sizeof(what), "%s: producer pid %d uid %u refused: %s", BBRING_PATH,
+		 (int)cred.pid, (unsigned)cred.uid, why);
+	declare_loss(bb, 0, 0, BB_LOSS_RING_REFUSED, what);
 }
 
 static void on_ring_connect(bb_agent *bb)
@@ -785,6 +1012,8 @@ static void on_ring_connect(bb_agent *bb)
 		for (int i = 0; i < RING_MAX && !rc; i++)
 			if (bb->rings[i].fd < 0)
 				rc = &bb->rings[i];
+		if (!rc)
+			refuse_producer(bb, fd, "all rings are taken");
 		/* Sealed: the producer can neither shrink the file under our
 		 * mapping (SIGBUS for PID 1) nor grow it. */
 		mfd = rc ? memfd_create("blackbox-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING) : -1;
@@ -793,6 +1022,8 @@ static void on_ring_connect(bb_agent *bb)
 		    (map = mmap(NULL, BBRING_DATA_OFFSET + BBRING_SIZE, PROT_READ | PROT_WRITE,
 				MAP_SHARED, mfd, 0)) == MAP_FAILED) {
 			/* No room, or no memory: the producer finds no ring. */
+			if (rc)
+				refuse_producer(bb, fd, "no memory for a ring");
 			if (mfd >= 0)
 				close(mfd);
 			close(fd);
@@ -873,6 +1104,10 @@ static void on_proc_event(bb_agent *bb)
 		ssize_t n = recv(bb->cn, buf, sizeof(buf), 0);
 		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 
+		if (n < 0 && errno == ENOBUFS) {
+			declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "proc connector");
+			continue;
+		}
 		if (n <= 0)
 			return;
 		for (; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
@@ -934,6 +1169,393 @@ static void relay(bb_agent *bb, int from, int to, unsigned type)
 	}
 }
 
+/* ---- no silent loss: declared losses, the endpoints kept in place ---- */
+
+/* A LOSS record (reason BB_LOSS_*), after a lifecycle record of @what if
+ * given (who was refused, which socket overflowed). */
+static void declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,
+			 const char *what)
+{
+	if (what)
+		sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_LOSS, what, strlen(what), bb->now_rt,
+			      bb->now_mono);
+	sbw_declare_loss(bb->w, records, bytes, reason, bb->now_rt, bb->now_mono);
+}
+
+static int *ep_fd(bb_agent *bb, int kind)
+{
+	return kind == EP_FIFO ? &bb->fifo : kind == EP_SYSLOG ? &bb->syslog : &bb->ring_listen;
+}
+
+static int ep_open(int kind)
+{
+	return kind == EP_FIFO ? open_fifo() : kind == EP_SYSLOG ? open_syslog() : open_ring_socket();
+}
+
+/* What the agent made at the endpoint's path, to know it again. */
+static void ep_note(bb_agent *bb, int kind)
+{
+	struct endpoint *ep = &bb->ep[kind];
+	struct stat st;
+
+	ep->known = *ep_fd(bb, kind) >= 0 && lstat(ep->path, &st) == 0;
+	if (ep->known) {
+		ep->mode = st.st_mode;
+		ep->dev = st.st_dev;
+		ep->ino = st.st_ino;
+	}
+}
+
+static const char *type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFIFO:
+		return "another FIFO";
+	case S_IFSOCK:
+		return "another socket";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	}
+	return "something else";
+}
+
+static bool ep_same(const struct endpoint *ep, const struct stat *st)
+{
+	return st->st_dev == ep->dev && st->st_ino == ep->ino;
+}
+
+/* An old endpoint's descriptor: writers that opened (or connected to) it
+ * before it went keep writing into it, so the agent keeps reading it. A
+ * FIFO is kept for reading only, so that it ends with its last writer; a
+ * socket until more are retired than there is room for. */
+static void retire(bb_agent *bb, int kind, int fd)
+{
+	struct retired *slot = NULL;
+
+	if (fd < 0)
+		return;
+	if (kind == EP_RING) {
+		int now = bb->ring_listen;
+
+		bb->ring_listen = fd;
+		on_ring_connect(bb); /* who waits in its backlog gets a ring */
+		bb->ring_listen = now;
+		close(fd);
+		return;
+	}
+	if (kind == EP_FIFO) {
+		char self[40];
+		int ro;
+
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		ro = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		on_fifo(bb, fd);
+		close(fd);
+		fd = ro;
+		if (fd < 0)
+			return;
+	}
+	for (int i = 0; i < RETIRED_MAX && !slot; i++)
+		if (bb->retired[i].fd < 0)
+			slot = &bb->retired[i];
+	if (!slot) {
+		slot = &bb->retired[0];
+		if (slot->kind == EP_FIFO)
+			on_fifo(bb, slot->fd);
+		else
+			on_syslog(bb, slot->fd);
+		close(slot->fd);
+	}
+	slot->fd = fd;
+	slot->kind = kind;
+}
+
+static bool on_retired(bb_agent *bb, int fd)
+{
+	for (int i = 0; i < RETIRED_MAX; i++) {
+		struct retired *r = &bb->retired[i];
+
+		if (r->fd != fd)
+			continue;
+		if (r->kind == EP_SYSLOG) {
+			on_syslog(bb, fd);
+		} else if (on_fifo(bb, fd) == 0) {
+			close(fd);
+			r->fd = -1;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* The mount that hides @path in the userland's view: "TYPE on MOUNTPOINT"
+ * of the last mount whose mount point is @path or a directory above it. */
+static void hiding_mount(bb_agent *bb, const char *path, char *out, size_t len)
+{
+	char file[48], *text = NULL;
+	size_t size = 0, best = 0;
+	FILE *f;
+	char *line = NULL;
+
+	snprintf(out, len, "a mount");
+	snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)bb->userland);
+	f = fopen(file, "re");
+	if (!f)
+		return;
+	while (getline(&line, &size, f) > 0) {
+		char mnt[256], type[64], src[128];
+		const char *dash = strstr(line, " - ");
+		size_t n;
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
+		    sscanf(dash + 3, "%63s %127s", type, src) != 2)
+			continue;
+		n = strlen(mnt);
+		if (n < best || strncmp(path, mnt, n) != 0 ||
+		    (path[n] != '/' && path[n] != '\0' && strcmp(mnt, "/") != 0))
+			continue;
+		best = n;
+		free(text);
+		text = NULL;
+		if (asprintf(&text, "a mount of %s (%s) on %s", type, src, mnt) < 0)
+			text = NULL;
+	}
+	free(line);
+	fclose(f);
+	if (text)
+		snprintf(out, len, "%s", text);
+	free(text);
+}
+
+/* Puts the agent's endpoint over whatever the userland sees at its path:
+ * a clone of the agent's node, attached in the userland's mount
+ * namespace. Returns 0 or -errno. */
+static int put_back_in_userland(bb_agent *bb, const struct endpoint *ep)
+{
+	char nsfile[48];
+	int tree, ns, r = 0;
+	struct stat st;
+
+	if (bb->own_ns < 0)
+		return -ENOTSUP;
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, ep->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return -errno;
+	snprintf(nsfile, sizeof(nsfile), "/proc/%d/ns/mnt", (int)bb->userland);
+	ns = open(nsfile, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* In the userland's namespace now: a place to mount on. */
+	mkdir("/dev", 0755);
+	if (lstat(ep->path, &st) == 0 && S_ISLNK(st.st_mode))
+		unlink(ep->path);
+	if (lstat(ep->path, &st) < 0) {
+		int fd = open(ep->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd >= 0)
+			close(fd);
+	} else if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+	}
+	if (r == 0 && syscall(SYS_move_mount, tree, "", AT_FDCWD, ep->path,
+			      MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		r = -errno;
+	if (setns(bb->own_ns, CLONE_NEWNS) < 0) {
+		say("blackbox: cannot return to the agent's mount namespace: %s", strerror(errno));
+		if (r == 0)
+			r = -EIO;
+	}
+out:
+	if (ns >= 0)
+		close(ns);
+	close(tree);
+	return r;
+}
+
+/* Who did it, as far as audit says: the last record of @kind that no
+ * earlier check pass saw and that is at most WHO_MAX_AGE_MS older than
+ * @since_ms (when the agent noticed). kauditd sends when it will: the
+ * agent waits a little for it. */
+static void who_did_it(bb_agent *bb, int kind, char *out, size_t len, uint64_t since_ms)
+{
+	const struct who *w = &bb->who[kind];
+
+#define WHO_FRESH (w->text[0] && !w->used && w->ms + WHO_MAX_AGE_MS >= since_ms)
+	for (int waited = 0; bb->audit >= 0 && waited < WHO_WAIT_MS && !WHO_FRESH; waited += 20) {
+		struct pollfd p = { bb->audit, POLLIN, 0 };
+
+		if (poll(&p, 1, 20) > 0)
+			on_audit(bb);
+	}
+	if (bb->audit < 0)
+		snprintf(out, len, "by: unknown (no audit in this guest)");
+	else if (WHO_FRESH)
+		snprintf(out, len, "by (audit):%s", w->text);
+	else
+		snprintf(out, len, "by: unknown (no audit record of it)");
+#undef WHO_FRESH
+}
+
+/* Checks one endpoint in the agent's /dev and in the userland's view;
+ * puts back what is not the agent's, and seals an event for it. */
+static void ep_check(bb_agent *bb, int kind)
+{
+	struct endpoint *ep = &bb->ep[kind];
+	char seen[400] = "", fixed[200] = "", who[300], what[1000];
+	uint64_t since_ms = bb->now_rt / 1000;
+	int who_kind = WHO_ENDPOINT;
+	struct stat st;
+	size_t off = 0;
+
+	if (!ep->known)
+		return;
+	if (lstat(ep->path, &st) < 0 || !ep_same(ep, &st)) {
+		int old = *ep_fd(bb, kind), fd;
+		bool gone = lstat(ep->path, &st) < 0;
+
+		snprintf(seen, sizeof(seen), "%s",
+			 gone ? "removed" : "replaced by ");
+		if (!gone) {
+			strncat(seen, type_name(st.st_mode), sizeof(seen) - strlen(seen) - 1);
+			if (unlink(ep->path) < 0 && errno == EISDIR) {
+				char aside[64];
+
+				snprintf(aside, sizeof(aside), "%s.displaced", ep->path);
+				rename(ep->path, aside);
+			}
+		}
+		fd = ep_open(kind);
+		if (fd < 0) {
+			snprintf(fixed, sizeof(fixed), "could not make it again: %s", strerror(errno));
+		} else {
+			*ep_fd(bb, kind) = fd;
+			ep_note(bb, kind);
+			retire(bb, kind, old);
+			snprintf(fixed, sizeof(fixed), "made again");
+		}
+	} else if ((st.st_mode & 07777) != (ep->mode & 07777) || st.st_uid != 0 || st.st_gid != 0) {
+		snprintf(seen, sizeof(seen), "mode or owner changed (mode %o, uid %u)",
+			 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		if (chown(ep->path, 0, 0) < 0 || chmod(ep->path, ep->mode & 07777) < 0)
+			snprintf(fixed, sizeof(fixed), "could not set it back: %s", strerror(errno));
+		else
+			snprintf(fixed, sizeof(fixed), "set back to mode %o",
+				 (unsigned)(ep->mode & 07777));
+	}
+	if (ep->known && bb->userland > 0) {
+		char upath[96];
+
+		snprintf(upath, sizeof(upath), "/proc/%d/root%s", (int)bb->userland, ep->path);
+		if (lstat(upath, &st) < 0 || !ep_same(ep, &st)) {
+			char mount[200];
+			int r;
+
+			hiding_mount(bb, ep->path, mount, sizeof(mount));
+			if (!seen[0])
+				who_kind = WHO_MOUNT;
+			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
+				 "%shidden from the tenant by %s", seen[0] ? "; " : "", mount);
+			r = put_back_in_userland(bb, ep);
+			snprintf(fixed + strlen(fixed), sizeof(fixed) - strlen(fixed), "%s%s%s",
+				 fixed[0] ? "; " : "",
+				 r < 0 ? "could not put it back in the tenant's view: "
+				       : "put back in the tenant's view",
+				 r < 0 ? strerror(-r) : "");
+		}
+	}
+	if (!seen[0]) {
+		ep->reported[0] = '\0';
+		return;
+	}
+	/* The same trouble again, not put right: once is enough. */
+	snprintf(what, sizeof(what), "%s; %s", seen, fixed);
+	if (strcmp(what, ep->reported) == 0)
+		return;
+	snprintf(ep->reported, sizeof(ep->reported), "%s", what);
+	who_did_it(bb, who_kind, who, sizeof(who), since_ms);
+	off = (size_t)snprintf(what, sizeof(what), "endpoint %s: %s; %s; %s", ep->path, seen, who,
+			       fixed);
+	/* The blackbox only: the console is the landlord's to read. */
+	sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what,
+		      off < sizeof(what) ? off : sizeof(what) - 1, bb->now_rt, bb->now_mono);
+}
+
+static void ep_check_all(bb_agent *bb)
+{
+	for (int i = 0; i < EP_COUNT; i++)
+		ep_check(bb, i);
+	/* What audit said so far belongs to this pass (the userland's own
+	 * mounts at its start, too). */
+	for (int i = 0; i < WHO_KINDS; i++)
+		bb->who[i].used = true;
+}
+
+/* Something changed in /dev: only the endpoints matter. */
+static void on_dev_change(bb_agent *bb)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool check = false;
+	ssize_t n;
+
+	while ((n = read(bb->inotify, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+				check = true;
+			for (int i = 0; i < EP_COUNT && ev->len; i++)
+				if (strcmp(ev->name, strrchr(bb->ep[i].path, '/') + 1) == 0)
+					check = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	if (check)
+		ep_check_all(bb);
+}
+
+void bb_set_userland(bb_agent *bb, pid_t pid)
+{
+	char file[48];
+
+	if (!bb)
+		return;
+	if (bb->mountinfo >= 0)
+		close(bb->mountinfo);
+	bb->mountinfo = -1;
+	bb->userland = pid;
+	if (pid <= 0)
+		return;
+	snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)pid);
+	bb->mountinfo = open(file, O_RDONLY | O_CLOEXEC);
+}
+
+void bb_periodic(bb_agent *bb)
+{
+	if (!bb)
+		return;
+	read_clocks(bb);
+	ep_check_all(bb);
+	flush_frames(bb);
+}
+
+void bb_event(bb_agent *bb, uint32_t aux, const char *what)
+{
+	if (!bb)
+		return;
+	read_clocks(bb);
+	sbw_append(bb->w, SBX_R_LIFECYCLE, aux, what, strlen(what));
+	flush_frames(bb);
+}
+
 void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 {
 	if (!bb)
@@ -945,9 +1567,9 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 		if (pfd[i].fd == bb->kmsg)
 			on_kmsg(bb);
 		else if (pfd[i].fd == bb->syslog)
-			on_syslog(bb);
+			on_syslog(bb, bb->syslog);
 		else if (pfd[i].fd == bb->fifo)
-			on_fifo(bb);
+			on_fifo(bb, bb->fifo);
 		else if (pfd[i].fd == bb->cn)
 			on_proc_event(bb);
 		else if (pfd[i].fd == bb->audit)
@@ -958,6 +1580,12 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 			relay(bb, bb->con_real, bb->con_master, SBX_R_CONSOLE_IN);
 		else if (pfd[i].fd == bb->ring_listen)
 			on_ring_connect(bb);
+		else if (pfd[i].fd == bb->inotify)
+			on_dev_change(bb);
+		else if (pfd[i].fd == bb->mountinfo)
+			ep_check_all(bb);
+		else if (on_retired(bb, pfd[i].fd))
+			;
 		else
 			for (int r = 0; r < RING_MAX; r++)
 				if (pfd[i].fd == bb->rings[r].fd)
@@ -989,12 +1617,12 @@ void bb_end(bb_agent *bb)
 	if (bb->kmsg >= 0)
 		on_kmsg(bb);
 	if (bb->fifo >= 0)
-		on_fifo(bb);
+		on_fifo(bb, bb->fifo);
 	for (int r = 0; r < RING_MAX; r++)
 		if (bb->rings[r].fd >= 0)
 			ring_take(bb, &bb->rings[r], false);
 	if (bb->syslog >= 0)
-		on_syslog(bb);
+		on_syslog(bb, bb->syslog);
 	if (bb->audit >= 0)
 		on_audit(bb);
 	sbw_end(bb->w, 0);

@@ -30,8 +30,26 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#define BB_MAX_FDS 17 /* 7 sources, the ring's socket, 8 producers */
+/* 7 sources, the ring's socket, 8 producers, /dev's and the userland's
+ * mount table's watches, 4 retired endpoints */
+#define BB_MAX_FDS 23
+
+/* Lifecycle records of the guest: what aux says (docs/blackbox-format.md,
+ * "The guest agent's records"). */
+#define BB_EV_AGENT 0	 /* the agent started, stops */
+#define BB_EV_PROFILE 1	 /* the guest's profile, and sysctls it set back */
+#define BB_EV_ENDPOINT 2 /* an endpoint removed, replaced, hidden; put back */
+#define BB_EV_LOSS 3	 /* what the LOSS record that follows is about */
+
+/* Reasons of the LOSS records the agent declares (1 is the writer's: the
+ * line refused frames). */
+#define BB_LOSS_RING_REFUSED 2 /* a producer was given no ring */
+#define BB_LOSS_SYSLOG_CUT 3   /* a syslog message longer than 8 KiB: the rest */
+#define BB_LOSS_KERNEL_LOG 4   /* kernel log lines overwritten before read */
+#define BB_LOSS_EVENTS 5       /* the kernel dropped audit or process events */
+#define BB_LOSS_RING_BROKEN 6  /* a lying producer's bytes, not sealed */
 
 typedef struct bb_agent bb_agent;
 
@@ -52,6 +70,15 @@ int bb_timeout_ms(bb_agent *bb);
 
 /* A lifecycle record. */
 void bb_lifecycle(bb_agent *bb, const char *what);
+/* A lifecycle record with @aux (BB_EV_*). */
+void bb_event(bb_agent *bb, uint32_t aux, const char *what);
+
+/* The userland's first process (0: none now): the agent keeps the
+ * endpoints in place in its mount namespace too. */
+void bb_set_userland(bb_agent *bb, pid_t pid);
+/* The checks that do not wait for an event (the endpoints), once a
+ * second or so. */
+void bb_periodic(bb_agent *bb);
 /* Ends the stream (before the power goes). */
 void bb_end(bb_agent *bb);
 

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The guest profiles, attacked: an intruder who is root in the guest's
+ * userland loads a module, reads and writes /dev/mem, makes a memory device
+ * node, reads /proc/kcore, traces PID 1 and reads its memory, stops and
+ * kills PID 1, turns kptr_restrict off, tries iopl, ioperm, kexec, bpf and
+ * perf_event_open, and floods the agent. Under the locked profile (the
+ * default) each is refused or recorded, and logging goes on; under the open
+ * profile (the positive control) the same attacks get through. One guest per
+ * profile runs all of them.
+ */
+#include "it_bb_common.h"
+
+/* The guest's /tools: the attack tool, a real module of the guest's kernel
+ * (if the host has Debian's UML modules), a file that is not a module. */
+static char *make_tools(th_env *env)
+{
+	char *tools = state_path(env, "", "tools");
+
+	assert_int_equal(th_sh("mkdir -p '%s' && cp '%s' '%s/guestattack' && "
+			       "printf 'not a module' > '%s/crafted.ko' && "
+			       "m=$(ls /usr/lib/uml/modules/*/kernel/net/x25/x25.ko 2>/dev/null | "
+			       "head -n1) && { [ -z \"$m\" ] || cp \"$m\" '%s/real.ko'; } && "
+			       "chmod -R a+rX '%s'",
+			       tools, SODA_TEST_GUESTATTACK, tools, tools, tools, tools),
+			 0);
+	return tools;
+}
+
+/* Runs "/tools/guestattack @args" in the guest; returns its "name: result"
+ * answer's result (freed by the caller). */
+static char *attack(soda_server *srv, const char *args)
+{
+	char cmd[256], *out = NULL, *colon, *res;
+
+	snprintf(cmd, sizeof(cmd), "/tools/guestattack %s", args);
+	assert_int_equal(th_exec(srv, cmd, &out), 0);
+	colon = strstr(out, ": ");
+	assert_non_null(colon);
+	res = strndup(colon + 2, strcspn(colon + 2, "\r\n"));
+	print_message("  %-28s %s\n", args, res);
+	free(out);
+	return res;
+}
+
+static void expect(soda_server *srv, const char *args, const char *want)
+{
+	char *got = attack(srv, args);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("guestattack %s: %s, not %s", args, got, want);
+	free(got);
+}
+
+static void expect_not(soda_server *srv, const char *args, const char *unwanted)
+{
+	char *got = attack(srv, args);
+
+	if (strcmp(got, unwanted) == 0)
+		fail_msg("guestattack %s: %s", args, got);
+	free(got);
+}
+
+/* The first line of the output of @cmd in the guest. */
+static char *guest_line(soda_server *srv, const char *cmd)
+{
+	char *out = NULL, *line;
+
+	assert_int_equal(th_exec(srv, cmd, &out), 0);
+	line = strndup(out, strcspn(out, "\r\n"));
+	free(out);
+	return line;
+}
+
+static void expect_line(soda_server *srv, const char *cmd, const char *want)
+{
+	char *got = guest_line(srv, cmd);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: '%s', not '%s'", cmd, got, want);
+	free(got);
+}
+
+static bool have_real_module(th_env *env)
+{
+	char *mod = state_path(env, "tools", "real.ko");
+	bool have = path_exists(mod);
+
+	free(mod);
+	return have;
+}
+
+#define FLOOD_BYTES 3999996 /* whole lines of 13 bytes and a newline */
+
+/* After the attacks: the agent takes a flood of lines on all three ways in,
+ * and what comes after it still arrives. */
+static void flood_then_mark(soda_server *srv)
+{
+	assert_int_equal(th_exec(srv,
+				 "yes \"$(printf 'SODA-BB-%s' FLOOD)\" | head -c 3999996 > "
+				 "/dev/blackbox & "
+				 "yes \"$(printf 'SODA-BB-%s' RFLOD)\" | head -c 3999996 | "
+				 "/soda/init log & "
+				 "i=0; while [ $i -lt 500 ]; do logger -t flood x$i; i=$((i+1)); done; "
+				 "wait",
+				 NULL),
+			 0);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' AFTER > /dev/blackbox", NULL), 0);
+}
+
+static void check_store(const char *dir, bool locked)
+{
+	uint32_t status;
+	char *all = bb_read_all(dir, &status);
+
+	assert_int_not_equal(status, SODA_BLACKBOX_DAMAGED);
+	/* The profile is in the stream. */
+	assert_non_null(strstr(all, locked ? "guest lifecycle: guest profile locked: "
+					     "modules_disabled=1, ptrace_scope=3,"
+					   : "guest lifecycle: guest profile open: "));
+	if (locked) {
+		/* root turned kptr_restrict off: set back and recorded. */
+		assert_non_null(strstr(all, "guest lifecycle: guest profile locked: kptr_restrict "
+					    "was 0, set back to 2"));
+		/* The module load was audited as the agent's rules see it: the
+		 * exec of the insmod at least. */
+		assert_non_null(strstr(all, "guest exec: /tools/guestattack module /tools/crafted.ko"));
+	} else {
+		assert_null(strstr(all, "set back to"));
+	}
+	/* The flood, every line of it, and what came after. */
+	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-FLOOD"), FLOOD_BYTES / 14);
+	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-RFLOD"), FLOOD_BYTES / 14);
+	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-AFTER"), 1);
+	assert_true(strstr(all, "SODA-BB-FLOOD") < strstr(all, "SODA-BB-AFTER"));
+	free(all);
+}
+
+static void test_locked(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	char *tools, *dir;
+
+	th_require_root();
+	th_build_image(env);
+	tools = make_tools(env);
+	srv = bb_start_server(env, "locked", tools, SODA_GUEST_PROFILE_LOCKED);
+	dir = bb_store_dir(env, srv);
+
+	expect_line(srv, "cat /proc/sys/kernel/modules_disabled", "1");
+	expect_line(srv, "cat /proc/sys/kernel/yama/ptrace_scope", "3");
+	expect_line(srv, "cat /proc/sys/kernel/kptr_restrict", "2");
+	expect_line(srv, "cat /proc/sys/kernel/dmesg_restrict", "1");
+	/* Modules: a file that is not one is refused before the kernel
+	 * parses it (EPERM, not ENOEXEC); a real one too. */
+	expect(srv, "module /tools/crafted.ko", "EPERM");
+	expect(srv, "init_module", "EPERM");
+	expect(srv, "delete_module x25", "EPERM");
+	if (have_real_module(env)) {
+		expect(srv, "module /tools/real.ko", "EPERM");
+		expect_line(srv, "insmod /tools/real.ko 2>&1 | grep -c 'not permitted'", "1");
+	}
+	/* Memory: the nodes are gone, none can be made, and even a fresh
+	 * devtmpfs or an old node would not open (no CAP_SYS_RAWIO). */
+	expect(srv, "read /dev/mem", "ENOENT");
+	expect(srv, "write /dev/mem", "ENOENT");
+	expect(srv, "read /dev/kmem", "ENOENT");
+	expect(srv, "read /dev/port", "ENOENT");
+	expect(srv, "mknod /root/mem 1 1", "EPERM");
+	expect_line(srv, "mknod /root/mem2 c 1 1 2>&1 | head -n1 | grep -c 'not permitted'", "1");
+	expect_line(srv, "mkdir -p /mnt/dt && mount -t devtmpfs none /mnt/dt && "
+			 "ls /mnt/dt/mem 2>&1 | grep -c 'No such file'; umount /mnt/dt",
+		    "1");
+	expect(srv, "read /proc/kcore", "EPERM");
+	/* FIFOs are still the tenant's to make. */
+	expect_line(srv, "mkfifo /tmp/f && [ -p /tmp/f ] && echo fifo", "fifo");
+	/* PID 1 of the tenant's namespace (the agent has no PID there). */
+	expect(srv, "ptrace 1", "EPERM");
+	expect(srv, "vmread 1", "EPERM");
+	expect(srv, "vmwrite 1", "EPERM");
+	expect(srv, "iopl", "EPERM");
+	expect(srv, "ioperm", "EPERM");
+	expect(srv, "kexec", "EPERM");
+	expect(srv, "bpf", "EPERM");
+	expect(srv, "perf", "EPERM");
+	/* Root may write kptr_restrict: the agent sets it back within a second
+	 * and records it. */
+	assert_int_equal(th_exec(srv, "echo 0 > /proc/sys/kernel/kptr_restrict", NULL), 0);
+	assert_int_equal(th_exec(srv,
+				 "( i=0; until [ $(cat /proc/sys/kernel/kptr_restrict) = 2 ]; do "
+				 "i=$((i+1)); [ $i -gt 30 ] && exit 1; sleep 0.1; done )",
+				 NULL),
+			 0);
+	/* Stop and kill PID 1 (the tenant's init: signals from inside its
+	 * namespace do not reach it), then every process. */
+	th_exec(srv, "kill -STOP 1; kill -9 1; kill -9 -1 2>/dev/null; echo done", NULL);
+	expect_line(srv, "echo alive", "alive");
+	flood_then_mark(srv);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	check_store(dir, true);
+	soda_server_unref(srv);
+	free(dir);
+	free(tools);
+}
+
+/* The positive control: the same attacks get through. */
+static void test_open(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	char *tools, *dir;
+
+	th_require_root();
+	th_build_image(env);
+	tools = make_tools(env);
+	srv = bb_start_server(env, "open", tools, SODA_GUEST_PROFILE_OPEN);
+	dir = bb_store_dir(env, srv);
+
+	expect_line(srv, "cat /proc/sys/kernel/modules_disabled", "0");
+	expect_line(srv, "cat /proc/sys/kernel/yama/ptrace_scope", "0");
+	/* The kernel parses the file, and says it is not a module. */
+	expect(srv, "module /tools/crafted.ko", "ENOEXEC");
+	if (have_real_module(env)) {
+		expect(srv, "module /tools/real.ko", "ok");
+		expect_line(srv, "grep -c '^x25 ' /proc/modules", "1");
+		expect(srv, "delete_module x25", "ok");
+	}
+	expect(srv, "read /dev/mem", "ok");
+	expect(srv, "write /dev/mem", "ok");
+	/* (/tmp is nodev: the node goes on the root file system.) */
+	expect(srv, "mknod /root/mem 1 1", "ok");
+	expect(srv, "read /root/mem", "ok");
+	expect(srv, "read /proc/kcore", "ok");
+	expect(srv, "ptrace 1", "ok");
+	expect(srv, "vmread 1", "ok");
+	expect(srv, "vmwrite 1", "ok");
+	/* UML has no port I/O nor kexec, and may lack perf: whatever the
+	 * kernel says, it is not the profile's EPERM. */
+	expect_not(srv, "iopl", "EPERM");
+	expect_not(srv, "ioperm", "EPERM");
+	expect_not(srv, "kexec", "EPERM");
+	expect_not(srv, "bpf", "EPERM");
+	expect_not(srv, "perf", "EPERM");
+	assert_int_equal(th_exec(srv, "echo 0 > /proc/sys/kernel/kptr_restrict && sleep 1.5", NULL),
+			 0);
+	expect_line(srv, "cat /proc/sys/kernel/kptr_restrict", "0");
+	flood_then_mark(srv);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	check_store(dir, false);
+	soda_server_unref(srv);
+	free(dir);
+	free(tools);
+}
+
+static void test_config(void **state)
+{
+	th_env *env = *state;
+	soda_server_config *cfg = NULL;
+	uint32_t p = 99;
+
+	assert_soda_ok(soda_server_config_new(&cfg, "prof", &env->err), env->err);
+	assert_int_equal(soda_server_config_get_guest_profile(cfg), SODA_GUEST_PROFILE_LOCKED);
+	assert_soda_fails(soda_server_config_set_guest_profile(cfg, 2, &env->err), -EINVAL,
+			  env->err);
+	assert_soda_ok(soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN, &env->err),
+		       env->err);
+	assert_int_equal(soda_server_config_get_guest_profile(cfg), SODA_GUEST_PROFILE_OPEN);
+	assert_soda_fails(soda_guest_profile_from_name(&p, "lockd", &env->err), -EINVAL, env->err);
+	assert_int_equal(p, 99);
+	assert_soda_ok(soda_guest_profile_from_name(&p, "open", &env->err), env->err);
+	assert_int_equal(p, SODA_GUEST_PROFILE_OPEN);
+	assert_string_equal(soda_guest_profile_name(SODA_GUEST_PROFILE_LOCKED), "locked");
+	assert_null(soda_guest_profile_name(7));
+	soda_server_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_config, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_locked, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_open, env_setup, env_teardown),
+	};
+	int r;
+
+	th_become_subreaper();
+	if (bb_setup_tenant() < 0)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	soda_blackbox_key_free(tenant);
+	return r;
+}
