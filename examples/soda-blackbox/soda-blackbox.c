@@ -53,8 +53,10 @@ static void usage(FILE *out)
 		"  read --key FILE [--type T,...] [--since TIME] [--until TIME]\n"
 		"       [--stream ID] [--json] [--strict] STORE\n"
 		"        decrypts and prints the records, then what is wrong with the store\n"
-		"  follow --key FILE [--type T,...] [--json] STORE\n"
-		"        the same, and waits for new records (Ctrl-C ends)\n"
+		"  follow --key FILE [--type T,...] [--json] [--anchors FILE] STORE\n"
+		"        the same, and waits for new records (Ctrl-C ends); --anchors\n"
+		"        appends the store's committed head to FILE as it grows (keep\n"
+		"        FILE off the host: verify --anchors proves nothing was cut)\n"
 		"  export --key FILE [--format jsonl|asciicast] [--session N] [--input]\n"
 		"         [--title TEXT] [--output FILE] STORE\n"
 		"        JSON lines (records, then findings), or a console session as\n"
@@ -62,10 +64,11 @@ static void usage(FILE *out)
 		"  replay --key FILE [--session N] [--speed X] [--max-wait SEC] STORE\n"
 		"        plays a console session on this terminal with its original timing\n"
 		"The landlord (no key):\n"
-		"  verify [--anchor SEG:OFF:DIGEST]... [--json] STORE\n"
+		"  verify [--anchor SEG:OFF:DIGEST]... [--anchors FILE] [--json] STORE\n"
 		"        checks integrity and completeness; prints the findings and the\n"
 		"        store's anchor (publish it; a later verify --anchor proves that\n"
-		"        nothing up to it was rewritten)\n"
+		"        nothing up to it was rewritten); --anchors: every anchor in\n"
+		"        FILE (one per line, the last word of the line; # comments)\n"
 		"\n"
 		"TIME: seconds since the epoch, or YYYY-MM-DDTHH:MM:SS (UTC).\n"
 		"Types: console-out console-in syslog kernel exec audit ids-alert lifecycle\n"
@@ -115,6 +118,7 @@ struct read_args {
 	const char *title;
 	const char *output;
 	double speed, max_wait;
+	const char *anchors; /* follow: where the anchors go */
 };
 
 static int parse_time(const char *s, uint64_t *ret)
@@ -167,6 +171,7 @@ static int parse_read_args(int argc, char **argv, struct read_args *a, const cha
 		{ "session", required_argument, NULL, 'n' }, { "input", no_argument, NULL, 'i' },
 		{ "title", required_argument, NULL, 'T' },  { "output", required_argument, NULL, 'o' },
 		{ "speed", required_argument, NULL, 'p' },  { "max-wait", required_argument, NULL, 'w' },
+		{ "anchors", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -226,6 +231,9 @@ static int parse_read_args(int argc, char **argv, struct read_args *a, const cha
 			break;
 		case 'o':
 			a->output = optarg;
+			break;
+		case 'A':
+			a->anchors = optarg;
 			break;
 		case 'p':
 		case 'w': {
@@ -330,12 +338,16 @@ static const char *status_name(const soda_blackbox_report *rep)
 
 /* ---- read, follow ---- */
 
-static void print_record(const soda_blackbox_record *rec, bool json)
+/* The record's claimed time, and how far the host's receipt was from it
+ * ("rx+0.002": received 2 ms later); marks for what must not be trusted. */
+static void print_record(const soda_blackbox_record *rec, bool json, FILE *out)
 {
 	uint64_t rt = soda_blackbox_record_get_realtime(rec);
+	uint64_t rx = soda_blackbox_record_get_received(rec);
+	uint32_t fl = soda_blackbox_record_get_flags(rec);
 	time_t secs = (time_t)(rt / 1000000u);
 	struct tm tm;
-	char when[32];
+	char when[32], recv[32] = "-";
 	const uint8_t *body;
 	size_t len;
 
@@ -343,31 +355,53 @@ static void print_record(const soda_blackbox_record *rec, bool json)
 		char *text = NULL;
 
 		if (soda_blackbox_record_to_json(&text, rec, 0, NULL) == 0)
-			printf("%s\n", text);
+			fprintf(out, "%s\n", text);
 		soda_free(text);
 		return;
 	}
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rx)
+		snprintf(recv, sizeof(recv), "rx%+.3f", ((double)rx - (double)rt) / 1e6);
 	body = soda_blackbox_record_get_data(rec, &len);
-	printf("%s.%06uZ %-5s %-12s %-6" PRIu32 " ", when, (unsigned)(rt % 1000000u),
-	       soda_blackbox_record_get_origin(rec),
-	       soda_blackbox_type_name(soda_blackbox_record_get_type(rec)),
-	       soda_blackbox_record_get_aux(rec));
+	fprintf(out, "%s.%06uZ %-10s %s%s%s%-7s %-12s %-6" PRIu32 " ", when, (unsigned)(rt % 1000000u),
+		recv, fl & SODA_BLACKBOX_RECORD_F_FOREIGN ? "!FOREIGN " : "",
+		fl & SODA_BLACKBOX_RECORD_F_TIME_FAR ? "!TIME-FAR " : "",
+		fl & SODA_BLACKBOX_RECORD_F_TIME_BACK ? "!TIME-BACK " : "",
+		soda_blackbox_record_get_origin(rec),
+		soda_blackbox_type_name(soda_blackbox_record_get_type(rec)),
+		soda_blackbox_record_get_aux(rec));
 	/* Control bytes shown escaped: a record cannot drive the terminal. */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = body[i];
 
 		if (c == '\\')
-			fputs("\\\\", stdout);
+			fputs("\\\\", out);
 		else if (c == '\n')
-			fputs("\\n", stdout);
+			fputs("\\n", out);
 		else if (c < 0x20 || c == 0x7f)
-			printf("\\x%02x", c);
+			fprintf(out, "\\x%02x", c);
 		else
-			putchar(c);
+			fputc(c, out);
 	}
-	putchar('\n');
+	fputc('\n', out);
+}
+
+/* follow --anchors: the store's committed head, appended when it moved. */
+static void collect_anchor(const char *store, const char *file, char *last, size_t last_size)
+{
+	char *anchor = NULL;
+	FILE *f;
+
+	if (soda_blackbox_store_read_anchor(&anchor, store, 0, NULL) < 0)
+		return;
+	if (strcmp(anchor, last) != 0 && (f = fopen(file, "ae"))) {
+		fprintf(f, "%" PRIu64 " %s\n", (uint64_t)time(NULL), anchor);
+		if (fflush(f) == 0 && fsync(fileno(f)) == 0)
+			snprintf(last, last_size, "%s", anchor);
+		fclose(f);
+	}
+	soda_free(anchor);
 }
 
 static int cmd_read(int argc, char **argv, bool follow)
@@ -378,9 +412,20 @@ static int cmd_read(int argc, char **argv, bool follow)
 	soda_error *e = NULL;
 	int r;
 
-	r = parse_read_args(argc, argv, &a, follow ? "ktj" : "ktsuSjx");
+	char last_anchor[160] = "";
+	uint64_t next_anchor = 0;
+	char *held = NULL;
+	size_t held_len = 0;
+	FILE *hold = NULL;
+	uint64_t n_held = 0;
+
+	r = parse_read_args(argc, argv, &a, follow ? "ktjA" : "ktsuSjx");
 	if (r)
 		return r;
+	/* Records of foreign streams (not the server's) are shown apart,
+	 * after the server's: read holds them back; follow marks them. */
+	if (!follow && !a.json)
+		hold = open_memstream(&held, &held_len);
 	r = open_reader(&a, (follow ? SODA_BLACKBOX_READ_FOLLOW : 0) |
 				    (a.strict ? SODA_BLACKBOX_READ_STRICT : 0),
 			&rd);
@@ -391,8 +436,17 @@ static int cmd_read(int argc, char **argv, bool follow)
 	while (!interrupted) {
 		r = soda_blackbox_reader_next(rd, &rec, 0, &e);
 		if (r == 1) {
-			print_record(rec, a.json);
+			if (hold && (soda_blackbox_record_get_flags(rec) & SODA_BLACKBOX_RECORD_F_FOREIGN)) {
+				print_record(rec, false, hold);
+				n_held++;
+			} else {
+				print_record(rec, a.json, stdout);
+			}
 			continue;
+		}
+		if (a.anchors && (r == -EAGAIN || r == 0) && (uint64_t)time(NULL) >= next_anchor) {
+			collect_anchor(a.store, a.anchors, last_anchor, sizeof(last_anchor));
+			next_anchor = (uint64_t)time(NULL) + 1;
 		}
 		if (r == -EAGAIN) {
 			fflush(stdout);
@@ -400,6 +454,14 @@ static int cmd_read(int argc, char **argv, bool follow)
 			continue;
 		}
 		break;
+	}
+	if (hold) {
+		fclose(hold);
+		if (n_held)
+			printf("-- %" PRIu64 " records of streams that are NOT the server's: they came on the "
+			       "guest's line after the server's stream (someone else in the guest wrote them) --\n%s",
+			       n_held, held);
+		free(held);
 	}
 	fflush(stdout);
 	if (r < 0 && r != -EAGAIN) {
@@ -420,11 +482,63 @@ static int cmd_read(int argc, char **argv, bool follow)
 
 /* ---- verify ---- */
 
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* An anchors file (follow --anchors): one anchor per line, the line's last
+ * word; blank lines and # comments skipped. */
+static int read_anchor_file(const char *path, char ***v, size_t *n)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+	unsigned lineno = 0;
+
+	if (!f) {
+		fprintf(stderr, "soda-blackbox: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *end = line + strcspn(line, "\r\n"), *w, **nv;
+
+		lineno++;
+		*end = 0;
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = 0;
+		w = strrchr(line, ' ');
+		w = w ? w + 1 : line + strspn(line, " \t");
+		if (!*w || line[strspn(line, " \t")] == '#')
+			continue;
+		if (!strchr(w, ':')) {
+			fprintf(stderr, "soda-blackbox: %s:%u: not an anchor: '%s'\n", path, lineno, w);
+			fclose(f);
+			return -1;
+		}
+		nv = realloc(*v, (*n + 1) * sizeof(*nv));
+		if (!nv || !(nv[*n] = strdup(w))) {
+			if (nv)
+				*v = nv;
+			fclose(f);
+			return -1;
+		}
+		*v = nv;
+		(*n)++;
+	}
+	fclose(f);
+	return 0;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = { { "anchor", required_argument, NULL, 'a' },
+					      { "anchors", required_argument, NULL, 'A' },
 					      { "json", no_argument, NULL, 'j' },
 					      { NULL, 0, NULL, 0 } };
+	char **from_file = NULL;
+	size_t n_file = 0;
 	soda_blackbox_verify_options vo = SODA_BLACKBOX_VERIFY_OPTIONS_INIT;
 	soda_blackbox_report *rep = NULL;
 	const char **anchors = NULL;
@@ -444,6 +558,12 @@ static int cmd_verify(int argc, char **argv)
 			}
 			anchors = na;
 			anchors[n++] = optarg;
+		} else if (c == 'A') {
+			if (read_anchor_file(optarg, &from_file, &n_file) < 0) {
+				free(anchors);
+				free_strv(from_file, n_file);
+				return EXIT_FAILED;
+			}
 		} else if (c == 'j') {
 			json = true;
 		} else {
@@ -455,11 +575,23 @@ static int cmd_verify(int argc, char **argv)
 		free(anchors);
 		return usage_error("verify takes one store directory");
 	}
+	for (size_t i = 0; i < n_file; i++) {
+		const char **na = realloc(anchors, (n + 1) * sizeof(*na));
+
+		if (!na) {
+			free(anchors);
+			free_strv(from_file, n_file);
+			return fail(NULL, "out of memory");
+		}
+		anchors = na;
+		anchors[n++] = from_file[i];
+	}
 	vo.anchors = anchors;
 	vo.n_anchors = n;
 	r = soda_blackbox_verify(&rep, argv[optind], &vo,
 				 use_threads() ? SODA_BLACKBOX_VERIFY_PARALLEL : 0, &e);
 	free(anchors);
+	free_strv(from_file, n_file);
 	if (r < 0)
 		return fail(e, argv[optind]);
 	print_findings(rep, json, stdout);

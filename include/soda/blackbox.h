@@ -327,6 +327,9 @@ SODA_EXPORT int soda_blackbox_store_close(soda_blackbox_store *store, unsigned i
 #define SODA_BLACKBOX_STAT_COMMITS 7
 #define SODA_BLACKBOX_STAT_SEGMENTS 8       /* segment files now in the store */
 #define SODA_BLACKBOX_STAT_STORE_BYTES 9    /* bytes now in the store's files */
+/* Streams the line carried after the server's own (the first on the line):
+ * someone else in the guest wrote to the line. @since 0.2 */
+#define SODA_BLACKBOX_STAT_FOREIGN_STREAMS 10
 /** Returns: 0, or -EINVAL for an unknown counter. @since 0.1 */
 SODA_EXPORT int soda_blackbox_store_get_counter(const soda_blackbox_store *store, uint32_t counter,
 						uint64_t *ret);
@@ -335,6 +338,20 @@ SODA_EXPORT int soda_blackbox_store_get_counter(const soda_blackbox_store *store
  * to that point was rewritten. Covers what is committed. @since 0.1 */
 SODA_EXPORT int soda_blackbox_store_get_anchor(const soda_blackbox_store *store, char **ret,
 					       soda_error **error);
+
+/**
+ * soda_blackbox_store_read_anchor:
+ * @ret: the anchor "SEGMENT:OFFSET:DIGEST" of what the store's head file
+ * says is committed (soda_free()), read without the lock, while a writer
+ * may have the store open. Collected at intervals and kept off the host
+ * (`soda-blackbox follow --anchors`), such anchors let soda_blackbox_verify()
+ * prove that nothing up to each was cut off, replaced by an older copy or
+ * rewritten. @flags: 0.
+ * Returns: 0; -ENOENT (no store, or no head yet); -EBADMSG (a damaged head).
+ * @since 0.2
+ */
+SODA_EXPORT int soda_blackbox_store_read_anchor(char **ret, const char *dir, unsigned int flags,
+						soda_error **error);
 
 /* ---- findings and reports ---- */
 
@@ -368,10 +385,17 @@ SODA_EXPORT int soda_blackbox_store_get_anchor(const soda_blackbox_store *store,
 #define SODA_BLACKBOX_F_DECRYPT_FAILED 18 /* authentication failed */
 #define SODA_BLACKBOX_F_BAD_RECORD 19     /* authentic but malformed */
 #define SODA_BLACKBOX_F_WRONG_KEY 20      /* sealed to another key */
-#define SODA_BLACKBOX_F_FOREIGN_STREAM 21 /* authentic stream of another server */
+/* A stream that is not this server's: an authentic stream of another
+ * server (reader), or, since 0.2, a second stream on the guest's line after
+ * the server's own, or bytes on the line that were not the server's stream
+ * (someone else in the guest wrote to the line; verifier and reader). */
+#define SODA_BLACKBOX_F_FOREIGN_STREAM 21
 #define SODA_BLACKBOX_F_UNREADABLE 22     /* frames that cannot be decrypted after a loss */
 #define SODA_BLACKBOX_F_RECOVERED 23      /* the store was recovered after a crash */
-#define SODA_BLACKBOX_F_MAX 23
+/* A record's claimed time is far from the host's time of receipt, or goes
+ * backwards in its stream (the guest's clock was set). @since 0.2 */
+#define SODA_BLACKBOX_F_CLOCK 24
+#define SODA_BLACKBOX_F_MAX 24
 
 /** Returns: the finding kind's name ("seq-gap"...), or NULL. @since 0.1 */
 SODA_EXPORT const char *soda_blackbox_finding_kind_name(uint32_t kind);
@@ -535,6 +559,24 @@ SODA_EXPORT uint32_t soda_blackbox_record_get_aux(const soda_blackbox_record *re
 /** Returns: SODA_BLACKBOX_RECORD_F_* bits. @since 0.1 */
 SODA_EXPORT uint32_t soda_blackbox_record_get_flags(const soda_blackbox_record *rec);
 #define SODA_BLACKBOX_RECORD_F_CONTINUED 0x01 /* the body goes on in the stream's next record */
+/* Since 0.2: */
+/* The record is not the server's: its stream came on the guest's line
+ * after the server's own (written by someone else in the guest). Its origin
+ * is "foreign". */
+#define SODA_BLACKBOX_RECORD_F_FOREIGN 0x100
+/* Its claimed time is more than SODA_BLACKBOX_CLOCK_BEHIND_USEC before the
+ * host's time of receipt, or more than SODA_BLACKBOX_CLOCK_AHEAD_USEC after. */
+#define SODA_BLACKBOX_RECORD_F_TIME_FAR 0x200
+/* Its claimed time is more than SODA_BLACKBOX_CLOCK_BACK_USEC before the
+ * previous record's of its stream. */
+#define SODA_BLACKBOX_RECORD_F_TIME_BACK 0x400
+#define SODA_BLACKBOX_CLOCK_BEHIND_USEC 10000000ull
+#define SODA_BLACKBOX_CLOCK_AHEAD_USEC 2000000ull
+#define SODA_BLACKBOX_CLOCK_BACK_USEC 1000000ull
+/** Returns: the host's CLOCK_REALTIME (microseconds) when the record's frame
+ * arrived on the guest's line (to 1 ms, chained in the store), or 0 if
+ * unknown (host records, stores written before 0.2). @since 0.2 */
+SODA_EXPORT uint64_t soda_blackbox_record_get_received(const soda_blackbox_record *rec);
 /** CLOCK_REALTIME microseconds (authenticated). @since 0.1 */
 SODA_EXPORT uint64_t soda_blackbox_record_get_realtime(const soda_blackbox_record *rec);
 /** CLOCK_MONOTONIC microseconds of the writer's machine. @since 0.1 */

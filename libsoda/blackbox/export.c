@@ -176,6 +176,17 @@ SODA_EXPORT int soda_blackbox_record_to_json(char **ret, const soda_blackbox_rec
 		      name ? name : "unknown", soda_blackbox_record_get_aux(rec));
 	if (soda_blackbox_record_get_flags(rec) & SODA_BLACKBOX_RECORD_F_CONTINUED)
 		su_buf_puts(&b, ",\"continued\":true");
+	if (soda_blackbox_record_get_received(rec)) {
+		su_buf_puts(&b, ",\"received\":");
+		json_time(&b, soda_blackbox_record_get_received(rec));
+		su_buf_printf(&b, ",\"received_us\":%" PRIu64, soda_blackbox_record_get_received(rec));
+	}
+	if (soda_blackbox_record_get_flags(rec) & SODA_BLACKBOX_RECORD_F_FOREIGN)
+		su_buf_puts(&b, ",\"foreign\":true");
+	if (soda_blackbox_record_get_flags(rec) & SODA_BLACKBOX_RECORD_F_TIME_FAR)
+		su_buf_puts(&b, ",\"time_far_from_receipt\":true");
+	if (soda_blackbox_record_get_flags(rec) & SODA_BLACKBOX_RECORD_F_TIME_BACK)
+		su_buf_puts(&b, ",\"time_backwards\":true");
 	if (type == SODA_BLACKBOX_HEARTBEAT && len == SBX_HEARTBEAT_BODY_BYTES)
 		su_buf_printf(&b, ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"lost_records\":%" PRIu64
 			      ",\"epoch\":%u,\"interval_ms\":%u",

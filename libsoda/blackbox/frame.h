@@ -47,6 +47,8 @@ enum {
 	SBX_K_EOF = 19,
 	SBX_K_STARTCOPY = 20,
 	SBX_K_RETENTION = 21,
+	SBX_K_LINE = 22,    /* which stream of the line is the server's, and which are not */
+	SBX_K_RECEIPT = 23, /* the host's time of receipt of the line's frames that follow */
 };
 
 static inline bool sbx_kind_is_stream(unsigned k)
@@ -55,7 +57,7 @@ static inline bool sbx_kind_is_stream(unsigned k)
 }
 static inline bool sbx_kind_is_notice(unsigned k)
 {
-	return k >= SBX_K_OPEN && k <= SBX_K_RETENTION;
+	return k >= SBX_K_OPEN && k <= SBX_K_RECEIPT;
 }
 static inline bool sbx_kind_is_sealed(unsigned k) /* a secretstream message */
 {

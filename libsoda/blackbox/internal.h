@@ -150,6 +150,9 @@ int sbb_checkpoint_decode(sbb_checkpoint *c, const uint8_t *in, size_t len);
 #define SBB_LOSS_LINE_GAP 4
 #define SBB_LOSS_WRITE_ERROR 5
 #define SBB_LOSS_F_STREAM 1 /* stream, first and last seq are meaningful */
+/* Garbage or refused frames that came after the server's stream began on
+ * the line: bytes someone other than the agent wrote (or tore). */
+#define SBB_LOSS_F_FOREIGN 2
 typedef struct sbb_loss {
 	uint32_t reason, flags;
 	uint8_t stream[16];
@@ -177,6 +180,27 @@ typedef struct sbb_retention {
 void sbb_retention_encode(uint8_t out[SBB_RETENTION_BYTES], const sbb_retention *r);
 int sbb_retention_decode(sbb_retention *r, const uint8_t *in, size_t len);
 
+/* LINE: the first stream on the line in a session is the server's (the
+ * agent's, opened before any tenant program runs); any later one is not. */
+#define SBB_LINE_BYTES 48
+#define SBB_LINE_SERVER 1  /* the server's stream: the first on the line */
+#define SBB_LINE_FOREIGN 2 /* another stream's START on the same line */
+typedef struct sbb_line {
+	uint32_t role;
+	uint8_t stream[16];
+	uint64_t received_usec; /* the host's CLOCK_REALTIME when its START arrived */
+	uint64_t line_bytes;    /* bytes the line had carried before it */
+} sbb_line;
+void sbb_line_encode(uint8_t out[SBB_LINE_BYTES], const sbb_line *l);
+int sbb_line_decode(sbb_line *l, const uint8_t *in, size_t len);
+
+/* RECEIPT: the line's frames after it (until the next) were received at
+ * this host time or within the next millisecond. */
+#define SBB_RECEIPT_BYTES 16
+#define SBB_RECEIPT_USEC 1000 /* a new receipt when the clock moved this far */
+int sbb_receipt_decode(uint64_t *ret_usec, const uint8_t *in, size_t len);
+void sbb_receipt_encode(uint8_t out[SBB_RECEIPT_BYTES], uint64_t usec);
+
 /* ---- the scanner: reads a store in order and checks its structure ---- */
 
 typedef struct sbb_scan sbb_scan;
@@ -203,6 +227,8 @@ typedef struct sbb_item {
 	bool duplicate; /* a repeated sequence number: do not feed it to a decryptor */
 	bool after_gap; /* frames of the stream are missing since its epoch began */
 	bool adopted;   /* the stream is known from a START copy only (retention) */
+	bool foreign;   /* a stream of the line that is not the server's */
+	uint64_t received_usec; /* the host's receipt time (line frames of new stores), or 0 */
 } sbb_item;
 
 #define SBB_SCAN_FOLLOW 1

@@ -52,6 +52,7 @@ typedef struct pending {
 	size_t len;
 	sbx_header h;
 	sbb_pos pos;
+	uint64_t rx;
 	bool after_gap;
 } pending;
 
@@ -72,10 +73,14 @@ typedef struct rstream {
 	size_t n_win, win_bytes;
 	uint64_t fails_in_epoch;
 	bool declared_loss; /* the store said frames of this stream are gone */
+	bool line_foreign;  /* came on the line after the server's stream (scanner) */
+	bool far_reported, back_reported;
 } rstream;
 
 struct soda_blackbox_record {
 	uint8_t type, flags;
+	uint32_t xflags; /* SODA_BLACKBOX_RECORD_F_FOREIGN, _TIME_* */
+	uint64_t received;
 	uint32_t aux;
 	uint64_t realtime, mono;
 	uint8_t *data;
@@ -228,7 +233,7 @@ static bool wanted(const soda_blackbox_reader *rd, uint32_t type, uint64_t time,
 
 static void queue_record(soda_blackbox_reader *rd, const rstream *rs, const sbx_header *h,
 			 const sbb_pos *pos, const sbx_record_header *rh, const uint8_t *body,
-			 size_t len, const char *origin)
+			 size_t len, const char *origin, uint64_t rx, uint32_t xflags)
 {
 	soda_blackbox_record *r;
 
@@ -254,6 +259,8 @@ static void queue_record(soda_blackbox_reader *rd, const rstream *rs, const sbx_
 	sbb_hex(r->stream, h->stream, 16);
 	r->seq = h->seq;
 	r->origin = origin;
+	r->received = rx;
+	r->xflags = xflags;
 	if (rs)
 		memcpy(r->label, rs->prm.label, sizeof(r->label));
 	r->segment = pos->segment;
@@ -264,7 +271,7 @@ static void queue_record(soda_blackbox_reader *rd, const rstream *rs, const sbx_
  * record per line, without its newline, with the frame's times and place. */
 static void queue_lines(soda_blackbox_reader *rd, const rstream *rs, const sbx_header *h,
 			const sbb_pos *pos, const sbx_record_header *rh, const uint8_t *body,
-			size_t len, const char *origin)
+			size_t len, const char *origin, uint64_t rx, uint32_t xflags)
 {
 	sbx_record_header line = *rh;
 	const uint8_t *end = body + len;
@@ -273,7 +280,7 @@ static void queue_lines(soda_blackbox_reader *rd, const rstream *rs, const sbx_h
 	for (const uint8_t *p = body; p < end;) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
 
-		queue_record(rd, rs, h, pos, &line, p, (size_t)(nl - p), origin);
+		queue_record(rd, rs, h, pos, &line, p, (size_t)(nl - p), origin, rx, xflags);
 		p = nl + 1;
 	}
 }
@@ -360,6 +367,7 @@ static void win_add(soda_blackbox_reader *rd, rstream *rs, const sbb_item *it)
 	p->frame = malloc(it->frame_len);
 	p->h = it->h;
 	p->pos = it->pos;
+	p->rx = it->received_usec;
 	p->after_gap = it->after_gap;
 	if (!p->frame) {
 		fail_finding(rd, rs, p);
@@ -462,7 +470,46 @@ static void on_epoch(soda_blackbox_reader *rd, rstream *rs, const sbb_item *it)
 
 static const char *origin_name(const rstream *rs)
 {
+	if (rs->line_foreign)
+		return "foreign"; /* never the server's */
 	return rs->prm.origin == SBX_ORIGIN_HOST ? "host" : "guest";
+}
+
+/* The claimed (authenticated) time against the host's receipt and the
+ * stream's previous record: a guest whose clock was set back or forth. */
+static uint32_t clock_flags(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h,
+			    const sbb_pos *pos, uint64_t rx)
+{
+	uint32_t f = 0;
+
+	if (rx && (h->time_usec + SODA_BLACKBOX_CLOCK_BEHIND_USEC < rx ||
+		   h->time_usec > rx + SODA_BLACKBOX_CLOCK_AHEAD_USEC)) {
+		f |= SODA_BLACKBOX_RECORD_F_TIME_FAR;
+		if (!rs->far_reported) {
+			int64_t d = (int64_t)(h->time_usec - rx);
+
+			rs->far_reported = true;
+			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_WARNING, CRYPTO,
+				       pos, h->stream, h->seq,
+				       "the record claims a time %.3f s %s the host received it (the guest's "
+				       "clock was set?); later such records of the stream are flagged, not listed",
+				       (double)(d < 0 ? -d : d) / 1e6, d < 0 ? "before" : "after");
+		}
+	}
+	if (rs->have_auth && h->time_usec + SODA_BLACKBOX_CLOCK_BACK_USEC < rs->last_auth_time) {
+		f |= SODA_BLACKBOX_RECORD_F_TIME_BACK;
+		if (!rs->back_reported) {
+			rs->back_reported = true;
+			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_WARNING, CRYPTO,
+				       pos, h->stream, h->seq,
+				       "the record's time goes %.3f s back from the stream's previous one; "
+				       "later such records of the stream are flagged, not listed",
+				       (double)(rs->last_auth_time - h->time_usec) / 1e6);
+		}
+	}
+	if (rs->line_foreign)
+		f |= SODA_BLACKBOX_RECORD_F_FOREIGN;
+	return f;
 }
 
 /* Can the frame be tried with the stream's state at all? */
@@ -474,11 +521,12 @@ static bool decryptable(const rstream *rs, const sbx_header *h)
 }
 
 static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h,
-		      const sbb_pos *pos, uint8_t *plain, unsigned long long plen, unsigned char tag);
+		      const sbb_pos *pos, uint64_t rx, uint8_t *plain, unsigned long long plen,
+		      unsigned char tag);
 
 /* Decrypts one sealed frame; true if it was authentic here. */
 static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *frame,
-		      const sbx_header *h, const sbb_pos *pos)
+		      const sbx_header *h, const sbb_pos *pos, uint64_t rx)
 {
 	unsigned long long plen = 0;
 	unsigned char tag = 0;
@@ -488,17 +536,19 @@ static bool try_frame(soda_blackbox_reader *rd, rstream *rs, const uint8_t *fram
 	if (sbx_ss_pull(&rs->ss, rd->plain, &plen, &tag, frame + SBX_HEADER_BYTES, h->len, frame,
 			SBX_AD_BYTES) != 0)
 		return false;
-	authentic(rd, rs, h, pos, rd->plain, plen, tag);
+	authentic(rd, rs, h, pos, rx, rd->plain, plen, tag);
 	return true;
 }
 
 /* What follows an authentic message (@plain, wiped here): the checks of its
  * record, the record queued, the stream's progress. */
 static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h,
-		      const sbb_pos *pos, uint8_t *plain, unsigned long long plen, unsigned char tag)
+		      const sbb_pos *pos, uint64_t rx, uint8_t *plain, unsigned long long plen,
+		      unsigned char tag)
 {
 	sbx_record_header rh;
 	const char *bad = NULL;
+	uint32_t xf = 0;
 
 	/* Authentic: the epoch's key is confirmed; forget the older ones. */
 	if (rs->have_cand && rs->cand_epoch != rs->base_epoch) {
@@ -519,15 +569,17 @@ static void authentic(soda_blackbox_reader *rd, rstream *rs, const sbx_header *h
 	else if (rh.flags & SBX_RECORD_F_LINES &&
 		 (plen == SBX_RECORD_HEADER_BYTES || plain[plen - 1] != '\n'))
 		bad = "a record of lines that does not end with a newline";
+	if (!bad)
+		xf = clock_flags(rd, rs, h, pos, rx);
 	if (bad) {
 		sbb_report_add(rd->rep, SODA_BLACKBOX_F_BAD_RECORD, SODA_BLACKBOX_SEVERITY_ERROR, CRYPTO, pos,
 			       h->stream, h->seq, "%s", bad);
 	} else if (!rs->foreign && rh.flags & SBX_RECORD_F_LINES) {
 		queue_lines(rd, rs, h, pos, &rh, plain + SBX_RECORD_HEADER_BYTES,
-			    (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs));
+			    (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs), rx, xf);
 	} else if (!rs->foreign) {
 		queue_record(rd, rs, h, pos, &rh, plain + SBX_RECORD_HEADER_BYTES,
-			     (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs));
+			     (size_t)plen - SBX_RECORD_HEADER_BYTES, origin_name(rs), rx, xf);
 	}
 	sodium_memzero(plain, (size_t)plen);
 	rs->have_auth = true;
@@ -550,7 +602,7 @@ static void on_sealed(soda_blackbox_reader *rd, rstream *rs, const sbb_item *it)
 
 	if (rs->final_seen)
 		return; /* the scanner reports frames after the end */
-	if (!try_frame(rd, rs, it->frame, &it->h, &it->pos)) {
+	if (!try_frame(rd, rs, it->frame, &it->h, &it->pos, it->received_usec)) {
 		win_add(rd, rs, it);
 		return;
 	}
@@ -562,7 +614,7 @@ static void on_sealed(soda_blackbox_reader *rd, rstream *rs, const sbb_item *it)
 			sbb_pos pos = p->pos;
 			uint64_t seq = p->h.seq;
 
-			if (try_frame(rd, rs, p->frame, &p->h, &p->pos)) {
+			if (try_frame(rd, rs, p->frame, &p->h, &p->pos, p->rx)) {
 				sbb_report_add(rd->rep, SODA_BLACKBOX_F_SEQ_REORDER, SODA_BLACKBOX_SEVERITY_ERROR,
 					       CRYPTO, &pos, rs->id, seq,
 					       "the frame is authentic but was stored out of order");
@@ -601,7 +653,7 @@ static void on_notice(soda_blackbox_reader *rd, const sbb_item *it)
 			     sbb_loss_reason_name(l.reason), l.frames, l.bytes);
 	}
 	queue_record(rd, NULL, &it->h, &it->pos, &rh, (const uint8_t *)text,
-		     n > 0 ? (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1 : 0, "store");
+		     n > 0 ? (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1 : 0, "store", 0, 0);
 }
 
 static void on_item(soda_blackbox_reader *rd, const sbb_item *it)
@@ -624,11 +676,15 @@ static void on_item(soda_blackbox_reader *rd, const sbb_item *it)
 	}
 	if (it->h.kind == SBX_K_START) {
 		on_start(rd, it->frame, &it->h, &it->pos);
+		if (it->foreign && (rs = rs_find(rd, it->h.stream)))
+			rs->line_foreign = true;
 		return;
 	}
 	rs = rs_find(rd, it->h.stream);
 	if (!rs || !rs->usable)
 		return;
+	if (it->foreign)
+		rs->line_foreign = true;
 	if (it->h.kind == SBX_K_EPOCH) {
 		if (rs->final_seen)
 			return;
@@ -899,6 +955,8 @@ static void batch_add(batch *b, rstream *rs, const sbb_item *it)
 {
 	bframe *f = &b->f[b->n++];
 
+	if (it->foreign)
+		rs->line_foreign = true;
 	b->rs = rs;
 	f->it = *it;
 	memcpy(b->fbuf + b->fbytes, it->frame, it->frame_len);
@@ -958,7 +1016,8 @@ static void batch_run(soda_blackbox_reader *rd)
 		if (!f->ok || f->tag != SS_TAG_MESSAGE)
 			break;
 		rs->ss = b->st[i + 1]; /* what the pull would have left */
-		authentic(rd, rs, &f->it.h, &f->it.pos, b->pbuf + f->poff, f->plen, f->tag);
+		authentic(rd, rs, &f->it.h, &f->it.pos, f->it.received_usec, b->pbuf + f->poff, f->plen,
+			  f->tag);
 		b->taken++;
 	}
 	if (i == n_pred)
@@ -1184,7 +1243,11 @@ SODA_EXPORT uint32_t soda_blackbox_record_get_aux(const soda_blackbox_record *r)
 }
 SODA_EXPORT uint32_t soda_blackbox_record_get_flags(const soda_blackbox_record *r)
 {
-	return r ? r->flags : 0;
+	return r ? r->flags | r->xflags : 0;
+}
+SODA_EXPORT uint64_t soda_blackbox_record_get_received(const soda_blackbox_record *r)
+{
+	return r ? r->received : 0;
 }
 SODA_EXPORT uint64_t soda_blackbox_record_get_realtime(const soda_blackbox_record *r)
 {

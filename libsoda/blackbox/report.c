@@ -77,6 +77,7 @@ static const char *const kind_names[] = {
 	[SODA_BLACKBOX_F_FOREIGN_STREAM] = "foreign-stream",
 	[SODA_BLACKBOX_F_UNREADABLE] = "unreadable",
 	[SODA_BLACKBOX_F_RECOVERED] = "recovered",
+	[SODA_BLACKBOX_F_CLOCK] = "clock",
 };
 
 SODA_EXPORT const char *soda_blackbox_finding_kind_name(uint32_t kind)

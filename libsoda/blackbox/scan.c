@@ -76,9 +76,13 @@ struct sbb_stream {
 	range *declared;
 	size_t n_declared;
 	int end_class;
+	bool foreign; /* came on the line after the server's stream */
 	/* sessions only */
 	bool closed, crashed, write_error;
 	uint64_t number;
+	bool has_server;   /* a LINE notice named the server's stream */
+	uint8_t server[16];
+	uint64_t receipt;  /* the last RECEIPT's time */
 };
 
 typedef struct probe {
@@ -968,6 +972,12 @@ static void notice(sbb_scan *s, sbb_item *it)
 			     " frames, %" PRIu64 " bytes)",
 			     l.first_seq, l.last_seq, short_id(a, l.stream), sbb_loss_reason_name(l.reason),
 			     l.frames, l.bytes);
+		} else if ((l.flags & SBB_LOSS_F_FOREIGN) &&
+			   (l.reason == SBB_LOSS_GARBAGE || l.reason == SBB_LOSS_REJECTED)) {
+			FIND(s, FOREIGN_STREAM, SEV_E, &it->pos, NULL, SBB_NO_SEQ,
+			     "after the server's stream began, the guest's line carried %" PRIu64
+			     " bytes that were not its frames (%s): someone other than the agent wrote to the line",
+			     l.bytes, l.reason == SBB_LOSS_GARBAGE ? "no frames" : "frames its rules refused");
 		} else if (l.reason == SBB_LOSS_GARBAGE || l.reason == SBB_LOSS_REJECTED) {
 			FIND(s, DECLARED_LOSS, SEV_I, &it->pos, NULL, SBB_NO_SEQ,
 			     "the line carried %" PRIu64 " bytes that were no acceptable frame (%s)", l.bytes,
@@ -1023,6 +1033,55 @@ static void notice(sbb_scan *s, sbb_item *it)
 		}
 		return;
 	}
+	case SBX_K_LINE: {
+		sbb_line l;
+		sbb_stream *st;
+		char a[9], b[9];
+
+		if (sbb_line_decode(&l, p, len) < 0) {
+			FIND(s, PROTOCOL, SEV_E, &it->pos, it->h.stream, it->h.seq, "a malformed LINE notice");
+			return;
+		}
+		if (l.role == SBB_LINE_SERVER) {
+			if (sess->has_server && memcmp(sess->server, l.stream, 16) != 0)
+				FIND(s, PROTOCOL, SEV_E, &it->pos, l.stream, SBB_NO_SEQ,
+				     "a second server stream %s in one session (the first was %s)",
+				     short_id(a, l.stream), short_id(b, sess->server));
+			else if ((st = find(s, l.stream)) && st->foreign)
+				FIND(s, PROTOCOL, SEV_E, &it->pos, l.stream, SBB_NO_SEQ,
+				     "stream %s is named the server's after it was named foreign",
+				     short_id(a, l.stream));
+			sess->has_server = true;
+			memcpy(sess->server, l.stream, 16);
+			return;
+		}
+		if (sess->has_server && memcmp(sess->server, l.stream, 16) == 0) {
+			FIND(s, PROTOCOL, SEV_E, &it->pos, l.stream, SBB_NO_SEQ,
+			     "the server's stream %s is named foreign", short_id(a, l.stream));
+			return;
+		}
+		st = find(s, l.stream);
+		if (!st)
+			st = add(s, l.stream);
+		if (!st || st->foreign)
+			return; /* a copy at a new segment's top */
+		st->foreign = true;
+		FIND(s, FOREIGN_STREAM, SEV_E, &it->pos, l.stream, 0,
+		     "stream %s came on the guest's line after the server's stream %s: someone other than "
+		     "the agent wrote it; its records are not the server's",
+		     short_id(a, l.stream), sess->has_server ? short_id(b, sess->server) : "(unknown)");
+		return;
+	}
+	case SBX_K_RECEIPT: {
+		uint64_t t;
+
+		if (sbb_receipt_decode(&t, p, len) < 0) {
+			FIND(s, PROTOCOL, SEV_E, &it->pos, it->h.stream, it->h.seq, "a malformed RECEIPT notice");
+			return;
+		}
+		sess->receipt = t;
+		return;
+	}
 	case SBX_K_STARTCOPY: {
 		sbx_header h;
 		sbb_stream *st;
@@ -1046,10 +1105,11 @@ static void notice(sbb_scan *s, sbb_item *it)
 			unknown(s, it, "a START copy");
 			return;
 		}
-		if (!st) {
+		if (!st || !st->have_start_hash) {
 			sbx_start_params prm;
 
-			st = add(s, h.stream);
+			if (!st)
+				st = add(s, h.stream); /* (or known from a LINE notice) */
 			if (!st)
 				return;
 			if (sbx_start_params_decode(&prm, p + SBX_HEADER_BYTES) == 0) {
@@ -1125,6 +1185,20 @@ static void stream_frame(sbb_scan *s, sbb_item *it)
 		st->next_seq = 1;
 		st->owner = s->cur;
 		note_frame(st, it);
+		/* A stream of the line that the store did not name as the
+		 * server's (it names every one in stores that name any). */
+		if (prm.origin == SBX_ORIGIN_GUEST && s->cur && s->cur->has_server && !st->foreign &&
+		    memcmp(s->cur->server, st->id, 16) != 0) {
+			char b[9];
+
+			st->foreign = true;
+			FIND(s, FOREIGN_STREAM, SEV_E, &it->pos, st->id, 0,
+			     "stream %s started on the guest's line, but the store named %s the server's",
+			     short_id(a, st->id), short_id(b, s->cur->server));
+		}
+		it->foreign = st->foreign;
+		if (prm.origin == SBX_ORIGIN_GUEST && s->cur)
+			it->received_usec = s->cur->receipt;
 		return;
 	}
 	if (!st || !st->have_start_hash) {
@@ -1132,6 +1206,9 @@ static void stream_frame(sbb_scan *s, sbb_item *it)
 		return;
 	}
 	it->adopted = st->adopted;
+	it->foreign = st->foreign;
+	if (st->origin == SBX_ORIGIN_GUEST && s->cur)
+		it->received_usec = s->cur->receipt;
 	if (st->ended) {
 		if (it->h.seq <= st->last_seq) {
 			FIND(s, SEQ_DUPLICATE, SEV_E, &it->pos, st->id, it->h.seq,

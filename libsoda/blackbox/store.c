@@ -10,6 +10,15 @@
  * and respects epochs and the end). Everything else is dropped and counted in
  * a loss notice. So whatever a verifier later finds wrong inside the store
  * was done to the store, not sent down the line by a compromised guest.
+ *
+ * One stream per boot is the server's: the agent opens it before any
+ * tenant program runs, so it is the first on the line. The store names it
+ * in a LINE notice; any later stream's START, and any byte that is not a
+ * frame the stream rules accept, came from someone else on the guest's line
+ * (root in the guest can make a device node for it) and is written down as
+ * foreign (a LINE notice, or a loss notice flagged foreign): the verifier
+ * calls that damage and the reader shows such records apart. RECEIPT
+ * notices chain the host's time of receipt with the line's frames.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +58,7 @@ typedef struct st_stream {
 	uint8_t id[16];
 	uint64_t next_seq;
 	uint32_t epoch;
-	bool have_epoch, ended, line, eofed, skipping;
+	bool have_epoch, ended, line, eofed, skipping, foreign;
 	uint64_t last_use;
 	uint8_t start[SBX_HEADER_BYTES + SBX_START_PAYLOAD_BYTES];
 	loss_run quota;
@@ -87,10 +96,17 @@ struct soda_blackbox_store {
 	size_t la_rel; /* lookahead resumes here, relative to the pending frame */
 	/* losses not yet written down */
 	loss_run garbage, rejected, write_err;
+	loss_run fgarbage, frejected; /* the same after the server's stream began: foreign */
+	/* the line: the server's stream, receipts */
+	bool have_server;
+	uint8_t server[16];
+	uint64_t line_bytes;   /* fed so far */
+	uint64_t feed_usec;    /* CLOCK_REALTIME of the feed call under way */
+	uint64_t receipt_usec; /* the last RECEIPT written in this segment, 0 if none */
 	uint64_t last_loss_notice;
 	bool quota_pending;
 	/* counters */
-	uint64_t stat[10];
+	uint64_t stat[12];
 	/* streams */
 	st_stream *streams;
 	size_t n_streams;
@@ -357,16 +373,17 @@ static void run_add(loss_run *run, uint64_t seq, uint64_t bytes)
 	run->t1 = now;
 }
 
-static int put_loss(soda_blackbox_store *s, uint32_t reason, const uint8_t *stream, loss_run *run,
-		    int cls)
+static int put_loss_f(soda_blackbox_store *s, uint32_t reason, uint32_t flags, const uint8_t *stream,
+		      loss_run *run, int cls)
 {
 	uint8_t p[SBB_LOSS_BYTES];
 	sbb_loss l = { 0 };
 	int r;
 
 	l.reason = reason;
+	l.flags = flags;
 	if (stream) {
-		l.flags = SBB_LOSS_F_STREAM;
+		l.flags |= SBB_LOSS_F_STREAM;
 		memcpy(l.stream, stream, 16);
 		l.first_seq = run->first_seq;
 		l.last_seq = run->last_seq;
@@ -382,6 +399,12 @@ static int put_loss(soda_blackbox_store *s, uint32_t reason, const uint8_t *stre
 	return r;
 }
 
+static int put_loss(soda_blackbox_store *s, uint32_t reason, const uint8_t *stream, loss_run *run,
+		    int cls)
+{
+	return put_loss_f(s, reason, 0, stream, run, cls);
+}
+
 /* Writes down the losses not yet recorded (as far as the quota lets). */
 static void put_pending_losses(soda_blackbox_store *s, int cls)
 {
@@ -391,6 +414,10 @@ static void put_pending_losses(soda_blackbox_store *s, int cls)
 		put_loss(s, SBB_LOSS_GARBAGE, NULL, &s->garbage, cls);
 	if (s->rejected.active)
 		put_loss(s, SBB_LOSS_REJECTED, NULL, &s->rejected, cls);
+	if (s->fgarbage.active)
+		put_loss_f(s, SBB_LOSS_GARBAGE, SBB_LOSS_F_FOREIGN, NULL, &s->fgarbage, cls);
+	if (s->frejected.active)
+		put_loss_f(s, SBB_LOSS_REJECTED, SBB_LOSS_F_FOREIGN, NULL, &s->frejected, cls);
 	if (s->write_err.active)
 		put_loss(s, SBB_LOSS_WRITE_ERROR, NULL, &s->write_err, cls);
 	for (size_t i = 0; i < s->n_streams; i++) {
@@ -471,6 +498,7 @@ static int new_segment(soda_blackbox_store *s, const uint8_t prev[32], uint64_t 
 	s->seg_no = number;
 	s->seg_size = SBB_SEG_HEADER_BYTES;
 	s->seg_entries = 0;
+	s->receipt_usec = 0; /* every segment has its own receipts */
 	sbx_hasher_wait(s->hasher); /* (idle already: rotation commits first) */
 	sbx_chain_init(&s->chain, s->new_alg);
 	sbx_chain_update(&s->chain, hdr, sizeof(hdr));
@@ -480,14 +508,46 @@ static int new_segment(soda_blackbox_store *s, const uint8_t prev[32], uint64_t 
 	return 0;
 }
 
+static int put_line(soda_blackbox_store *s, uint32_t role, const uint8_t stream[16])
+{
+	uint8_t p[SBB_LINE_BYTES];
+	sbb_line l = { .role = role, .received_usec = s->feed_usec ? s->feed_usec : su_now_usec(),
+		       .line_bytes = s->line_bytes };
+
+	memcpy(l.stream, stream, 16);
+	sbb_line_encode(p, &l);
+	return put_notice(s, SBX_K_LINE, p, sizeof(p), CLASS_NOTICE);
+}
+
 static void copy_starts(soda_blackbox_store *s)
 {
+	/* The server's stream named again: a segment read on its own (after
+	 * retention) still tells the server's stream from foreign ones. */
+	if (s->have_server)
+		put_line(s, SBB_LINE_SERVER, s->server);
 	for (size_t i = 0; i < s->n_streams; i++) {
 		st_stream *st = &s->streams[i];
 
-		if (!st->ended && sbx_is_magic(st->start))
-			put_notice(s, SBX_K_STARTCOPY, st->start, sizeof(st->start), CLASS_NOTICE);
+		if (st->ended || !sbx_is_magic(st->start))
+			continue;
+		if (st->foreign)
+			put_line(s, SBB_LINE_FOREIGN, st->id);
+		put_notice(s, SBX_K_STARTCOPY, st->start, sizeof(st->start), CLASS_NOTICE);
 	}
+}
+
+/* The host's time of receipt goes into the chain before the line's frames
+ * (at most one notice per SBB_RECEIPT_USEC). */
+static void note_receipt(soda_blackbox_store *s)
+{
+	uint8_t p[SBB_RECEIPT_BYTES];
+	uint64_t t = s->feed_usec ? s->feed_usec : su_now_usec();
+
+	if (s->receipt_usec && t >= s->receipt_usec && t - s->receipt_usec < SBB_RECEIPT_USEC)
+		return;
+	sbb_receipt_encode(p, t);
+	if (put_notice(s, SBX_K_RECEIPT, p, sizeof(p), CLASS_NOTICE) == 0)
+		s->receipt_usec = t;
 }
 
 static int apply_retention(soda_blackbox_store *s, soda_error **error);
@@ -525,6 +585,8 @@ static int append_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len
 		if (r < 0 && r != -ENOSPC)
 			return r;
 	}
+	if (cls == CLASS_LINE)
+		note_receipt(s);
 	r = put_frame(s, frame, len, cls);
 	if (r < 0)
 		return r;
@@ -571,7 +633,8 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 	bool ckpt = false;
 	int r;
 
-	if (s->garbage.active || s->rejected.active || s->write_err.active ||
+	if (s->garbage.active || s->rejected.active || s->write_err.active || s->fgarbage.active ||
+	    s->frejected.active ||
 	    (s->quota_pending && now - s->last_loss_notice >= (uint64_t)s->o.checkpoint_ms * 1000u))
 		put_pending_losses(s, s->closing ? CLASS_FINAL : CLASS_NOTICE);
 	if (force_ckpt || (s->frames_since_ckpt > 0 &&
@@ -1063,7 +1126,9 @@ fail:
 static void reject(soda_blackbox_store *s, size_t len)
 {
 	s->stat[SODA_BLACKBOX_STAT_REJECTED_FRAMES]++;
-	run_add(&s->rejected, 0, len);
+	/* After the server's stream began, a frame its rules refuse was
+	 * written by someone else (a copy, an injection). */
+	run_add(s->have_server ? &s->frejected : &s->rejected, 0, len);
 }
 
 static void drop_quota(soda_blackbox_store *s, st_stream *st, const sbx_header *h, size_t len)
@@ -1079,6 +1144,7 @@ static int ingest(soda_blackbox_store *s, const uint8_t *frame, const sbx_header
 {
 	size_t len = SBX_HEADER_BYTES + h->len;
 	st_stream *st;
+	bool foreign;
 	int r;
 
 	if (!sbx_kind_is_stream(h->kind)) {
@@ -1095,6 +1161,14 @@ static int ingest(soda_blackbox_store *s, const uint8_t *frame, const sbx_header
 			reject(s, len);
 			return 0;
 		}
+		foreign = s->have_server;
+		if (!foreign) {
+			s->have_server = true;
+			memcpy(s->server, h->stream, 16);
+		} else {
+			s->stat[SODA_BLACKBOX_STAT_FOREIGN_STREAMS]++;
+		}
+		put_line(s, foreign ? SBB_LINE_FOREIGN : SBB_LINE_SERVER, h->stream);
 		r = append_frame(s, frame, len, CLASS_LINE, error);
 		if (r == -ENOSPC) {
 			/* Not even the start fits: the stream stays unknown, and
@@ -1110,6 +1184,7 @@ static int ingest(soda_blackbox_store *s, const uint8_t *frame, const sbx_header
 		if (!st)
 			return su_errorf(error, -ENOMEM, "out of memory");
 		st->line = true;
+		st->foreign = foreign;
 		st->next_seq = 1;
 		memcpy(st->start, frame, sizeof(st->start));
 		return 0;
@@ -1177,8 +1252,13 @@ static void garbage(soda_blackbox_store *s, size_t n)
 	if (!n)
 		return;
 	s->stat[SODA_BLACKBOX_STAT_GARBAGE_BYTES] += n;
-	run_add(&s->garbage, 0, n);
-	s->garbage.frames = 0;
+	if (s->have_server) {
+		run_add(&s->fgarbage, 0, n);
+		s->fgarbage.frames = 0;
+	} else {
+		run_add(&s->garbage, 0, n);
+		s->garbage.frames = 0;
+	}
 }
 
 /* Is there a whole valid frame at p (with @avail bytes)? 1 yes, 0 no, -1
@@ -1311,6 +1391,8 @@ SODA_EXPORT int soda_blackbox_store_feed(soda_blackbox_store *s, const void *dat
 		return su_errorf(error, -EINVAL, "no store or no data");
 	if (flags & ~SODA_BLACKBOX_FEED_EOF)
 		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
+	s->feed_usec = su_now_usec();
+	s->line_bytes += len;
 	while (len > 0 && r == 0) {
 		size_t n = PBUF_CAP - s->plen;
 
@@ -1439,7 +1521,8 @@ SODA_EXPORT int soda_blackbox_store_get_deadline(const soda_blackbox_store *s, u
 		if (c < d)
 			d = c;
 	}
-	if (s->garbage.active || s->rejected.active || s->write_err.active || s->quota_pending) {
+	if (s->garbage.active || s->rejected.active || s->write_err.active || s->fgarbage.active ||
+	    s->frejected.active || s->quota_pending) {
 		uint64_t l = s->last_loss_notice + (uint64_t)s->o.checkpoint_ms * 1000u;
 
 		if (l < d)
@@ -1513,7 +1596,7 @@ SODA_EXPORT int soda_blackbox_store_close(soda_blackbox_store *s, unsigned int f
 SODA_EXPORT int soda_blackbox_store_get_counter(const soda_blackbox_store *s, uint32_t counter,
 						uint64_t *ret)
 {
-	if (!s || !ret || counter == 0 || counter > SODA_BLACKBOX_STAT_STORE_BYTES)
+	if (!s || !ret || counter == 0 || counter > SODA_BLACKBOX_STAT_FOREIGN_STREAMS)
 		return -EINVAL;
 	*ret = counter == SODA_BLACKBOX_STAT_STORE_BYTES ? total_bytes(s) : s->stat[counter];
 	return 0;

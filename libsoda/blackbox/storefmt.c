@@ -334,3 +334,40 @@ int sbb_retention_decode(sbb_retention *r, const uint8_t *in, size_t len)
 		return -EBADMSG;
 	return 0;
 }
+
+void sbb_line_encode(uint8_t out[SBB_LINE_BYTES], const sbb_line *l)
+{
+	memset(out, 0, SBB_LINE_BYTES);
+	sbx_put32(out, l->role);
+	memcpy(out + 8, l->stream, 16);
+	sbx_put64(out + 24, l->received_usec);
+	sbx_put64(out + 32, l->line_bytes);
+}
+
+int sbb_line_decode(sbb_line *l, const uint8_t *in, size_t len)
+{
+	if (len != SBB_LINE_BYTES)
+		return -EBADMSG;
+	l->role = sbx_get32(in);
+	memcpy(l->stream, in + 8, 16);
+	l->received_usec = sbx_get64(in + 24);
+	l->line_bytes = sbx_get64(in + 32);
+	if ((l->role != SBB_LINE_SERVER && l->role != SBB_LINE_FOREIGN) || sbx_get32(in + 4) != 0 ||
+	    !sbb_is_zero(in + 40, 8))
+		return -EBADMSG;
+	return 0;
+}
+
+void sbb_receipt_encode(uint8_t out[SBB_RECEIPT_BYTES], uint64_t usec)
+{
+	memset(out, 0, SBB_RECEIPT_BYTES);
+	sbx_put64(out, usec);
+}
+
+int sbb_receipt_decode(uint64_t *ret_usec, const uint8_t *in, size_t len)
+{
+	if (len != SBB_RECEIPT_BYTES || !sbb_is_zero(in + 8, 8) || sbx_get64(in) == 0)
+		return -EBADMSG;
+	*ret_usec = sbx_get64(in);
+	return 0;
+}

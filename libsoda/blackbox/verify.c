@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Keyless verification of a store: the scanner alone. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -58,4 +61,33 @@ fail:
 	sbb_scan_free(scan);
 	soda_blackbox_report_free(rep);
 	return r;
+}
+
+SODA_EXPORT int soda_blackbox_store_read_anchor(char **ret, const char *dir, unsigned int flags,
+						soda_error **error)
+{
+	sbb_head h;
+	char hex[65];
+	char *a;
+	int dirfd, r;
+
+	if (!ret || !dir)
+		return su_errorf(error, -EINVAL, "no result or no store directory");
+	if (flags)
+		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return su_errorf(error, su_neg_errno(), "cannot open the store %s: %m", dir);
+	r = sbb_head_read(dirfd, &h);
+	close(dirfd);
+	if (r == -ENOENT)
+		return su_errorf(error, r, "the store %s has no head yet", dir);
+	if (r < 0)
+		return su_errorf(error, r, "the head of the store %s is damaged", dir);
+	sbb_hex(hex, h.digest, 32);
+	a = su_strdup_printf("%" PRIu64 ":%" PRIu64 ":%s", h.segment, h.offset, hex);
+	if (!a)
+		return su_errorf(error, -ENOMEM, "out of memory");
+	*ret = a;
+	return 0;
 }

@@ -462,11 +462,18 @@ static void test_truncate_mid_frame(void **state)
 	uint8_t *d = bb_read_file(seg, &len);
 	soda_blackbox_report *v;
 
+	size_t j;
+
 	k = n / 2;
 	while (fr[k].kind != SBX_K_DATA)
 		k++;
+	/* The authentic records stop where the stream's last whole record
+	 * ends (a receipt notice or an epoch may sit between it and the cut
+	 * frame). */
+	for (j = k - 1; fr[j].kind != SBX_K_DATA || memcmp(fr[j].stream, fr[k].stream, 16) != 0; j--)
+		;
 	bb_write_file(seg, d, fr[k].off + fr[k].len / 2);
-	check_both(f, SODA_BLACKBOX_F_TRUNCATED, last, fr[k].off, 0, last, fr[k].off);
+	check_both(f, SODA_BLACKBOX_F_TRUNCATED, last, fr[k].off, 0, last, fr[j].off + fr[j].len);
 	v = bb_verify(f->work);
 	expect_at(bb_find(v, SODA_BLACKBOX_F_TORN_TAIL, 0), SODA_BLACKBOX_F_TORN_TAIL, last, fr[k].off);
 	soda_blackbox_report_free(v);
@@ -484,11 +491,17 @@ static void test_splice_other_stream(void **state)
 	bb_frame fr[MAXF];
 	size_t n;
 
+	size_t k = 0;
+
 	bb_write_file(ours, d, len);
 	n = bb_frames(ours, fr, MAXF);
-	assert_true(n > 0 && fr[0].kind == SBX_K_STARTCOPY);
+	/* A segment begins with the line's streams named again (LINE), then
+	 * the START copies. */
+	while (k < n && fr[k].kind == SBX_K_LINE)
+		k++;
+	assert_true(k < n && fr[k].kind == SBX_K_STARTCOPY);
 	/* The reader knows by the key that b's stream is b's. */
-	check_both(f, SODA_BLACKBOX_F_FOREIGN_SEGMENT, 2, 0, SODA_BLACKBOX_F_FOREIGN_STREAM, 2, fr[0].off);
+	check_both(f, SODA_BLACKBOX_F_FOREIGN_SEGMENT, 2, 0, SODA_BLACKBOX_F_FOREIGN_STREAM, 2, fr[k].off);
 	free(d);
 	free(ours);
 	free(theirs);
