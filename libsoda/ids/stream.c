@@ -14,8 +14,9 @@
  *    passed on when the gap fills; when a held segment no longer fits, the
  *    gap is taken as lost: the stream jumps to the first held byte, and
  *    the window's history is dropped (no match across a hole);
- *  - the window (kn_packet.stream) keeps at least KN_STREAM_WINDOW bytes
- *    before the new data, and at most twice that plus the new data.
+ *  - the window (kn_packet.stream) shows KN_STREAM_WINDOW bytes before the
+ *    new data (fewer only at the start of the stream or after a gap); the
+ *    buffer behind it holds at most twice that plus the new data.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -144,11 +145,16 @@ static void skip_to(kn_decoder *d, struct kn_stream_dir *s, uint64_t off)
 	s->len = 0;
 }
 
+/* The packet sees KN_STREAM_WINDOW bytes of history at most (what the
+ * contract promises), not all the buffer holds: less to scan again. */
 static void set_window(struct kn_packet *p, const struct kn_stream_dir *s, size_t new_off)
 {
-	p->stream = s->buf;
-	p->stream_len = s->buf ? s->len : 0;
-	p->stream_new_off = s->buf ? new_off : 0;
+	if (!s->buf)
+		return;
+	size_t skip = new_off > KN_STREAM_WINDOW ? new_off - KN_STREAM_WINDOW : 0;
+	p->stream = s->buf + skip;
+	p->stream_len = s->len - skip;
+	p->stream_new_off = new_off - skip;
 }
 
 /* Passes on `direct` (in order at next_off), then every held segment it
