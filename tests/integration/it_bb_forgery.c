@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Forgery against the blackbox with real UML guests (issue 16):
+ *  - root in the guest seals a stream of its own to the tenant's public key
+ *    (it is on the guest's kernel command line) with a backdated record and
+ *    a fake sshd exec, and writes it to the log line through a device node
+ *    it made (mknod /root/ttyS1 c 4 65): the verifier must call the store
+ *    damaged (a foreign stream) and the reader must never hand those records
+ *    out as the server's;
+ *  - root in the guest sets the clock back an hour: the records' claimed
+ *    times are flagged against the host's time of receipt;
+ *  - the landlord cuts the store's tail or restores an older copy: anchors
+ *    collected while the server ran (follow --anchors) prove it, while an
+ *    honest crash of the monitor still reads as incomplete.
+ * Each fails on the code before issue 16 (then the forged stream read as
+ * the server's, nothing flagged the clock, and verify took no anchors file).
+ */
+#include "it_common.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <soda/blackbox.h>
+
+static soda_blackbox_key *tenant; /* the test plays the tenant */
+
+static soda_server *start_server(th_env *env, const char *name, const char *tools)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	uint8_t box[32];
+
+	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
+	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
+	if (tools)
+		assert_soda_ok(soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY,
+							    &env->err),
+			       env->err);
+	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	return srv;
+}
+
+static char *store_dir(th_env *env, soda_server *srv)
+{
+	char *dir = NULL;
+
+	assert_soda_ok(soda_server_get_blackbox_dir(&dir, srv, &env->err), env->err);
+	return dir;
+}
+
+static void print_findings(const soda_blackbox_report *rep)
+{
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++) {
+		const soda_blackbox_finding *f = soda_blackbox_report_get_finding(rep, i);
+
+		print_message("finding: %s: %s\n",
+			      soda_blackbox_finding_kind_name(soda_blackbox_finding_get_kind(f)),
+			      soda_blackbox_finding_get_message(f));
+	}
+}
+
+static bool has_finding(const soda_blackbox_report *rep, uint32_t kind)
+{
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++)
+		if (soda_blackbox_finding_get_kind(soda_blackbox_report_get_finding(rep, i)) == kind)
+			return true;
+	return false;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+typedef struct mem {
+	uint8_t *p;
+	size_t len;
+} mem;
+
+static int to_mem(const void *frame, size_t len, void *userdata)
+{
+	mem *m = userdata;
+	uint8_t *n = realloc(m->p, m->len + len);
+
+	if (!n)
+		return -ENOMEM;
+	memcpy(n + m->len, frame, len);
+	m->p = n;
+	m->len += len;
+	return 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The intruder's stream, made as root in the guest could make it: sealed
+ * to the tenant's public key (a public-only copy here), the server's label,
+ * a fake sshd exec backdated six seconds before the intrusion. */
+static void forge_stream(const char *path, const char *label, uint64_t intrusion)
+{
+	soda_blackbox_writer_options wo = SODA_BLACKBOX_WRITER_OPTIONS_INIT;
+	soda_blackbox_writer *w = NULL;
+	soda_blackbox_key *pub = NULL;
+	soda_error *err = NULL;
+	mem m = { 0 };
+	const char *sshd = "/usr/sbin/sshd -D FORGED-SSHD";
+	const char *note = "FORGED-NOTE admin logged in";
+
+	assert_soda_ok(soda_blackbox_key_get_public(&pub, tenant, &err), err);
+	wo.label = label;
+	assert_soda_ok(soda_blackbox_writer_new(&w, pub, &wo, to_mem, &m, NULL, 0, &err), err);
+	assert_soda_ok(soda_blackbox_writer_append(w, SODA_BLACKBOX_EXEC, 77, sshd, strlen(sshd),
+						   intrusion - 6000000, 0, 0, &err),
+		       err);
+	assert_soda_ok(soda_blackbox_writer_append(w, SODA_BLACKBOX_TEXT, 0, note, strlen(note), 0, 0, 0,
+						   &err),
+		       err);
+	assert_soda_ok(soda_blackbox_writer_end(w, 0, 0, &err), err);
+	soda_blackbox_writer_free(w);
+	soda_blackbox_key_free(pub);
+	write_file(path, m.p, m.len);
+	free(m.p);
+}
+
+typedef struct tally {
+	int forged_as_server, forged_foreign, ours, ours_flagged, late_far, ontime_far;
+	bool late_back, reader_named_foreign, clock_finding;
+	uint32_t status;
+} tally;
+
+/* Reads the store with the tenant's key and counts what the test asks. */
+static void read_tally(const char *dir, tally *t)
+{
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	const soda_blackbox_report *rep;
+	soda_error *err = NULL;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const char *b = (const char *)soda_blackbox_record_get_data(rec, &n);
+		char *body = strndup(b, n);
+		uint32_t fl = soda_blackbox_record_get_flags(rec);
+		bool foreign = fl & SODA_BLACKBOX_RECORD_F_FOREIGN;
+
+		assert_non_null(body);
+		if (strstr(body, "FORGED-")) {
+			if (foreign && strcmp(soda_blackbox_record_get_origin(rec), "foreign") == 0)
+				t->forged_foreign++;
+			else
+				t->forged_as_server++;
+		}
+		if (strstr(body, "SODA-BB-OURS")) {
+			t->ours++;
+			if (fl & (SODA_BLACKBOX_RECORD_F_FOREIGN | SODA_BLACKBOX_RECORD_F_TIME_FAR))
+				t->ours_flagged++;
+		}
+		if (strstr(body, "SODA-BB-LATE") && (fl & SODA_BLACKBOX_RECORD_F_TIME_FAR))
+			t->late_far++;
+		if (strstr(body, "SODA-BB-LATE") && (fl & SODA_BLACKBOX_RECORD_F_TIME_BACK))
+			t->late_back = true;
+		if (strstr(body, "SODA-BB-ONTIME") && (fl & SODA_BLACKBOX_RECORD_F_TIME_FAR))
+			t->ontime_far++;
+		free(body);
+	}
+	assert_soda_ok(r, err);
+	rep = soda_blackbox_reader_get_report(rd);
+	print_findings(rep);
+	t->reader_named_foreign = has_finding(rep, SODA_BLACKBOX_F_FOREIGN_STREAM);
+	t->clock_finding = has_finding(rep, SODA_BLACKBOX_F_CLOCK);
+	t->status = soda_blackbox_report_get_status(rep);
+	soda_blackbox_reader_close(rd);
+}
+
+static void save_secret_key(th_env *env, char *out, size_t size)
+{
+	snprintf(out, size, "%s/tenant.key", env->state_dir);
+	assert_soda_ok(soda_blackbox_key_save_secret(tenant, out, 0, &env->err), env->err);
+}
+
+static void test_forged_stream_through_a_device_node(void **state)
+{
+	th_env *env = *state;
+	soda_blackbox_report *vrep = NULL;
+	soda_server *srv;
+	char tools[512], forged[600], key[512], *dir, *out = NULL;
+	tally t;
+
+	th_require_root();
+	th_build_image(env);
+	snprintf(tools, sizeof(tools), "%s/forge", env->state_dir);
+	assert_int_equal(mkdir(tools, 0755), 0);
+	snprintf(forged, sizeof(forged), "%s/forged.bin", tools);
+	forge_stream(forged, "bbforge", now_usec());
+	srv = start_server(env, "bbforge", tools);
+	dir = store_dir(env, srv);
+
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' OURS > /dev/blackbox", NULL), 0);
+	/* The intrusion: a device node for the log line, the forged stream on it. */
+	th_exec(srv,
+		"mkdir -p /root && mknod /root/ttyS1 c 4 65 && cat /tools/forged.bin > /root/ttyS1 && "
+		"echo sent",
+		&out);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "sent"));
+	free(out);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' OURS > /dev/blackbox", NULL), 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+
+	/* The landlord, without a key: damage, a foreign stream. */
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	print_findings(vrep);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_DAMAGED);
+	assert_true(has_finding(vrep, SODA_BLACKBOX_F_FOREIGN_STREAM));
+	soda_blackbox_report_free(vrep);
+
+	/* The tenant: the forged records are there, never as the server's;
+	 * the agent's own are (the control: the reader does not flag all). */
+	read_tally(dir, &t);
+	assert_int_equal(t.status, SODA_BLACKBOX_DAMAGED);
+	assert_true(t.reader_named_foreign);
+	assert_int_equal(t.forged_as_server, 0);
+	assert_int_equal(t.forged_foreign, 2);
+	assert_int_equal(t.ours, 2);
+	assert_int_equal(t.ours_flagged, 0);
+
+	/* The command line shows them apart, after the server's records. */
+	save_secret_key(env, key, sizeof(key));
+	{
+		char cmd[2048], *text = NULL;
+		size_t len = 0;
+		FILE *p;
+		int status;
+
+		snprintf(cmd, sizeof(cmd), "%s read --key %s %s 2>/dev/null", SODA_TEST_BLACKBOX_CLI, key,
+			 dir);
+		p = popen(cmd, "re");
+		assert_non_null(p);
+		{
+			char buf[4096];
+			size_t n;
+			FILE *m = open_memstream(&text, &len);
+
+			while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+				fwrite(buf, 1, n, m);
+			fclose(m);
+		}
+		status = pclose(p);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 2); /* damaged */
+		{
+			char *apart = strstr(text, "NOT the server's");
+			char *sshd = strstr(text, "FORGED-SSHD");
+
+			assert_non_null(apart);
+			assert_non_null(sshd);
+			assert_true(sshd > apart);
+			assert_non_null(strstr(apart, "!FOREIGN"));
+			assert_true(strstr(text, "SODA-BB-OURS") < apart);
+		}
+		free(text);
+	}
+	soda_server_unref(srv);
+	free(dir);
+}
+
+/* busybox date -s "YYYY-MM-DD hh:mm:ss" (UTC in the guest) of now + @delta. */
+static void guest_date(char *out, size_t size, int64_t delta)
+{
+	time_t t = time(NULL) + delta;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, size, "date -u -s '%Y-%m-%d %H:%M:%S' >/dev/null", &tm);
+}
+
+static void test_backdated_records_are_flagged(void **state)
+{
+	th_env *env = *state;
+	soda_server *srv;
+	char cmd[256], *dir;
+	tally t;
+
+	th_require_root();
+	th_build_image(env);
+	srv = start_server(env, "bbclock", NULL);
+	dir = store_dir(env, srv);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' OURS > /dev/blackbox", NULL), 0);
+	/* The intruder sets the guest's clock back an hour, acts, sets it right. */
+	guest_date(cmd, sizeof(cmd), -3600);
+	assert_int_equal(th_exec(srv, cmd, NULL), 0);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' LATE > /dev/blackbox", NULL), 0);
+	guest_date(cmd, sizeof(cmd), 0);
+	assert_int_equal(th_exec(srv, cmd, NULL), 0);
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' ONTIME > /dev/blackbox", NULL), 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+
+	read_tally(dir, &t);
+	assert_int_equal(t.ours, 1);
+	assert_int_equal(t.ours_flagged, 0); /* the control: on time, not flagged */
+	assert_int_equal(t.late_far, 1);
+	assert_true(t.late_back);
+	assert_true(t.clock_finding);
+	assert_int_equal(t.ontime_far, 0);
+	/* A warning, not damage: the tenant may have set its clock itself. */
+	assert_int_equal(t.status, SODA_BLACKBOX_INCOMPLETE);
+	soda_server_unref(srv);
+	free(dir);
+}
+
+/* ---- anchors ---- */
+
+static void append_anchor(const char *dir, const char *file)
+{
+	char *a = NULL;
+	soda_error *err = NULL;
+	FILE *f;
+
+	assert_soda_ok(soda_blackbox_store_read_anchor(&a, dir, 0, &err), err);
+	f = fopen(file, "ae");
+	assert_non_null(f);
+	fprintf(f, "%llu %s\n", (unsigned long long)time(NULL), a);
+	fclose(f);
+	soda_free(a);
+}
+
+/* soda-blackbox verify --anchors FILE STORE: its exit code. */
+static int cli_verify(const char *anchors, const char *dir)
+{
+	int status = th_sh("%s verify --anchors %s %s >/dev/null", SODA_TEST_BLACKBOX_CLI, anchors,
+			   dir);
+
+	return status;
+}
+
+static char *last_segment(const char *dir)
+{
+	char *cmd = NULL, line[512] = "";
+	FILE *p;
+
+	assert_true(asprintf(&cmd, "ls %s/seg-*.sbx | tail -1", dir) > 0);
+	p = popen(cmd, "re");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	pclose(p);
+	free(cmd);
+	line[strcspn(line, "\n")] = 0;
+	return strdup(line);
+}
+
+static void test_anchors_catch_truncation_and_rollback(void **state)
+{
+	th_env *env = *state;
+	soda_blackbox_verify_options vo = SODA_BLACKBOX_VERIFY_OPTIONS_INIT;
+	soda_blackbox_report *rep = NULL;
+	soda_server_info *info = NULL;
+	soda_server *srv;
+	char anchors[512], older[512], work[512], *dir, *seg;
+	int mpid;
+
+	th_require_root();
+	th_build_image(env);
+	srv = start_server(env, "bbanchor", NULL);
+	dir = store_dir(env, srv);
+	snprintf(anchors, sizeof(anchors), "%s/anchors", env->state_dir);
+	snprintf(older, sizeof(older), "%s/older-copy", env->state_dir);
+	snprintf(work, sizeof(work), "%s/work", env->state_dir);
+
+	/* The follower collects the head while the server runs. */
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' ONE > /dev/blackbox", NULL), 0);
+	usleep(100 * 1000);
+	append_anchor(dir, anchors);
+	assert_int_equal(th_sh("cp -a %s %s", dir, older), 0); /* the landlord keeps a copy */
+	assert_int_equal(th_exec(srv, "i=0; while [ $i -lt 200 ]; do i=$((i+1)); "
+				      "printf 'SODA-BB-TWO-%d\\n' $i; done > /dev/blackbox",
+				 NULL),
+			 0);
+	usleep(100 * 1000);
+	append_anchor(dir, anchors);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	append_anchor(dir, anchors);
+
+	/* Intact with every anchor (the control). */
+	assert_int_equal(cli_verify(anchors, dir), 0);
+
+	/* The tail cut: the store's own head says so, and so do the anchors. */
+	assert_int_equal(th_sh("rm -rf %s && cp -a %s %s", work, dir, work), 0);
+	seg = last_segment(work);
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(seg, &sb), 0);
+		assert_int_equal(truncate(seg, sb.st_size - 300), 0);
+	}
+	assert_int_equal(cli_verify(anchors, work), 2);
+	free(seg);
+
+	/* An older copy restored, head and all: consistent in itself, so
+	 * without anchors it passes for a crash... */
+	assert_int_equal(th_sh("rm -rf %s && cp -a %s %s", work, older, work), 0);
+	assert_soda_ok(soda_blackbox_verify(&rep, work, NULL, 0, &env->err), env->err);
+	print_findings(rep);
+	assert_int_not_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_report_free(rep);
+	/* ...the anchors prove the rollback. */
+	assert_int_equal(cli_verify(anchors, work), 2);
+
+	/* The last segment deleted (this store has one: then none is left). */
+	assert_int_equal(th_sh("rm -rf %s && cp -a %s %s && rm -f %s/seg-*.sbx", work, dir, work,
+			       work),
+			 0);
+	assert_int_equal(cli_verify(anchors, work), 2);
+
+	/* An honest crash: the monitor killed mid-write; everything anchored
+	 * was committed and stays, the store reads incomplete, not damaged. */
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	assert_int_equal(th_exec(srv,
+				 "(i=0; while [ $i -lt 100000 ]; do i=$((i+1)); "
+				 "printf 'SODA-BB-SEQ-%d\\n' $i; done > /dev/blackbox) "
+				 "</dev/null >/dev/null 2>&1 &",
+				 NULL),
+			 0);
+	for (int i = 0; i < 5; i++) {
+		usleep(200 * 1000);
+		append_anchor(dir, anchors);
+	}
+	assert_soda_ok(soda_server_get_info(&info, srv, 0, &env->err), env->err);
+	mpid = soda_server_info_get_monitor_pid(info);
+	soda_server_info_free(info);
+	assert_int_equal(kill(mpid, SIGKILL), 0);
+	if (waitpid(mpid, NULL, 0) < 0)
+		for (int i = 0; i < 500 && th_pid_alive(mpid); i++)
+			usleep(10 * 1000);
+	assert_false(th_pid_alive(mpid));
+	th_reap();
+	assert_soda_ok(soda_context_recover(env->ctx, 0, &env->err), env->err);
+	assert_int_equal(cli_verify(anchors, dir), 1);
+	/* The same through the API, every anchor of the file. */
+	{
+		char *lines[64];
+		size_t n = 0;
+		char line[512];
+		FILE *f = fopen(anchors, "re");
+
+		assert_non_null(f);
+		while (n < 64 && fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			lines[n++] = strdup(strrchr(line, ' ') + 1);
+		}
+		fclose(f);
+		assert_true(n >= 8);
+		vo.anchors = (const char *const *)lines;
+		vo.n_anchors = n;
+		assert_soda_ok(soda_blackbox_verify(&rep, dir, &vo, 0, &env->err), env->err);
+		print_findings(rep);
+		assert_int_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_INCOMPLETE);
+		assert_false(has_finding(rep, SODA_BLACKBOX_F_ANCHOR));
+		soda_blackbox_report_free(rep);
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+	}
+	soda_server_unref(srv);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_forged_stream_through_a_device_node, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_backdated_records_are_flagged, env_setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_anchors_catch_truncation_and_rollback, env_setup,
+						env_teardown),
+	};
+	int r;
+
+	th_become_subreaper();
+	if (soda_blackbox_key_generate(&tenant, SODA_BLACKBOX_KEY_TENANT, 0, NULL) < 0)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	soda_blackbox_key_free(tenant);
+	return r;
+}
