@@ -436,6 +436,21 @@ static bool e_counter(struct nftnl_rule *r)
 	return ex(r, "counter") != NULL;
 }
 
+/* True for packets beyond @rate per second after a burst of @burst. */
+static bool e_limit_over(struct nftnl_rule *r, uint32_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = ex(r, "limit");
+
+	if (!e)
+		return false;
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+	nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+	return true;
+}
+
 static bool e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
 {
 	struct nftnl_expr *e = ex(r, "immediate");
@@ -821,6 +836,12 @@ static void port_chain_names(const su_nft_port *p, char pc[32], char vc[32])
 	snprintf(vc, 32, "port-%s-v6", p->ifname);
 }
 
+static const char *flood_chain_name(const su_nft_port *p, char fc[32])
+{
+	snprintf(fc, 32, "flood-%s", p->ifname);
+	return fc;
+}
+
 /* ---- the bridge table ---- */
 
 #define ETH_ARP 0x0806
@@ -854,18 +875,44 @@ static bool lladdr_option(struct nftnl_rule *r, uint8_t opt, const uint8_t mac[6
 	       e_cmp(r, NFT_CMP_EQ, R0, want, 8);
 }
 
+/* The port's broadcast limit, alone in its chain so that a change of
+ * rate replaces it without touching the port's other rules and counters:
+ * frames to a group address (broadcast and multicast, ARP requests and
+ * neighbour discovery included) beyond the rate are counted and dropped
+ * here, before the bridge copies them to every other port. The limit's
+ * state is this rule's, so each port has a budget of its own. */
+static void flood_rule(ctx *c, const su_nft_port *p)
+{
+	static const uint8_t group = 1; /* the I/G bit of the destination */
+	char fc[32], tag[64];
+	struct nftnl_rule *r;
+	bool ok;
+
+	if (!c->net->flood_rate)
+		return;
+	r = rule_new(c, NFPROTO_BRIDGE, flood_chain_name(p, fc));
+	ok = r && e_payload(r, NFT_PAYLOAD_LL_HEADER, 0, 1, R0) && e_bitwise(r, 1, &group) &&
+	     e_cmp8(r, NFT_CMP_EQ, group) &&
+	     e_limit_over(r, c->net->flood_rate, c->net->flood_burst) && e_counter(r) &&
+	     e_verdict(r, NF_DROP, NULL);
+	snprintf(tag, sizeof(tag), "port %s flood", p->ifname);
+	rule_put(c, r, ok, tag);
+}
+
 static void port_rules(ctx *c, const su_nft_port *p)
 {
 	static const uint8_t arp_hdr[6] = { 0, 1, 8, 0, 6, 4 };
 	static const uint8_t unspecified[16] = { 0 };
 	const uint16_t F = NFPROTO_BRIDGE;
-	char pc[32], vc[32], tag[64];
+	char pc[32], vc[32], fc[32], tag[64];
 	struct nftnl_rule *r;
 	bool ok;
 
 	port_chain_names(p, pc, vc);
 	put_chain(c, F, pc, -1, 0, 0);
 	put_chain(c, F, vc, -1, 0, 0);
+	put_chain(c, F, flood_chain_name(p, fc), -1, 0, 0);
+	flood_rule(c, p);
 
 	/* Frames must carry the port's MAC. */
 	r = rule_new(c, F, pc);
@@ -873,6 +920,12 @@ static void port_rules(ctx *c, const su_nft_port *p)
 	     e_cmp(r, NFT_CMP_NEQ, R0, p->mac, 6) && e_counter(r) && e_verdict(r, NF_DROP, NULL);
 	snprintf(tag, sizeof(tag), "port %s mac", p->ifname);
 	rule_put(c, r, ok, tag);
+
+	/* Then the broadcast limit (a spoofed flood is counted as such
+	 * above and spends nothing of the port's budget). */
+	r = rule_new(c, F, pc);
+	ok = r && e_verdict(r, NFT_JUMP, fc);
+	rule_put(c, r, ok, NULL);
 
 	/* ARP: Ethernet/IPv4, sender MAC and IP the port's (0.0.0.0 in probes). */
 	for (int i = 0; i <= p->n_ip4; i++) {
@@ -1041,7 +1094,7 @@ static void port_add(ctx *c, const su_nft_port *p)
 
 static void port_del(ctx *c, const su_nft_port *p)
 {
-	char pc[32], vc[32];
+	char pc[32], vc[32], fc[32];
 
 	port_chain_names(p, pc, vc);
 	/* The map entry goes first: it holds the port chain, which holds the
@@ -1049,6 +1102,7 @@ static void port_del(ctx *c, const su_nft_port *p)
 	port_elems(c, p, true);
 	del_chain(c, NFPROTO_BRIDGE, pc);
 	del_chain(c, NFPROTO_BRIDGE, vc);
+	del_chain(c, NFPROTO_BRIDGE, flood_chain_name(p, fc));
 }
 
 static void bridge_table(ctx *c)
@@ -1774,6 +1828,27 @@ out:
 	return r;
 }
 
+/* One batch: each port's limit chain emptied and filled anew. A packet
+ * meets the old limit or the new one; the new one starts with a full
+ * burst and its drop counter at 0. */
+static int op_flood(const su_nft_net *net, const su_nft_port *ports, size_t n_ports,
+		    su_nft_err *err)
+{
+	ctx c = { .net = net };
+
+	if (net->flood_rate && !net->flood_burst)
+		return seterr(err, -EINVAL, "a broadcast limit needs a burst of at least 1");
+	if (batch_init(&c.b) < 0)
+		return seterr(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n_ports; i++) {
+		char fc[32];
+
+		flush_chain(&c, NFPROTO_BRIDGE, flood_chain_name(&ports[i], fc));
+		flood_rule(&c, &ports[i]);
+	}
+	return finish(&c, true, false, err);
+}
+
 static int op_remove(const su_nft_net *net, su_nft_err *err)
 {
 	ctx c = { .net = net };
@@ -2159,6 +2234,7 @@ static const su_nft_ops ops = {
 	.generation = op_generation,
 	.counters = op_counters,
 	.list_tables = op_list_tables,
+	.flood = op_flood,
 };
 
 EXPORT const su_nft_ops *soda_nft_plugin_ops(uint32_t version)

@@ -12,7 +12,9 @@
  *                          through a verdict map keyed by the input
  *                          interface), the uplink's checks, an input chain
  *                          that drops everything addressed to the host,
- *                          and per-port counters;
+ *                          per-port counters, and per port a chain
+ *                          "flood-<port>" holding the port's limit on
+ *                          broadcast and multicast frames;
  *   table inet <table>     the policy: established or not, every packet is
  *                          judged by its connection's original direction
  *                          (conntrack through br_netfilter) against deny
@@ -36,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SU_NFT_OPS_VERSION 2
+#define SU_NFT_OPS_VERSION 3
 #define SU_NFT_ADDR_MAX 8 /* addresses per port and family (SODA_NIC_ADDRESSES_MAX) */
 
 /* Element sets: bit 0 IPv6, bit 1 deny, bits 2-3 the kind. */
@@ -78,6 +80,11 @@ typedef struct su_nft_net {
 	const char *bridge;  /* the bridge, to tell its packets from others in the inet hooks */
 	const char *uplink;  /* NULL: none */
 	const char *comment; /* recorded with the tables: who owns them */
+	/* Broadcast and multicast frames (ARP, DHCP, neighbour discovery
+	 * included) a port may send per second, and the burst above that
+	 * rate it may send at once; the excess is dropped at the port and
+	 * counted. 0: no limit. */
+	uint32_t flood_rate, flood_burst;
 } su_nft_net;
 
 /* Everything the kernel should hold. */
@@ -113,7 +120,8 @@ typedef struct su_nft_err {
 
 /* Counter kinds reported by counters(). */
 #define SU_NFT_C_ELEM 1      /* a policy set element: elem */
-#define SU_NFT_C_PORT_DROP 2 /* a port's anti-spoofing drop: ifname, tag (mac, ip, arp, nd, other) */
+#define SU_NFT_C_PORT_DROP 2 /* a port's drop: ifname, tag (mac, ip, arp, nd, other: anti-spoofing;
+			      * flood: over the broadcast limit) */
 #define SU_NFT_C_HOST 3      /* frames from port ifname addressed to the host */
 #define SU_NFT_C_FORWARD 4   /* frames from port ifname the switch forwarded */
 #define SU_NFT_C_OUT 5       /* refused packets of connections from address (family, addr) */
@@ -159,6 +167,11 @@ typedef struct su_nft_ops {
 	 * starts with @prefix. */
 	int (*list_tables)(int fd, const char *prefix, int (*fn)(const char *name, void *userdata),
 			   void *userdata, su_nft_err *err);
+	/* Rewrites the broadcast limit of each of @ports (which the kernel
+	 * has) to @net's flood_rate and flood_burst, in one batch; the
+	 * generation does not change. */
+	int (*flood)(const su_nft_net *net, const su_nft_port *ports, size_t n_ports,
+		     su_nft_err *err);
 } su_nft_ops;
 
 /* The plugin's only export. NULL if it cannot serve @version. */

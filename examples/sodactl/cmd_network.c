@@ -2,7 +2,10 @@
 /*
  * sodactl network ... and sodactl policy ...: the switch and its firewall.
  *
- *   network create NAME [--uplink IF] [--no-firewall]
+ *   network create NAME [--uplink IF] [--no-firewall] [--flood-limit RATE[/BURST]]
+ *   network flood-limit NAME RATE [BURST]
+ *                                    broadcast and multicast frames per second
+ *                                    (and burst) each port may send; 0: off
  *   network destroy NAME [--force]
  *   network list
  *   network info NAME
@@ -87,6 +90,41 @@ static char *slurp(const char *path, size_t *ret_len)
 	return buf;
 }
 
+/* A number of frames, 0 to 1000000 (the library checks the range). */
+static int frames(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* "RATE", "RATE/BURST" (burst: twice the rate if not given). */
+static int flood_arg(const char *s, uint32_t *rate, uint32_t *burst)
+{
+	char buf[64];
+	char *slash;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (frames(buf, rate) < 0)
+		return -1;
+	if (slash)
+		return frames(slash, burst);
+	*burst = *rate > UINT32_MAX / 2 ? UINT32_MAX : *rate * 2;
+	return 0;
+}
+
 static int open_net(soda_context *ctx, const char *name, soda_network **net)
 {
 	soda_error *e = NULL;
@@ -102,10 +140,12 @@ int sodactl_cmd_network(soda_context *ctx, int argc, char **argv)
 	soda_network *net = NULL;
 
 	if (argc < 2)
-		return usage("network needs a command: create, destroy, list, info");
+		return usage("network needs a command: create, destroy, list, info, flood-limit");
 	if (strcmp(argv[1], "create") == 0) {
 		soda_network_options o = SODA_NETWORK_OPTIONS_INIT;
 		unsigned int flags = 0;
+		uint32_t rate = 0, burst = 0;
+		bool limit = false;
 
 		if (argc < 3)
 			return usage("network create needs a NAME");
@@ -114,11 +154,20 @@ int sodactl_cmd_network(soda_context *ctx, int argc, char **argv)
 				flags |= SODA_NETWORK_NO_FIREWALL;
 			else if (strcmp(argv[i], "--uplink") == 0 && i + 1 < argc)
 				o.uplink = argv[++i];
-			else
+			else if (strcmp(argv[i], "--flood-limit") == 0 && i + 1 < argc) {
+				if (flood_arg(argv[++i], &rate, &burst) < 0)
+					return usage("network create: --flood-limit RATE[/BURST]");
+				limit = true;
+			} else
 				return usage("network create: unknown option or missing value");
 		}
 		if (soda_network_create(&net, ctx, argv[2], &o, flags, &e) < 0)
 			return failed(e, "network create");
+		/* Made with the default limit; a different one follows at once. */
+		if (limit && soda_network_set_flood_limit(net, rate, burst, 0, &e) < 0) {
+			soda_network_unref(net);
+			return failed(e, "network create: --flood-limit (the network exists)");
+		}
 		printf("created network %s\n", argv[2]);
 		soda_network_unref(net);
 		return 0;
@@ -150,8 +199,32 @@ int sodactl_cmd_network(soda_context *ctx, int argc, char **argv)
 		soda_strv_free(names);
 		return 0;
 	}
+	if (strcmp(argv[1], "flood-limit") == 0) {
+		uint32_t rate = 0, burst = 0;
+		int r;
+
+		if (argc < 4 || argc > 5 || frames(argv[3], &rate) < 0 ||
+		    (argc == 5 && frames(argv[4], &burst) < 0))
+			return usage("usage: network flood-limit NAME RATE [BURST] (RATE 0: off)");
+		if (argc == 4)
+			burst = rate > UINT32_MAX / 2 ? UINT32_MAX : rate * 2;
+		if ((r = open_net(ctx, argv[2], &net)))
+			return r;
+		r = soda_network_set_flood_limit(net, rate, burst, 0, &e);
+		soda_network_unref(net);
+		if (r < 0)
+			return failed(e, "network flood-limit");
+		if (rate)
+			printf("network %s: at most %u broadcast and multicast frames per second "
+			       "per port, burst %u\n",
+			       argv[2], rate, burst);
+		else
+			printf("network %s: broadcast limit off\n", argv[2]);
+		return 0;
+	}
 	if (strcmp(argv[1], "info") == 0) {
 		soda_network_info *info = NULL;
+		uint32_t rate = 0, burst = 0;
 		int r;
 
 		if (argc != 3)
@@ -171,6 +244,13 @@ int sodactl_cmd_network(soda_context *ctx, int argc, char **argv)
 		       soda_network_info_get_firewall(info) ? "yes" : "no",
 		       soda_network_info_get_generation(info),
 		       soda_network_info_get_rule_count(info));
+		soda_network_info_get_flood_limit(info, &rate, &burst);
+		if (!soda_network_info_get_firewall(info))
+			printf("broadcast:  no limit (no firewall)\n");
+		else if (rate)
+			printf("broadcast:  %u/s burst %u per port\n", rate, burst);
+		else
+			printf("broadcast:  no limit\n");
 		for (size_t i = 0; i < soda_network_info_get_port_count(info); i++) {
 			const char *server, *ifname, *mac;
 			uint32_t nic;

@@ -10,7 +10,8 @@
  * its NIC becomes a TAP port of the bridge, owned by the server's jail uid,
  * and the switch lets the port send only with the NIC's MAC and addresses
  * (soda_server_config_add_nic_address()), ARP and IPv6 neighbour discovery
- * included. When it stops, the port goes.
+ * included, and limits the broadcast and multicast frames it may send
+ * (soda_network_set_flood_limit()). When it stops, the port goes.
  *
  * Between servers, and between servers and the outside, nothing passes but
  * what the network's policy allows (default deny). A policy is text (see
@@ -153,6 +154,15 @@ SODA_EXPORT const char *soda_network_info_get_uplink(const soda_network_info *in
 SODA_EXPORT const char *soda_network_info_get_table(const soda_network_info *info);
 /** Returns: 1 if the network has a firewall, 0 if it was made without. @since 0.1 */
 SODA_EXPORT int soda_network_info_get_firewall(const soda_network_info *info);
+/**
+ * soda_network_info_get_flood_limit:
+ * The broadcast limit of each port (soda_network_set_flood_limit()).
+ * Outputs optional; a rate of 0 means no limit.
+ * Returns: 0, or -EINVAL for a NULL @info.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_network_info_get_flood_limit(const soda_network_info *info,
+						  uint32_t *ret_rate, uint32_t *ret_burst);
 /** Returns: the number of policy changes and port changes so far. @since 0.1 */
 SODA_EXPORT uint64_t soda_network_info_get_generation(const soda_network_info *info);
 /** Returns: the number of rules of the policy in force. @since 0.1 */
@@ -224,6 +234,28 @@ SODA_EXPORT const char *soda_policy_get_text(const soda_policy *policy);
 SODA_EXPORT int soda_network_apply_policy(soda_network *net, const soda_policy *policy,
 					  unsigned int flags, soda_error **error);
 
+/**
+ * soda_network_set_flood_limit:
+ * @rate: frames per second each port may send to broadcast and multicast
+ *        addresses (ARP requests, DHCP, neighbour discovery included),
+ *        at most 1000000; 0 turns the limit off.
+ * @burst: frames a port may send at once above @rate (1 to 1000000; with
+ *         @rate 0, ignored).
+ * @flags: 0.
+ *
+ * Every port gets a budget of its own, so one server flooding the switch
+ * costs the others nothing of theirs; frames beyond it are dropped at the
+ * sender's port before the switch copies them to every other port, and
+ * counted (SODA_NET_DROP_FLOOD). Unicast frames are not limited. A network
+ * starts with 100 frames per second and a burst of 200. The change reaches
+ * every port in one transaction; each port's drop counter starts again at 0.
+ * Returns: 0; -EINVAL for values out of range; -EOPNOTSUPP without the
+ * firewall. On failure the limit in force is untouched.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_network_set_flood_limit(soda_network *net, uint32_t rate, uint32_t burst,
+					     unsigned int flags, soda_error **error);
+
 /** @ret: the policy in force (an empty one if none was applied). @since 0.1 */
 SODA_EXPORT int soda_network_get_policy(soda_policy **ret, soda_network *net,
 					soda_error **error);
@@ -255,8 +287,10 @@ typedef struct soda_net_counters soda_net_counters;
 #define SODA_NET_DROP_POLICY_OUT 7 /* refused by the policy: packets of connections
 				    * the server started */
 #define SODA_NET_DROP_POLICY_IN 8  /* refused: packets of connections to the server */
-#define SODA_NET_DROPPED 9     /* sum of kinds 1 to 7 */
-#define SODA_NET_COUNTER_MAX 9
+#define SODA_NET_DROPPED 9     /* sum of kinds 1 to 7 and 10 */
+#define SODA_NET_DROP_FLOOD 10 /* dropped: broadcast or multicast beyond the port's
+				* limit (since 0.2) */
+#define SODA_NET_COUNTER_MAX 10
 
 /* Network-wide totals. */
 #define SODA_NET_TOTAL_DEFAULT 0 /* refused because no rule allowed them */

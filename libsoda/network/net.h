@@ -149,10 +149,18 @@ typedef struct su_netstate {
 	char *netns;        /* the namespace it lives in (a path), NULL: the initial one */
 	bool firewall;
 	uint32_t generation;
+	uint32_t flood_rate, flood_burst; /* the ports' broadcast limit (0: none) */
 	char *policy_file;  /* "policy.N" in the network's directory, or NULL */
 	su_port *ports;
 	size_t n_ports;
 } su_netstate;
+
+/* The broadcast limit of a new network, and of a record older than the
+ * limit: enough for ARP, DHCP and neighbour discovery of a busy server,
+ * three orders of magnitude below what one port can send. */
+#define SU_FLOOD_RATE_DEFAULT 100u
+#define SU_FLOOD_BURST_DEFAULT 200u
+#define SU_FLOOD_MAX 1000000u
 
 #define SU_NETSTATE_MAGIC "soda-network"
 #define SU_NETSTATE_VERSION 1

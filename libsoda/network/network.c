@@ -344,6 +344,8 @@ static int knet_open(netmod *nm, const su_netstate *st, knet *k, soda_error **er
 	k->n.table = st->table;
 	k->n.bridge = st->bridge;
 	k->n.uplink = st->uplink;
+	k->n.flood_rate = st->flood_rate;
+	k->n.flood_burst = st->flood_burst;
 	snprintf(k->comment, sizeof(k->comment), "libsoda network %s (%s)", st->name, nm->alias);
 	k->n.comment = k->comment;
 	return 0;
@@ -969,7 +971,7 @@ static int reconcile(netmod *nm, soda_error **error)
 					known = states[s].name && states[s].firewall &&
 						su_streq(states[s].table, t.names[i]);
 				if (!known) {
-					su_nft_net net = { fd, t.names[i], "", NULL, NULL };
+					su_nft_net net = { .fd = fd, .table = t.names[i], .bridge = "" };
 
 					su_log(nm->ctx, SODA_LOG_NOTICE,
 					       "removing nftables table %s, left over by a crash",
@@ -1419,6 +1421,8 @@ SODA_EXPORT int soda_network_create(soda_network **ret, soda_context *ctx, const
 	st.netns = nm->netns ? strdup(nm->netns) : NULL;
 	st.firewall = ops != NULL;
 	st.generation = 1;
+	st.flood_rate = SU_FLOOD_RATE_DEFAULT;
+	st.flood_burst = SU_FLOOD_BURST_DEFAULT;
 	if (!st.name || !st.bridge || !st.table || (opts->uplink && !st.uplink) ||
 	    (nm->netns && !st.netns)) {
 		r = OOM(error);
@@ -1643,6 +1647,98 @@ out_unlock:
 	return r;
 }
 
+/* ---- the broadcast limit ---- */
+
+SODA_EXPORT int soda_network_set_flood_limit(soda_network *net, uint32_t rate, uint32_t burst,
+					     unsigned int flags, soda_error **error)
+{
+	const su_nft_ops *ops;
+	su_netstate st = { 0 };
+	su_nft_port *ports = NULL;
+	su_nft_err e = { 0 };
+	uint32_t old_rate, old_burst;
+	netmod *nm = NULL;
+	knet k = { .n.fd = -1 };
+	char *record = NULL;
+	int r;
+
+	if (!net)
+		return su_errorf(error, -EINVAL, "net is NULL");
+	if (flags)
+		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
+	if (rate > SU_FLOOD_MAX || burst > SU_FLOOD_MAX)
+		return su_errorf(error, -EINVAL, "broadcast limit %u/s burst %u: at most %u", rate,
+				 burst, SU_FLOOD_MAX);
+	if (rate && !burst)
+		return su_errorf(error, -EINVAL, "broadcast limit %u/s: the burst must be at least 1",
+				 rate);
+	if (!rate)
+		burst = 0;
+	ops = nft_ops(error);
+	if (!ops)
+		return -EOPNOTSUPP;
+	if (!ops->flood)
+		return su_errorf(error, -EOPNOTSUPP, "the nftables plugin cannot set the limit");
+	r = enter(net->ctx, &nm, error);
+	if (r < 0)
+		return r;
+	r = load_state(nm, net->name, &st, error);
+	if (r < 0)
+		goto out;
+	if (!st.firewall) {
+		r = su_errorf(error, -EOPNOTSUPP, "network '%s' was made without a firewall",
+			      net->name);
+		goto out;
+	}
+	record = net_path(nm, net->name, "network");
+	ports = calloc(st.n_ports + 1, sizeof(*ports));
+	if (!record || !ports) {
+		r = OOM(error);
+		goto out;
+	}
+	for (size_t i = 0; i < st.n_ports; i++) {
+		r = su_port_to_nft(&st.ports[i], &ports[i]);
+		if (r < 0) {
+			r = su_errorf(error, r, "port %s cannot be described", st.ports[i].ifname);
+			goto out;
+		}
+	}
+	/* The record first, as ports that join later take their limit from
+	 * it; if the kernel refuses, the record is put back. The change is
+	 * one batch: each port meets the old limit or the new one. */
+	old_rate = st.flood_rate;
+	old_burst = st.flood_burst;
+	st.flood_rate = rate;
+	st.flood_burst = burst;
+	r = write_record(record, &st, error);
+	if (r < 0)
+		goto out;
+	r = knet_open(nm, &st, &k, error);
+	if (r == 0) {
+		r = ops->flood(&k.n, ports, st.n_ports, &e);
+		if (r < 0)
+			r = nft_fail(error, &e, r);
+	}
+	if (r < 0) {
+		st.flood_rate = old_rate;
+		st.flood_burst = old_burst;
+		write_record(record, &st, NULL);
+		goto out;
+	}
+	if (rate)
+		su_log(net->ctx, SODA_LOG_INFO, "network %s: broadcast limit %u/s burst %u per port",
+		       net->name, rate, burst);
+	else
+		su_log(net->ctx, SODA_LOG_WARNING, "network %s: broadcast limit off", net->name);
+out:
+	knet_close(&k);
+	free(ports);
+	free(record);
+	su_netstate_done(&st);
+	nm_unlock(nm);
+	return r;
+}
+
 /* ---- info ---- */
 
 struct soda_network_info {
@@ -1695,6 +1791,18 @@ SODA_EXPORT void soda_network_info_free(soda_network_info *info)
 SODA_EXPORT const char *soda_network_info_get_bridge(const soda_network_info *info)
 {
 	return info ? info->st.bridge : NULL;
+}
+
+SODA_EXPORT int soda_network_info_get_flood_limit(const soda_network_info *info,
+						 uint32_t *ret_rate, uint32_t *ret_burst)
+{
+	if (!info)
+		return -EINVAL;
+	if (ret_rate)
+		*ret_rate = info->st.flood_rate;
+	if (ret_burst)
+		*ret_burst = info->st.flood_burst;
+	return 0;
 }
 
 SODA_EXPORT const char *soda_network_info_get_uplink(const soda_network_info *info)
@@ -1961,7 +2069,7 @@ SODA_EXPORT const char *soda_net_counter_name(int kind)
 	static const char *const names[] = { "accepted",   "drop-mac",	  "drop-ip",
 					     "drop-arp",   "drop-nd",	  "drop-other",
 					     "drop-host",  "refused-out", "refused-in",
-					     "dropped" };
+					     "dropped",	   "drop-flood" };
 
 	return kind >= 0 && kind <= SODA_NET_COUNTER_MAX ? names[kind] : "unknown";
 }
@@ -2039,7 +2147,7 @@ static int gather_cb(const su_nft_counter *k, void *data)
 		static const struct { const char *tag; int kind; } map[] = {
 			{ "mac", SODA_NET_DROP_MAC },	  { "ip", SODA_NET_DROP_IP },
 			{ "arp", SODA_NET_DROP_ARP },	  { "nd", SODA_NET_DROP_ND },
-			{ "other", SODA_NET_DROP_OTHER },
+			{ "other", SODA_NET_DROP_OTHER }, { "flood", SODA_NET_DROP_FLOOD },
 		};
 
 		s = server_of_port(g, k->ifname);
@@ -2164,7 +2272,9 @@ SODA_EXPORT int soda_network_get_counters(soda_net_counters **ret, soda_network 
 		}
 	}
 	for (size_t s = 0; s < c->n_servers; s++)
-		for (int kind = SODA_NET_DROP_MAC; kind <= SODA_NET_DROP_POLICY_OUT; kind++) {
+		for (int kind = SODA_NET_DROP_MAC; kind <= SODA_NET_DROP_FLOOD; kind++) {
+			if (kind == SODA_NET_DROP_POLICY_IN || kind == SODA_NET_DROPPED)
+				continue;
 			c->values[s][SODA_NET_DROPPED][0] += c->values[s][kind][0];
 			c->values[s][SODA_NET_DROPPED][1] += c->values[s][kind][1];
 		}

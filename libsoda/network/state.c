@@ -10,6 +10,9 @@
  *   netns /run/netns/tenants   (optional: where the bridge lives)
  *   firewall 1
  *   generation 12
+ *   flood-rate 100             (broadcast and multicast frames per second
+ *   flood-burst 200             a port may send, and its burst; rate 0:
+ *                               no limit; absent: the defaults)
  *   policy policy.12           (optional: the file holding the policy text)
  *   port st0a1b2c3d4e5f0       (each port starts with its interface name,
  *   port-server web1            and the lines after it describe it)
@@ -104,6 +107,8 @@ int su_netstate_copy(su_netstate *to, const su_netstate *from)
 	to->policy_file = dup_or_null(from->policy_file, &oom);
 	to->firewall = from->firewall;
 	to->generation = from->generation;
+	to->flood_rate = from->flood_rate;
+	to->flood_burst = from->flood_burst;
 	if (from->n_ports) {
 		to->ports = calloc(from->n_ports, sizeof(*to->ports));
 		if (!to->ports)
@@ -136,6 +141,8 @@ char *su_netstate_serialize(const su_netstate *st)
 		su_kv_add(&b, "netns", st->netns);
 	su_kv_add_u64(&b, "firewall", st->firewall ? 1 : 0);
 	su_kv_add_u64(&b, "generation", st->generation);
+	su_kv_add_u64(&b, "flood-rate", st->flood_rate);
+	su_kv_add_u64(&b, "flood-burst", st->flood_burst);
 	if (st->policy_file)
 		su_kv_add(&b, "policy", st->policy_file);
 	for (size_t i = 0; i < st->n_ports; i++) {
@@ -217,6 +224,12 @@ static int kv_line(const char *key, const char *value, uint32_t line, void *user
 			st->generation = (uint32_t)v;
 		return 0;
 	}
+	if (strcmp(key, "flood-rate") == 0 || strcmp(key, "flood-burst") == 0) {
+		if (su_parse_u64(value, &v) < 0 || v > SU_FLOOD_MAX)
+			return bad(ps, line, key, "not a number of frames (0 to 1000000)");
+		*(key[6] == 'r' ? &st->flood_rate : &st->flood_burst) = (uint32_t)v;
+		return 0;
+	}
 	if (strcmp(key, "port") == 0) {
 		su_port *np;
 
@@ -282,11 +295,16 @@ int su_netstate_parse(su_netstate *st, const char *text, size_t len, const char 
 	int r;
 
 	memset(st, 0, sizeof(*st));
+	st->flood_rate = SU_FLOOD_RATE_DEFAULT;
+	st->flood_burst = SU_FLOOD_BURST_DEFAULT;
 	r = su_kv_parse(text, len, source, SU_NETSTATE_MAGIC, SU_NETSTATE_VERSION, NULL, kv_line,
 			&ps, error);
 	if (r == 0 && (!st->name || !st->bridge || !st->table))
 		r = su_errorf_at(error, -EINVAL, source, 0, 0, "%s: name, bridge or table missing",
 				 source);
+	if (r == 0 && st->flood_rate && !st->flood_burst)
+		r = su_errorf_at(error, -EINVAL, source, 0, 0,
+				 "%s: a flood-rate needs a flood-burst of at least 1", source);
 	for (size_t i = 0; r == 0 && i < st->n_ports; i++)
 		if (!st->ports[i].server || !st->ports[i].mac)
 			r = su_errorf_at(error, -EINVAL, source, 0, 0,

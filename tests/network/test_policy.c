@@ -620,6 +620,8 @@ static void test_record(void **state)
 	st.netns = strdup("/run/netns/x y");
 	st.firewall = true;
 	st.generation = 42;
+	st.flood_rate = 7;
+	st.flood_burst = 9;
 	st.policy_file = strdup("policy.42");
 	st.ports = ports;
 	st.n_ports = 3;
@@ -641,19 +643,41 @@ static void test_record(void **state)
 	assert_int_equal(back.n_ports, 3);
 	assert_string_equal(back.ports[1].labels[0], "web");
 	assert_int_equal(back.generation, 42);
+	assert_int_equal(back.flood_rate, 7);
+	assert_int_equal(back.flood_burst, 9);
 	free(again);
 	su_netstate_done(&back);
-	/* Broken records name the line. */
+	/* A record from before the broadcast limit gets the default one; a
+	 * bad limit names its line. */
 	{
-		const char *bad = "soda-network 1\nname lan\nbridge br\ntable t\nport-nic 0\n";
+		static const char *const bad[] = { "flood-rate -1", "flood-rate 2000000",
+						   "flood-burst 1000001", "flood-rate 5x",
+						   "flood-rate 1.5" };
+		const char *old = "soda-network 1\nname lan\nbridge br\ntable t\n";
+		char rec[256];
 
-		assert_int_equal(su_netstate_parse(&back, bad, strlen(bad), "rec", &e), -EINVAL);
-		assert_int_equal(soda_error_line(e), 5);
+		assert_int_equal(su_netstate_parse(&back, old, strlen(old), "rec", &e), 0);
+		assert_int_equal(back.flood_rate, SU_FLOOD_RATE_DEFAULT);
+		assert_int_equal(back.flood_burst, SU_FLOOD_BURST_DEFAULT);
+		su_netstate_done(&back);
+		snprintf(rec, sizeof(rec), "%sflood-rate 0\nflood-burst 0\n", old);
+		assert_int_equal(su_netstate_parse(&back, rec, strlen(rec), "rec", &e), 0);
+		assert_int_equal(back.flood_rate, 0);
+		su_netstate_done(&back);
+		snprintf(rec, sizeof(rec), "%sflood-rate 5\nflood-burst 0\n", old);
+		assert_int_equal(su_netstate_parse(&back, rec, strlen(rec), "rec", &e), -EINVAL);
+		assert_non_null(strstr(soda_error_message(e), "flood-burst"));
 		soda_error_free(e);
 		e = NULL;
-		bad = "soda-network 1\nname lan\nbridge br\n";
-		assert_int_equal(su_netstate_parse(&back, bad, strlen(bad), "rec", &e), -EINVAL);
-		soda_error_free(e);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(rec, sizeof(rec), "%s%s\n", old, bad[i]);
+			assert_int_equal(su_netstate_parse(&back, rec, strlen(rec), "rec", &e),
+					 -EINVAL);
+			assert_int_equal(soda_error_line(e), 5);
+			assert_non_null(strstr(soda_error_message(e), "flood-"));
+			soda_error_free(e);
+			e = NULL;
+		}
 	}
 	st.ports = NULL;
 	st.n_ports = 0;
