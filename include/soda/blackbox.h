@@ -267,6 +267,14 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 /* soda_blackbox_store_open() flags */
 #define SODA_BLACKBOX_STORE_CHAIN_V1 (1u << 0) /* new segments in BLAKE2b (version 1) */
 #define SODA_BLACKBOX_STORE_PARALLEL (1u << 1) /* the chain on a helper thread */
+/* Since 0.2: the retention policy drop-oldest. At the quota, whole oldest
+ * segments are deleted (never the one being written) to make room for new
+ * data, down to 3/4 of the quota, and a RETENTION notice in the chain
+ * commits to the last deleted segment's final digest, so that the verifier
+ * still proves everything kept. Segments are then at most 1/8 of the
+ * quota. Without it (the policy stop), the store keeps what it has and
+ * refuses new data at the quota, with loss notices. */
+#define SODA_BLACKBOX_STORE_DROP_OLDEST (1u << 2)
 
 /* soda_blackbox_store_feed() flags */
 #define SODA_BLACKBOX_FEED_EOF (1u << 0) /* the line closed after these bytes */
@@ -330,6 +338,8 @@ SODA_EXPORT int soda_blackbox_store_close(soda_blackbox_store *store, unsigned i
 /* Streams the line carried after the server's own (the first on the line):
  * someone else in the guest wrote to the line. @since 0.2 */
 #define SODA_BLACKBOX_STAT_FOREIGN_STREAMS 10
+/* The quota in effect, bytes (for usage warnings). @since 0.2 */
+#define SODA_BLACKBOX_STAT_QUOTA_BYTES 11
 /** Returns: 0, or -EINVAL for an unknown counter. @since 0.1 */
 SODA_EXPORT int soda_blackbox_store_get_counter(const soda_blackbox_store *store, uint32_t counter,
 						uint64_t *ret);

@@ -171,6 +171,7 @@ const char *sbb_loss_reason_name(uint32_t reason);
 #define SBB_RETENTION_BYTES 64
 #define SBB_RETENTION_AGE 1
 #define SBB_RETENTION_SIZE 2
+#define SBB_RETENTION_QUOTA 3 /* drop-oldest: room for new data within the quota */
 typedef struct sbb_retention {
 	uint64_t first, last;
 	uint32_t reason;

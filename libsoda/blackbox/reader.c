@@ -635,8 +635,25 @@ static void on_notice(soda_blackbox_reader *rd, const sbb_item *it)
 	sbx_record_header rh = { .type = SBX_R_LOSS };
 	int n;
 
-	if (it->h.kind == SBX_K_RETENTION)
+	if (it->h.kind == SBX_K_RETENTION) {
+		sbb_retention rt;
+
 		rd->retention_seen = true;
+		/* The deletion, where it happened, among the records. */
+		if (sbb_retention_decode(&rt, it->frame + SBX_HEADER_BYTES, it->h.len) == 0) {
+			n = snprintf(text, sizeof(text),
+				     "retention: segments %" PRIu64 " to %" PRIu64 " (%" PRIu64
+				     " bytes) deleted (%s)",
+				     rt.first, rt.last, rt.bytes,
+				     rt.reason == SBB_RETENTION_AGE     ? "age"
+				     : rt.reason == SBB_RETENTION_QUOTA ? "drop-oldest at the quota"
+									: "size");
+			queue_record(rd, NULL, &it->h, &it->pos, &rh, (const uint8_t *)text,
+				     n > 0 ? (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1 : 0,
+				     "store", 0, 0);
+		}
+		return;
+	}
 	if (it->h.kind != SBX_K_LOSS || sbb_loss_decode(&l, it->frame + SBX_HEADER_BYTES, it->h.len) < 0)
 		return;
 	if (l.flags & SBB_LOSS_F_STREAM) {

@@ -1134,7 +1134,10 @@ static void notice(sbb_scan *s, sbb_item *it)
 		}
 		FIND(s, DECLARED_LOSS, SEV_I, &it->pos, NULL, SBB_NO_SEQ,
 		     "segments %" PRIu64 " to %" PRIu64 " (%" PRIu64 " bytes) were deleted by the retention policy (%s)",
-		     r.first, r.last, r.bytes, r.reason == SBB_RETENTION_AGE ? "age" : "size");
+		     r.first, r.last, r.bytes,
+		     r.reason == SBB_RETENTION_AGE     ? "age"
+		     : r.reason == SBB_RETENTION_QUOTA ? "drop-oldest at the quota"
+						       : "size");
 		v = realloc(s->rets, (s->n_rets + 1) * sizeof(*v));
 		if (v) {
 			s->rets = v;

@@ -43,6 +43,7 @@
 #define FINAL_RESERVE (8u << 10)
 #define MAX_STREAMS 1024
 #define RETENTION_PERIOD_USEC (60ull * 1000000u)
+#define DROP_SEGMENTS 8 /* drop-oldest: at least this many segments fit the quota */
 #define PBUF_CAP (2 * (SBX_HEADER_BYTES + SBX_MAX_PAYLOAD) + (64u << 10))
 /* With the helper thread: buffered frames go to it in pieces of this size. */
 #define HASH_PIECE (256u << 10)
@@ -118,6 +119,7 @@ struct soda_blackbox_store {
 	int host_err;
 	uint64_t next_retention;
 	bool closing;
+	bool drop_oldest; /* SODA_BLACKBOX_STORE_DROP_OLDEST */
 };
 
 static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, soda_error **error);
@@ -551,6 +553,7 @@ static void note_receipt(soda_blackbox_store *s)
 }
 
 static int apply_retention(soda_blackbox_store *s, soda_error **error);
+static void make_room(soda_blackbox_store *s, size_t need, soda_error **error);
 
 static int rotate(soda_blackbox_store *s, soda_error **error)
 {
@@ -585,8 +588,10 @@ static int append_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len
 		if (r < 0 && r != -ENOSPC)
 			return r;
 	}
-	if (cls == CLASS_LINE)
+	if (cls == CLASS_LINE) {
+		make_room(s, len + 2 * (SBX_HEADER_BYTES + SBB_RETENTION_BYTES), error);
 		note_receipt(s);
+	}
 	r = put_frame(s, frame, len, cls);
 	if (r < 0)
 		return r;
@@ -705,7 +710,12 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
 
 /* ---- retention ---- */
 
-static int apply_retention(soda_blackbox_store *s, soda_error **error)
+/* Deletes the oldest segments (never the current one) while they are
+ * older than the retention age, or the store is bigger than @max_bytes
+ * (0: no limit), and writes a RETENTION notice that commits to the last
+ * deleted segment's final digest. */
+static int drop_front(soda_blackbox_store *s, uint64_t max_bytes, uint32_t size_reason,
+		      soda_error **error)
 {
 	uint64_t *segs = NULL, now = su_now_usec();
 	size_t n = 0, k = 0;
@@ -713,9 +723,6 @@ static int apply_retention(soda_blackbox_store *s, soda_error **error)
 	uint32_t reason = 0;
 	int r;
 
-	s->next_retention = su_mono_usec() + RETENTION_PERIOD_USEC;
-	if (!s->o.retention_bytes && !s->o.retention_seconds)
-		return 0;
 	r = sbb_list_segments(s->dirfd, &segs, &n);
 	if (r < 0)
 		return su_errorf(error, r, "cannot list %s", s->dir);
@@ -730,12 +737,12 @@ static int apply_retention(soda_blackbox_store *s, soda_error **error)
 			break;
 		old = s->o.retention_seconds &&
 		      (uint64_t)st.st_mtim.tv_sec + s->o.retention_seconds < now / 1000000u;
-		big = s->o.retention_bytes && total - freed > s->o.retention_bytes;
+		big = max_bytes && total - freed > max_bytes;
 		if (!old && !big)
 			break;
 		if (unlinkat(s->dirfd, name, 0) < 0)
 			break;
-		reason = old ? SBB_RETENTION_AGE : SBB_RETENTION_SIZE;
+		reason = old ? SBB_RETENTION_AGE : size_reason;
 		freed += (uint64_t)st.st_size;
 		k++;
 	}
@@ -769,6 +776,30 @@ static int apply_retention(soda_blackbox_store *s, soda_error **error)
 	}
 	free(segs);
 	return 0;
+}
+
+static int apply_retention(soda_blackbox_store *s, soda_error **error)
+{
+	s->next_retention = su_mono_usec() + RETENTION_PERIOD_USEC;
+	if (!s->o.retention_bytes && !s->o.retention_seconds)
+		return 0;
+	return drop_front(s, s->o.retention_bytes, SBB_RETENTION_SIZE, error);
+}
+
+/* drop-oldest: room for @need more bytes of the line, old segments out.
+ * Down to 3/4 of the line's share, so that this happens once in a while,
+ * not at every frame. */
+static void make_room(soda_blackbox_store *s, size_t need, soda_error **error)
+{
+	uint64_t limit = class_limit(s, CLASS_LINE), target = limit / 4 * 3;
+
+	if (!s->drop_oldest || total_bytes(s) + need <= limit)
+		return;
+	/* Everything in the current segment: close it, so it can go. */
+	if (s->stat[SODA_BLACKBOX_STAT_SEGMENTS] <= 1 && s->seg_entries > 0 && rotate(s, error) < 0)
+		return;
+	drop_front(s, target > need ? target - need : 1, SBB_RETENTION_QUOTA, error);
+	s->stat[SODA_BLACKBOX_STAT_STORE_BYTES] = total_bytes(s);
 }
 
 /* ---- opening and recovery ---- */
@@ -998,7 +1029,8 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 
 	if (!ret || !dir || !*dir)
 		return su_errorf(error, -EINVAL, "no store directory");
-	if (flags & ~(SODA_BLACKBOX_STORE_CHAIN_V1 | SODA_BLACKBOX_STORE_PARALLEL))
+	if (flags & ~(SODA_BLACKBOX_STORE_CHAIN_V1 | SODA_BLACKBOX_STORE_PARALLEL |
+		      SODA_BLACKBOX_STORE_DROP_OLDEST))
 		return su_errorf(error, -EINVAL, "unknown flags 0x%x", flags);
 	if (tenant_key && soda_blackbox_key_has_secret(tenant_key))
 		return su_errorf(error, -EINVAL,
@@ -1018,6 +1050,13 @@ SODA_EXPORT int soda_blackbox_store_open(soda_blackbox_store **ret, const char *
 	if (s->o.label)
 		memcpy(s->label, s->o.label, strlen(s->o.label));
 	s->o.label = NULL; /* not kept: copied to s->label */
+	s->drop_oldest = flags & SODA_BLACKBOX_STORE_DROP_OLDEST;
+	/* Old data goes a segment at a time: segments small against the
+	 * quota keep most of it. */
+	if (s->drop_oldest && s->o.segment_bytes > s->o.quota_bytes / DROP_SEGMENTS)
+		s->o.segment_bytes = s->o.quota_bytes / DROP_SEGMENTS < MIN_SEGMENT_BYTES
+					     ? MIN_SEGMENT_BYTES
+					     : s->o.quota_bytes / DROP_SEGMENTS;
 	if (tenant_key) {
 		soda_blackbox_key_get_box_public(tenant_key, s->pk, sizeof(s->pk));
 		s->have_pk = true;
@@ -1596,9 +1635,12 @@ SODA_EXPORT int soda_blackbox_store_close(soda_blackbox_store *s, unsigned int f
 SODA_EXPORT int soda_blackbox_store_get_counter(const soda_blackbox_store *s, uint32_t counter,
 						uint64_t *ret)
 {
-	if (!s || !ret || counter == 0 || counter > SODA_BLACKBOX_STAT_FOREIGN_STREAMS)
+	if (!s || !ret || counter == 0 || counter > SODA_BLACKBOX_STAT_QUOTA_BYTES)
 		return -EINVAL;
-	*ret = counter == SODA_BLACKBOX_STAT_STORE_BYTES ? total_bytes(s) : s->stat[counter];
+	if (counter == SODA_BLACKBOX_STAT_QUOTA_BYTES)
+		*ret = s->o.quota_bytes;
+	else
+		*ret = counter == SODA_BLACKBOX_STAT_STORE_BYTES ? total_bytes(s) : s->stat[counter];
 	return 0;
 }
 

@@ -227,6 +227,99 @@ static void test_garbage_is_written_down(void **state)
 	bb_line_reset(&line);
 }
 
+/* The retention policies at the quota: stop keeps the oldest records and
+ * refuses the newest (loss notices); drop-oldest deletes whole old
+ * segments with a deletion record in the chain, the newest records are
+ * kept and the store still verifies intact. */
+static void flood_with_policy(bb_env *e, unsigned flags, char **ret_text, soda_blackbox_report **ret_v,
+			      soda_blackbox_report **ret_r, uint64_t *ret_max)
+{
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	soda_error *err = NULL;
+	bb_line line = { 0 };
+	/* Epochs of 16 KiB, as the agent's are of 4 MiB against a quota of
+	 * gigabytes: what follows a deleted epoch start can be read again
+	 * from the next epoch on. */
+	sbw_options wo = { .label = "policy", .rekey_bytes = 16 << 10 };
+	sbw_writer *w = NULL;
+	soda_blackbox_store *s;
+	uint64_t max = 0, quota = 0;
+
+	assert_int_equal(sbw_new(&w, e->box_pk, &wo, bb_line_out, &line), 0);
+
+	o.quota_bytes = 1 << 20;
+	o.checkpoint_ms = 1;
+	assert_soda_ok(soda_blackbox_store_open(&s, e->store, e->pk, &o, flags, &err), err);
+	assert_int_equal(soda_blackbox_store_get_counter(s, SODA_BLACKBOX_STAT_QUOTA_BYTES, &quota), 0);
+	assert_int_equal(quota, 1 << 20);
+	for (int i = 0; i < 3000; i += 10) {
+		uint64_t now = 0;
+
+		records(w, i, 10);
+		bb_feed(s, &line, 0);
+		assert_soda_ok(soda_blackbox_store_flush(s, 0, &err), err);
+		assert_int_equal(soda_blackbox_store_get_counter(s, SODA_BLACKBOX_STAT_STORE_BYTES, &now), 0);
+		if (now > max)
+			max = now;
+	}
+	assert_int_equal(sbw_end(w, 0), 0);
+	bb_feed(s, &line, 0);
+	bb_close(s);
+	sbw_free(w);
+	bb_line_reset(&line);
+	*ret_v = bb_verify(e->store);
+	*ret_r = bb_read(e->store, e->sk, 0, ret_text, NULL);
+	*ret_max = max;
+}
+
+static void test_policy_stop_and_drop_oldest(void **state)
+{
+	bb_env *e = *state;
+	soda_blackbox_report *v, *r;
+	uint64_t max;
+	char *text = NULL;
+	int segments = 0;
+
+	/* stop (the default): the first records stay, the last are refused. */
+	flood_with_policy(e, 0, &text, &v, &r, &max);
+	assert_non_null(strstr(text, "REC-0;"));
+	assert_null(strstr(text, "REC-2999;"));
+	assert_non_null(bb_find(v, SODA_BLACKBOX_F_DECLARED_LOSS, 0));
+	assert_true(max <= 1 << 20);
+	free(text);
+	soda_blackbox_report_free(v);
+	soda_blackbox_report_free(r);
+	assert_int_equal(th_sh("rm -rf %s", e->store), 0);
+
+	/* drop-oldest: the last records stay, the first went with their
+	 * segments; the chain still proves everything kept. */
+	flood_with_policy(e, SODA_BLACKBOX_STORE_DROP_OLDEST, &text, &v, &r, &max);
+	bb_dump("verify, drop-oldest", v);
+	assert_int_equal(soda_blackbox_report_get_status(v), SODA_BLACKBOX_INTACT);
+	assert_null(strstr(text, "REC-0;"));
+	assert_non_null(strstr(text, "REC-2999;"));
+	assert_non_null(strstr(text, "deleted (drop-oldest at the quota)"));
+	assert_true(max <= 1 << 20);
+	assert_true(store_bytes(e->store, &segments) <= 1 << 20);
+	assert_true(segments >= 4);
+	assert_int_not_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	free(text);
+	soda_blackbox_report_free(v);
+	soda_blackbox_report_free(r);
+
+	/* One more old segment deleted without a deletion record: caught. */
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "rm -f $(ls %s/seg-*.sbx | head -1)", e->store);
+		assert_int_equal(th_sh("%s", cmd), 0);
+	}
+	v = bb_verify(e->store);
+	assert_int_equal(soda_blackbox_report_get_status(v), SODA_BLACKBOX_DAMAGED);
+	assert_non_null(bb_find(v, SODA_BLACKBOX_F_SEGMENT_MISSING, 0));
+	soda_blackbox_report_free(v);
+}
+
 static void test_rotation_and_retention(void **state)
 {
 	bb_env *e = *state;
@@ -580,6 +673,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_is_written_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synced_pages_leave_the_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_stop_and_drop_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_cannot_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_versions, setup, teardown),
