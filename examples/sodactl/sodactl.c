@@ -861,6 +861,22 @@ static int cmd_stats(soda_context *ctx, int argc, char **argv)
 
 /* ---- images ---- */
 
+/* The library takes absolute paths only: a relative one is taken from the
+ * working directory, as a shell user means it. Links in it are not
+ * resolved here (the library reads the source without following any). */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd && asprintf(&abs, "%s/%s", cwd, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
 static int cmd_image(soda_context *ctx, int argc, char **argv)
 {
 	soda_error *e = NULL;
@@ -919,8 +935,22 @@ static int cmd_image(soda_context *ctx, int argc, char **argv)
 			}
 			source = argv[++i];
 		}
-		if (soda_image_build(ctx, argv[2], kind, source, size, flags, &e) < 0)
+		if (source) {
+			char *abs = absolute_path(source);
+			int r;
+
+			if (!abs) {
+				fprintf(stderr, "sodactl: image build: cannot make '%s' absolute: %s\n",
+					source, strerror(errno));
+				return EXIT_FAIL;
+			}
+			r = soda_image_build(ctx, argv[2], kind, abs, size, flags, &e);
+			free(abs);
+			if (r < 0)
+				return fail(e, "image build");
+		} else if (soda_image_build(ctx, argv[2], kind, NULL, size, flags, &e) < 0) {
 			return fail(e, "image build");
+		}
 		printf("built image %s\n", argv[2]);
 		return 0;
 	}
