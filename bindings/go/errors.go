@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 )
 
@@ -27,7 +28,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	where := ""
-	if e.Source != "" && e.Line != 0 {
+	if e.Source != "" && e.Line != 0 && !strings.HasPrefix(e.Message, e.Source) {
 		where = fmt.Sprintf("%s:%d:%d: ", e.Source, e.Line, e.Column)
 	}
 	return fmt.Sprintf("soda: %s: %s%s", e.Op, where, e.Message)

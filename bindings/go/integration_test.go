@@ -195,7 +195,7 @@ func TestIntegrationPolicyIsEnforced(t *testing.T) {
 	err = lan.ApplyPolicy(ghost, false)
 	var se *Error
 	if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &se) || se.Line != 1 {
-		t.Fatalf("unknown server: %v", err)
+		t.Fatalf("unknown server: %#v", err)
 	}
 	if p, _ := lan.Policy(); p.Len() != 0 {
 		t.Fatal("a refused policy came into force")
