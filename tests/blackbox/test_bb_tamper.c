@@ -599,6 +599,168 @@ static void test_rollback_needs_anchor(void **state)
 	free(anchor);
 }
 
+/* The last segment deleted and the head put back to the one before (the
+ * older copy's): consistent in itself; the anchor read from the head while
+ * the store was whole (soda_blackbox_store_read_anchor, as follow
+ * --anchors does) proves the cut. */
+static void test_anchor_catches_deleted_last_segment(void **state)
+{
+	fixture *f = *state;
+	soda_blackbox_verify_options vo = SODA_BLACKBOX_VERIFY_OPTIONS_INIT;
+	soda_blackbox_report *r = NULL;
+	soda_error *err = NULL;
+	uint64_t last = last_segment(f->work);
+	char *anchor = NULL, *seg = bb_seg_path(f->work, last), *head = NULL, *old_head = NULL;
+	const char *anchors[1];
+	size_t len;
+	uint8_t *d;
+
+	assert_soda_ok(soda_blackbox_store_read_anchor(&anchor, f->work, 0, &err), err);
+	assert_true(last > 2);
+	assert_int_equal(unlink(seg), 0);
+	/* A head of the previous segment's end: the digest of it whole. */
+	assert_true(asprintf(&head, "%s/head", f->work) > 0);
+	assert_true(asprintf(&old_head, "%s/head", f->a_old) > 0);
+	d = bb_read_file(old_head, &len);
+	bb_write_file(head, d, len);
+	free(d);
+	anchors[0] = anchor;
+	vo.anchors = anchors;
+	vo.n_anchors = 1;
+	assert_soda_ok(soda_blackbox_verify(&r, f->work, &vo, 0, &err), err);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_DAMAGED);
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_ANCHOR, 0));
+	soda_blackbox_report_free(r);
+	assert_soda_fails(soda_blackbox_store_read_anchor(&anchor, "/nonexistent-soda-bb", 0, &err),
+			  -ENOENT, err);
+	free(anchor);
+	free(seg);
+	free(head);
+	free(old_head);
+}
+
+/* ---- the notices of issue 16: LINE, RECEIPT, foreign LOSS, RETENTION ---- */
+
+/* A store whose line carried a second stream and torn bytes, with
+ * receipts, and whose retention deleted its first segments. */
+static void fill_line_store(bb_env *e, const char *dir)
+{
+	soda_blackbox_store_options o = SODA_BLACKBOX_STORE_OPTIONS_INIT;
+	bb_line agent = { 0 }, intruder = { 0 };
+	sbw_options wo = { .label = "srv", .rekey_bytes = 8 << 10 };
+	sbw_writer *a = NULL, *x = NULL;
+	soda_blackbox_store *s;
+	char rec[700];
+
+	o.segment_bytes = 64 << 10;
+	o.retention_bytes = 200 << 10;
+	o.checkpoint_ms = 1;
+	s = bb_store(dir, e->pk, &o);
+	assert_int_equal(sbw_new(&a, e->box_pk, &wo, bb_line_out, &agent), 0);
+	assert_int_equal(sbw_new(&x, e->box_pk, &wo, bb_line_out, &intruder), 0);
+	memset(rec, 'r', sizeof(rec));
+	for (int i = 0; i < 600; i++) {
+		assert_int_equal(sbw_append(a, SBX_R_TEXT, 0, rec, sizeof(rec)), 0);
+		bb_feed(s, &agent, 0);
+		if (i == 500) {
+			assert_int_equal(sbw_append(x, SBX_R_EXEC, 1, "FORGED", 6), 0);
+			bb_feed(s, &intruder, 0);
+			assert_int_equal(soda_blackbox_store_feed(s, "junk", 4, 0, NULL), 0);
+		}
+		if (i % 20 == 19) {
+			usleep(1500);
+			assert_int_equal(soda_blackbox_store_flush(s, 0, NULL), 0);
+		}
+	}
+	assert_int_equal(sbw_end(a, 0), 0);
+	bb_feed(s, &agent, 0);
+	bb_close(s);
+	sbw_free(a);
+	sbw_free(x);
+	bb_line_reset(&agent);
+	bb_line_reset(&intruder);
+}
+
+/* The first frame of @kind in the store (segment and offset); false if none. */
+static bool find_kind(const char *dir, uint8_t kind, uint64_t *ret_seg, uint64_t *ret_off)
+{
+	for (uint64_t seg = 1; seg < 1000; seg++) {
+		char *path = bb_seg_path(dir, seg);
+		bb_frame fr[MAXF];
+		size_t n;
+
+		if (access(path, F_OK) != 0) {
+			free(path);
+			continue;
+		}
+		n = bb_frames(path, fr, MAXF);
+		free(path);
+		for (size_t i = 0; i < n; i++)
+			if (fr[i].kind == kind) {
+				*ret_seg = seg;
+				*ret_off = fr[i].off;
+				return true;
+			}
+	}
+	return false;
+}
+
+/* A byte of the notice's payload changed and its checksum made anew: the
+ * chain still tells (the host cannot launder a foreign stream into the
+ * server's, move a receipt, or hide a deletion). */
+static void test_new_notices_are_chained(void **state)
+{
+	fixture *f = *state;
+	static const struct {
+		uint8_t kind;
+		size_t at; /* payload byte changed */
+		const char *what;
+	} cases[] = {
+		{ SBX_K_LINE, 0, "LINE role" },
+		{ SBX_K_LINE, 8, "LINE stream" },
+		{ SBX_K_RECEIPT, 2, "RECEIPT time" },
+		{ SBX_K_LOSS, 4, "LOSS flags (foreign)" },
+		{ SBX_K_RETENTION, 32, "RETENTION digest" },
+	};
+	char src[200];
+	soda_blackbox_report *r;
+
+	snprintf(src, sizeof(src), "%s/line", f->e.dir);
+	fill_line_store(&f->e, src);
+	r = bb_verify(src);
+	/* The pristine store: damaged by the intruder only (the control). */
+	assert_non_null(bb_find(r, SODA_BLACKBOX_F_FOREIGN_STREAM, 0));
+	assert_null(bb_find(r, SODA_BLACKBOX_F_CHAIN_BREAK, 0));
+	assert_null(bb_find(r, SODA_BLACKBOX_F_CORRUPT_FRAME, 0));
+	soda_blackbox_report_free(r);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint64_t seg = 0, off = 0;
+		char *path;
+		size_t len;
+		uint8_t *d;
+		sbx_header h;
+		soda_blackbox_report *v;
+
+		bb_copy_tree(src, f->work);
+		assert_true(find_kind(f->work, cases[c].kind, &seg, &off));
+		path = bb_seg_path(f->work, seg);
+		d = bb_read_file(path, &len);
+		assert_int_equal(sbx_header_decode(&h, d + off), 0);
+		assert_true(cases[c].at < h.len);
+		d[off + SBX_HEADER_BYTES + cases[c].at] ^= 0x01;
+		sbx_header_encode(d + off, &h, d + off + SBX_HEADER_BYTES); /* a valid checksum */
+		bb_write_file(path, d, len);
+		v = bb_verify(f->work);
+		if (!bb_find(v, SODA_BLACKBOX_F_CHAIN_BREAK, 0))
+			bb_dump(cases[c].what, v);
+		assert_int_equal(soda_blackbox_report_get_status(v), SODA_BLACKBOX_DAMAGED);
+		assert_non_null(bb_find(v, SODA_BLACKBOX_F_CHAIN_BREAK, 0));
+		soda_blackbox_report_free(v);
+		free(d);
+		free(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,6 +777,8 @@ int main(void)
 		cmocka_unit_test_setup(test_splice_other_stream_forged_header, setup),
 		cmocka_unit_test_setup(test_splice_older_copy, setup),
 		cmocka_unit_test_setup(test_rollback_needs_anchor, setup),
+		cmocka_unit_test_setup(test_new_notices_are_chained, setup),
+		cmocka_unit_test_setup(test_anchor_catches_deleted_last_segment, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
