@@ -364,7 +364,8 @@ static void print_record(const soda_blackbox_record *rec, bool json, FILE *out)
 	if (rx)
 		snprintf(recv, sizeof(recv), "rx%+.3f", ((double)rx - (double)rt) / 1e6);
 	body = soda_blackbox_record_get_data(rec, &len);
-	fprintf(out, "%s.%06uZ %-10s %s%s%s%-7s %-12s %-6" PRIu32 " ", when, (unsigned)(rt % 1000000u),
+	/* The columns from the origin on are those of libsoda 0.1. */
+	fprintf(out, "%s.%06uZ %-10s %s%s%s%-5s %-12s %-6" PRIu32 " ", when, (unsigned)(rt % 1000000u),
 		recv, fl & SODA_BLACKBOX_RECORD_F_FOREIGN ? "!FOREIGN " : "",
 		fl & SODA_BLACKBOX_RECORD_F_TIME_FAR ? "!TIME-FAR " : "",
 		fl & SODA_BLACKBOX_RECORD_F_TIME_BACK ? "!TIME-BACK " : "",
