@@ -6,6 +6,7 @@
  * prints the block instead (to write the document).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,11 @@
 #include "bbtest.h"
 #include "libsoda/blackbox/internal.h"
 
-#define MAX_VECTORS 16
+#define MAX_VECTORS 24
 
 struct vector {
 	const char *name;
-	uint8_t bytes[64];
+	uint8_t bytes[128];
 	size_t len;
 };
 
@@ -59,6 +60,70 @@ static size_t segment_vectors(struct vector *v, size_t n, const sbx_header *fh,
 		sbx_chain_oneshot((int)version, v[n].bytes, seg,
 				  SBB_SEG_HEADER_BYTES + SBX_HEADER_BYTES + fh->len);
 		v[n++].len = 32;
+	}
+	return n;
+}
+
+/* The notices of issue 16: whole LINE and RECEIPT frames of the session
+ * 60 61 .. 6f (seq 3 and 4, time 1700000000000000), a LOSS payload
+ * flagged foreign, a RETENTION payload of the drop-oldest policy. */
+static size_t notice_vectors(struct vector *v, size_t n, const uint8_t stream[16])
+{
+	uint8_t p[SBB_LOSS_BYTES];
+	sbx_header h = { .seq = 3, .time_usec = 1700000000000000ull };
+	sbb_line l = { .role = SBB_LINE_SERVER, .received_usec = 1700000000000123ull,
+		       .line_bytes = 4096 };
+	sbb_loss lo = { .reason = SBB_LOSS_GARBAGE, .flags = SBB_LOSS_F_FOREIGN, .frames = 0,
+			.bytes = 9, .first_usec = 1700000000000200ull,
+			.last_usec = 1700000000000300ull };
+	sbb_retention rt = { .first = 1, .last = 2, .reason = SBB_RETENTION_QUOTA, .bytes = 131072 };
+
+	fill(h.stream, 16, 0x60);
+	memcpy(l.stream, stream, 16);
+	h.kind = SBX_K_LINE;
+	h.len = SBB_LINE_BYTES;
+	sbb_line_encode(p, &l);
+	v[n].name = "line_notice";
+	sbx_header_encode(v[n].bytes, &h, p);
+	memcpy(v[n].bytes + SBX_HEADER_BYTES, p, SBB_LINE_BYTES);
+	v[n++].len = SBX_HEADER_BYTES + SBB_LINE_BYTES;
+	h.kind = SBX_K_RECEIPT;
+	h.len = SBB_RECEIPT_BYTES;
+	h.seq = 4;
+	sbb_receipt_encode(p, 1700000000000456ull);
+	v[n].name = "receipt_notice";
+	sbx_header_encode(v[n].bytes, &h, p);
+	memcpy(v[n].bytes + SBX_HEADER_BYTES, p, SBB_RECEIPT_BYTES);
+	v[n++].len = SBX_HEADER_BYTES + SBB_RECEIPT_BYTES;
+	v[n].name = "loss_foreign_payload";
+	sbb_loss_encode(v[n].bytes, &lo);
+	v[n++].len = SBB_LOSS_BYTES;
+	fill(rt.last_digest, 32, 0x70);
+	v[n].name = "retention_quota_payload";
+	sbb_retention_encode(v[n].bytes, &rt);
+	v[n++].len = SBB_RETENTION_BYTES;
+	/* The codecs read back what they wrote. */
+	{
+		sbb_line l2;
+		uint64_t t = 0;
+		sbb_loss lo2;
+		sbb_retention rt2;
+
+		assert_int_equal(sbb_line_decode(&l2, v[n - 4].bytes + SBX_HEADER_BYTES, SBB_LINE_BYTES), 0);
+		assert_memory_equal(l2.stream, stream, 16);
+		assert_int_equal(l2.received_usec, l.received_usec);
+		assert_int_equal(sbb_receipt_decode(&t, v[n - 3].bytes + SBX_HEADER_BYTES, SBB_RECEIPT_BYTES),
+				 0);
+		assert_int_equal(t, 1700000000000456ull);
+		assert_int_equal(sbb_loss_decode(&lo2, v[n - 2].bytes, SBB_LOSS_BYTES), 0);
+		assert_int_equal(lo2.flags, SBB_LOSS_F_FOREIGN);
+		assert_int_equal(sbb_retention_decode(&rt2, v[n - 1].bytes, SBB_RETENTION_BYTES), 0);
+		assert_int_equal(rt2.reason, SBB_RETENTION_QUOTA);
+		/* and refuse what is not theirs */
+		assert_int_equal(sbb_line_decode(&l2, v[n - 4].bytes + SBX_HEADER_BYTES, SBB_LINE_BYTES - 1),
+				 -EBADMSG);
+		p[0] = 0;
+		assert_int_equal(sbb_receipt_decode(&t, (const uint8_t[16]){ 0 }, 16), -EBADMSG);
 	}
 	return n;
 }
@@ -116,6 +181,7 @@ static size_t compute(struct vector *v)
 	sbx_chain_oneshot(SBX_CHAIN_BLAKE3, v[n].bytes, "abc", 3);
 	v[n++].len = 32;
 	n = segment_vectors(v, n, &h, (const uint8_t *)payload);
+	n = notice_vectors(v, n, stream);
 	return n;
 }
 
@@ -131,7 +197,7 @@ static char *doc_value(const char *doc, const char *name)
 {
 	char key[64];
 	const char *p;
-	char *out = calloc(1, 256);
+	char *out = calloc(1, 512);
 	size_t o = 0;
 
 	snprintf(key, sizeof(key), "\n%s ", name);
@@ -141,7 +207,7 @@ static char *doc_value(const char *doc, const char *name)
 		return NULL;
 	}
 	p += strlen(key);
-	for (; *p && o < 255; p++) {
+	for (; *p && o < 511; p++) {
 		if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
 			out[o++] = *p;
 		else if (*p == '\n' && p[1] != ' ')
@@ -154,7 +220,7 @@ static void test_vectors(void **state)
 {
 	struct vector v[MAX_VECTORS];
 	size_t n = compute(v);
-	char *doc = NULL, path[512], hex[129];
+	char *doc = NULL, path[512], hex[257];
 
 	(void)state;
 	if (getenv("SODA_PRINT_VECTORS")) {
