@@ -160,7 +160,7 @@ static int parse_intcmp(struct pstate *s, char *v, uint64_t max, struct kn_intcm
 	uint64_t a, b;
 
 	memset(c, 0, sizeof(*c));
-	if ((sep = strstr(p, "<>")) || ((sep = strchr(p + 1, '-')) && isdigit((unsigned char)*p))) {
+	if ((sep = strstr(p, "<>")) || (isdigit((unsigned char)*p) && (sep = strchr(p + 1, '-')))) {
 		size_t w = sep[0] == '<' ? 2 : 1;
 
 		sep[0] = '\0';

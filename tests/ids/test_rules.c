@@ -141,6 +141,9 @@ static void test_option_errors(void **state)
 		     "'byte_jump'", "byte_extract");
 	expect_error("alert tcp any any -> any any (dsize:6<>2; sid:1;)", -EINVAL, 1, "dsize",
 		     "'dsize'", "range");
+	/* an empty value (found by fuzz-ids-rules: read past the end) */
+	expect_error("alert icmp any any -> any any (itype:; sid:1;)", -EINVAL, 1, "itype",
+		     "'itype'", NULL);
 	expect_error("alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", -EINVAL, 1,
 		     "flow", "'flow'", NULL);
 	expect_error("alert tcp any any -> any any (flowbits:set,a|b; sid:1;)", -EINVAL, 1, "flowbits",
