@@ -38,17 +38,21 @@ static int result(const char *what, long r)
 	return 0;
 }
 
-/* The first readable address of @pid (its first mapping). */
-static unsigned long first_mapping(pid_t pid)
+/* The start of @pid's first mapping whose permissions begin with @perms
+ * ("r", "rw"). */
+static unsigned long first_mapping(pid_t pid, const char *perms)
 {
+	char want[8];
+
 	char path[64], line[256];
 	unsigned long start = 0;
 	FILE *f;
 
+	snprintf(want, sizeof(want), " %s", perms);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, " r") && sscanf(line, "%lx-", &start) == 1)
+		if (strstr(line, want) && sscanf(line, "%lx-", &start) == 1)
 			break;
 	if (f)
 		fclose(f);
@@ -77,8 +81,10 @@ int main(int argc, char **argv)
 	if (strcmp(what, "delete_module") == 0)
 		return result("delete_module", syscall(SYS_delete_module, arg, O_NONBLOCK));
 	if (strcmp(what, "read") == 0 || strcmp(what, "write") == 0) {
-		/* A page of @arg (at argv[3], default 0); "write" writes back
-		 * what it read, so a successful write changes nothing. */
+		/* A page of @arg (at argv[3], default 0). "write" opens it for
+		 * writing and writes nothing: opening is where the kernel says
+		 * yes or no, and writing even the same bytes back to the guest
+		 * kernel's own text kills the guest (UML maps it read-only). */
 		char page[4096];
 		off_t off = argc > 3 ? strtoll(argv[3], NULL, 0) : 0;
 		int fd = open(arg, (what[0] == 'w' ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -88,7 +94,7 @@ int main(int argc, char **argv)
 			return result(what, -1);
 		n = pread(fd, page, sizeof(page), off);
 		if (n > 0 && what[0] == 'w')
-			n = pwrite(fd, page, (size_t)n, off);
+			n = pwrite(fd, page, 0, off);
 		else if (n == 0)
 			errno = ENODATA, n = -1;
 		close(fd);
@@ -114,7 +120,7 @@ int main(int argc, char **argv)
 	if (strcmp(what, "vmread") == 0 || strcmp(what, "vmwrite") == 0) {
 		pid_t pid = (pid_t)atoi(arg);
 		char buf[16];
-		unsigned long at = first_mapping(pid);
+		unsigned long at = first_mapping(pid, what[2] == 'w' ? "rw" : "r");
 		struct iovec local = { buf, sizeof(buf) }, remote = { (void *)at, sizeof(buf) };
 		ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
