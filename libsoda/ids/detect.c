@@ -584,7 +584,9 @@ static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct 
 {
 	struct insp x = { .budget = KN_INSPECT_BUDGET, .md = d->md, .mctx = d->rs->mctx,
 			  .ops = r->ops, .n = r->n_ops };
-	bool stream = p->ip_proto == KN_IPPROTO_TCP && p->stream && !(r->flow & KN_FLOW_NO_STREAM);
+	/* dsize makes a rule a packet rule, as in Suricata */
+	bool stream = p->ip_proto == KN_IPPROTO_TCP && p->stream &&
+		      !(r->flow & KN_FLOW_NO_STREAM) && !(r->tests & KN_T_DSIZE);
 
 	if ((r->flow & KN_FLOW_ONLY_STREAM) && !stream)
 		return false;

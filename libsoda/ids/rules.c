@@ -215,8 +215,9 @@ static struct kn_op *push_op(struct pstate *s, enum kn_op_type t)
 	return &n[s->r->n_ops++];
 }
 
-/* A quoted string with \" \; \\ \: escapes and |hex| runs (hex only when
- * hex is true). */
+/* A quoted string with \" \; \\ \: \| \, \# escapes and |hex| runs
+ * (content: hex is true). For msg (hex false) a backslash just keeps the
+ * character after it, as Suricata reads messages. */
 static int parse_bytes(struct pstate *s, char *v, bool hex, uint8_t **ret, size_t *ret_len)
 {
 	size_t n = strlen(v), k = 0;
@@ -262,11 +263,14 @@ static int parse_bytes(struct pstate *s, char *v, bool hex, uint8_t **ret, size_
 		if (c == '\\') {
 			char e = i + 1 < n ? v[i + 1] : '\0';
 
-			if (e != '"' && e != ';' && e != '\\' && e != ':' && e != '|') {
+			if (hex && e != '"' && e != ';' && e != '\\' && e != ':' && e != '|' &&
+			    e != ',' && e != '#') {
 				free(out);
-				return perr(s, s->kw_at, "bad escape '\\%c' (only \\\" \\; \\\\ \\: \\|)",
-					    e ? e : ' ');
+				return perr(s, s->kw_at, "bad escape '\\%c' (only \\\" \\; \\\\ \\: "
+					    "\\| \\, \\#)", e ? e : ' ');
 			}
+			if (!e)
+				break; /* a trailing backslash (msg) */
 			out[k++] = (uint8_t)e;
 			i++;
 			continue;
@@ -609,6 +613,8 @@ static int check_nbytes(struct pstate *s, struct kn_bytes *b, int64_t nb, bool z
 			    "with string)", nb);
 	if (b->base && !(b->flags & KN_B_STRING))
 		return perr(s, s->kw_at, "hex, dec and oct need 'string'");
+	if ((b->flags & KN_B_STRING) && !b->base)
+		b->base = 10;
 	return 0;
 }
 

@@ -160,6 +160,8 @@ static void test_byte_test(void **state)
 	NOMATCH("content:\"len=\"; byte_test:4,>,1337,0,relative,string,dec;", "len=1337;");
 	MATCH("byte_test:2,=,255,0,string,hex;", "ff");
 	MATCH("byte_test:3,=,8,0,string,oct;", "010");
+	/* string without a base is decimal */
+	MATCH("byte_test:3,=,10,0,string;", "010");
 	MATCH("byte_test:1,=,15,0,bitmask 0xf0;", "\xf0");
 	MATCH("byte_test:1,&,0x10,0;", "\xf0");
 	NOMATCH("byte_test:1,&,0x10,0;", "\x0f");
@@ -459,6 +461,9 @@ static void test_stream(void **state)
 	/* split across segments: whole in the stream, not in the packet */
 	assert_true(pkt_match("content:\"/admin\";", &p, "tcp"));
 	assert_false(pkt_match("flow:no_stream; content:\"/admin\";", &p, "tcp"));
+	/* dsize makes a packet rule: the payload, not the stream */
+	assert_true(pkt_match("dsize:12; content:\"min HTTP\";", &p, "tcp"));
+	assert_false(pkt_match("dsize:12; content:\"/admin\";", &p, "tcp"));
 	assert_true(pkt_match("flow:only_stream; content:\"/admin\";", &p, "tcp"));
 	assert_true(pkt_match("content:\"GET\"; startswith; content:\"/admin\"; distance:1;", &p, "tcp"));
 	/* wholly in old data: seen with an earlier packet, not again */
