@@ -339,6 +339,7 @@ const (
 	StoreSegments       StoreCounter = 8
 	StoreStoreBytes     StoreCounter = 9
 	StoreForeignStreams StoreCounter = 10
+	StoreQuotaBytes     StoreCounter = 11
 )
 
 var namesStoreCounter = map[StoreCounter]string{
@@ -352,6 +353,7 @@ var namesStoreCounter = map[StoreCounter]string{
 	StoreSegments:       "segments",
 	StoreStoreBytes:     "store-bytes",
 	StoreForeignStreams: "foreign-streams",
+	StoreQuotaBytes:     "quota-bytes",
 }
 
 func (v StoreCounter) String() string {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import collections
+import errno
 import dataclasses
 import os
 import select
@@ -12,7 +13,7 @@ import time
 from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
-from ._ffi import ffi, lib, take_str, take_strv, to_c, to_str
+from ._ffi import ffi, lib, take_str, take_strv, to_c, to_opt, to_str
 from .enums import Direction, EventKind, ImageSource, LogLevel, Stat, State, as_enum
 from .errors import SodaError, call, check_rc, make_error
 
@@ -122,7 +123,7 @@ class Shares:
     @property
     def cpus(self) -> Optional[str]:
         """The CPU list ("0-3,6"), or None for all."""
-        return to_str(lib.soda_shares_get_cpus(self._p))
+        return to_opt(lib.soda_shares_get_cpus(self._p))
 
     @cpus.setter
     def cpus(self, cpus: Optional[str]) -> None:
@@ -166,7 +167,7 @@ def _shares(s: Union[Shares, str]) -> Shares:
 
 def stat_key_name(key: int) -> Optional[str]:
     """The library's name of a statistic key ("cpu_usec"...), or None."""
-    return to_str(lib.soda_stats_key_name(int(key)))
+    return to_opt(lib.soda_stats_key_name(int(key)))
 
 
 # ---- configurations ----
@@ -282,7 +283,7 @@ class ServerConfig:
             check_rc(lib.soda_server_config_get_nic(self._p, i, net, mac), "nic")
             addrs = tuple(to_str(lib.soda_server_config_get_nic_address(self._p, i, j))
                           for j in range(lib.soda_server_config_get_nic_address_count(self._p, i)))
-            out.append(Nic(to_str(net[0]), to_str(mac[0]), addrs))
+            out.append(Nic(to_str(net[0]), to_opt(mac[0]), addrs))
         return out
 
     def add_nic(self, network: str, mac: Optional[str] = None,
@@ -386,7 +387,7 @@ class Context:
                  agent_path: Optional[PathLike] = None, uid_base: int = 0,
                  uid_count: int = 0, cgroup_parent: Optional[str] = None,
                  netns: Optional[str] = None,
-                 log: Optional[Callable[[LogLevel, str], None]] = None,
+                 log: Optional[Callable[[Union[LogLevel, int], str], None]] = None,
                  log_level: int = 0) -> None:
         self._handlers: Dict[int, Any] = {}
         self._queue: Deque[Event] = collections.deque()
@@ -413,9 +414,11 @@ class Context:
         opts.uid_count = uid_count
         opts.log_level = log_level
         if log is not None:
+            log_fn = log
+
             def on_log(level: int, message: Any, userdata: Any) -> None:
                 try:
-                    log(as_enum(LogLevel, level), to_str(message))
+                    log_fn(as_enum(LogLevel, level), to_str(message))
                 except Exception:  # nothing may unwind through C
                     pass
             self._log_cb = ffi.callback("soda_log_fn", on_log)
@@ -463,12 +466,12 @@ class Context:
 
     @property
     def state_dir(self) -> Optional[str]:
-        return to_str(lib.soda_context_get_state_dir(self._ptr()))
+        return to_opt(lib.soda_context_get_state_dir(self._ptr()))
 
     @property
     def netns(self) -> Optional[str]:
         """The path of the guests' network namespace, or None."""
-        return to_str(lib.soda_context_get_netns(self._ptr()))
+        return to_opt(lib.soda_context_get_netns(self._ptr()))
 
     def recover(self) -> int:
         """Cleans up after dead monitors now; returns how many servers."""
@@ -762,13 +765,13 @@ class Server:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise make_error(110, "%s: the command did not finish in time" % self.name)
+                    raise make_error(errno.ETIMEDOUT, "%s: the command did not finish in time" % self.name)
                 r, _, _ = select.select([sock], [], [], left)
                 if not r:
                     continue
                 chunk = sock.recv(65536)
                 if not chunk:
-                    raise make_error(104, "%s: the console closed" % self.name)
+                    raise make_error(errno.ECONNRESET, "%s: the console closed" % self.name)
                 buf += chunk.decode("utf-8", "replace").replace("\r", "")
                 b = buf.find(begin)
                 e = buf.find(end, b + len(begin)) if b >= 0 else -1

@@ -10,7 +10,7 @@ then "libsoda.so.0" through the dynamic linker's usual search.
 from __future__ import annotations
 
 import os
-from typing import Any, List
+from typing import Any, List, Optional
 
 from cffi import FFI
 
@@ -50,11 +50,16 @@ def _load() -> Any:
 lib: Any = _load()
 
 
-def to_str(p: Any) -> Any:
-    """A borrowed C string as str (None for NULL)."""
+def to_opt(p: Any) -> Optional[str]:
+    """A borrowed C string as str, None for NULL."""
     if p == ffi.NULL:
         return None
-    return ffi.string(p).decode("utf-8", "surrogateescape")
+    return str(ffi.string(p).decode("utf-8", "surrogateescape"))
+
+
+def to_str(p: Any) -> str:
+    """A borrowed C string as str, "" for NULL."""
+    return to_opt(p) or ""
 
 
 def to_c(s: Any) -> Any:

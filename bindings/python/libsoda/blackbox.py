@@ -17,7 +17,7 @@ import dataclasses
 import os
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from ._ffi import ffi, lib, take_str, to_c, to_str
+from ._ffi import ffi, lib, take_str, to_c, to_opt, to_str
 from .enums import (Basis, Durability, ExportFormat, FindingKind, KeyType, ReadFlags,
                     RecordType, ReportCounter, Severity, Status, StoreCounter, as_enum)
 from .errors import SodaError, call, check_rc, make_error
@@ -40,7 +40,7 @@ _NO_SEQ = 2**64 - 1
 
 def type_name(t: int) -> Optional[str]:
     """A record type's name ("console-out"...), or None."""
-    return to_str(lib.soda_blackbox_type_name(int(t)))
+    return to_opt(lib.soda_blackbox_type_name(int(t)))
 
 
 def type_from_name(name: str) -> Union[RecordType, int]:
@@ -53,7 +53,7 @@ def type_from_name(name: str) -> Union[RecordType, int]:
 
 def finding_kind_name(kind: int) -> Optional[str]:
     """A finding kind's name ("seq-gap"...), or None."""
-    return to_str(lib.soda_blackbox_finding_kind_name(int(kind)))
+    return to_opt(lib.soda_blackbox_finding_kind_name(int(kind)))
 
 
 # ---- keys ----
@@ -370,7 +370,7 @@ class Finding:
                    int(lib.soda_blackbox_finding_get_segment(f)),
                    int(lib.soda_blackbox_finding_get_offset(f)),
                    None if entry == _NO_SEQ else entry,
-                   to_str(lib.soda_blackbox_finding_get_stream(f)),
+                   to_opt(lib.soda_blackbox_finding_get_stream(f)),
                    None if seq == _NO_SEQ else seq,
                    take_str(out[0]))
 
@@ -400,7 +400,7 @@ class Report:
         return cls(as_enum(Status, lib.soda_blackbox_report_get_status(r)), tuple(findings),
                    tuple((c, int(lib.soda_blackbox_report_get_counter(r, int(c))))
                          for c in ReportCounter),
-                   to_str(lib.soda_blackbox_report_get_anchor(r)),
+                   to_opt(lib.soda_blackbox_report_get_anchor(r)),
                    Finding._from(first) if first != ffi.NULL else None)
 
     def counter(self, counter: ReportCounter) -> int:

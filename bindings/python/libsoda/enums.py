@@ -147,6 +147,7 @@ class StoreCounter(enum.IntEnum):
     SEGMENTS = 8
     STORE_BYTES = 9
     FOREIGN_STREAMS = 10
+    QUOTA_BYTES = 11
 
 
 class Severity(enum.IntEnum):

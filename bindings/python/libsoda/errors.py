@@ -21,7 +21,7 @@ import errno as _errno
 import os
 from typing import Any, Dict, Optional, Type
 
-from ._ffi import ffi, lib, to_str
+from ._ffi import ffi, lib, to_opt, to_str
 
 __all__ = ["SodaError", "error_class"]
 
@@ -124,7 +124,7 @@ class ErrorSlot:
             raise make_error(-r, os.strerror(-r))
         try:
             exc = make_error(-lib.soda_error_code(e), to_str(lib.soda_error_message(e)) or "",
-                             to_str(lib.soda_error_source(e)), lib.soda_error_line(e),
+                             to_opt(lib.soda_error_source(e)), lib.soda_error_line(e),
                              lib.soda_error_column(e))
         finally:
             lib.soda_error_free(e)

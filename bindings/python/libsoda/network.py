@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._core import Context
-from ._ffi import ffi, lib, take_str, to_c, to_str
+from ._ffi import ffi, lib, take_str, to_c, to_opt, to_str
 from .enums import NetCounter, NetTotal, as_enum
 from .errors import call, check_rc
 
@@ -186,7 +186,7 @@ class Network:
                 ports.append(Port(to_str(srv[0]), int(nic[0]), to_str(ifn[0]), to_str(mac[0]),
                                   addrs))
             return NetworkInfo(to_str(lib.soda_network_info_get_bridge(i)),
-                               to_str(lib.soda_network_info_get_uplink(i)),
+                               to_opt(lib.soda_network_info_get_uplink(i)),
                                to_str(lib.soda_network_info_get_table(i)),
                                bool(lib.soda_network_info_get_firewall(i)),
                                int(lib.soda_network_info_get_generation(i)),
