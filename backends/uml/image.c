@@ -536,13 +536,30 @@ int su_image_build(const su_image_request *req, soda_error **error)
 			       (4u << 20) * (4u << 20);
 		{
 			char label[17], size_arg[32], inodes_arg[32];
-			char *argv[] = { (char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal",
-					 "-L", label, "-N", inodes_arg, "-E", "root_owner=0:0", "-d", root,
-					 img_tmp, size_arg, NULL };
+			char *argv[24];
+			size_t n = 0;
 
 			snprintf(label, sizeof(label), "%s", req->name);
 			snprintf(size_arg, sizeof(size_arg), "%" PRIu64 "k", size / 1024);
 			snprintf(inodes_arg, sizeof(inodes_arg), "%" PRIu64, inodes);
+			argv[n++] = (char *)mkfs;
+			for (const char *const *o = (const char *const[]){ "-q", "-F", "-t", "ext4", "-O",
+									  "^has_journal", "-E",
+									  "root_owner=0:0", NULL };
+			     *o; o++)
+				argv[n++] = (char *)*o;
+			argv[n++] = "-L";
+			argv[n++] = label;
+			/* More inodes than mkfs.ext4's default (one per 16 KiB) only. */
+			if (inodes > size / 16384) {
+				argv[n++] = "-N";
+				argv[n++] = inodes_arg;
+			}
+			argv[n++] = "-d";
+			argv[n++] = root;
+			argv[n++] = img_tmp;
+			argv[n++] = size_arg;
+			argv[n] = NULL;
 			r = run_tool(argv, "mkfs.ext4", error);
 			if (r < 0) {
 				su_error_prefix(error, "building image '%s'", req->name);

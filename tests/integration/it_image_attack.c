@@ -694,5 +694,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_boot_and_sodactl, setup, teardown),
 	};
 
+	/* SODA_IT_FILTER=test_links runs one test (mutation checks). */
+	if (getenv("SODA_IT_FILTER"))
+		cmocka_set_test_filter(getenv("SODA_IT_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
