@@ -14,4 +14,12 @@
 int sodactl_cmd_network(soda_context *ctx, int argc, char **argv);
 int sodactl_cmd_policy(soda_context *ctx, int argc, char **argv);
 
+/* metrics.c: sodactl stats --prometheus / --listen ADDR. @names: the
+ * servers to report (NULL: every running one); networks are all reported.
+ * The exposition on standard output: */
+int sodactl_metrics_print(soda_context *ctx, char **names);
+/* Served at /metrics over HTTP on @addr (HOST:PORT), one request at a
+ * time, @count requests (0: forever). */
+int sodactl_metrics_listen(soda_context *ctx, char **names, const char *addr, long count);
+
 #endif

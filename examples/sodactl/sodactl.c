@@ -60,7 +60,10 @@ static void usage(FILE *out)
 		"  list [--json]               servers and their states\n"
 		"  info NAME [--json]\n"
 		"  shares NAME [SPEC]          show, or change live, a server's resource shares\n"
-		"  stats [--json|--prometheus] [NAME]...   usage of running servers\n"
+		"  stats [--json|--prometheus] [NAME]...   usage of running servers (Prometheus:\n"
+		"                              and every network's firewall counters)\n"
+		"  stats --listen HOST:PORT [--count N] [NAME]...   the same at /metrics over\n"
+		"                              HTTP, one request at a time (N requests, then exit)\n"
 		"  console NAME                attach to its console (leave with Ctrl-])\n"
 		"  exec NAME COMMAND...        run a shell command on its console\n"
 		"  events [--count N]          print state changes as they happen\n"
@@ -769,41 +772,59 @@ static int cmd_shares(soda_context *ctx, int argc, char **argv)
 
 static int cmd_stats(soda_context *ctx, int argc, char **argv)
 {
-	enum { TABLE, JSON, PROM } fmt = TABLE;
+	enum { TABLE, JSON, PROM, LISTEN } fmt = TABLE;
+	const char *addr = NULL;
+	long count = 0;
 	char **names = NULL;
 	soda_error *e = NULL;
 	int first = 1, rc = 0, i = 1;
 	bool listed = false;
 
-	if (argc > 1 && strcmp(argv[1], "--json") == 0)
-		fmt = JSON, i++;
-	else if (argc > 1 && strcmp(argv[1], "--prometheus") == 0)
-		fmt = PROM, i++;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") == 0 && fmt == TABLE)
+			fmt = JSON;
+		else if (strcmp(argv[i], "--prometheus") == 0 && fmt == TABLE)
+			fmt = PROM;
+		else if (strcmp(argv[i], "--listen") == 0 && fmt == TABLE && i + 1 < argc)
+			fmt = LISTEN, addr = argv[++i];
+		else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			count = strtol(argv[++i], &end, 10);
+			if (errno || *end || count < 1)
+				return usage_error("stats --count: a number of requests (1 or more)");
+		} else
+			return usage_error("stats [--json|--prometheus|--listen ADDR [--count N]] "
+					   "[NAME]...");
+	}
+	if (count && fmt != LISTEN)
+		return usage_error("stats: --count goes with --listen");
 	if (i < argc) {
 		names = calloc((size_t)(argc - i + 1), sizeof(char *));
 		if (!names)
 			return EXIT_FAIL;
 		for (int k = i; k < argc; k++)
 			names[k - i] = strdup(argv[k]);
-	} else if (soda_context_list_servers(&names, NULL, ctx, 0, &e) < 0) {
-		return fail(e, "stats");
-	} else {
+	}
+	/* Prometheus: the servers (all running ones unless named) and every
+	 * network's firewall counters, listed anew at each scrape. */
+	if (fmt == PROM || fmt == LISTEN) {
+		rc = fmt == PROM ? sodactl_metrics_print(ctx, names)
+				 : sodactl_metrics_listen(ctx, names, addr, count);
+		soda_strv_free(names);
+		return rc;
+	}
+	if (!names) {
+		if (soda_context_list_servers(&names, NULL, ctx, 0, &e) < 0)
+			return fail(e, "stats");
 		listed = true;
 	}
 	if (fmt == JSON)
 		printf("[");
-	else if (fmt == TABLE)
+	else
 		printf("%-20s %12s %10s %10s %10s %8s %12s %12s\n", "NAME", "CPU s", "THROTTLED", "MEM MiB",
 		       "MEMHITS", "PIDS", "NET OUT B", "NET IN B");
-	else {
-		for (int k = 1; k <= SODA_STAT_MAX; k++)
-			printf("# TYPE soda_%s %s\n", soda_stats_key_name(k),
-			       strstr(soda_stats_key_name(k), "bytes") &&
-					       !strstr(soda_stats_key_name(k), "net")
-				       ? "gauge"
-			       : k == SODA_STAT_PIDS || k == SODA_STAT_PIDS_MAX ? "gauge"
-										: "counter");
-	}
 	for (size_t n = 0; names && names[n]; n++) {
 		soda_server *srv = NULL;
 		soda_stats *st = NULL;
@@ -835,7 +856,7 @@ static int cmd_stats(soda_context *ctx, int argc, char **argv)
 			       (unsigned long long)G(SODA_STAT_NET_OUT_BYTES),
 			       (unsigned long long)G(SODA_STAT_NET_IN_BYTES));
 #undef G
-		} else if (fmt == JSON) {
+		} else {
 			printf("%s{\"name\":", first ? "" : ",");
 			json_string(names[n]);
 			for (int k = 1; k <= SODA_STAT_MAX; k++)
@@ -843,11 +864,6 @@ static int cmd_stats(soda_context *ctx, int argc, char **argv)
 					printf(",\"%s\":%llu", soda_stats_key_name(k),
 					       (unsigned long long)v);
 			printf("}");
-		} else {
-			for (int k = 1; k <= SODA_STAT_MAX; k++)
-				if (soda_stats_get(st, k, &v) == 0)
-					printf("soda_%s{server=\"%s\"} %llu\n", soda_stats_key_name(k),
-					       names[n], (unsigned long long)v);
 		}
 		first = 0;
 		soda_stats_free(st);
