@@ -236,8 +236,8 @@ static void test_bad_share_and_files(void **state)
 	assert_int_equal(th_sh("echo hello > %s", path), 0);
 	assert_int_equal(soda_image_build(env->ctx, "x", SODA_IMAGE_SOURCE_TARBALL, path, 0, 0,
 					  &env->err),
-			 -EIO);
-	assert_non_null(strstr(soda_error_message(env->err), "unpacking the tarball failed"));
+			 -EINVAL);
+	assert_non_null(strstr(soda_error_message(env->err), "is not a tarball libsoda can read"));
 	soda_error_free(env->err);
 	env->err = NULL;
 	assert_soda_fails(soda_image_build(env->ctx, "x", SODA_IMAGE_SOURCE_EXT4, path, 0, 0,

@@ -340,6 +340,24 @@ static void test_tar_limits(void **state)
 	assert_int_equal(unpack(f, t), -E2BIG);
 	assert_non_null(strstr(soda_error_message(f->err), "entry 'a/b/c2/d'"));
 
+	/* Cut short in the middle of a member's data: the member is named. */
+	f->limits = (uml_unpack_limits){ 1 << 20, 1000, 16 };
+	t = tar_new();
+	{
+		static char data[20000];
+
+		memset(data, 'x', sizeof(data) - 1);
+		tar_add(t, 'f', "etc/cut", data);
+	}
+	assert_int_equal(archive_write_close(t->a), ARCHIVE_OK);
+	archive_write_free(t->a);
+	soda_error_free(f->err);
+	f->err = NULL;
+	assert_true(uml_unpack_tar_memory(f->rootfd, t->buf, 512 + 4096, &f->limits, &f->stats,
+					  &f->err) < 0);
+	assert_non_null(strstr(soda_error_message(f->err), "entry 'etc/cut'"));
+	free(t);
+
 	/* Not a tarball at all. */
 	{
 		static const char junk[4096] = "this is not a tarball";
