@@ -8,7 +8,9 @@
  * gets whole stores in fuzz_bbstore's layout (segment, head, identity file).
  * Both also get a stream of records of lines (the agent's /dev/blackbox
  * records), good ones and ones a correct writer never makes, for the
- * reader's paths that split them ("stream-lines", "store-lines").
+ * reader's paths that split them ("stream-lines", "store-lines"); and a
+ * second stream on the line with bytes torn into the first, which the
+ * store names foreign ("stream-two", "store-foreign").
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -179,6 +181,30 @@ int main(int argc, char **argv)
 		store_layout(path, &ls);
 		write_file(argv[2], "store-lines", ls.p, ls.len);
 		free(ls.p);
+	}
+	/* A second stream on the line after the first, and bytes torn into
+	 * the first (foreign: LINE notices, foreign losses, receipts). */
+	{
+		soda_blackbox_key *pub = NULL;
+		struct buf two = { 0 }, ts = { 0 };
+
+		collect(line.p, line.len / 3, &two);
+		collect(lines.p, lines.len, &two);
+		collect(line.p + line.len / 3, line.len / 3, &two);
+		collect("\xab" "SBX torn", 8, &two);
+		collect(line.p + 2 * (line.len / 3), line.len - 2 * (line.len / 3), &two);
+		write_file(argv[1], "stream-two", two.p, two.len);
+		snprintf(path, sizeof(path), "%s/two", tmp);
+		if (soda_blackbox_key_get_public(&pub, key, NULL) < 0 ||
+		    soda_blackbox_store_open(&st, path, pub, &so, 0, NULL) < 0)
+			return 1;
+		soda_blackbox_key_free(pub);
+		soda_blackbox_store_feed(st, two.p, two.len, SODA_BLACKBOX_FEED_EOF, NULL);
+		soda_blackbox_store_close(st, 0, NULL);
+		store_layout(path, &ts);
+		write_file(argv[2], "store-foreign", ts.p, ts.len);
+		free(ts.p);
+		free(two.p);
 	}
 	snprintf(path, sizeof(path), "rm -rf %s", tmp);
 	if (system(path) != 0)
