@@ -600,9 +600,22 @@ int uml_unpack_tar(int rootfd, const char *path, const uml_unpack_limits *limits
 	char *what;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Not through a final link (an upload area may be the tenant's), and
+	 * never a FIFO or device that would block or never end. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return su_errorf(error, -errno, "cannot open %s: %s", path, strerror(errno));
+		return su_errorf(error, -errno, "cannot open %s: %s", path,
+				 errno == ELOOP ? "it is a symbolic link; give the file it points to"
+						: strerror(errno));
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+			close(fd);
+			return su_errorf(error, -EINVAL, "tarball %s is not a regular file", path);
+		}
+	}
 	what = su_strdup_printf("tarball %s", path);
 	a = new_reader();
 	if (!a || !what) {
@@ -944,9 +957,13 @@ int uml_copy_tree(int rootfd, const char *source, const uml_unpack_limits *limit
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
 	t->u = (unpacker){ rootfd, limits, stats, geteuid() == 0, NULL, -1, what, error };
-	src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Not through a final link: the directory's parent may be the tenant's. */
+	src = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0) {
-		r = su_errorf(error, -errno, "cannot open %s: %s", what, strerror(errno));
+		r = su_errorf(error, -errno, "cannot open %s: %s", what,
+			      errno == ELOOP || errno == ENOTDIR
+				      ? "it is a symbolic link; give the directory it points to"
+				      : strerror(errno));
 		goto out;
 	}
 	/* Pass 1: check, without writing anything. */

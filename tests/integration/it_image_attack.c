@@ -436,6 +436,24 @@ static void test_links(void **state)
 	tar = tar_end(&t);
 	expect_refused(a, "through-dir", SODA_IMAGE_SOURCE_TARBALL, tar, "entry 'etc/sub");
 	free(tar);
+
+	/* The source itself given as a link (its parent may be the tenant's,
+	 * the link swapped for one to a host directory or file): refused. */
+	{
+		char *lnk = NULL, *secret = NULL;
+
+		assert_true(asprintf(&lnk, "%s/source-link", a->work) > 0);
+		assert_int_equal(symlink(a->decoy, lnk), 0);
+		expect_refused(a, "source-link-dir", SODA_IMAGE_SOURCE_DIRECTORY, lnk,
+			       "it is a symbolic link");
+		assert_int_equal(unlink(lnk), 0);
+		assert_true(asprintf(&secret, "%s/secret", a->decoy) > 0);
+		assert_int_equal(symlink(secret, lnk), 0);
+		expect_refused(a, "source-link-tar", SODA_IMAGE_SOURCE_TARBALL, lnk,
+			       "it is a symbolic link");
+		free(secret);
+		free(lnk);
+	}
 	free(target);
 }
 
