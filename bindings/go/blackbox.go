@@ -726,14 +726,29 @@ func Verify(dir string, opts *VerifyOptions) (*Report, error) {
 	return reportOf(r), nil
 }
 
+// ReadAnchor reads the anchor of what a store's head says is committed,
+// without the store's lock (while a writer has it open). Kept off the
+// host, it lets a later Verify prove nothing up to it was cut or rewritten.
+func ReadAnchor(dir string) (string, error) {
+	d, free := cstring(dir)
+	defer free()
+	var out *C.char
+	var e *C.soda_error
+	if err := check("read anchor", C.soda_blackbox_store_read_anchor(&out, d, 0, &e), e); err != nil {
+		return "", err
+	}
+	return takeString(out), nil
+}
+
 // ---- the tenant's reader ----
 
 // Record is one decrypted record.
 type Record struct {
 	Type      RecordType
 	Aux       uint32
-	Flags     uint32
+	Flags     RecordFlags
 	Realtime  time.Time
+	Received  time.Time // the host's time of receipt; zero if unknown
 	Monotonic time.Duration
 	Data      []byte
 	Stream    string
@@ -746,7 +761,7 @@ type Record struct {
 }
 
 // Continued tells whether the body goes on in the stream's next record.
-func (r *Record) Continued() bool { return r.Flags&C.SODA_BLACKBOX_RECORD_F_CONTINUED != 0 }
+func (r *Record) Continued() bool { return r.Flags&RecordContinued != 0 }
 
 // ReaderOptions tune OpenReader.
 type ReaderOptions struct {
@@ -840,6 +855,10 @@ func (r *Reader) NextRecord() (*Record, error) {
 	}
 	var n C.size_t
 	data := C.soda_blackbox_record_get_data(rec, &n)
+	var received time.Time
+	if us := int64(C.soda_blackbox_record_get_received(rec)); us != 0 {
+		received = time.UnixMicro(us)
+	}
 	var js *C.char
 	j := ""
 	if C.soda_blackbox_record_to_json(&js, rec, 0, nil) == 0 {
@@ -848,8 +867,9 @@ func (r *Reader) NextRecord() (*Record, error) {
 	return &Record{
 		Type:      RecordType(C.soda_blackbox_record_get_type(rec)),
 		Aux:       uint32(C.soda_blackbox_record_get_aux(rec)),
-		Flags:     uint32(C.soda_blackbox_record_get_flags(rec)),
+		Flags:     RecordFlags(C.soda_blackbox_record_get_flags(rec)),
 		Realtime:  time.UnixMicro(int64(C.soda_blackbox_record_get_realtime(rec))),
+		Received:  received,
 		Monotonic: time.Duration(C.soda_blackbox_record_get_monotonic(rec)) * time.Microsecond,
 		Data:      C.GoBytes(unsafe.Pointer(data), C.int(n)),
 		Stream:    goString(C.soda_blackbox_record_get_stream(rec)),

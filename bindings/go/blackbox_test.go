@@ -45,6 +45,10 @@ func makeStore(t *testing.T, dir string, key *Key, lines ...string) (string, str
 	must(t, st.Process())
 	anchor, err := st.Anchor()
 	must(t, err)
+	// Read without the lock while the store is open: the same head.
+	if a, err := ReadAnchor(dir); err != nil || a != anchor {
+		t.Fatal(a, anchor, err)
+	}
 	must(t, st.Close())
 	return anchor, sid
 }
@@ -116,8 +120,13 @@ func TestWriteVerifyRead(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "s")
 	key, err := GenerateKey(KeyTenant)
 	must(t, err)
+	if _, err := ReadAnchor(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
 	anchor, sid := makeStore(t, dir, key, "hello", "world")
-	rep, err := Verify(dir, &VerifyOptions{Anchors: []string{anchor}, Parallel: true})
+	final, err := ReadAnchor(dir)
+	must(t, err)
+	rep, err := Verify(dir, &VerifyOptions{Anchors: []string{anchor, final}, Parallel: true})
 	must(t, err)
 	if rep.Status != StatusIntact || rep.FirstError != nil || rep.Counters[ReportFrames] < 4 || rep.Anchor == "" {
 		t.Fatalf("report %+v", rep)
@@ -132,7 +141,7 @@ func TestWriteVerifyRead(t *testing.T) {
 		switch rec.Type {
 		case RecordConsoleOut:
 			out = append(out, string(rec.Data))
-			if rec.Stream != sid || rec.Origin != "guest" || rec.Label != "web" || rec.Aux != 1 || rec.Realtime.IsZero() {
+			if rec.Stream != sid || rec.Origin != "guest" || rec.Label != "web" || rec.Aux != 1 || rec.Realtime.IsZero() || rec.Continued() {
 				t.Fatalf("record %+v", rec)
 			}
 			var js map[string]interface{}

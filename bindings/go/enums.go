@@ -540,3 +540,44 @@ func (v ExportFormat) String() string {
 	}
 	return "ExportFormat(" + strconv.Itoa(int(v)) + ")"
 }
+
+// GuestProfile is what root in the guest may do to the guest kernel
+// (SODA_GUEST_PROFILE_*).
+type GuestProfile int
+
+const (
+	GuestProfileLocked GuestProfile = 0
+	GuestProfileOpen   GuestProfile = 1
+)
+
+var namesGuestProfile = map[GuestProfile]string{
+	GuestProfileLocked: "locked",
+	GuestProfileOpen:   "open",
+}
+
+func (v GuestProfile) String() string {
+	if s, ok := namesGuestProfile[v]; ok {
+		return s
+	}
+	return "GuestProfile(" + strconv.Itoa(int(v)) + ")"
+}
+
+// ShareFlags tune ServerConfig.AddShare (SODA_SHARE_*).
+type ShareFlags uint
+
+const (
+	ShareReadOnly ShareFlags = 1 << 0
+	// ShareAllowSensitive lets a share of a sensitive host directory (/,
+	// /etc, the state directory...) through on purpose (libsoda 0.2).
+	ShareAllowSensitive ShareFlags = 1 << 1
+)
+
+// RecordFlags are a blackbox record's flags (SODA_BLACKBOX_RECORD_F_*).
+type RecordFlags uint32
+
+const (
+	RecordContinued RecordFlags = 0x01  // the body goes on in the stream's next record
+	RecordForeign   RecordFlags = 0x100 // not the server's stream: someone else wrote to the line
+	RecordTimeFar   RecordFlags = 0x200 // its time is far from the host's time of receipt
+	RecordTimeBack  RecordFlags = 0x400 // its time went backwards in its stream
+)

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -155,8 +156,15 @@ func TestIntegrationPolicyIsEnforced(t *testing.T) {
 	b := itGuest(t, ctx, "gob", itBIP, "", nil)
 	info, err := lan.Info()
 	must(t, err)
-	if !info.Firewall || len(info.Ports) != 2 {
+	if !info.Firewall || len(info.Ports) != 2 || info.FloodRate != 100 || info.FloodBurst != 200 {
 		t.Fatalf("info %+v", info)
+	}
+	must(t, lan.SetFloodLimit(50, 100))
+	if info, _ := lan.Info(); info.FloodRate != 50 || info.FloodBurst != 100 {
+		t.Fatalf("flood limit %+v", info)
+	}
+	if err := lan.SetFloodLimit(2000000, 1); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("a flood limit out of range: %v", err)
 	}
 	// Default deny.
 	if itPing(t, a, itBIP, 1) {

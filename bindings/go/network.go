@@ -215,6 +215,8 @@ type NetworkInfo struct {
 	Generation uint64
 	RuleCount  int
 	Ports      []Port
+	FloodRate  uint32 // broadcast and multicast frames per second per port; 0: no limit
+	FloodBurst uint32
 }
 
 // Info gives a snapshot of the network.
@@ -232,6 +234,11 @@ func (n *Network) Info() (NetworkInfo, error) {
 		Generation: uint64(C.soda_network_info_get_generation(p)),
 		RuleCount:  int(C.soda_network_info_get_rule_count(p)),
 	}
+	var rate, burst C.uint32_t
+	if err := checkRC("flood limit", C.soda_network_info_get_flood_limit(p, &rate, &burst)); err != nil {
+		return NetworkInfo{}, err
+	}
+	info.FloodRate, info.FloodBurst = uint32(rate), uint32(burst)
 	for i := 0; i < int(C.soda_network_info_get_port_count(p)); i++ {
 		var srv, ifn, mac *C.char
 		var nic C.uint32_t
@@ -245,6 +252,14 @@ func (n *Network) Info() (NetworkInfo, error) {
 		info.Ports = append(info.Ports, port)
 	}
 	return info, nil
+}
+
+// SetFloodLimit limits the broadcast and multicast frames each port may
+// send: rate per second, burst at once above it; rate 0: no limit.
+func (n *Network) SetFloodLimit(rate, burst uint32) error {
+	return n.do("flood limit", func(e **C.soda_error) C.int {
+		return C.soda_network_set_flood_limit(n.p, C.uint32_t(rate), C.uint32_t(burst), 0, e)
+	})
 }
 
 // ApplyPolicy puts pol in force at once; checkOnly: only check it (the

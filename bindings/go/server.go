@@ -265,7 +265,7 @@ func (c *ServerConfig) AddKernelArg(arg string) error {
 // Share is a host directory shared into the guest.
 type Share struct {
 	HostDir, GuestDir string
-	ReadOnly          bool
+	Flags             ShareFlags
 }
 
 // Shares lists the shared directories.
@@ -277,25 +277,22 @@ func (c *ServerConfig) SharedDirs() []Share {
 		var h, g *C.char
 		var f C.uint
 		if C.soda_server_config_get_share(c.p, C.size_t(i), &h, &g, &f) == 0 {
-			out = append(out, Share{goString(h), goString(g), f&C.SODA_SHARE_READONLY != 0})
+			out = append(out, Share{goString(h), goString(g), ShareFlags(f)})
 		}
 	}
 	return out
 }
 
-// AddShare shares hostDir into the guest at guestDir.
-func (c *ServerConfig) AddShare(hostDir, guestDir string, readOnly bool) error {
+// AddShare shares hostDir into the guest at guestDir. Sensitive host
+// directories give os.ErrPermission unless flags has ShareAllowSensitive.
+func (c *ServerConfig) AddShare(hostDir, guestDir string, flags ShareFlags) error {
 	h, fh := cstring(hostDir)
 	defer fh()
 	g, fg := cstring(guestDir)
 	defer fg()
-	var flags C.uint
-	if readOnly {
-		flags = C.SODA_SHARE_READONLY
-	}
 	var e *C.soda_error
 	defer runtime.KeepAlive(c)
-	return check("share", C.soda_server_config_add_share(c.p, h, g, flags, &e), e)
+	return check("share", C.soda_server_config_add_share(c.p, h, g, C.uint(flags), &e), e)
 }
 
 // NIC is a network interface of a configuration.
@@ -350,6 +347,36 @@ func (c *ServerConfig) AddNICAddress(index int, cidr string) error {
 	return c.setString("nic address", cidr, func(s *C.char, e **C.soda_error) C.int {
 		return C.soda_server_config_add_nic_address(c.p, C.size_t(index), s, e)
 	})
+}
+
+// GuestProfile is what root in the guest may do to its kernel (locked by default).
+func (c *ServerConfig) GuestProfile() GuestProfile {
+	defer runtime.KeepAlive(c)
+	return GuestProfile(C.soda_server_config_get_guest_profile(c.p))
+}
+
+// SetGuestProfile sets the guest profile.
+func (c *ServerConfig) SetGuestProfile(p GuestProfile) error {
+	var e *C.soda_error
+	defer runtime.KeepAlive(c)
+	return check("guest profile", C.soda_server_config_set_guest_profile(c.p, C.uint32_t(p), &e), e)
+}
+
+// GuestProfileName is the library's name of a profile, "" if unknown.
+func GuestProfileName(p GuestProfile) string {
+	return goString(C.soda_guest_profile_name(C.uint32_t(p)))
+}
+
+// GuestProfileFromName is the profile called name ("locked", "open").
+func GuestProfileFromName(name string) (GuestProfile, error) {
+	n, free := cstring(name)
+	defer free()
+	var out C.uint32_t
+	var e *C.soda_error
+	if err := check("guest profile", C.soda_guest_profile_from_name(&out, n, &e), e); err != nil {
+		return 0, err
+	}
+	return GuestProfile(out), nil
 }
 
 // Labels are the server's labels (policy groups).

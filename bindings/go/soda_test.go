@@ -92,7 +92,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	must(t, cfg.SetImage("busybox"))
 	must(t, cfg.SetMemory(48<<20))
 	must(t, cfg.AddKernelArg("loglevel=4"))
-	must(t, cfg.AddShare(dir, "/data", true))
+	must(t, cfg.AddShare(dir, "/data", ShareReadOnly))
 	if i, err := cfg.AddNIC("lan", "", "198.51.100.7/24"); err != nil || i != 0 {
 		t.Fatal(i, err)
 	}
@@ -113,7 +113,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	if a := cfg.KernelArgs(); len(a) != 1 || a[0] != "loglevel=4" {
 		t.Fatal(a)
 	}
-	if s := cfg.SharedDirs(); len(s) != 1 || s[0] != (Share{dir, "/data", true}) {
+	if s := cfg.SharedDirs(); len(s) != 1 || s[0] != (Share{dir, "/data", ShareReadOnly}) {
 		t.Fatal(s)
 	}
 	nics := cfg.NICs()
@@ -398,5 +398,48 @@ func TestLogAndClose(t *testing.T) {
 	ctx.Close()
 	if _, err := ctx.Servers(); err == nil {
 		t.Fatal("a closed context listed servers")
+	}
+}
+
+func TestGuestProfileAndSensitiveShares(t *testing.T) {
+	defs := headerDefines(t)
+	for p := GuestProfileLocked; p <= GuestProfileOpen; p++ {
+		if GuestProfileName(p) != p.String() || defs["SODA_GUEST_PROFILE_"+strings.ToUpper(p.String())] != int(p) {
+			t.Fatalf("profile %d: %q", p, GuestProfileName(p))
+		}
+		if q, err := GuestProfileFromName(p.String()); err != nil || q != p {
+			t.Fatal(q, err)
+		}
+	}
+	if _, err := GuestProfileFromName("wide-open"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]RecordFlags{"CONTINUED": RecordContinued, "FOREIGN": RecordForeign, "TIME_FAR": RecordTimeFar, "TIME_BACK": RecordTimeBack} {
+		if defs["SODA_BLACKBOX_RECORD_F_"+name] != int(v) {
+			t.Errorf("record flag %s", name)
+		}
+	}
+	if defs["SODA_SHARE_READONLY"] != int(ShareReadOnly) {
+		t.Error("share flags")
+	}
+	cfg := must1(NewServerConfig("g"))
+	if cfg.GuestProfile() != GuestProfileLocked {
+		t.Fatal(cfg.GuestProfile())
+	}
+	must(t, cfg.SetGuestProfile(GuestProfileOpen))
+	if must1(cfg.Copy()).GuestProfile() != GuestProfileOpen {
+		t.Fatal("copy")
+	}
+	if err := cfg.SetGuestProfile(7); err == nil || cfg.GuestProfile() != GuestProfileOpen {
+		t.Fatal(err)
+	}
+	if v, ok := defs["SODA_SHARE_ALLOW_SENSITIVE"]; ok {
+		if v != int(ShareAllowSensitive) {
+			t.Fatal("allow sensitive")
+		}
+		if err := cfg.AddShare("/etc", "/hostetc", 0); !errors.Is(err, os.ErrPermission) {
+			t.Fatalf("a share of /etc: %v", err)
+		}
+		must(t, cfg.AddShare("/etc", "/hostetc", ShareReadOnly|ShareAllowSensitive))
 	}
 }

@@ -23,19 +23,19 @@ libsoda.enums, libsoda.errors.
 
 from . import blackbox, enums, errors, network
 from ._core import (Context, Event, Nic, Server, ServerConfig, ServerInfo, Share, Shares,
-                    check_name, memory_min, name_max, stat_key_name, state_name, version,
-                    version_number)
+                    check_name, guest_profile_from_name, guest_profile_name, memory_min,
+                    name_max, stat_key_name, state_name, version, version_number)
 from .blackbox import Key, Reader, Record, Report, Store, Writer, verify
-from .enums import (Direction, EventKind, ImageSource, LogLevel, NetCounter, NetTotal,
+from .enums import (Direction, EventKind, GuestProfile, ImageSource, LogLevel, NetCounter, NetTotal,
                     RecordType, Stat, State, Status)
 from .errors import SodaError
 from .network import Counters, Network, NetworkInfo, Policy
 
 __all__ = [
     "Context", "Event", "Nic", "Server", "ServerConfig", "ServerInfo", "Share", "Shares",
-    "check_name", "memory_min", "name_max", "stat_key_name", "state_name", "version",
+    "check_name", "guest_profile_from_name", "guest_profile_name", "memory_min", "name_max", "stat_key_name", "state_name", "version",
     "version_number", "Key", "Reader", "Record", "Report", "Store", "Writer", "verify",
-    "Direction", "EventKind", "ImageSource", "LogLevel", "NetCounter", "NetTotal",
+    "Direction", "EventKind", "GuestProfile", "ImageSource", "LogLevel", "NetCounter", "NetTotal",
     "RecordType", "Stat", "State", "Status", "SodaError", "Counters", "Network",
     "NetworkInfo", "Policy", "blackbox", "enums", "errors", "network",
 ]

@@ -108,6 +108,11 @@ typedef struct soda_server_config soda_server_config;
       const uint8_t *sign_public, soda_error **error);
  int soda_server_config_get_blackbox(const soda_server_config *cfg,
       uint8_t *box_public);
+ int soda_server_config_set_guest_profile(soda_server_config *cfg, uint32_t profile,
+           soda_error **error);
+ uint32_t soda_server_config_get_guest_profile(const soda_server_config *cfg);
+ const char *soda_guest_profile_name(uint32_t profile);
+ int soda_guest_profile_from_name(uint32_t *ret, const char *name, soda_error **error);
  size_t soda_server_config_get_label_count(const soda_server_config *cfg);
  const char *soda_server_config_get_label(const soda_server_config *cfg, size_t index);
 typedef struct soda_server soda_server;
@@ -222,6 +227,8 @@ typedef struct soda_network_info soda_network_info;
  const char *soda_network_info_get_uplink(const soda_network_info *info);
  const char *soda_network_info_get_table(const soda_network_info *info);
  int soda_network_info_get_firewall(const soda_network_info *info);
+ int soda_network_info_get_flood_limit(const soda_network_info *info,
+        uint32_t *ret_rate, uint32_t *ret_burst);
  uint64_t soda_network_info_get_generation(const soda_network_info *info);
  size_t soda_network_info_get_rule_count(const soda_network_info *info);
  size_t soda_network_info_get_port_count(const soda_network_info *info);
@@ -242,6 +249,8 @@ typedef struct soda_policy soda_policy;
  const char *soda_policy_get_text(const soda_policy *policy);
  int soda_network_apply_policy(soda_network *net, const soda_policy *policy,
        unsigned int flags, soda_error **error);
+ int soda_network_set_flood_limit(soda_network *net, uint32_t rate, uint32_t burst,
+          unsigned int flags, soda_error **error);
  int soda_network_get_policy(soda_policy **ret, soda_network *net,
      soda_error **error);
  int soda_network_get_compiled(char **ret_text, soda_network *net,
@@ -362,6 +371,8 @@ typedef struct soda_blackbox_store_options {
       uint64_t *ret);
  int soda_blackbox_store_get_anchor(const soda_blackbox_store *store, char **ret,
             soda_error **error);
+ int soda_blackbox_store_read_anchor(char **ret, const char *dir, unsigned int flags,
+      soda_error **error);
  const char *soda_blackbox_finding_kind_name(uint32_t kind);
 typedef struct soda_blackbox_finding soda_blackbox_finding;
  uint32_t soda_blackbox_finding_get_kind(const soda_blackbox_finding *f);
@@ -422,6 +433,7 @@ typedef struct soda_blackbox_reader_options {
  uint32_t soda_blackbox_record_get_type(const soda_blackbox_record *rec);
  uint32_t soda_blackbox_record_get_aux(const soda_blackbox_record *rec);
  uint32_t soda_blackbox_record_get_flags(const soda_blackbox_record *rec);
+ uint64_t soda_blackbox_record_get_received(const soda_blackbox_record *rec);
  uint64_t soda_blackbox_record_get_realtime(const soda_blackbox_record *rec);
  uint64_t soda_blackbox_record_get_monotonic(const soda_blackbox_record *rec);
  const uint8_t *soda_blackbox_record_get_data(const soda_blackbox_record *rec,

@@ -14,13 +14,15 @@ from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequen
                     Union)
 
 from ._ffi import ffi, lib, take_str, take_strv, to_c, to_opt, to_str
-from .enums import Direction, EventKind, ImageSource, LogLevel, Stat, State, as_enum
+from .enums import (Direction, EventKind, GuestProfile, ImageSource, LogLevel, Stat, State,
+                    as_enum)
 from .errors import SodaError, call, check_rc, make_error
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
 _START_WAIT_READY = 1 << 0
 _SHARE_READONLY = 1 << 0
+_SHARE_ALLOW_SENSITIVE = 1 << 1
 _DUMP_MEMORY = 1 << 0
 _IMAGE_REPLACE = 1 << 0
 _CONTEXT_OPTIONS_VERSION = 1
@@ -54,6 +56,18 @@ def check_name(name: str) -> None:
 def state_name(state: int) -> str:
     """The library's name for a state ("running"...)."""
     return to_str(lib.soda_state_name(int(state)))
+
+
+def guest_profile_name(profile: int) -> Optional[str]:
+    """The library's name of a guest profile ("locked", "open"), or None."""
+    return to_opt(lib.soda_guest_profile_name(int(profile)))
+
+
+def guest_profile_from_name(name: str) -> Union[GuestProfile, int]:
+    """The guest profile called @name (SodaError EINVAL for none)."""
+    out = ffi.new("uint32_t *")
+    call(lib.soda_guest_profile_from_name, out, to_c(name))
+    return as_enum(GuestProfile, out[0])
 
 
 def _ms(timeout: Optional[float]) -> int:
@@ -267,11 +281,14 @@ class ServerConfig:
             out.append(Share(to_str(h[0]), to_str(g[0]), bool(f[0] & _SHARE_READONLY)))
         return out
 
-    def add_share(self, host_dir: PathLike, guest_dir: PathLike,
-                  readonly: bool = False) -> "ServerConfig":
-        """Shares host directory @host_dir into the guest at @guest_dir."""
-        call(lib.soda_server_config_add_share, self._p, to_c(host_dir), to_c(guest_dir),
-             _SHARE_READONLY if readonly else 0)
+    def add_share(self, host_dir: PathLike, guest_dir: PathLike, readonly: bool = False,
+                  allow_sensitive: bool = False) -> "ServerConfig":
+        """Shares host directory @host_dir into the guest at @guest_dir.
+        Sensitive host directories (/, /etc, the state directory...) are
+        refused with PermissionError unless @allow_sensitive (libsoda 0.2)."""
+        flags = (_SHARE_READONLY if readonly else 0) | \
+            (_SHARE_ALLOW_SENSITIVE if allow_sensitive else 0)
+        call(lib.soda_server_config_add_share, self._p, to_c(host_dir), to_c(guest_dir), flags)
         return self
 
     @property
@@ -298,6 +315,16 @@ class ServerConfig:
     def add_nic_address(self, index: int, cidr: str) -> "ServerConfig":
         call(lib.soda_server_config_add_nic_address, self._p, int(index), to_c(cidr))
         return self
+
+    @property
+    def guest_profile(self) -> Union[GuestProfile, int]:
+        """What root in the guest may do to the guest kernel (LOCKED by default)."""
+        return as_enum(GuestProfile, lib.soda_server_config_get_guest_profile(self._p))
+
+    @guest_profile.setter
+    def guest_profile(self, profile: Union[GuestProfile, int, str]) -> None:
+        value = guest_profile_from_name(profile) if isinstance(profile, str) else profile
+        call(lib.soda_server_config_set_guest_profile, self._p, int(value))
 
     @property
     def labels(self) -> List[str]:

@@ -19,11 +19,12 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 from ._ffi import ffi, lib, take_str, to_c, to_opt, to_str
 from .enums import (Basis, Durability, ExportFormat, FindingKind, KeyType, ReadFlags,
-                    RecordType, ReportCounter, Severity, Status, StoreCounter, as_enum)
+                    RecordFlags, RecordType, ReportCounter, Severity, Status, StoreCounter,
+                    as_enum)
 from .errors import SodaError, call, check_rc, make_error
 
 __all__ = ["Key", "Writer", "Store", "Finding", "Report", "Reader", "Record", "verify",
-           "type_name", "type_from_name", "finding_kind_name"]
+           "read_anchor", "type_name", "type_from_name", "finding_kind_name"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 
@@ -429,6 +430,15 @@ def verify(directory: PathLike, anchors: Sequence[str] = (), parallel: bool = Fa
         lib.soda_blackbox_report_free(p[0])
 
 
+def read_anchor(directory: PathLike) -> str:
+    """The anchor of what a store's head says is committed, read without
+    the store's lock (while a writer has it open): kept off the host, it
+    lets a later verify() prove nothing up to it was cut or rewritten."""
+    out = ffi.new("char **")
+    call(lib.soda_blackbox_store_read_anchor, out, to_c(directory), 0)
+    return take_str(out[0])
+
+
 # ---- the tenant's reader ----
 
 @dataclasses.dataclass(frozen=True)
@@ -447,6 +457,11 @@ class Record:
     segment: int
     offset: int
     json: str
+    received_usec: int  # the host's time of receipt (0: unknown; libsoda 0.2)
+
+    @property
+    def record_flags(self) -> RecordFlags:
+        return RecordFlags(self.flags)
 
     @property
     def continued(self) -> bool:
@@ -523,7 +538,8 @@ class Reader:
                       int(lib.soda_blackbox_record_get_seq(rec)),
                       int(lib.soda_blackbox_record_get_segment(rec)),
                       int(lib.soda_blackbox_record_get_offset(rec)),
-                      take_str(js[0]))
+                      take_str(js[0]),
+                      int(lib.soda_blackbox_record_get_received(rec)))
 
     def __iter__(self) -> Iterator[Record]:
         return self

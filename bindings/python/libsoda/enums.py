@@ -13,7 +13,8 @@ from typing import Type, TypeVar, Union
 __all__ = [
     "State", "EventKind", "LogLevel", "ImageSource", "Direction", "Stat", "NetCounter",
     "NetTotal", "RecordType", "KeyType", "Durability", "StoreCounter", "Severity", "Basis",
-    "FindingKind", "Status", "ReportCounter", "ExportFormat", "ReadFlags",
+    "FindingKind", "Status", "ReportCounter", "ExportFormat", "ReadFlags", "RecordFlags",
+    "GuestProfile",
 ]
 
 
@@ -28,6 +29,12 @@ class State(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name.lower()
+
+
+class GuestProfile(enum.IntEnum):
+    """SODA_GUEST_PROFILE_*: what root in the guest may do to its kernel."""
+    LOCKED = 0
+    OPEN = 1
 
 
 class EventKind(enum.IntEnum):
@@ -220,6 +227,14 @@ class ReadFlags(enum.IntFlag):
     FOLLOW = 1 << 0
     STRICT = 1 << 1
     PARALLEL = 1 << 2
+
+
+class RecordFlags(enum.IntFlag):
+    """SODA_BLACKBOX_RECORD_F_*: a record's flags."""
+    CONTINUED = 0x01
+    FOREIGN = 0x100
+    TIME_FAR = 0x200
+    TIME_BACK = 0x400
 
 
 E = TypeVar("E", bound=enum.IntEnum)

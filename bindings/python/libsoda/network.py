@@ -100,6 +100,7 @@ class NetworkInfo:
     generation: int
     rule_count: int
     ports: Tuple[Port, ...]
+    flood_limit: Tuple[int, int]  # broadcast frames per second and burst per port; 0: none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,15 +186,23 @@ class Network:
                               for a in range(lib.soda_network_info_get_port_address_count(i, k)))
                 ports.append(Port(to_str(srv[0]), int(nic[0]), to_str(ifn[0]), to_str(mac[0]),
                                   addrs))
+            rate = ffi.new("uint32_t *")
+            burst = ffi.new("uint32_t *")
+            check_rc(lib.soda_network_info_get_flood_limit(i, rate, burst), "flood limit")
             return NetworkInfo(to_str(lib.soda_network_info_get_bridge(i)),
                                to_opt(lib.soda_network_info_get_uplink(i)),
                                to_str(lib.soda_network_info_get_table(i)),
                                bool(lib.soda_network_info_get_firewall(i)),
                                int(lib.soda_network_info_get_generation(i)),
                                int(lib.soda_network_info_get_rule_count(i)),
-                               tuple(ports))
+                               tuple(ports), (int(rate[0]), int(burst[0])))
         finally:
             lib.soda_network_info_free(i)
+
+    def set_flood_limit(self, rate: int, burst: int) -> None:
+        """Limits the broadcast and multicast frames each port may send
+        (frames per second, and at once above that); rate 0: no limit."""
+        call(lib.soda_network_set_flood_limit, self._p, int(rate), int(burst), 0)
 
     def apply_policy(self, policy: Union[Policy, str], check: bool = False) -> None:
         """Puts @policy in force at once (with @check: only checks it, the

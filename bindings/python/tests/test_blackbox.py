@@ -35,6 +35,9 @@ def make_store(path, key, lines=("hello", "world")):
         assert store.deadline() > 0
         store.process()
         anchor = store.anchor
+        # Read without the lock, while the store is open: the same head.
+        from libsoda.blackbox import read_anchor
+        assert read_anchor(path) == anchor
     return anchor, sid
 
 
@@ -90,7 +93,12 @@ def test_store_refuses_a_secret_key(tmp_path, key):
 
 
 def test_write_verify_read(tmp_path, key):
+    from libsoda.blackbox import read_anchor
+    with pytest.raises(FileNotFoundError):
+        read_anchor(tmp_path / "s")
     anchor, sid = make_store(tmp_path / "s", key)
+    final = read_anchor(tmp_path / "s")  # what the close committed, after the anchor
+    assert final != anchor and verify(tmp_path / "s", anchors=[anchor, final]).intact
     report = verify(tmp_path / "s", anchors=[anchor], parallel=True)
     assert report.status == Status.INTACT and report.intact, [str(f) for f in report.findings]
     assert report.first_error is None
@@ -103,6 +111,7 @@ def test_write_verify_read(tmp_path, key):
     out = [rec for rec in records if rec.type == RecordType.CONSOLE_OUT]
     assert out[0].stream == sid and out[0].origin == "guest" and out[0].label == "web"
     assert out[0].aux == 1 and out[1].seq > out[0].seq and out[0].realtime_usec > 0
+    assert not out[0].continued and out[0].received_usec >= 0
     assert json.loads(out[0].json)["type"] == "console-out"
     host = [rec for rec in records if rec.type == RecordType.LIFECYCLE]
     assert host and host[0].origin == "host" and host[0].data == b"started"

@@ -42,6 +42,8 @@ ENUM_PREFIXES = [
     (enums.ReportCounter, "SODA_BLACKBOX_REPORT_", ()),
     (enums.ExportFormat, "SODA_BLACKBOX_EXPORT_", ("OPTIONS_VERSION",)),
     (enums.ReadFlags, "SODA_BLACKBOX_READ_", ()),
+    (enums.RecordFlags, "SODA_BLACKBOX_RECORD_F_", ()),
+    (enums.GuestProfile, "SODA_GUEST_PROFILE_", ()),
 ]
 
 
@@ -278,3 +280,27 @@ def test_log_hook_and_closed_context():
     c.close()
     with pytest.raises(ValueError):
         c.servers()
+
+
+def test_guest_profile_and_sensitive_shares(header_defines):
+    from libsoda.enums import GuestProfile
+    for m in GuestProfile:
+        assert header_defines["SODA_GUEST_PROFILE_" + m.name] == m.value
+        assert libsoda.guest_profile_name(m) == m.name.lower()
+        assert libsoda.guest_profile_from_name(m.name.lower()) == m
+    assert libsoda.guest_profile_name(99) is None
+    with pytest.raises(SodaError) as e:
+        libsoda.guest_profile_from_name("wide-open")
+    assert e.value.errno == errno.EINVAL and "wide-open" in e.value.message
+    cfg = libsoda.ServerConfig("g")
+    assert cfg.guest_profile == GuestProfile.LOCKED
+    cfg.guest_profile = "open"
+    assert cfg.guest_profile == GuestProfile.OPEN and cfg.copy().guest_profile == GuestProfile.OPEN
+    with pytest.raises(SodaError):
+        cfg.guest_profile = 7
+    assert cfg.guest_profile == GuestProfile.OPEN
+    if "SODA_SHARE_ALLOW_SENSITIVE" in header_defines:
+        with pytest.raises(PermissionError):
+            cfg.add_share("/etc", "/hostetc")
+        cfg.add_share("/etc", "/hostetc", readonly=True, allow_sensitive=True)
+        assert cfg.shared_dirs[-1].host_dir == "/etc"

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import libsoda
-from libsoda import EventKind, NetCounter, ServerConfig, State, Status
+from libsoda import EventKind, NetCounter, ServerConfig, SodaError, State, Status
 from libsoda.blackbox import Key, Reader, verify
 from libsoda.enums import RecordType, Stat
 
@@ -122,6 +122,11 @@ def test_policy_is_enforced_between_two_guests(env):
             assert a.state == State.RUNNING and b.info().ready
             info = lan.info()
             assert info.firewall and len(info.ports) == 2
+            assert info.flood_limit == (100, 200)  # the documented default
+            lan.set_flood_limit(50, 100)
+            assert lan.info().flood_limit == (50, 100)
+            with pytest.raises(SodaError):
+                lan.set_flood_limit(2_000_000, 1)
             assert {p.server for p in info.ports} == {"pya", "pyb"}
             assert [p.addresses for p in info.ports if p.server == "pya"] == [(A_IP + "/24",)]
             # Default deny: no ping either way.
