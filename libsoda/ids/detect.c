@@ -229,6 +229,34 @@ static bool cmp(const struct kn_intcmp *c, uint64_t v)
 	return false;
 }
 
+/* The payload as Suricata sees it. The decoder's ICMP payload starts after
+ * type, code and checksum; Suricata's after the 8-byte header (the rest of
+ * header: echo id and sequence, the unused word of an error...). */
+static const uint8_t *suri_payload(const struct kn_packet *p, size_t *len)
+{
+	if (p->ip_proto == KN_IPPROTO_ICMP || p->ip_proto == KN_IPPROTO_ICMPV6) {
+		if (!p->payload || p->payload_len < 4) {
+			*len = 0;
+			return p->payload;
+		}
+		*len = p->payload_len - 4;
+		return p->payload + 4;
+	}
+	*len = p->payload_len;
+	return p->payload;
+}
+
+/* ICMP messages whose rest-of-header is an identifier and a sequence. */
+static bool icmp_has_id(const struct kn_packet *p)
+{
+	if (!p->payload || p->payload_len < 4)
+		return false;
+	if (p->ip_proto == KN_IPPROTO_ICMP)
+		return p->icmp_type == 0 || p->icmp_type == 8 ||
+		       (p->icmp_type >= 13 && p->icmp_type <= 18);
+	return p->ip_proto == KN_IPPROTO_ICMPV6 && (p->icmp_type == 128 || p->icmp_type == 129);
+}
+
 static bool has_ports(const struct kn_packet *p)
 {
 	return p->ip_proto == KN_IPPROTO_TCP || p->ip_proto == KN_IPPROTO_UDP;
@@ -282,7 +310,18 @@ static bool tests_match(const struct kn_rule *r, const struct kn_packet *p)
 		if ((f & KN_FLOW_TO_CLIENT) && !(p->flow && !p->to_server))
 			return false;
 	}
-	if ((t & KN_T_DSIZE) && !cmp(&r->dsize, p->payload_len))
+	if (t & KN_T_DSIZE) {
+		size_t len;
+
+		suri_payload(p, &len);
+		if (!cmp(&r->dsize, len))
+			return false;
+	}
+	if ((t & KN_T_ICMP_ID) &&
+	    !(icmp_has_id(p) && cmp(&r->icmp_id, (uint32_t)p->payload[0] << 8 | p->payload[1])))
+		return false;
+	if ((t & KN_T_ICMP_SEQ) &&
+	    !(icmp_has_id(p) && cmp(&r->icmp_seq, (uint32_t)p->payload[2] << 8 | p->payload[3])))
 		return false;
 	if ((t & KN_T_TTL) && !cmp(&r->ttl, p->ttl))
 		return false;
@@ -600,8 +639,7 @@ static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct 
 		x.stream = true;
 		x.new_off = p->stream_new_off;
 	} else {
-		x.buf = p->payload;
-		x.len = p->payload_len;
+		x.buf = suri_payload(p, &x.len);
 	}
 	if (!x.len || !x.buf)
 		return false;
@@ -675,7 +713,12 @@ int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *user
 		d->gen = 1;
 	}
 	d->n_cand = 0;
-	scan(d, p->payload, p->payload_len);
+	{
+		size_t len;
+		const uint8_t *pl = suri_payload(p, &len);
+
+		scan(d, pl, len);
+	}
 	if (p->ip_proto == KN_IPPROTO_TCP && p->stream && p->stream_new_off < p->stream_len)
 		scan(d, p->stream, p->stream_len);
 	if (d->n_cand > 1)

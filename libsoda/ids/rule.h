@@ -188,6 +188,8 @@ enum {
 	KN_T_SAMEIP = 1u << 9,
 	KN_T_FLAGS = 1u << 10,
 	KN_T_FLOW = 1u << 11,
+	KN_T_ICMP_ID = 1u << 12,
+	KN_T_ICMP_SEQ = 1u << 13,
 };
 
 struct kn_rule {
@@ -203,7 +205,7 @@ struct kn_rule {
 	const struct kn_classtype *classtype;
 
 	uint32_t tests;            /* KN_T_* */
-	struct kn_intcmp dsize, ttl, itype, icode, ipproto, window, ipid;
+	struct kn_intcmp dsize, ttl, itype, icode, ipproto, window, ipid, icmp_id, icmp_seq;
 	uint32_t ack, seq;
 	uint8_t flags, flags_mask; /* flags_mask: bits to ignore */
 	enum kn_flags_mod flags_mod;

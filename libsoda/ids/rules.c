@@ -782,6 +782,10 @@ static int kw_test(struct pstate *s, char *v)
 		c = &r->window, bit = KN_T_WINDOW, max = 65535;
 	} else if (strcmp(kw, "id") == 0) {
 		c = &r->ipid, bit = KN_T_ID, max = 65535;
+	} else if (strcmp(kw, "icmp_id") == 0) {
+		c = &r->icmp_id, bit = KN_T_ICMP_ID, max = 65535;
+	} else if (strcmp(kw, "icmp_seq") == 0) {
+		c = &r->icmp_seq, bit = KN_T_ICMP_SEQ, max = 65535;
 	} else if (strcmp(kw, "ip_proto") == 0) {
 		static const struct { const char *n; int v; } names[] = {
 			{ "icmp", 1 }, { "igmp", 2 }, { "ipip", 4 }, { "tcp", 6 }, { "udp", 17 },
@@ -1154,7 +1158,7 @@ static const struct {
 	{ "byte_test", kw_byte_test }, { "byte_jump", kw_byte_jump },
 	{ "dsize", kw_test }, { "ttl", kw_test }, { "itype", kw_test }, { "icode", kw_test },
 	{ "ip_proto", kw_test }, { "ack", kw_test }, { "seq", kw_test }, { "window", kw_test },
-	{ "id", kw_test }, { "sameip", kw_test },
+	{ "id", kw_test }, { "sameip", kw_test }, { "icmp_id", kw_test }, { "icmp_seq", kw_test },
 	{ "flags", kw_flags }, { "flow", kw_flow }, { "flowbits", kw_flowbits },
 	{ "threshold", kw_threshold }, { "detection_filter", kw_threshold },
 };

@@ -372,6 +372,23 @@ static void test_icmp_ttl_ip(void **state)
 	assert_false(pkt_match("ip_proto:tcp;", &e, "ip"));
 	assert_true(pkt_match("ip_proto:!6;", &e, "ip"));
 	assert_true(pkt_match("ip_proto:<2;", &e, "ip"));
+	/* ICMP payload as Suricata's: after the 8-byte header (the decoder's
+	 * starts after 4: the identifier and sequence come first) */
+	{
+		static const char echo[] = "\x12\x34\x00\x01" "abcdefgh";
+		struct kn_packet q = mkpkt(KN_IPPROTO_ICMP, "198.51.100.1", 0, "203.0.113.2", 0,
+					   echo, sizeof(echo) - 1);
+
+		q.icmp_type = 8;
+		assert_true(pkt_match("icmp_id:4660; icmp_seq:1;", &q, "icmp"));
+		assert_false(pkt_match("icmp_id:4661;", &q, "icmp"));
+		assert_false(pkt_match("icmp_seq:2;", &q, "icmp"));
+		assert_true(pkt_match("dsize:8;", &q, "icmp"));
+		assert_true(pkt_match("content:\"abc\"; depth:3;", &q, "icmp"));
+		assert_false(pkt_match("content:\"|12 34|\";", &q, "icmp"));
+		q.icmp_type = 3; /* unreachable: no identifier */
+		assert_false(pkt_match("icmp_id:4660;", &q, "icmp"));
+	}
 	assert_false(pkt_match("sameip;", &e, "ip"));
 	set_addr(&e, "198.51.100.1", "198.51.100.1");
 	assert_true(pkt_match("sameip;", &e, "ip"));
