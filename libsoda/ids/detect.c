@@ -333,6 +333,29 @@ static bool tests_match(const struct kn_rule *r, const struct kn_packet *p)
 		return false;
 	if ((t & KN_T_ID) && !(p->family == 4 && cmp(&r->ipid, p->ip_id)))
 		return false;
+	if (t & (KN_T_TOS | KN_T_FRAGBITS | KN_T_FRAGOFFSET)) {
+		uint16_t frag;
+
+		/* IPv4 header fields the decoder leaves in p->ip */
+		if (p->family != 4 || !p->ip || p->ip_len < 20)
+			return false;
+		if ((t & KN_T_TOS) && !cmp(&r->tos, p->ip[1]))
+			return false;
+		frag = (uint16_t)(p->ip[6] << 8 | p->ip[7]);
+		if ((t & KN_T_FRAGOFFSET) && !cmp(&r->fragoffset, frag & 0x1fff))
+			return false;
+		if (t & KN_T_FRAGBITS) {
+			uint16_t b = frag & 0xe000, want = r->fragbits;
+
+			switch (r->fragbits_mod) {
+			case KN_FLAGS_EXACT: if (b != want) return false; break;
+			/* Suricata's fragbits '+': these and at least one more */
+			case KN_FLAGS_PLUS: if ((b & want) != want || b == want) return false; break;
+			case KN_FLAGS_ANY: if (!(b & want)) return false; break;
+			case KN_FLAGS_NOT: if ((b & want) == want) return false; break;
+			}
+		}
+	}
 	if ((t & KN_T_SAMEIP) &&
 	    memcmp(p->src, p->dst, p->family == 4 ? 4 : 16) != 0)
 		return false;

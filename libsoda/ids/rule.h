@@ -190,7 +190,13 @@ enum {
 	KN_T_FLOW = 1u << 11,
 	KN_T_ICMP_ID = 1u << 12,
 	KN_T_ICMP_SEQ = 1u << 13,
+	KN_T_TOS = 1u << 14,
+	KN_T_FRAGBITS = 1u << 15,
+	KN_T_FRAGOFFSET = 1u << 16,
 };
+
+/* IPv4 fragment bits (of the flags/offset word) for fragbits. */
+enum { KN_FRAG_RB = 0x8000, KN_FRAG_DF = 0x4000, KN_FRAG_MF = 0x2000 };
 
 struct kn_rule {
 	enum kn_action action;
@@ -205,7 +211,10 @@ struct kn_rule {
 	const struct kn_classtype *classtype;
 
 	uint32_t tests;            /* KN_T_* */
-	struct kn_intcmp dsize, ttl, itype, icode, ipproto, window, ipid, icmp_id, icmp_seq;
+	struct kn_intcmp dsize, ttl, itype, icode, ipproto, window, ipid, icmp_id, icmp_seq, tos,
+		fragoffset;
+	uint16_t fragbits;
+	enum kn_flags_mod fragbits_mod;
 	uint32_t ack, seq;
 	uint8_t flags, flags_mask; /* flags_mask: bits to ignore */
 	enum kn_flags_mod flags_mod;

@@ -782,6 +782,10 @@ static int kw_test(struct pstate *s, char *v)
 		c = &r->window, bit = KN_T_WINDOW, max = 65535;
 	} else if (strcmp(kw, "id") == 0) {
 		c = &r->ipid, bit = KN_T_ID, max = 65535;
+	} else if (strcmp(kw, "tos") == 0) {
+		c = &r->tos, bit = KN_T_TOS;
+	} else if (strcmp(kw, "fragoffset") == 0) {
+		c = &r->fragoffset, bit = KN_T_FRAGOFFSET, max = 8191;
 	} else if (strcmp(kw, "icmp_id") == 0) {
 		c = &r->icmp_id, bit = KN_T_ICMP_ID, max = 65535;
 	} else if (strcmp(kw, "icmp_seq") == 0) {
@@ -882,6 +886,48 @@ static int kw_flags(struct pstate *s, char *v)
 		}
 	}
 	r->tests |= KN_T_FLAGS;
+	return 0;
+}
+
+/* fragbits:[+*!]<M D R> (IPv4) */
+static int kw_fragbits(struct pstate *s, char *v)
+{
+	struct kn_rule *r = s->r;
+	bool mod_seen = false;
+
+	if (!v || !*trim(v))
+		return perr(s, s->kw_at, "needs a value");
+	r->fragbits = 0;
+	r->fragbits_mod = KN_FLAGS_EXACT;
+	for (const char *p = trim(v); *p; p++) {
+		switch (*p) {
+		case 'M': r->fragbits |= KN_FRAG_MF; break;
+		case 'D': r->fragbits |= KN_FRAG_DF; break;
+		case 'R': r->fragbits |= KN_FRAG_RB; break;
+		case '+': case '*': case '!':
+			if (mod_seen)
+				return perr(s, s->kw_at, "more than one modifier in '%s'", v);
+			mod_seen = true;
+			r->fragbits_mod = *p == '+' ? KN_FLAGS_PLUS : *p == '*' ? KN_FLAGS_ANY
+						    : KN_FLAGS_NOT;
+			break;
+		case ' ': case '\t':
+			break;
+		default:
+			return perr(s, s->kw_at, "unknown bit '%c' (M, D, R)", *p);
+		}
+	}
+	if (!r->fragbits)
+		return perr(s, s->kw_at, "names no bit (M, D, R)");
+	r->tests |= KN_T_FRAGBITS;
+	return 0;
+}
+
+/* Keywords with no effect on matching here: accepted, ignored. */
+static int kw_ignored(struct pstate *s, char *v)
+{
+	if (strcmp(s->kw, "noalert") == 0)
+		s->r->noalert = true;
 	return 0;
 }
 
@@ -1160,6 +1206,9 @@ static const struct {
 	{ "ip_proto", kw_test }, { "ack", kw_test }, { "seq", kw_test }, { "window", kw_test },
 	{ "id", kw_test }, { "sameip", kw_test }, { "icmp_id", kw_test }, { "icmp_seq", kw_test },
 	{ "flags", kw_flags }, { "flow", kw_flow }, { "flowbits", kw_flowbits },
+	{ "tos", kw_test }, { "fragoffset", kw_test }, { "fragbits", kw_fragbits },
+	{ "noalert", kw_ignored }, { "tag", kw_ignored }, { "prefilter", kw_ignored },
+	{ "pkt_data", kw_ignored },
 	{ "threshold", kw_threshold }, { "detection_filter", kw_threshold },
 };
 
@@ -1167,7 +1216,8 @@ static const struct {
 static bool no_value(const char *kw)
 {
 	return !strcmp(kw, "nocase") || !strcmp(kw, "rawbytes") || !strcmp(kw, "startswith") ||
-	       !strcmp(kw, "endswith") || !strcmp(kw, "sameip");
+	       !strcmp(kw, "endswith") || !strcmp(kw, "sameip") || !strcmp(kw, "noalert") ||
+	       !strcmp(kw, "prefilter") || !strcmp(kw, "pkt_data");
 }
 
 /* ---- the header ---- */

@@ -389,6 +389,29 @@ static void test_icmp_ttl_ip(void **state)
 		q.icmp_type = 3; /* unreachable: no identifier */
 		assert_false(pkt_match("icmp_id:4660;", &q, "icmp"));
 	}
+	/* IPv4 header fields: tos, fragbits, fragoffset (from p->ip) */
+	{
+		uint8_t hdr[20] = { 0x45, 0x10, 0, 24, 0, 1, 0x20 | 0x01, 0x02, 64, 1 };
+		struct kn_packet q = e;
+
+		q.ip = hdr;
+		q.ip_len = sizeof(hdr);
+		assert_false(pkt_match("tos:16;", &e, "ip")); /* no header given */
+		assert_true(pkt_match("tos:16;", &q, "ip"));
+		assert_false(pkt_match("tos:!16;", &q, "ip"));
+		assert_true(pkt_match("fragbits:M;", &q, "ip"));
+		assert_false(pkt_match("fragbits:D;", &q, "ip"));
+		assert_true(pkt_match("fragbits:!D;", &q, "ip"));
+		assert_true(pkt_match("fragbits:*MD;", &q, "ip"));
+		assert_false(pkt_match("fragbits:M+;", &q, "ip")); /* + wants another bit too */
+		hdr[6] |= 0x40;
+		assert_true(pkt_match("fragbits:M+;", &q, "ip"));
+		assert_false(pkt_match("fragbits:M;", &q, "ip"));
+		assert_true(pkt_match("fragoffset:258;", &q, "ip"));
+		assert_true(pkt_match("fragoffset:>0;", &q, "ip"));
+		assert_false(pkt_match("fragoffset:0;", &q, "ip"));
+	}
+	assert_false(pkt_match("noalert; tag:session,10,packets;", &e, "ip"));
 	assert_false(pkt_match("sameip;", &e, "ip"));
 	set_addr(&e, "198.51.100.1", "198.51.100.1");
 	assert_true(pkt_match("sameip;", &e, "ip"));
