@@ -104,9 +104,11 @@ static void test_fifo(void **state)
 	/* An event each, with who did it as audit saw it. */
 	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: removed; by (audit): pid=",
 		    "comm=\"rm\"");
-	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: replaced by a regular file; "
-			 "by (audit): pid=",
+	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: replaced by a regular file "
+			 "holding 5 bytes (sealed as text after this record); by (audit): pid=",
 		    "comm=\"mv\"");
+	/* What the impostor held ("fake\n", the intruder's own) is sealed. */
+	assert_non_null(strstr(strstr(all, "replaced by a regular file"), "\nguest text: fake\n"));
 	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: replaced by another FIFO; ",
 		    "made again");
 	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: hidden from the tenant by a "
@@ -166,7 +168,8 @@ static void test_syslog(void **state)
 	}
 	assert_line(all, "guest lifecycle: endpoint /dev/log: removed; by (audit): pid=",
 		    "comm=\"rm\"");
-	assert_line(all, "guest lifecycle: endpoint /dev/log: replaced by a regular file; ",
+	assert_line(all, "guest lifecycle: endpoint /dev/log: replaced by a regular file holding 5 "
+			 "bytes",
 		    "made again");
 	assert_line(all, "guest lifecycle: endpoint /dev/log: replaced by another FIFO; ",
 		    "made again");

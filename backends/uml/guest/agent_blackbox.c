@@ -51,6 +51,8 @@
 #define WHO_WAIT_MS 200
 /* ...and takes one whose own time is at most this much before it noticed. */
 #define WHO_MAX_AGE_MS 2000
+/* What an impostor in an endpoint's place holds, sealed at most. */
+#define SALVAGE_MAX (64 * 1024)
 
 /* Who touched: the last SYSCALL record of the endpoints' rules, and of the
  * mounts' rule. */
@@ -1406,6 +1408,40 @@ static void who_did_it(bb_agent *bb, int kind, char *out, size_t len, uint64_t s
 #undef WHO_FRESH
 }
 
+/* What writers put into an impostor (a regular file or a FIFO in the
+ * endpoint's place) before the agent put the endpoint back: up to
+ * SALVAGE_MAX bytes, sealed as text after the event; the rest of a larger
+ * file is declared lost. Returns the bytes in *@ret (malloc'd) or 0. */
+static size_t salvage(bb_agent *bb, const char *path, const struct stat *st, char **ret,
+		      uint64_t *ret_rest)
+{
+	int fd;
+	struct stat now;
+	char *buf;
+	ssize_t n;
+
+	*ret = NULL;
+	*ret_rest = 0;
+	if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	buf = malloc(SALVAGE_MAX);
+	if (!buf || fstat(fd, &now) < 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
+	    (n = read(fd, buf, SALVAGE_MAX)) <= 0) {
+		free(buf);
+		close(fd);
+		return 0;
+	}
+	if (S_ISREG(now.st_mode) && now.st_size > n)
+		*ret_rest = (uint64_t)now.st_size - (uint64_t)n;
+	close(fd);
+	(void)bb;
+	*ret = buf;
+	return (size_t)n;
+}
+
 /* Checks one endpoint in the agent's /dev and in the userland's view;
  * puts back what is not the agent's, and seals an event for it. */
 static void ep_check(bb_agent *bb, int kind)
@@ -1415,7 +1451,9 @@ static void ep_check(bb_agent *bb, int kind)
 	uint64_t since_ms = bb->now_rt / 1000;
 	int who_kind = WHO_ENDPOINT;
 	struct stat st;
-	size_t off = 0;
+	size_t off = 0, found = 0;
+	uint64_t rest = 0;
+	char *kept = NULL;
 
 	if (!ep->known)
 		return;
@@ -1427,6 +1465,11 @@ static void ep_check(bb_agent *bb, int kind)
 			 gone ? "removed" : "replaced by ");
 		if (!gone) {
 			strncat(seen, type_name(st.st_mode), sizeof(seen) - strlen(seen) - 1);
+			found = salvage(bb, ep->path, &st, &kept, &rest);
+			if (found)
+				snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
+					 " holding %zu bytes (sealed as text after this record)",
+					 found);
 			if (unlink(ep->path) < 0 && errno == EISDIR) {
 				char aside[64];
 
@@ -1479,8 +1522,10 @@ static void ep_check(bb_agent *bb, int kind)
 	}
 	/* The same trouble again, not put right: once is enough. */
 	snprintf(what, sizeof(what), "%s; %s", seen, fixed);
-	if (strcmp(what, ep->reported) == 0)
+	if (strcmp(what, ep->reported) == 0) {
+		free(kept);
 		return;
+	}
 	snprintf(ep->reported, sizeof(ep->reported), "%s", what);
 	who_did_it(bb, who_kind, who, sizeof(who), since_ms);
 	off = (size_t)snprintf(what, sizeof(what), "endpoint %s: %s; %s; %s", ep->path, seen, who,
@@ -1488,6 +1533,16 @@ static void ep_check(bb_agent *bb, int kind)
 	/* The blackbox only: the console is the landlord's to read. */
 	sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what,
 		      off < sizeof(what) ? off : sizeof(what) - 1, bb->now_rt, bb->now_mono);
+	if (found) {
+		size_t done = seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
+
+		if (done < found)
+			sbw_append_at(bb->w, SBX_R_TEXT, 0, kept + done, found - done, bb->now_rt,
+				      bb->now_mono);
+	}
+	if (rest)
+		declare_loss(bb, 0, rest, BB_LOSS_IMPOSTOR, NULL);
+	free(kept);
 }
 
 static void ep_check_all(bb_agent *bb)

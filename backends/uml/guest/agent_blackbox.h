@@ -50,6 +50,7 @@
 #define BB_LOSS_KERNEL_LOG 4   /* kernel log lines overwritten before read */
 #define BB_LOSS_EVENTS 5       /* the kernel dropped audit or process events */
 #define BB_LOSS_RING_BROKEN 6  /* a lying producer's bytes, not sealed */
+#define BB_LOSS_IMPOSTOR 7     /* an impostor file's bytes past the first 64 KiB */
 
 typedef struct bb_agent bb_agent;
 
