@@ -394,7 +394,16 @@ struct insp {
 	pcre2_match_context *mctx;
 	const struct kn_op *ops;
 	size_t n;
+	uint64_t vals[KN_MAX_BYTE_VARS];  /* byte_extract */
 };
+
+/* A literal, or the value of the byte_extract variable ref (index + 1). */
+static int64_t arg(const struct insp *x, uint8_t ref, int64_t lit)
+{
+	if (!ref)
+		return lit;
+	return x->vals[ref - 1] > INT32_MAX ? INT32_MAX : (int64_t)x->vals[ref - 1];
+}
 
 static inline uint8_t lc(uint8_t c)
 {
@@ -424,15 +433,15 @@ static long find(const uint8_t *buf, size_t start, size_t end, const struct kn_c
 	return -1;
 }
 
-/* Reads nbytes at pos as a number (binary, or a string in base). Returns
+/* Reads nbytes at at as a number (binary, or a string in base). Returns
  * the bytes used (a string may end early), or -1. */
-static int extract(const struct kn_bytes *b, const uint8_t *at, uint64_t *ret)
+static int extract(const struct kn_bytes *b, uint32_t nbytes, const uint8_t *at, uint64_t *ret)
 {
 	if (b->flags & KN_B_STRING) {
 		char tmp[32], *end;
 
-		memcpy(tmp, at, b->nbytes);
-		tmp[b->nbytes] = '\0';
+		memcpy(tmp, at, nbytes);
+		tmp[nbytes] = '\0';
 		errno = 0;
 		*ret = strtoull(tmp, &end, b->base);
 		if (end == tmp || errno)
@@ -440,12 +449,12 @@ static int extract(const struct kn_bytes *b, const uint8_t *at, uint64_t *ret)
 		return (int)(end - tmp);
 	}
 	*ret = 0;
-	for (uint32_t i = 0; i < b->nbytes; i++) {
-		uint32_t k = b->flags & KN_B_LITTLE ? b->nbytes - 1 - i : i;
+	for (uint32_t i = 0; i < nbytes; i++) {
+		uint32_t k = b->flags & KN_B_LITTLE ? nbytes - 1 - i : i;
 
 		*ret = *ret << 8 | at[k];
 	}
-	return (int)b->nbytes;
+	return (int)nbytes;
 }
 
 static uint64_t apply_mask(const struct kn_bytes *b, uint64_t v)
@@ -457,16 +466,29 @@ static uint64_t apply_mask(const struct kn_bytes *b, uint64_t v)
 	return v;
 }
 
-/* Where a byte_test/byte_jump reads: -1 when out of the buffer. */
-static int64_t read_pos(const struct insp *x, const struct kn_bytes *b, size_t cursor)
+/* The byte count of a byte_test/byte_jump (a variable's value checked). */
+static int64_t nbytes_of(const struct insp *x, const struct kn_bytes *b)
 {
-	int64_t pos = (int64_t)b->offset + (b->flags & KN_B_RELATIVE ? (int64_t)cursor : 0);
+	int64_t n = arg(x, b->v_nbytes, b->nbytes);
+
+	if (b->v_nbytes && (n < 1 || n > (b->flags & KN_B_STRING ? 23 : 8)))
+		return -1;
+	return n;
+}
+
+/* Where a byte_test/byte_jump/byte_extract reads nbytes: -1 when out of
+ * the buffer. */
+static int64_t read_pos(const struct insp *x, const struct kn_bytes *b, int64_t nbytes,
+			size_t cursor)
+{
+	int64_t pos = arg(x, b->v_offset, b->offset) +
+		      (b->flags & KN_B_RELATIVE ? (int64_t)cursor : 0);
 
 	if (pos < 0 || pos > (int64_t)x->len)
 		return -1;
 	if ((b->flags & KN_B_RELATIVE) && (int64_t)x->len - pos <= 0)
 		return -1;
-	if ((int64_t)b->nbytes > (int64_t)x->len - pos)
+	if (nbytes > (int64_t)x->len - pos)
 		return -1;
 	return pos;
 }
@@ -485,11 +507,11 @@ static int inspect_content(struct insp *x, size_t i, size_t cursor, size_t maxen
 	size_t start, end;
 
 	if (x->ops[i].relative) {
-		s0 = (int64_t)cursor + (c->flags & KN_C_DISTANCE ? c->distance : 0);
-		e0 = c->flags & KN_C_WITHIN ? s0 + c->within : (int64_t)x->len;
+		s0 = (int64_t)cursor + (c->flags & KN_C_DISTANCE ? arg(x, c->v_distance, c->distance) : 0);
+		e0 = c->flags & KN_C_WITHIN ? s0 + arg(x, c->v_within, c->within) : (int64_t)x->len;
 	} else {
-		s0 = c->flags & KN_C_OFFSET ? c->offset : 0;
-		e0 = c->flags & KN_C_DEPTH ? s0 + c->depth : (int64_t)x->len;
+		s0 = c->flags & KN_C_OFFSET ? arg(x, c->v_offset, c->offset) : 0;
+		e0 = c->flags & KN_C_DEPTH ? s0 + arg(x, c->v_depth, c->depth) : (int64_t)x->len;
 	}
 	if (s0 < 0)
 		s0 = 0;
@@ -574,8 +596,8 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 		return inspect_pcre(x, i, cursor, maxend);
 	case KN_OP_ISDATAAT: {
 		const struct kn_bytes *b = &op->u.b;
-		bool ok = b->flags & KN_B_RELATIVE ? cursor + (size_t)b->offset <= x->len
-						    : (size_t)b->offset < x->len;
+		size_t at = (size_t)arg(x, b->v_offset, b->offset);
+		bool ok = b->flags & KN_B_RELATIVE ? cursor + at <= x->len : at < x->len;
 
 		if (b->flags & KN_B_NEGATED)
 			ok = !ok;
@@ -583,21 +605,21 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 	}
 	case KN_OP_BYTE_TEST: {
 		const struct kn_bytes *b = &op->u.b;
-		int64_t pos = read_pos(x, b, cursor);
-		uint64_t v;
+		int64_t nb = nbytes_of(x, b), pos = nb < 0 ? -1 : read_pos(x, b, nb, cursor);
+		uint64_t v, want = b->v_value ? x->vals[b->v_value - 1] : b->value;
 		bool ok;
 
-		if (pos < 0 || extract(b, x->buf + pos, &v) < 0)
+		if (pos < 0 || extract(b, (uint32_t)nb, x->buf + pos, &v) < 0)
 			return 0;
 		v = apply_mask(b, v);
 		switch (b->op) {
-		case KN_BT_LT: ok = v < b->value; break;
-		case KN_BT_GT: ok = v > b->value; break;
-		case KN_BT_EQ: ok = v == b->value; break;
-		case KN_BT_AND: ok = (v & b->value) != 0; break;
-		case KN_BT_OR: ok = (v ^ b->value) != 0; break;
-		case KN_BT_LE: ok = v <= b->value; break;
-		default: ok = v >= b->value; break;
+		case KN_BT_LT: ok = v < want; break;
+		case KN_BT_GT: ok = v > want; break;
+		case KN_BT_EQ: ok = v == want; break;
+		case KN_BT_AND: ok = (v & want) != 0; break;
+		case KN_BT_OR: ok = (v ^ want) != 0; break;
+		case KN_BT_LE: ok = v <= want; break;
+		default: ok = v >= want; break;
 		}
 		if (b->flags & KN_B_NEGATED)
 			ok = !ok;
@@ -609,13 +631,15 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 		uint64_t v = 0;
 		int used = 0;
 
-		if (x->len == 0)
+		int64_t nb = nbytes_of(x, b);
+
+		if (x->len == 0 || nb < 0)
 			return 0;
-		pos = read_pos(x, b, cursor);
+		pos = read_pos(x, b, nb, cursor);
 		if (pos < 0)
 			return 0;
-		if (b->nbytes) {
-			used = extract(b, x->buf + pos, &v);
+		if (nb) {
+			used = extract(b, (uint32_t)nb, x->buf + pos, &v);
 			if (used < 0)
 				return 0;
 		}
@@ -637,6 +661,27 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 		else if (jump >= (int64_t)x->len)
 			return 0;
 		return inspect(x, i + 1, (size_t)jump, maxend);
+	}
+	case KN_OP_BYTE_EXTRACT: {
+		const struct kn_bytes *b = &op->u.b;
+		int64_t pos;
+		uint64_t v;
+		int used;
+
+		if (x->len == 0)
+			return 0;
+		pos = read_pos(x, b, b->nbytes, cursor);
+		if (pos < 0)
+			return 0;
+		used = extract(b, b->nbytes, x->buf + pos, &v);
+		if (used < 0)
+			return 0;
+		v *= b->multiplier;
+		if (b->align && v % b->align)
+			v += b->align - v % b->align;
+		x->vals[b->var] = v;
+		/* the cursor moves past what was read, as Suricata's */
+		return inspect(x, i + 1, (size_t)(pos + used), maxend);
 	}
 	}
 	return 0;

@@ -69,7 +69,11 @@ struct kn_intcmp {
 
 /* ---- payload operations ---- */
 
-enum kn_op_type { KN_OP_CONTENT, KN_OP_PCRE, KN_OP_ISDATAAT, KN_OP_BYTE_TEST, KN_OP_BYTE_JUMP };
+enum kn_op_type { KN_OP_CONTENT, KN_OP_PCRE, KN_OP_ISDATAAT, KN_OP_BYTE_TEST, KN_OP_BYTE_JUMP,
+		  KN_OP_BYTE_EXTRACT };
+
+/* byte_extract variables per rule; a reference is the index + 1 (0: none). */
+#define KN_MAX_BYTE_VARS 8
 
 enum {
 	KN_C_NOCASE = 1u << 0,
@@ -93,6 +97,7 @@ struct kn_content {
 	int32_t offset, depth;     /* absolute; depth counts from offset */
 	int32_t distance, within;  /* relative to the cursor */
 	uint32_t fp_off, fp_len;   /* fast_pattern:o,l */
+	uint8_t v_offset, v_depth, v_distance, v_within; /* byte_extract refs */
 };
 
 enum {
@@ -124,8 +129,11 @@ struct kn_bytes {
 	enum kn_bt_op op;
 	uint64_t value;           /* byte_test */
 	uint64_t bitmask;
-	uint32_t multiplier;      /* byte_jump */
+	uint32_t multiplier;      /* byte_jump, byte_extract */
 	int32_t post_offset;
+	uint32_t align;           /* byte_extract: 0, 2 or 4 */
+	uint8_t var;              /* byte_extract: the variable it sets (index) */
+	uint8_t v_nbytes, v_value, v_offset; /* byte_extract refs */
 };
 
 struct kn_op {

@@ -36,6 +36,8 @@ struct pstate {
 	char unsupported[64];       /* the first keyword outside the subset */
 	size_t unsup_at;            /* where it is */
 	bool have_sid, have_fp, have_threshold, have_filter;
+	char vars[KN_MAX_BYTE_VARS][32];  /* byte_extract names */
+	size_t n_vars;
 	const char *kw;             /* the keyword being parsed */
 	size_t kw_at;               /* its offset in text */
 };
@@ -333,18 +335,38 @@ static struct kn_content *last_content(struct pstate *s)
 	return &s->r->ops[s->last_content].u.c;
 }
 
-static int mod_number(struct pstate *s, char *v, int64_t lo, int64_t hi, int64_t *ret)
+/* A byte_extract variable of this rule: its index + 1, or 0. */
+static uint8_t var_ref(struct pstate *s, const char *name)
 {
-	if (!v)
-		return perr(s, s->kw_at, "needs a number");
-	if (!parse_i64(v, lo, hi, ret)) {
-		char *t = trim(v);
-
-		if (isalpha((unsigned char)*t) || *t == '_')
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", t);
-		return perr(s, s->kw_at, "'%s' is not a number from %" PRId64 " to %" PRId64, t, lo, hi);
-	}
+	for (size_t i = 0; i < s->n_vars; i++)
+		if (strcmp(s->vars[i], name) == 0)
+			return (uint8_t)(i + 1);
 	return 0;
+}
+
+/* A number in [lo, hi], or (when var is given) a byte_extract variable. */
+static int num_or_var(struct pstate *s, const char *what, char *v, int64_t lo, int64_t hi,
+		      int64_t *ret, uint8_t *var)
+{
+	char *t = trim(v ? v : (char *)"");
+
+	if (var)
+		*var = 0;
+	if (parse_i64(t, lo, hi, ret))
+		return 0;
+	if (isalpha((unsigned char)*t) || *t == '_') {
+		uint8_t ref = var ? var_ref(s, t) : 0;
+
+		if (ref) {
+			*var = ref;
+			*ret = 0;
+			return 0;
+		}
+		return perr(s, s->kw_at, "%s '%s' is neither a number nor a byte_extract variable "
+			    "of this rule", what, t);
+	}
+	return perr(s, s->kw_at, "%s '%s' is not a number from %" PRId64 " to %" PRId64, what, t,
+		    lo, hi);
 }
 
 static int kw_modifier(struct pstate *s, char *v)
@@ -389,10 +411,13 @@ static int kw_modifier(struct pstate *s, char *v)
 			return perr(s, s->kw_at, "cannot be mixed with startswith");
 		if (c->flags & (depth ? KN_C_DEPTH : KN_C_OFFSET))
 			return perr(s, s->kw_at, "given twice for one content");
-		r = mod_number(s, v, depth ? 1 : 0, KN_MAX_OFFSET, &n);
+		if (!v)
+			return perr(s, s->kw_at, "needs a number");
+		r = num_or_var(s, "value", v, depth ? 1 : 0, KN_MAX_OFFSET, &n,
+			       depth ? &c->v_depth : &c->v_offset);
 		if (r < 0)
 			return r;
-		if (depth && (size_t)n < c->len)
+		if (depth && !c->v_depth && (size_t)n < c->len)
 			return perr(s, s->kw_at, "depth %" PRId64 " is smaller than the content (%zu bytes)",
 				    n, c->len);
 		if (depth) {
@@ -413,10 +438,13 @@ static int kw_modifier(struct pstate *s, char *v)
 				    "offset or depth on one content", kw);
 		if (c->flags & (within ? KN_C_WITHIN : KN_C_DISTANCE))
 			return perr(s, s->kw_at, "given twice for one content");
-		r = mod_number(s, v, within ? 1 : -KN_MAX_OFFSET, KN_MAX_OFFSET, &n);
+		if (!v)
+			return perr(s, s->kw_at, "needs a number");
+		r = num_or_var(s, "value", v, within ? 1 : -KN_MAX_OFFSET, KN_MAX_OFFSET, &n,
+			       within ? &c->v_within : &c->v_distance);
 		if (r < 0)
 			return r;
-		if (within && (size_t)n < c->len)
+		if (within && !c->v_within && (size_t)n < c->len)
 			return perr(s, s->kw_at, "within %" PRId64 " is smaller than the content (%zu bytes)",
 				    n, c->len);
 		if (within) {
@@ -550,12 +578,11 @@ static int kw_isdataat(struct pstate *s, char *v)
 		neg = true;
 		v++;
 	}
+	uint8_t vpos;
+
 	n = split(v, f, 4);
-	if (!parse_i64(f[0], 0, 65535, &pos)) {
-		if (isalpha((unsigned char)*f[0]))
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", f[0]);
-		return perr(s, s->kw_at, "'%s' is not a position from 0 to 65535", f[0]);
-	}
+	if (num_or_var(s, "position", f[0], 0, 65535, &pos, &vpos) < 0)
+		return -EINVAL;
 	for (size_t i = 1; i < n; i++) {
 		if (strcmp(f[i], "relative") == 0)
 			rel = true;
@@ -566,6 +593,7 @@ static int kw_isdataat(struct pstate *s, char *v)
 	if (!op)
 		return oom(s);
 	op->u.b.offset = (int32_t)pos;
+	op->u.b.v_offset = vpos;
 	op->u.b.flags = (neg ? KN_B_NEGATED : 0) | (rel ? KN_B_RELATIVE : 0);
 	op->relative = rel;
 	return 0;
@@ -633,11 +661,8 @@ static int kw_byte_test(struct pstate *s, char *v)
 	n = split(v, f, 16);
 	if (n < 4)
 		return perr(s, s->kw_at, "needs <bytes>, <operator>, <value>, <offset>");
-	if (!parse_i64(f[0], 0, 64, &nb)) {
-		if (isalpha((unsigned char)*f[0]))
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", f[0]);
-		return perr(s, s->kw_at, "'%s' is not a byte count", f[0]);
-	}
+	if (num_or_var(s, "byte count", f[0], 0, 64, &nb, &b.v_nbytes) < 0)
+		return -EINVAL;
 	o = f[1];
 	if (*o == '!') {
 		b.flags |= KN_B_NEGATED;
@@ -660,12 +685,14 @@ static int kw_byte_test(struct pstate *s, char *v)
 	else
 		return perr(s, s->kw_at, "unknown operator '%s'", f[1]);
 	if (!parse_u64(f[2], UINT64_MAX, &val)) {
-		if (isalpha((unsigned char)*f[2]))
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", f[2]);
-		return perr(s, s->kw_at, "'%s' is not a value", f[2]);
+		b.v_value = var_ref(s, f[2]);
+		if (!b.v_value)
+			return perr(s, s->kw_at, "value '%s' is neither a number nor a byte_extract "
+				    "variable of this rule", f[2]);
+		val = 0;
 	}
-	if (!parse_i64(f[3], -65535, 65535, &off))
-		return perr(s, s->kw_at, "'%s' is not an offset from -65535 to 65535", f[3]);
+	if (num_or_var(s, "offset", f[3], -65535, 65535, &off, &b.v_offset) < 0)
+		return -EINVAL;
 	for (size_t i = 4; i < n; i++) {
 		r = byte_common(s, &b, f[i]);
 		if (r < 0)
@@ -675,9 +702,11 @@ static int kw_byte_test(struct pstate *s, char *v)
 		if (r == 0)
 			return perr(s, s->kw_at, "unknown option '%s'", f[i]);
 	}
-	r = check_nbytes(s, &b, nb, false);
+	r = b.v_nbytes ? 0 : check_nbytes(s, &b, nb, false);
 	if (r < 0)
 		return r;
+	if ((b.flags & KN_B_STRING) && !b.base)
+		b.base = 10;
 	op = push_op(s, KN_OP_BYTE_TEST);
 	if (!op)
 		return oom(s);
@@ -703,16 +732,10 @@ static int kw_byte_jump(struct pstate *s, char *v)
 	n = split(v, f, 16);
 	if (n < 2)
 		return perr(s, s->kw_at, "needs <bytes>, <offset>");
-	if (!parse_i64(f[0], 0, 64, &nb)) {
-		if (isalpha((unsigned char)*f[0]))
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", f[0]);
-		return perr(s, s->kw_at, "'%s' is not a byte count", f[0]);
-	}
-	if (!parse_i64(f[1], -65535, 65535, &off)) {
-		if (isalpha((unsigned char)*f[1]))
-			return perr(s, s->kw_at, "'%s': variables (byte_extract) are not supported", f[1]);
-		return perr(s, s->kw_at, "'%s' is not an offset from -65535 to 65535", f[1]);
-	}
+	if (num_or_var(s, "byte count", f[0], 0, 64, &nb, &b.v_nbytes) < 0)
+		return -EINVAL;
+	if (num_or_var(s, "offset", f[1], -65535, 65535, &off, &b.v_offset) < 0)
+		return -EINVAL;
 	b.multiplier = 1;
 	for (size_t i = 2; i < n; i++) {
 		r = byte_common(s, &b, f[i]);
@@ -741,14 +764,84 @@ static int kw_byte_jump(struct pstate *s, char *v)
 	}
 	if ((b.flags & KN_B_BEGIN) && (b.flags & KN_B_END))
 		return perr(s, s->kw_at, "from_beginning and from_end together");
-	r = check_nbytes(s, &b, nb, b.flags & (KN_B_END | KN_B_BEGIN));
+	r = b.v_nbytes ? 0 : check_nbytes(s, &b, nb, b.flags & (KN_B_END | KN_B_BEGIN));
 	if (r < 0)
 		return r;
+	if ((b.flags & KN_B_STRING) && !b.base)
+		b.base = 10;
 	op = push_op(s, KN_OP_BYTE_JUMP);
 	if (!op)
 		return oom(s);
 	b.nbytes = (uint32_t)nb;
 	b.offset = (int32_t)off;
+	op->u.b = b;
+	op->relative = b.flags & KN_B_RELATIVE;
+	return 0;
+}
+
+/* byte_extract:n,offset,name[,relative][,multiplier M][,big|little][,string[,hex|dec|oct]][,align 2|4] */
+static int kw_byte_extract(struct pstate *s, char *v)
+{
+	char *f[16];
+	size_t n;
+	struct kn_bytes b = { 0 };
+	struct kn_op *op;
+	int64_t nb, off, x;
+	int r;
+
+	if (!v)
+		return perr(s, s->kw_at, "needs a value");
+	n = split(v, f, 16);
+	if (n < 3)
+		return perr(s, s->kw_at, "needs <bytes>, <offset>, <name>");
+	if (!parse_i64(f[0], 1, 64, &nb))
+		return perr(s, s->kw_at, "'%s' is not a byte count", f[0]);
+	if (!parse_i64(f[1], -65535, 65535, &off))
+		return perr(s, s->kw_at, "'%s' is not an offset from -65535 to 65535", f[1]);
+	if (!*f[2] || strlen(f[2]) >= sizeof(s->vars[0]) ||
+	    !(isalpha((unsigned char)*f[2]) || *f[2] == '_'))
+		return perr(s, s->kw_at, "'%s' is not a variable name", f[2]);
+	for (const char *c = f[2]; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
+			return perr(s, s->kw_at, "'%s' is not a variable name", f[2]);
+	if (var_ref(s, f[2]))
+		return perr(s, s->kw_at, "variable '%s' defined twice", f[2]);
+	if (s->n_vars == KN_MAX_BYTE_VARS)
+		return perr(s, s->kw_at, "more than %d variables in one rule", KN_MAX_BYTE_VARS);
+	b.multiplier = 1;
+	for (size_t i = 3; i < n; i++) {
+		r = byte_common(s, &b, f[i]);
+		if (r < 0)
+			return r;
+		if (r == 2)
+			return 1;
+		if (r == 1)
+			continue;
+		if (strncasecmp(f[i], "multiplier", 10) == 0 && isspace((unsigned char)f[i][10])) {
+			if (!parse_i64(f[i] + 11, 1, 65535, &x))
+				return perr(s, s->kw_at, "bad multiplier '%s'", trim(f[i] + 11));
+			b.multiplier = (uint32_t)x;
+		} else if (strncasecmp(f[i], "align", 5) == 0 && isspace((unsigned char)f[i][5])) {
+			if (!parse_i64(f[i] + 6, 2, 4, &x) || x == 3)
+				return perr(s, s->kw_at, "align must be 2 or 4, not '%s'", trim(f[i] + 6));
+			b.align = (uint32_t)x;
+		} else
+			return perr(s, s->kw_at, "unknown option '%s'", f[i]);
+	}
+	if (b.flags & KN_B_BITMASK)
+		return perr(s, s->kw_at, "no bitmask here");
+	r = check_nbytes(s, &b, nb, false);
+	if (r < 0)
+		return r;
+	if ((b.flags & KN_B_STRING) && !b.base)
+		b.base = 10;
+	op = push_op(s, KN_OP_BYTE_EXTRACT);
+	if (!op)
+		return oom(s);
+	b.nbytes = (uint32_t)nb;
+	b.offset = (int32_t)off;
+	b.var = (uint8_t)s->n_vars;
+	snprintf(s->vars[s->n_vars++], sizeof(s->vars[0]), "%s", f[2]);
 	op->u.b = b;
 	op->relative = b.flags & KN_B_RELATIVE;
 	return 0;
@@ -1202,6 +1295,7 @@ static const struct {
 	{ "endswith", kw_modifier },
 	{ "pcre", kw_pcre }, { "isdataat", kw_isdataat },
 	{ "byte_test", kw_byte_test }, { "byte_jump", kw_byte_jump },
+	{ "byte_extract", kw_byte_extract },
 	{ "dsize", kw_test }, { "ttl", kw_test }, { "itype", kw_test }, { "icode", kw_test },
 	{ "ip_proto", kw_test }, { "ack", kw_test }, { "seq", kw_test }, { "window", kw_test },
 	{ "id", kw_test }, { "sameip", kw_test }, { "icmp_id", kw_test }, { "icmp_seq", kw_test },

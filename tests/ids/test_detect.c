@@ -195,6 +195,29 @@ static void test_byte_jump(void **state)
 	MATCH("byte_jump:1,0,bitmask 0x0f; content:\"Z\"; distance:0; within:1;", "\xf1" "aZ");
 }
 
+static void test_byte_extract(void **state)
+{
+	MATCH("byte_extract:2,0,len; content:\"XYZ\"; distance:len; within:3;", "\x00\x03" "abcXYZ");
+	NOMATCH("byte_extract:2,0,len; content:\"XYZ\"; distance:len; within:3;", "\x00\x04" "abcXYZ");
+	NOMATCH("byte_extract:2,0,len; content:\"XYZ\"; distance:len; within:3;", "\x00\x02" "abcXYZ");
+	MATCH("byte_extract:1,0,a; byte_test:1,=,a,1;", "\x05\x05");
+	NOMATCH("byte_extract:1,0,a; byte_test:1,=,a,1;", "\x05\x06");
+	MATCH("byte_extract:1,0,n; isdataat:n,relative;", "\x03" "abc");
+	NOMATCH("byte_extract:1,0,n; isdataat:n,relative;", "\x04" "abc");
+	MATCH("byte_extract:1,0,d; content:\"ab\"; depth:d;", "\x03" "ab");
+	NOMATCH("byte_extract:1,0,d; content:\"ab\"; depth:d;", "\x02" "ab");
+	MATCH("content:\"len=\"; byte_extract:2,0,n,relative,string,dec; content:\"Z\"; distance:n; within:1;",
+	      "len=03abcZ");
+	NOMATCH("content:\"len=\"; byte_extract:2,0,n,relative,string,dec; content:\"Z\"; distance:n; within:1;",
+		"len=02abcZ");
+	MATCH("byte_extract:1,0,n,multiplier 2; content:\"Q\"; distance:n; within:1;", "\x02" "abcdQ");
+	MATCH("byte_extract:1,0,n,align 4; content:\"Q\"; distance:n; within:1;", "\x01" "abcdQ");
+	MATCH("byte_extract:2,0,n,little; byte_jump:1,n; content:\"Q\"; distance:0; within:1;",
+	      "\x02\x00" "\x01" "aQ");
+	/* retried with the content before it */
+	MATCH("content:\"T\"; byte_extract:1,0,v,relative; byte_test:1,=,v,0,relative;", "TAB TCC");
+}
+
 static void test_dsize(void **state)
 {
 	MATCH("dsize:5;", "12345");
@@ -837,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_isdataat),
 		cmocka_unit_test(test_byte_test),
 		cmocka_unit_test(test_byte_jump),
+		cmocka_unit_test(test_byte_extract),
 		cmocka_unit_test(test_dsize),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_ports),

@@ -139,6 +139,12 @@ static void test_option_errors(void **state)
 		     "'byte_jump'", "jump");
 	expect_error("alert tcp any any -> any any (byte_jump:2,x; sid:1;)", -EINVAL, 1, "byte_jump",
 		     "'byte_jump'", "byte_extract");
+	expect_error("alert tcp any any -> any any (content:\"a\"; content:\"b\"; distance:nope; sid:1;)",
+		     -EINVAL, 1, "distance", "'distance'", "'nope'");
+	expect_error("alert tcp any any -> any any (byte_extract:1,0,v; byte_extract:1,1,v; sid:1;)",
+		     -EINVAL, 1, "byte_extract:1,1", "'byte_extract'", "twice");
+	expect_error("alert tcp any any -> any any (byte_extract:1,0,v,align 3; sid:1;)",
+		     -EINVAL, 1, "byte_extract", "'byte_extract'", "align");
 	expect_error("alert tcp any any -> any any (dsize:6<>2; sid:1;)", -EINVAL, 1, "dsize",
 		     "'dsize'", "range");
 	/* an empty value (found by fuzz-ids-rules: read past the end) */
