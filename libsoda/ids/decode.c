@@ -41,6 +41,7 @@ struct kn_frag {
 	uint16_t vlan[2];
 	uint8_t src[16], dst[16];
 	uint32_t id;
+	uint32_t bucket;
 	uint64_t first_ts;
 	bool have_first, have_last;
 	uint32_t total;        /* payload bytes, known with the last fragment */
@@ -137,8 +138,7 @@ int kn_decoder_new(kn_decoder **ret, const struct kn_decode_config *cfg)
 
 static void frag_free(kn_decoder *d, struct kn_frag *t)
 {
-	uint32_t h = (uint32_t)kn_hash(d->hash_key, &t->id, sizeof(t->id)) & d->fbucket_mask;
-	for (struct kn_frag **pp = &d->fbuckets[h]; *pp; pp = &(*pp)->hnext) {
+	for (struct kn_frag **pp = &d->fbuckets[t->bucket]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == t) {
 			*pp = t->hnext;
 			break;
@@ -305,7 +305,16 @@ static void frags_expire(kn_decoder *d)
 
 static struct kn_frag *frag_find(kn_decoder *d, const struct kn_packet *p, uint32_t id, uint8_t proto)
 {
-	uint32_t h = (uint32_t)kn_hash(d->hash_key, &id, sizeof(id)) & d->fbucket_mask;
+	/* Keyed over addresses and id: a sender choosing ids cannot pile
+	 * every datagram into one chain. */
+	struct {
+		uint8_t src[16], dst[16];
+		uint32_t id;
+	} hk;
+	memcpy(hk.src, p->src, 16);
+	memcpy(hk.dst, p->dst, 16);
+	hk.id = id;
+	uint32_t h = (uint32_t)kn_hash(d->hash_key, &hk, sizeof(hk)) & d->fbucket_mask;
 	size_t alen = p->family == 4 ? 4 : 16;
 	for (struct kn_frag *t = d->fbuckets[h]; t; t = t->hnext) {
 		if (t->id == id && t->family == p->family && (p->family == 6 || t->proto == proto) &&
@@ -327,6 +336,7 @@ static struct kn_frag *frag_find(kn_decoder *d, const struct kn_packet *p, uint3
 	memcpy(t->dst, p->dst, 16);
 	memcpy(t->vlan, p->vlan, sizeof(t->vlan));
 	t->first_ts = d->now;
+	t->bucket = h;
 	t->hnext = d->fbuckets[h];
 	d->fbuckets[h] = t;
 	t->prev = d->ftail;
