@@ -281,13 +281,41 @@ static void test_parse_errors(void **state)
 	expect_parse_error("soda-server 1\nname a\x80\n", 2, "non-ASCII");
 }
 
+/* The guest's profile: locked unless set, written only when open, read
+ * back; a bad or repeated value names its line. */
+static void test_guest_profile(void **state)
+{
+	static const char base[] = "soda-server 1\nname a\nimage b\nmemory 67108864\n";
+	soda_server_config *cfg = NULL, *back = NULL;
+	soda_error *err = NULL;
+	char *text, bad[160];
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	text = su_config_serialize(cfg);
+	assert_null(strstr(text, "guest-profile"));
+	free(text);
+	assert_int_equal(soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN, NULL), 0);
+	text = su_config_serialize(cfg);
+	assert_non_null(strstr(text, "\nguest-profile open\n"));
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	assert_int_equal(soda_server_config_get_guest_profile(back), SODA_GUEST_PROFILE_OPEN);
+	free(text);
+	soda_server_config_free(back);
+	soda_server_config_free(cfg);
+	snprintf(bad, sizeof(bad), "%sguest-profile wide-open\n", base);
+	expect_parse_error(bad, 5, "'wide-open' is neither 'locked' nor 'open'");
+	snprintf(bad, sizeof(bad), "%sguest-profile open\nguest-profile locked\n", base);
+	expect_parse_error(bad, 6, "given twice");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),        cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_kernel_args),  cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_nics),         cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_guest_profile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
