@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/limits.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -757,6 +759,72 @@ static int copy_bounded(int in, int out, uint64_t size)
 	return 0;
 }
 
+/* Copies the extended attributes of @in to @out (file capabilities, ACLs:
+ * the guest's, as cp -a copied them). Attributes the file system here
+ * cannot hold are left out. */
+static int copy_xattrs(unpacker *u, const char *name, int in, int out)
+{
+	char small[1024], *list = small, *value = NULL;
+	ssize_t len = flistxattr(in, small, sizeof(small));
+	int r = 0;
+
+	if (len < 0 && errno == ERANGE) {
+		len = flistxattr(in, NULL, 0);
+		list = len > 0 ? malloc((size_t)len) : NULL;
+		len = list ? flistxattr(in, list, (size_t)len) : -1;
+	}
+	if (len < 0) {
+		r = errno == ENOTSUP || errno == 0
+			    ? 0
+			    : entry_error(u, name, -errno, "cannot list its attributes: %s",
+					  strerror(errno));
+		goto out;
+	}
+	if (len > 0 && !(value = malloc(XATTR_SIZE_MAX))) {
+		r = su_errorf(u->error, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(list + off) + 1) {
+		ssize_t n = fgetxattr(in, list + off, value, XATTR_SIZE_MAX);
+
+		if (n < 0) {
+			r = entry_error(u, name, -errno, "cannot read its attribute %s: %s",
+					list + off, strerror(errno));
+			break;
+		}
+		if (fsetxattr(out, list + off, value, (size_t)n, 0) < 0 && errno != ENOTSUP &&
+		    !(errno == EPERM && !u->root)) {
+			r = entry_error(u, name, -errno, "cannot set its attribute %s: %s",
+					list + off, strerror(errno));
+			break;
+		}
+	}
+out:
+	if (list != small)
+		free(list);
+	free(value);
+	return r;
+}
+
+static int changed(tree *t);
+
+/* Out of tree_entry's frame, which recursion stacks 256 deep. */
+static __attribute__((noinline)) int copy_link(tree *t, int src, int dst, const char *name)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return errno == EINVAL ? changed(t)
+				       : entry_error(&t->u, t->path, -errno, "cannot read it: %s",
+						     strerror(errno));
+	target[n] = '\0';
+	if (symlinkat(target, dst, name) < 0)
+		return entry_error(&t->u, t->path, -errno, "cannot create the link: %s",
+				   strerror(errno));
+	return 0;
+}
+
 static int tree_entry(tree *t, int src, int dst, const char *name, unsigned int depth);
 
 static int tree_walk(tree *t, int src, int dst, unsigned int depth)
@@ -846,6 +914,8 @@ static int tree_entry(tree *t, int src, int dst, const char *name, unsigned int 
 		if (r == 0 && t->pass == 2)
 			r = set_owner_mode(u, t->path, dst, name, dsub, st.st_uid, st.st_gid,
 					   u->root ? st.st_mode : st.st_mode | 0700, false);
+		if (r == 0 && t->pass == 2)
+			r = copy_xattrs(u, t->path, sub, dsub);
 		close(sub);
 		if (dsub >= 0)
 			close(dsub);
@@ -902,19 +972,10 @@ static int tree_entry(tree *t, int src, int dst, const char *name, unsigned int 
 			r = -errno;
 		if (r < 0)
 			r = entry_error(u, t->path, r, "cannot copy it: %s", strerror(-r));
-		close(in);
 	} else if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(src, name, target, sizeof(target) - 1);
-
-		if (n < 0)
-			return errno == EINVAL ? changed(t)
-					       : entry_error(u, t->path, -errno, "cannot read it: %s",
-							     strerror(errno));
-		target[n] = '\0';
-		if (symlinkat(target, dst, name) < 0)
-			return entry_error(u, t->path, -errno, "cannot create the link: %s",
-					   strerror(errno));
+		r = copy_link(t, src, dst, name);
+		if (r < 0)
+			return r;
 	} else {
 		if (mknodat(dst, name, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0)
 			return entry_error(u, t->path, -errno, "cannot create the node: %s",
@@ -923,6 +984,11 @@ static int tree_entry(tree *t, int src, int dst, const char *name, unsigned int 
 	if (r == 0)
 		r = set_owner_mode(u, t->path, dst, name, out, st.st_uid, st.st_gid, st.st_mode,
 				   S_ISLNK(st.st_mode));
+	/* After the owner: a chown drops file capabilities. */
+	if (r == 0 && in >= 0)
+		r = copy_xattrs(u, t->path, in, out);
+	if (in >= 0)
+		close(in);
 	if (r == 0) {
 		struct timespec ts[2] = { st.st_atim, st.st_mtim };
 

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #define DEBUGFS "/usr/sbin/debugfs"
 
@@ -525,6 +526,16 @@ static void test_nodes_and_setuid(void **state)
 	free(p);
 	put(src, "bin/su", "setuid\n", 04755);
 	put(src, "bin/sg", "setgid\n", 02755);
+	put(src, "bin/ping", "caps\n", 0755);
+	at(src, "bin/ping", &p);
+	{
+		/* cap_net_raw+ep (vfs_cap_data revision 2), and a user attribute. */
+		uint32_t cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
+
+		assert_int_equal(setxattr(p, "security.capability", cap, sizeof(cap), 0), 0);
+		assert_int_equal(setxattr(p, "user.soda", "tenant", 6, 0), 0);
+	}
+	free(p);
 	tar = tar_of(a, src, NULL);
 	expect_built(a, "nodes-dir", SODA_IMAGE_SOURCE_DIRECTORY, src);
 	expect_built(a, "nodes-tar", SODA_IMAGE_SOURCE_TARBALL, tar);
@@ -538,6 +549,10 @@ static void test_nodes_and_setuid(void **state)
 		expect_in(a, img, "/bin/su", "Mode:  04755");
 		expect_in(a, img, "/bin/sg", "Mode:  02755");
 	}
+	/* Extended attributes of a directory's files (as cp -a kept them),
+	 * file capabilities too: set after the owner, which would drop them. */
+	expect_in(a, "nodes-dir", "/bin/ping", "user.soda (6) = \"tenant\"");
+	expect_in(a, "nodes-dir", "/bin/ping", "security.capability (20)");
 	free(src);
 	free(tar);
 }
