@@ -10,7 +10,10 @@ proto) with what each scenario must give.
 The scenarios: content split across TCP segments; a retransmission (not
 inspected twice); segments out of order; overlapping segments (the first
 data wins, so the bytes a later segment brings over seen ones change
-nothing); IPv4 and IPv6 fragments out of order (no fragment alone holds
+nothing); midstream pickup with and without --midstream; a forged RST
+with a bad checksum (it evades a flow:established rule without
+--validate-checksums, not with it); IPv4 and IPv6 fragments out of order
+(no fragment alone holds
 the content); 802.1Q and QinQ; IPv6 extension headers; UDP and ICMP;
 a pcapng capture; raw-IP (DLT_RAW) captures. Addresses only from
 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32 (documentation).
@@ -120,6 +123,28 @@ def scenarios():
          'content:"secret"; sid:1006;)'],
         [want(1006, 5, S4, 80, C4, CPORT, "TCP")])
 
+    # Midstream: no handshake in the capture. Not established by default
+    # (the flow:established rule stays quiet, the plain one fires); with
+    # --midstream it is.
+    mid = [t.data(0, b"GET /midstream-evil"), t.data(0, b"HTTP/1.0 200", to_server=False)]
+    mid_rules = ['alert tcp any any -> any 80 (msg:"est"; flow:established,to_server; '
+                 'content:"midstream-evil"; sid:1101;)',
+                 'alert tcp any any -> any 80 (msg:"any"; content:"midstream-evil"; sid:1102;)']
+    s["tcp_midstream"] = (mid, mid_rules, [to_client(1102, 1)])
+    s["tcp_midstream_on"] = (mid, mid_rules, [to_client(1101, 1), to_client(1102, 1)],
+                             ["--midstream"])
+    # A forged RST with a bad checksum between two requests. Without
+    # validation it closes the flow and the second request goes unseen by
+    # the flow:established rule (the evasion works); with
+    # --validate-checksums the RST is ignored and the rule fires.
+    rst = t.pkt(False, "R", 1)
+    rst[TCP].chksum = 0x1234
+    forged = t.handshake() + [t.data(0, b"GET /first\r\n"), rst, t.data(12, b"GET /evil-after-rst")]
+    f_rules = ['alert tcp any any -> any 80 (msg:"after rst"; flow:established; '
+               'content:"evil-after-rst"; sid:1103;)']
+    s["forged_rst"] = (forged, f_rules, [])
+    s["forged_rst_validated"] = (forged, f_rules, [to_client(1103, 6)], ["--validate-checksums"])
+
     # IPv4 fragments, last first: no fragment holds "fragmented-evil".
     udp = udp_bytes(C4, S4, 5353, 53, b"A" * 20 + b"fragmented-evil" + b"B" * 40)
     frags = [IP(src=C4, dst=S4, id=77, proto=17, flags=("MF" if off + 24 < len(udp) else 0),
@@ -205,14 +230,15 @@ def eve_alerts(path):
     return out
 
 
-def run(soda_ids, name, pkts, rules, expected, fmt, tmp):
+def run(soda_ids, name, pkts, rules, expected, fmt, tmp, args=()):
     cap = os.path.join(tmp, name + (".pcapng" if fmt == "pcapng" else ".pcap"))
     write_capture(cap, pkts, fmt)
     rfile = os.path.join(tmp, name + ".rules")
     with open(rfile, "w") as f:
         f.write("\n".join(rules) + "\n")
     eve = os.path.join(tmp, name + ".eve.json")
-    r = subprocess.run([soda_ids, "--rules", rfile, "--pcap", cap, "--eve", eve, "--stats"],
+    r = subprocess.run([soda_ids, "--rules", rfile, "--pcap", cap, "--eve", eve, "--stats"] +
+                       list(args),
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         return f"{name}: soda-ids exited {r.returncode}: {r.stderr.strip()}"
@@ -259,11 +285,11 @@ def main():
         all_s["udp_icmp_raw"] = all_s["udp_icmp"]
         all_s["tcp_out_of_order_raw"] = all_s["tcp_out_of_order"]
         n = 0
-        for name, (pkts, rules, expected) in all_s.items():
+        for name, (pkts, rules, expected, *args) in all_s.items():
             if only and name not in only:
                 continue
             fmt = "pcapng" if name in PCAPNG else "raw" if name in RAW else "pcap"
-            err = run(soda_ids, name, pkts, rules, expected, fmt, tmp)
+            err = run(soda_ids, name, pkts, rules, expected, fmt, tmp, *args)
             n += 1
             print(("FAIL " if err else "ok   ") + name + f" ({fmt})")
             if err:
