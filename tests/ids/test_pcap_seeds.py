@@ -26,7 +26,7 @@ def seed(frames, link, options):
 def main():
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "decode")
     os.makedirs(d, exist_ok=True)
-    for name, (pkts, _, _) in scenarios().items():
+    for name, (pkts, *_) in scenarios().items():
         eth = [bytes(p) for p in pkts]
         raw = [bytes(p[IP] if IP in p else p[IPv6]) for p in pkts]
         for opts in (0, 7):
