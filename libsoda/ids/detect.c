@@ -395,6 +395,7 @@ struct insp {
 	const struct kn_op *ops;
 	size_t n;
 	uint64_t vals[KN_MAX_BYTE_VARS];  /* byte_extract */
+	int64_t base;             /* absolute position of buf[0] (stream_off) */
 };
 
 /* A literal, or the value of the byte_extract variable ref (index + 1). */
@@ -482,7 +483,7 @@ static int64_t read_pos(const struct insp *x, const struct kn_bytes *b, int64_t 
 			size_t cursor)
 {
 	int64_t pos = arg(x, b->v_offset, b->offset) +
-		      (b->flags & KN_B_RELATIVE ? (int64_t)cursor : 0);
+		      (b->flags & KN_B_RELATIVE ? (int64_t)cursor : -x->base);
 
 	if (pos < 0 || pos > (int64_t)x->len)
 		return -1;
@@ -511,7 +512,9 @@ static int inspect_content(struct insp *x, size_t i, size_t cursor, size_t maxen
 		e0 = c->flags & KN_C_WITHIN ? s0 + arg(x, c->v_within, c->within) : (int64_t)x->len;
 	} else {
 		s0 = c->flags & KN_C_OFFSET ? arg(x, c->v_offset, c->offset) : 0;
-		e0 = c->flags & KN_C_DEPTH ? s0 + arg(x, c->v_depth, c->depth) : (int64_t)x->len;
+		e0 = c->flags & KN_C_DEPTH ? s0 + arg(x, c->v_depth, c->depth) - x->base
+					   : (int64_t)x->len;
+		s0 -= x->base;
 	}
 	if (s0 < 0)
 		s0 = 0;
@@ -597,7 +600,8 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 	case KN_OP_ISDATAAT: {
 		const struct kn_bytes *b = &op->u.b;
 		size_t at = (size_t)arg(x, b->v_offset, b->offset);
-		bool ok = b->flags & KN_B_RELATIVE ? cursor + at <= x->len : at < x->len;
+		bool ok = b->flags & KN_B_RELATIVE ? cursor + at <= x->len
+						    : (int64_t)at < (int64_t)x->len + x->base;
 
 		if (b->flags & KN_B_NEGATED)
 			ok = !ok;
@@ -651,7 +655,7 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 			jump += 4 - jump % 4;
 		jump += b->post_offset;
 		if (b->flags & KN_B_BEGIN)
-			;
+			jump -= x->base;
 		else if (b->flags & KN_B_END)
 			jump += (int64_t)x->len;
 		else
@@ -692,8 +696,12 @@ static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct 
 	struct insp x = { .budget = KN_INSPECT_BUDGET, .md = d->md, .mctx = d->rs->mctx,
 			  .ops = r->ops, .n = r->n_ops };
 	/* dsize makes a rule a packet rule, as in Suricata */
+	/* dsize makes a packet rule, as in Suricata; so does the lack of a
+	 * positive content or pcre here (nothing could tie a match to the
+	 * new bytes, so old data would alert again with every packet) */
 	bool stream = p->ip_proto == KN_IPPROTO_TCP && p->stream &&
-		      !(r->flow & KN_FLOW_NO_STREAM) && !(r->tests & KN_T_DSIZE);
+		      !(r->flow & KN_FLOW_NO_STREAM) && !(r->tests & KN_T_DSIZE) &&
+		      (r->has_content || (r->flow & KN_FLOW_ONLY_STREAM));
 
 	if ((r->flow & KN_FLOW_ONLY_STREAM) && !stream)
 		return false;
@@ -706,6 +714,7 @@ static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct 
 		x.len = p->stream_len;
 		x.stream = true;
 		x.new_off = p->stream_new_off;
+		x.base = p->stream_off > INT32_MAX ? INT32_MAX : (int64_t)p->stream_off;
 	} else {
 		x.buf = suri_payload(p, &x.len);
 	}

@@ -103,6 +103,11 @@ struct kn_packet {
 	const uint8_t *stream;
 	size_t stream_len;
 	size_t stream_new_off;
+	/* Added by the detection half: where stream[0] lies in this
+	 * direction's byte stream (0 = its first byte). Absolute positions
+	 * (offset, depth, startswith, isdataat, byte_* without relative)
+	 * count from the stream's start, as in Suricata; 0 when unknown. */
+	uint64_t stream_off;
 };
 
 #define KN_STREAM_WINDOW 4096

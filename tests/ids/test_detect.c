@@ -537,6 +537,21 @@ static void test_stream(void **state)
 	assert_true(pkt_match("content:\"/\";", &p, "tcp"));
 	p.stream_new_off = 11;
 	assert_true(pkt_match("content:\"/\";", &p, "tcp")); /* "HTTP/1.0" */
+	/* absolute positions count from the stream's start */
+	p.stream_new_off = 7;
+	assert_true(pkt_match("content:\"/admin\"; offset:4; depth:6;", &p, "tcp"));
+	p.stream_off = 100; /* the window starts 100 bytes into the stream */
+	assert_false(pkt_match("content:\"/admin\"; offset:4; depth:6;", &p, "tcp"));
+	assert_true(pkt_match("content:\"/admin\"; offset:104; depth:6;", &p, "tcp"));
+	assert_false(pkt_match("content:\"/admin\"; offset:105;", &p, "tcp"));
+	assert_true(pkt_match("content:\"HTTP\"; isdataat:118;", &p, "tcp"));
+	assert_false(pkt_match("content:\"HTTP\"; isdataat:119;", &p, "tcp"));
+	assert_true(pkt_match("content:\"/admin\"; byte_test:1,=,0x2f,104;", &p, "tcp"));
+	assert_false(pkt_match("content:\"/admin\"; byte_test:1,=,0x2f,4;", &p, "tcp"));
+	p.stream_off = 0;
+	/* no positive content: the packet, not the stream (old data would alert again) */
+	assert_true(pkt_match("content:!\"GET\";", &p, "tcp"));
+	assert_false(pkt_match("flow:only_stream; content:!\"GET\";", &p, "tcp"));
 	/* nothing new (a retransmission): no stream match */
 	p.stream_new_off = p.stream_len;
 	assert_false(pkt_match("content:\"HTTP\";", &p, "tcp"));
