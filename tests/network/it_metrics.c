@@ -115,9 +115,14 @@ static void test_prometheus(void **state)
 	assert_true(rule >= 1);
 
 	snprintf(path, sizeof(path), "%s/metrics.txt", ne->env.state_dir);
-	assert_int_equal(th_sh("%s --state-dir %s --netns %s stats --prometheus > %s",
-			       SODA_TEST_SODACTL, ne->env.state_dir, ne->env.netns, path),
-			 0);
+	if (th_sh("%s --state-dir %s --netns %s stats --prometheus > %s 2> %s.err",
+		  SODA_TEST_SODACTL, ne->env.state_dir, ne->env.netns, path, path) != 0) {
+		char errp[300], *msg;
+
+		snprintf(errp, sizeof(errp), "%s.err", path);
+		msg = th_read_file(errp);
+		fail_msg("sodactl stats --prometheus failed: %s", msg ? msg : "(no message)");
+	}
 	snprintf(expect, sizeof(expect),
 		 "'soda_firewall_dropped_packets_total{network=lan,server=a,reason=broadcast_limit}"
 		 "==%llu' "

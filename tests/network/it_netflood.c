@@ -94,7 +94,7 @@ typedef struct flood_result {
  */
 static flood_result flood(port *from, const char *from_ip, port *to, double seconds)
 {
-	uint8_t arp[64] = { 0 }, ns[128] = { 0 };
+	uint8_t arp[128] = { 0 }, ns[128] = { 0 }; /* frame_*() clear 128 bytes */
 	size_t arp_len, ns_len;
 	char ll[64];
 	flood_result res = { 0 };
