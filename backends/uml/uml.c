@@ -336,11 +336,12 @@ static int uml_recover(void *priv, unsigned int flags, soda_error **error)
 	if (r == 0 && dir && list_dir_names(dir, &names) == 0) {
 		for (size_t i = 0; names && names[i]; i++) {
 			su_status st;
-			bool live = read_status(u, names[i], &st, NULL) == 0 &&
-				    su_state_is_live(st.state) && monitor_alive(&st);
+			bool live = false;
 
-			if (read_status(u, names[i], &st, NULL) == 0)
+			if (read_status(u, names[i], &st, NULL) == 0) {
+				live = su_state_is_live(st.state) && monitor_alive(&st);
 				su_status_done(&st);
+			}
 			if (!live)
 				cleanup_run(u, names[i]);
 		}
@@ -357,11 +358,12 @@ static int uml_recover(void *priv, unsigned int flags, soda_error **error)
 		if (cgdir && list_dir_names(cgdir, &names) == 0) {
 			for (size_t i = 0; names && names[i]; i++) {
 				su_status st;
-				bool live = read_status(u, names[i], &st, NULL) == 0 &&
-					    su_state_is_live(st.state) && monitor_alive(&st);
+				bool live = false;
 
-				if (read_status(u, names[i], &st, NULL) == 0)
+				if (read_status(u, names[i], &st, NULL) == 0) {
+					live = su_state_is_live(st.state) && monitor_alive(&st);
 					su_status_done(&st);
+				}
 				if (!live)
 					cleanup_run(u, names[i]);
 			}
