@@ -243,12 +243,20 @@ func TestIntegrationPolicyIsEnforced(t *testing.T) {
 	bg := context.Background()
 	must(t, a.Stop(bg, 10*time.Second))
 	must(t, b.Stop(bg, 10*time.Second))
-	ctx.Process()
-	running := false
-	for _, e := range events {
-		running = running || (e.Kind == EventState && e.State == StateRunning && e.Server == "gob")
+	// The events come through the context's fd, maybe later than the calls
+	// that caused them returned: wait for them (bounded).
+	gotRunning := func() bool {
+		for _, e := range events {
+			if e.Kind == EventState && e.State == StateRunning && e.Server == "gob" {
+				return true
+			}
+		}
+		return false
 	}
-	if !running {
+	for end := time.Now().Add(10 * time.Second); !gotRunning() && time.Now().Before(end); {
+		ctx.Wait(bg, 200*time.Millisecond)
+	}
+	if !gotRunning() {
 		t.Fatalf("events %v", events)
 	}
 }

@@ -170,10 +170,16 @@ def test_policy_is_enforced_between_two_guests(env):
             a.thaw()
         # The with blocks stopped and undefined both servers.
         assert ctx.servers() == []
-        ctx.process()
-        assert any(e.kind == EventKind.STATE and e.state == State.RUNNING and e.server == "pyb"
-                   for e in events)
-        assert any(e.kind == EventKind.UNDEFINED and e.server == "pya" for e in events)
+        # The events come through the context's fd, maybe later than the
+        # calls that caused them returned: wait for them (bounded).
+        def seen():
+            return (any(e.kind == EventKind.STATE and e.state == State.RUNNING and e.server == "pyb"
+                        for e in events)
+                    and any(e.kind == EventKind.UNDEFINED and e.server == "pya" for e in events))
+        deadline = time.monotonic() + 10
+        while not seen() and time.monotonic() < deadline:
+            ctx.wait(0.2)
+        assert seen(), [str(e) for e in events]
     assert ctx.networks() == []
 
 
