@@ -52,11 +52,34 @@ static void assert_line(const char *all, const char *prefix, const char *needle)
 #define FIFO_MARK(x) "printf 'SODA-BB-%s\\n' " x " > /dev/blackbox"
 #define IS_FIFO "[ -p /dev/blackbox ]"
 
+/* In @all between @from and @to: removal records of @path described one
+ * by one, plus the changes counted in "N more changes" records. */
+static long removals_in(const char *from, const char *to, const char *path, long *ret_counted)
+{
+	char said[96], more[96];
+	long described = 0, counted = 0;
+
+	snprintf(said, sizeof(said), "guest lifecycle: endpoint %s: removed; ", path);
+	snprintf(more, sizeof(more), "guest lifecycle: endpoint %s: ", path);
+	for (const char *p = from; p && p < to;) {
+		const char *end = strchr(p, '\n');
+
+		if (strncmp(p, said, strlen(said)) == 0)
+			described++;
+		else if (strncmp(p, more, strlen(more)) == 0 && strstr(p, " more changes in a second"))
+			counted += atol(p + strlen(more));
+		p = end ? end + 1 : NULL;
+	}
+	*ret_counted = counted;
+	return described;
+}
+
 static void test_fifo(void **state)
 {
 	th_env *env = *state;
 	soda_server *srv;
-	char *dir, *all;
+	char *dir, *all, *out = NULL;
+	long removals, described, counted;
 	uint32_t status;
 
 	th_require_root();
@@ -70,6 +93,21 @@ static void test_fifo(void **state)
 	act_and_wait(srv, "rm /dev/blackbox", IS_FIFO);
 	assert_int_equal(th_exec(srv, FIFO_MARK("F1"), NULL), 0);
 	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' OLDWRITER >&7", NULL), 0);
+	/* An intruder in a loop: every removal is put right and accounted
+	 * for, described one by one up to ten a second, counted past that. */
+	assert_int_equal(th_exec(srv,
+				 "n=0; while [ $n -lt 60 ]; do i=0; until [ -p /dev/blackbox ]; do "
+				 "sleep 0.01; i=$((i+1)); [ $i -gt 500 ] && break 2; done; "
+				 "rm /dev/blackbox && n=$((n+1)); done; echo \"n=$n\"",
+				 &out),
+			 0);
+	assert_non_null(strstr(out, "n="));
+	removals = atol(strstr(out, "n=") + 2);
+	free(out);
+	act_and_wait(srv, "true", IS_FIFO);
+	assert_int_equal(th_exec(srv, FIFO_MARK("F7"), NULL), 0);
+	/* A new second: what follows is described again. */
+	assert_int_equal(th_exec(srv, "sleep 1.2", NULL), 0);
 	/* Replaced by a regular file (a rename: at once, no moment without). */
 	act_and_wait(srv, "echo fake > /dev/bbfake && mv /dev/bbfake /dev/blackbox", IS_FIFO);
 	assert_int_equal(th_exec(srv, FIFO_MARK("F2"), NULL), 0);
@@ -94,7 +132,7 @@ static void test_fifo(void **state)
 
 	all = bb_read_all(dir, &status);
 	assert_int_not_equal(status, SODA_BLACKBOX_DAMAGED);
-	for (int i = 0; i <= 6; i++) {
+	for (int i = 0; i <= 7; i++) {
 		char mark[32];
 
 		snprintf(mark, sizeof(mark), "guest text: SODA-BB-F%d", i);
@@ -121,6 +159,14 @@ static void test_fifo(void **state)
 									   "tenant's view");
 	assert_line(all, "guest lifecycle: endpoint /dev/blackbox: mode or owner changed (mode 600",
 		    "set back to mode 622");
+	/* To the end: the count of the loop's last second comes when the
+	 * second is over, maybe after F7. No other removal comes later. */
+	described = removals_in(strstr(all, "SODA-BB-OLDWRITER"), all + strlen(all),
+				"/dev/blackbox", &counted);
+	print_message("removals in a loop: %ld, described %ld, counted %ld\n", removals, described,
+		      counted);
+	assert_int_equal(removals, 60);
+	assert_int_equal(described + counted, removals);
 	/* In order: each event before the line written after it. */
 	assert_true(strstr(all, ": removed;") < strstr(all, "SODA-BB-F1"));
 	assert_true(strstr(all, "replaced by a regular file") < strstr(all, "SODA-BB-F2"));

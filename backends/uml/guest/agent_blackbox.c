@@ -51,6 +51,10 @@
 #define WHO_WAIT_MS 200
 /* ...and takes one whose own time is at most this much before it noticed. */
 #define WHO_MAX_AGE_MS 2000
+/* An intruder in a loop (rm, mount, rm...) gets this many endpoint records
+ * a second per endpoint; past that the agent still repairs, and says how
+ * many more there were once the second is over. */
+#define EP_EVENTS_PER_S 10
 /* What an impostor in an endpoint's place holds, sealed at most. */
 #define SALVAGE_MAX (64 * 1024)
 
@@ -74,6 +78,9 @@ struct endpoint {
 	ino_t ino;
 	bool known;
 	char reported[1000]; /* the trouble last reported and not put right */
+	uint64_t window;     /* the second (CLOCK_MONOTONIC) events are counted in */
+	unsigned events;     /* events of that second */
+	unsigned unsaid;     /* past EP_EVENTS_PER_S: repaired, counted, not described */
 };
 
 struct retired {
@@ -1194,18 +1201,26 @@ static int ep_open(int kind)
 	return kind == EP_FIFO ? open_fifo() : kind == EP_SYSLOG ? open_syslog() : open_ring_socket();
 }
 
-/* What the agent made at the endpoint's path, to know it again. */
+/* What the agent made at the endpoint's path, to know it again. An
+ * endpoint the agent had at its start stays known: if the node is gone
+ * again already (an intruder in a loop), the next check makes it again. */
 static void ep_note(bb_agent *bb, int kind)
 {
 	struct endpoint *ep = &bb->ep[kind];
 	struct stat st;
 
-	ep->known = *ep_fd(bb, kind) >= 0 && lstat(ep->path, &st) == 0;
-	if (ep->known) {
-		ep->mode = st.st_mode;
-		ep->dev = st.st_dev;
-		ep->ino = st.st_ino;
+	if (*ep_fd(bb, kind) < 0)
+		return;
+	if (lstat(ep->path, &st) < 0) {
+		ep->dev = 0;
+		ep->ino = 0;
+		return;
 	}
+	if (!ep->known)
+		ep->mode = st.st_mode;
+	ep->known = true;
+	ep->dev = st.st_dev;
+	ep->ino = st.st_ino;
 }
 
 static const char *type_name(mode_t mode)
@@ -1442,6 +1457,29 @@ static size_t salvage(bb_agent *bb, const char *path, const struct stat *st, cha
 	return (size_t)n;
 }
 
+/* Starts a new second of @ep's events if the last is over, first saying
+ * how many of the last went undescribed. */
+static void ep_say_unsaid(bb_agent *bb, struct endpoint *ep)
+{
+	uint64_t second = bb->now_mono / 1000000u;
+	char what[160];
+	int n;
+
+	if (second == ep->window)
+		return;
+	if (ep->unsaid) {
+		n = snprintf(what, sizeof(what),
+			     "endpoint %s: %u more changes in a second, each put right, not "
+			     "described one by one",
+			     ep->path, ep->unsaid);
+		sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what, (size_t)n, bb->now_rt,
+			      bb->now_mono);
+	}
+	ep->window = second;
+	ep->events = 0;
+	ep->unsaid = 0;
+}
+
 /* Checks one endpoint in the agent's /dev and in the userland's view;
  * puts back what is not the agent's, and seals an event for it. */
 static void ep_check(bb_agent *bb, int kind)
@@ -1495,7 +1533,8 @@ static void ep_check(bb_agent *bb, int kind)
 			snprintf(fixed, sizeof(fixed), "set back to mode %o",
 				 (unsigned)(ep->mode & 07777));
 	}
-	if (ep->known && bb->userland > 0) {
+	/* (Gone again already: the next check makes it again first.) */
+	if (ep->known && ep->ino && bb->userland > 0) {
 		char upath[96];
 
 		snprintf(upath, sizeof(upath), "/proc/%d/root%s", (int)bb->userland, ep->path);
@@ -1527,12 +1566,30 @@ static void ep_check(bb_agent *bb, int kind)
 		return;
 	}
 	snprintf(ep->reported, sizeof(ep->reported), "%s", what);
+	ep_say_unsaid(bb, ep);
+	if (++ep->events > EP_EVENTS_PER_S) {
+		ep->unsaid++;
+		if (rest)
+			declare_loss(bb, 0, rest, BB_LOSS_IMPOSTOR, NULL);
+		if (found) {
+			size_t done = seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
+
+			if (done < found)
+				sbw_append_at(bb->w, SBX_R_TEXT, 0, kept + done, found - done,
+					      bb->now_rt, bb->now_mono);
+		}
+		free(kept);
+		return;
+	}
 	who_did_it(bb, who_kind, who, sizeof(who), since_ms);
 	off = (size_t)snprintf(what, sizeof(what), "endpoint %s: %s; %s; %s", ep->path, seen, who,
 			       fixed);
 	/* The blackbox only: the console is the landlord's to read. */
 	sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what,
 		      off < sizeof(what) ? off : sizeof(what) - 1, bb->now_rt, bb->now_mono);
+	/* Put right: the same again later is news. */
+	if (!strstr(fixed, "could not"))
+		ep->reported[0] = '\0';
 	if (found) {
 		size_t done = seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
 
@@ -1547,8 +1604,10 @@ static void ep_check(bb_agent *bb, int kind)
 
 static void ep_check_all(bb_agent *bb)
 {
-	for (int i = 0; i < EP_COUNT; i++)
+	for (int i = 0; i < EP_COUNT; i++) {
 		ep_check(bb, i);
+		ep_say_unsaid(bb, &bb->ep[i]);
+	}
 	/* What audit said so far belongs to this pass (the userland's own
 	 * mounts at its start, too). */
 	for (int i = 0; i < WHO_KINDS; i++)
@@ -1678,8 +1737,15 @@ void bb_end(bb_agent *bb)
 			ring_take(bb, &bb->rings[r], false);
 	if (bb->syslog >= 0)
 		on_syslog(bb, bb->syslog);
+	for (int i = 0; i < RETIRED_MAX; i++)
+		if (bb->retired[i].fd >= 0)
+			on_retired(bb, bb->retired[i].fd);
 	if (bb->audit >= 0)
 		on_audit(bb);
+	for (int i = 0; i < EP_COUNT; i++) {
+		bb->ep[i].window = 0; /* said now, if anything is left unsaid */
+		ep_say_unsaid(bb, &bb->ep[i]);
+	}
 	sbw_end(bb->w, 0);
 	flush_frames(bb);
 	sbw_free(bb->w);
