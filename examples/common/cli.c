@@ -88,8 +88,12 @@ static void print_option(FILE *out, const struct cli_option *o)
 	else
 		snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
 			 o->arg ? o->arg : "");
-	fprintf(out, "  %-28s %s%s\n", left, o->help ? o->help : "",
-		(o->flags & CLI_OPT_REPEAT) ? " (repeatable)" : "");
+	if (strlen(left) > 28)
+		fprintf(out, "  %s\n  %-28s %s%s\n", left, "", o->help ? o->help : "",
+			(o->flags & CLI_OPT_REPEAT) ? " (repeatable)" : "");
+	else
+		fprintf(out, "  %-28s %s%s\n", left, o->help ? o->help : "",
+			(o->flags & CLI_OPT_REPEAT) ? " (repeatable)" : "");
 }
 
 static void tool_help(const struct cli_tool *t, FILE *out)
