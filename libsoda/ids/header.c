@@ -226,8 +226,10 @@ static int parse_var(struct hp *h, void *list, bool neg)
 	if (!k)
 		return fail(h, "'$' without a variable name%s", "");
 	value = kn_vars_get(h->vars, name);
-	if (!value)
-		return fail(h, "undefined variable $%s", name);
+	if (!value) {
+		fail(h, "undefined variable $%s", name);
+		return -ENOENT;
+	}
 	if (h->depth >= KN_VAR_DEPTH)
 		return fail(h, "variables nest too deep (a loop?) at $%s", name);
 	it = push_item(list, h->port);

@@ -1339,6 +1339,24 @@ static bool next_field(struct pstate *s, size_t *i, size_t *start, size_t *end)
 	return *end > *start;
 }
 
+/* An address or port that did not parse. An undefined variable is a
+ * configuration this rule was not written for: with
+ * KN_LOAD_SKIP_UNSUPPORTED the rule is skipped (as Suricata drops it),
+ * otherwise an error. */
+static int header_error(struct pstate *s, int rc, size_t at, const char *what, const char *msg)
+{
+	if (rc == -ENOMEM)
+		return oom(s);
+	if (rc == -ENOENT && (s->ctx->flags & KN_LOAD_SKIP_UNSUPPORTED)) {
+		if (!s->unsupported[0]) {
+			snprintf(s->unsupported, sizeof(s->unsupported), "%.40s (%s)", msg, what);
+			s->unsup_at = at;
+		}
+		return 0;
+	}
+	return perr(s, at, "%s: %s", what, msg);
+}
+
 static int parse_header(struct pstate *s, size_t *i)
 {
 	static const char *const what[] = { "action", "protocol", "source address",
@@ -1393,11 +1411,11 @@ static int parse_header(struct pstate *s, size_t *i)
 	else if (!strcasecmp(buf, "tcp-stream"))
 		r->flow |= KN_FLOW_ONLY_STREAM;
 	rc = kn_addr_parse(&r->src, FIELD(2), s->ctx->vars, msg, sizeof(msg));
-	if (rc < 0)
-		return rc == -ENOMEM ? oom(s) : perr(s, st[2], "source address: %s", msg);
+	if (rc < 0 && (rc = header_error(s, rc, st[2], "source address", msg)) < 0)
+		return rc;
 	rc = kn_port_parse(&r->sport, FIELD(3), s->ctx->vars, msg, sizeof(msg));
-	if (rc < 0)
-		return rc == -ENOMEM ? oom(s) : perr(s, st[3], "source port: %s", msg);
+	if (rc < 0 && (rc = header_error(s, rc, st[3], "source port", msg)) < 0)
+		return rc;
 	FIELD(4);
 	if (!strcmp(buf, "->"))
 		r->bidir = false;
@@ -1406,11 +1424,11 @@ static int parse_header(struct pstate *s, size_t *i)
 	else
 		return perr(s, st[4], "direction must be '->' or '<>', not '%s'", buf);
 	rc = kn_addr_parse(&r->dst, FIELD(5), s->ctx->vars, msg, sizeof(msg));
-	if (rc < 0)
-		return rc == -ENOMEM ? oom(s) : perr(s, st[5], "destination address: %s", msg);
+	if (rc < 0 && (rc = header_error(s, rc, st[5], "destination address", msg)) < 0)
+		return rc;
 	rc = kn_port_parse(&r->dport, FIELD(6), s->ctx->vars, msg, sizeof(msg));
-	if (rc < 0)
-		return rc == -ENOMEM ? oom(s) : perr(s, st[6], "destination port: %s", msg);
+	if (rc < 0 && (rc = header_error(s, rc, st[6], "destination port", msg)) < 0)
+		return rc;
 #undef FIELD
 	return 0;
 }
@@ -1490,7 +1508,7 @@ static int parse_options(struct pstate *s, size_t i)
 					break;
 			if (k == SU_ARRAY_SIZE(keywords)) {
 				if (!s->unsupported[0]) {
-					snprintf(s->unsupported, sizeof(s->unsupported), "'%.60s'", kw);
+					snprintf(s->unsupported, sizeof(s->unsupported), "keyword '%.50s'", kw);
 					s->unsup_at = ks;
 				}
 				free(val);
@@ -1590,7 +1608,7 @@ int kn_rule_parse(struct kn_rule **ret, const struct kn_parse_ctx *ctx, const ch
 
 			rc = su_errorf_at(error, -EOPNOTSUPP, ctx->source, at.line, at.col,
 					  "%s:%" PRIu32 ":%" PRIu32 ": sid %" PRIu32
-					  ": unsupported keyword %s", ctx->source, at.line, at.col,
+					  ": unsupported %s", ctx->source, at.line, at.col,
 					  s.r->sid, s.unsupported);
 			kn_rule_free(s.r);
 			return rc;
@@ -1599,7 +1617,7 @@ int kn_rule_parse(struct kn_rule **ret, const struct kn_parse_ctx *ctx, const ch
 			char msg[256];
 
 			snprintf(msg, sizeof(msg), "%s:%" PRIu32 ": sid %" PRIu32
-				 " skipped: unsupported keyword %s", ctx->source, s.r->line,
+				 " skipped: unsupported %s", ctx->source, s.r->line,
 				 s.r->sid, s.unsupported);
 			ctx->warn(ctx->userdata, msg);
 		}

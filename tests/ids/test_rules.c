@@ -215,6 +215,19 @@ static void test_unsupported(void **state)
 	assert_non_null(strstr(w.last, "sid 6"));
 	assert_non_null(strstr(w.last, "dce"));
 	kn_ruleset_free(rs);
+	/* an undefined variable: an error, or a skipped rule */
+	expect_error("alert tcp any any -> $SIP_SERVERS $SIP_PORTS (sid:11;)", -EINVAL, 1, "$SIP_SERVERS",
+		     "undefined variable", "SIP_SERVERS");
+	w.n = 0;
+	assert_int_equal(kn_ruleset_load_text(&rs, "bad.rules",
+					      "alert tcp any any -> any $SIP_PORTS (sid:11;)\n"
+					      "alert tcp any any -> any any (sid:12;)\n", 84, NULL,
+					      KN_LOAD_SKIP_UNSUPPORTED, on_warn, &w, NULL), 0);
+	assert_int_equal(kn_ruleset_count(rs), 1);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.last, "sid 11"));
+	assert_non_null(strstr(w.last, "$SIP_PORTS"));
+	kn_ruleset_free(rs);
 	/* a real error is still an error when skipping */
 	assert_true(kn_ruleset_load_text(&rs, "bad.rules", "alert tcp any any -> any any (depth:1; sid:1;)",
 					 47, NULL, KN_LOAD_SKIP_UNSUPPORTED, on_warn, &w, NULL) < 0);
