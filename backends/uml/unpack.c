@@ -587,9 +587,16 @@ static struct archive *new_reader(void)
 
 	if (!a)
 		return NULL;
-	/* Tar formats only (ustar, pax, GNU, with their sparse files), under
-	 * any compression: no other archive format's parser is exposed. */
-	archive_read_support_filter_all(a);
+	/* Tar formats only (ustar, pax, GNU, with their sparse files): no other
+	 * archive format's parser is exposed. Compressions libarchive decodes
+	 * in process only: filter_all would also run external programs
+	 * (lrzip, lzop, grzip...) as root on the tenant's bytes. */
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_bzip2(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_lzma(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_lz4(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	return a;

@@ -17,7 +17,7 @@ extern "C" {
 /* Image sources. */
 #define SODA_IMAGE_SOURCE_BUSYBOX 1   /* the built-in minimal busybox-static root; source NULL */
 #define SODA_IMAGE_SOURCE_DIRECTORY 2 /* a directory holding a root file system */
-#define SODA_IMAGE_SOURCE_TARBALL 3   /* a tar archive (any compression tar detects) of one */
+#define SODA_IMAGE_SOURCE_TARBALL 3   /* a tar archive of one: plain, gzip, bzip2, xz, lzma, zstd, lz4 */
 #define SODA_IMAGE_SOURCE_EXT4 4      /* an existing ext2/3/4 image file, copied in */
 
 #define SODA_IMAGE_SIZE_MIN (8ULL * 1024 * 1024)
