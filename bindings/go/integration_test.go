@@ -185,6 +185,21 @@ func TestIntegrationPolicyIsEnforced(t *testing.T) {
 	if itPing(t, b, itAIP, 1) {
 		t.Fatal("the denied ping passed")
 	}
+	// Events come from rescans of the state (Process, Wait, and the waits
+	// inside calls); a state that lasts is seen by the next one: both
+	// servers run, so both have said so by now.
+	ctx.Process()
+	for _, name := range []string{"goa", "gob"} {
+		var last State
+		for _, e := range events {
+			if e.Server == name && e.Kind == EventState {
+				last = e.State
+			}
+		}
+		if last != StateRunning {
+			t.Fatalf("%s: events %v", name, events)
+		}
+	}
 	c, err := lan.Counters()
 	must(t, err)
 	if len(c.Rules) != 1 || c.Rules[0].Packets < 2 || c.Server("gob", NetDropPolicyOut).Packets < 1 || c.Server("goa", NetAccepted).Packets < 1 {
@@ -243,20 +258,14 @@ func TestIntegrationPolicyIsEnforced(t *testing.T) {
 	bg := context.Background()
 	must(t, a.Stop(bg, 10*time.Second))
 	must(t, b.Stop(bg, 10*time.Second))
-	// The events come through the context's fd, maybe later than the calls
-	// that caused them returned: wait for them (bounded).
-	gotRunning := func() bool {
-		for _, e := range events {
-			if e.Kind == EventState && e.State == StateRunning && e.Server == "gob" {
-				return true
-			}
-		}
-		return false
+	// A rescan after the undefine reports it, whatever came before.
+	must(t, a.Undefine())
+	ctx.Process()
+	undefined := false
+	for _, e := range events {
+		undefined = undefined || (e.Kind == EventUndefined && e.Server == "goa")
 	}
-	for end := time.Now().Add(10 * time.Second); !gotRunning() && time.Now().Before(end); {
-		ctx.Wait(bg, 200*time.Millisecond)
-	}
-	if !gotRunning() {
+	if !undefined {
 		t.Fatalf("events %v", events)
 	}
 }
