@@ -550,6 +550,10 @@ static int decode_ip6(kn_decoder *d, struct kn_packet *p, const uint8_t *b, size
 				off += 8;
 				continue;
 			}
+			/* A fragment inside a reassembled datagram would recurse
+			 * as deep as a sender prepared datagrams: refused. */
+			if (p->reassembled)
+				goto bad;
 			/* The unfragmentable headers are not kept: the datagram
 			 * is rebuilt as the fixed header straight followed by
 			 * what the fragments carried. */

@@ -376,6 +376,32 @@ static void test_ipv6_fragments(void **state)
 	kn_decoder_free(d);
 }
 
+/* A reassembled IPv6 datagram whose payload is another fragment: refused
+ * (each level would recurse into the decoder again). */
+static void test_ipv6_fragment_in_fragment(void **state)
+{
+	kn_decoder *d = new_decoder(false);
+	static struct seen s;
+	uint8_t inner[16] = { 17, 0, 0, 8, 0, 0, 0, 2, 'i', 'n', 'n', 'e', 'r', '!', '!', '!' };
+	uint8_t rest[64], f[128];
+	for (int i = 0; i < 2; i++) {
+		uint8_t *fh = rest;
+		fh[0] = 44; /* what the datagram carries: a fragment header */
+		fh[1] = 0;
+		tb_put16(fh + 2, (uint16_t)(i * 8 | (i == 0 ? 1 : 0)));
+		tb_put32(fh + 4, 1);
+		memcpy(fh + 8, inner + i * 8, 8);
+		size_t len = tb_ip6(f, A6, B6, 44, rest, 16);
+		assert_int_equal(kn_decode(d, KN_LINK_RAW, 0, (uint64_t)i + 1, f, len, on_packet, &s), 0);
+	}
+	struct kn_decode_stats st;
+	kn_decoder_stats(d, &st);
+	assert_int_equal(st.frag_reassembled, 1);
+	assert_int_equal(st.frag_fragments, 2); /* the inner one not taken */
+	assert_int_equal(st.decode_errors, 1);
+	kn_decoder_free(d);
+}
+
 /* Fragment memory stays under its cap; old datagrams make room; a datagram
  * older than the timeout is given up. */
 static void test_fragment_bounds(void **state)
@@ -456,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4_fragments_out_of_order),
 		cmocka_unit_test(test_ipv4_fragment_overlap_first_wins),
 		cmocka_unit_test(test_ipv6_fragments),
+		cmocka_unit_test(test_ipv6_fragment_in_fragment),
 		cmocka_unit_test(test_fragment_bounds),
 		cmocka_unit_test(test_checksums),
 	};
