@@ -437,6 +437,9 @@ type StoreOptions struct {
 	Label            string
 	ChainV1          bool // new segments hashed with BLAKE2b (readable by libsoda 0.1)
 	Parallel         bool // hash the chain on a helper thread
+	// DropOldest: at the quota, delete whole oldest segments (with a
+	// notice the verifier checks) instead of refusing new data.
+	DropOldest bool
 }
 
 // Store is a blackbox's host store opened for writing; it is an
@@ -473,6 +476,9 @@ func OpenStore(dir string, tenantKey *Key, opts *StoreOptions) (*Store, error) {
 	}
 	if opts.Parallel {
 		flags |= C.SODA_BLACKBOX_STORE_PARALLEL
+	}
+	if opts.DropOldest {
+		flags |= C.SODA_BLACKBOX_STORE_DROP_OLDEST
 	}
 	d, fd := cstring(dir)
 	defer fd()

@@ -292,3 +292,35 @@ func TestWriterOutputErrors(t *testing.T) {
 	_ = io.Discard
 	w.Close()
 }
+
+// A writer floods a store past its quota: by default the store keeps the
+// old records and refuses the new (counted); with DropOldest it deletes
+// the oldest segments and stays verifiable.
+func TestQuotaPolicies(t *testing.T) {
+	key, _ := GenerateKey(KeyTenant)
+	pub, _ := key.Public()
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 3750) // 60000 bytes
+	for _, drop := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "s")
+		st, err := OpenStore(dir, pub, &StoreOptions{QuotaBytes: 1 << 20, DropOldest: drop})
+		must(t, err)
+		w, err := NewWriter(pub, st, nil)
+		must(t, err)
+		for i := 0; i < 60; i++ {
+			must(t, w.Append(RecordText, 0, chunk, 0, 0))
+		}
+		must(t, w.End(0))
+		w.Close()
+		dropped, _ := st.Counter(StoreDroppedFrames)
+		size, _ := st.Counter(StoreStoreBytes)
+		must(t, st.Close())
+		rep, err := Verify(dir, nil)
+		must(t, err)
+		if size > 1<<20 || rep.Status == StatusDamaged {
+			t.Fatalf("drop %v: %d bytes, %v", drop, size, rep.Findings)
+		}
+		if drop && dropped != 0 || !drop && (dropped == 0 || rep.Status != StatusIncomplete) {
+			t.Fatalf("drop %v: %d frames dropped, %s", drop, dropped, rep.Status)
+		}
+	}
+}

@@ -31,6 +31,7 @@ PathLike = Union[str, bytes, "os.PathLike[str]"]
 _KEY_NO_CLOBBER = 1 << 0
 _STORE_CHAIN_V1 = 1 << 0
 _STORE_PARALLEL = 1 << 1
+_STORE_DROP_OLDEST = 1 << 2
 _FEED_EOF = 1 << 0
 _VERIFY_PARALLEL = 1 << 0
 _RECORD_F_CONTINUED = 0x01
@@ -264,7 +265,7 @@ class Store:
                  checkpoint_ms: int = 0, group_bytes: int = 0, segment_bytes: int = 0,
                  quota_bytes: int = 0, retention_bytes: int = 0, retention_seconds: int = 0,
                  label: Optional[str] = None, chain_v1: bool = False,
-                 parallel: bool = False) -> None:
+                 parallel: bool = False, drop_oldest: bool = False) -> None:
         opts = ffi.new("soda_blackbox_store_options *")
         check_rc(lib.soda_blackbox_store_options_init(opts, 1), "options")
         opts.durability = int(durability)
@@ -277,7 +278,10 @@ class Store:
         opts.retention_seconds = retention_seconds
         keep = ffi.new("char[]", to_c(label)) if label is not None else ffi.NULL
         opts.label = keep
-        flags = (_STORE_CHAIN_V1 if chain_v1 else 0) | (_STORE_PARALLEL if parallel else 0)
+        # drop_oldest: at the quota, delete whole oldest segments (with a
+        # notice the verifier checks) instead of refusing new data.
+        flags = (_STORE_CHAIN_V1 if chain_v1 else 0) | (_STORE_PARALLEL if parallel else 0) | \
+            (_STORE_DROP_OLDEST if drop_oldest else 0)
         p = ffi.new("soda_blackbox_store **")
         call(lib.soda_blackbox_store_open, p, to_c(directory),
              tenant_key._p if tenant_key is not None else ffi.NULL, opts, flags)

@@ -200,3 +200,25 @@ def test_writer_output_errors_come_back(key):
         with pytest.raises(SodaError):
             w.append(RecordType.HEARTBEAT, "")
     assert len(frames) >= 2
+
+
+@pytest.mark.parametrize("drop_oldest", [False, True])
+def test_quota_policies(tmp_path, key, drop_oldest):
+    """A writer floods a store past its quota: by default the store keeps
+    the old records and refuses the new (counted); with drop_oldest it
+    deletes the oldest segments and stays verifiable."""
+    quota = 1 << 20
+    chunk = os.urandom(60000)
+    with Store(tmp_path / "s", key.public(), quota_bytes=quota, drop_oldest=drop_oldest) as store:
+        with Writer(key.public(), store) as w:
+            for _ in range(60):  # 3.6 MB
+                w.append(RecordType.TEXT, chunk)
+        dropped = store.counter(StoreCounter.DROPPED_FRAMES)
+        size = store.counter(StoreCounter.STORE_BYTES)
+    assert size <= quota
+    report = verify(tmp_path / "s")
+    assert report.status != Status.DAMAGED, [str(f) for f in report.findings]
+    if drop_oldest:
+        assert dropped == 0
+    else:
+        assert dropped > 0 and report.status == Status.INCOMPLETE
