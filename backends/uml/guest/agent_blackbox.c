@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The guest side of the blackbox (agent_blackbox.h): the line, the
+ * sources, the rings. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -6,13 +8,10 @@
 #include <linux/audit.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
-#include <linux/mount.h>
 #include <linux/netlink.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -24,115 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../../libsoda/blackbox/writer.h"
-#include "agent_blackbox.h"
-#include "bbring.h"
-
-#define BB_LINE "/dev/ttyS1"
-#define BB_FIFO "/dev/blackbox"
-#define BB_SYSLOG "/dev/log"
-#define LINE_MAX_BYTES 4096 /* longer lines go in parts */
-#define FIFO_BUF_BYTES (256 * 1024)
-#define FIFO_PIPE_BYTES (1024 * 1024)
-/* Frames of one pass of the event loop go to the line in one write: every
- * write is a system call of the guest kernel, which costs. */
-#define OUT_BUF_BYTES (512 * 1024)
-/* /dev/blackbox.ring: producers at once, the agent's copy of each one's
- * ring, and how many copies it takes of one ring per pass (the others
- * wait meanwhile). */
-#define RING_MAX 8
-#define RING_BUF_BYTES (256 * 1024)
-#define RING_ROUNDS 4
-/* Endpoints the agent put back keep serving whoever still holds them:
- * this many old descriptors per endpoint kind at most. */
-#define RETIRED_MAX 4
-/* The audit record that says who touched an endpoint may come after the
- * agent noticed: it waits this long for it... */
-#define WHO_WAIT_MS 200
-/* ...and takes one whose own time is at most this much before it noticed. */
-#define WHO_MAX_AGE_MS 2000
-/* An intruder in a loop (rm, mount, rm...) gets this many endpoint records
- * a second per endpoint; past that the agent still repairs, and says how
- * many more there were once the second is over. */
-#define EP_EVENTS_PER_S 10
-/* What an impostor in an endpoint's place holds, sealed at most. */
-#define SALVAGE_MAX (64 * 1024)
-
-/* Who touched: the last SYSCALL record of the endpoints' rules, and of the
- * mounts' rule. */
-enum { WHO_ENDPOINT, WHO_MOUNT, WHO_KINDS };
-
-struct who {
-	char text[256]; /* " pid=... uid=... comm=... exe=... syscall=... key=..." */
-	uint64_t ms;	/* the record's own time, ms since the epoch */
-	bool used;	/* a check pass has seen it already */
-};
-
-/* The agent's named endpoints in the guest's /dev. */
-enum { EP_FIFO, EP_SYSLOG, EP_RING, EP_COUNT };
-
-struct endpoint {
-	const char *path;
-	mode_t mode; /* type and permissions as the agent made it */
-	dev_t dev;
-	ino_t ino;
-	bool known;
-	char reported[1000]; /* the trouble last reported and not put right */
-	uint64_t window;     /* the second (CLOCK_MONOTONIC) events are counted in */
-	unsigned events;     /* events of that second */
-	unsigned unsaid;     /* past EP_EVENTS_PER_S: repaired, counted, not described */
-};
-
-struct retired {
-	int fd; /* -1: free */
-	int kind;
-};
-
-struct ring_conn {
-	int fd; /* the producer's connection; -1: a free slot */
-	struct bbring_hdr *hdr;
-	uint8_t *data;
-	uint64_t tail; /* ours: the header's copy is the producer's to spoil */
-	char *buf;     /* taken, not yet sealed (the start of a line) */
-	size_t len;
-	bool eof;
-};
-
-struct bb_agent {
-	sbw_writer *w;
-	int line;      /* the blackbox line to the host */
-	int kmsg;      /* kernel log */
-	int syslog;    /* /dev/log */
-	int fifo;      /* /dev/blackbox */
-	int audit;     /* the audit netlink socket (exec events) */
-	int cn;        /* or the proc connector, where there is no audit */
-	uint32_t audit_pid;     /* pid of the last execve audited... */
-	uint64_t audit_serial;  /* ...in the event with this serial */
-	int con_real;  /* the real console */
-	int con_master; /* the userland's console, a pty */
-	int ring_listen; /* /dev/blackbox.ring */
-	struct ring_conn rings[RING_MAX];
-	struct endpoint ep[EP_COUNT];
-	struct retired retired[RETIRED_MAX];
-	int inotify;	   /* /dev, where the endpoints are */
-	int mountinfo;	   /* the userland's mount table: POLLPRI on a change */
-	int own_ns;	   /* the agent's mount namespace */
-	pid_t userland;	   /* the userland's first process, 0 if none */
-	struct who who[WHO_KINDS];
-	uint64_t kmsg_seq; /* the kernel log's next sequence number, 0 unknown */
-	char slave[64];
-	char fifo_buf[FIFO_BUF_BYTES];
-	size_t fifo_len;
-	char *out;        /* frames not yet on the line */
-	size_t out_len;
-	uint64_t out_frames; /* frames in out */
-	/* The clocks, read once per pass of the event loop (every reading is
-	 * a system call of the guest), for the writer and the agent alike. */
-	uint64_t now_rt, now_mono;
-	bool clock_fresh; /* read after the last poll */
-};
-
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "agent_blackbox_int.h"
 
 static uint64_t now_usec(int realtime)
 {
@@ -142,7 +33,7 @@ static uint64_t now_usec(int realtime)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void read_clocks(bb_agent *bb)
+void bb_read_clocks(bb_agent *bb)
 {
 	bb->now_rt = now_usec(1);
 	bb->now_mono = now_usec(0);
@@ -179,7 +70,7 @@ static int write_all(int fd, const char *p, size_t len)
 /* Sends the gathered frames. What the line refuses is lost: the writer is
  * told, so that its next record opens a new epoch (the reader's chain is
  * broken) behind a LOSS record that says how much went missing. */
-static void flush_frames(bb_agent *bb)
+void bb_flush_frames(bb_agent *bb)
 {
 	size_t len = bb->out_len;
 	uint64_t frames = bb->out_frames;
@@ -202,8 +93,8 @@ static void *reserve_frame(size_t len, void *userdata)
 	if (len > OUT_BUF_BYTES)
 		return NULL;
 	if (bb->out_len + len > OUT_BUF_BYTES) {
-		flush_frames(bb);
-		read_clocks(bb); /* the line may have made us wait */
+		bb_flush_frames(bb);
+		bb_read_clocks(bb); /* the line may have made us wait */
 	}
 	return bb->out + bb->out_len;
 }
@@ -220,11 +111,11 @@ static int write_frame(const void *frame, size_t len, void *userdata)
 	/* Built in the writer's own buffer (START, EPOCH): copied after what
 	 * is gathered. */
 	if (len > OUT_BUF_BYTES) {
-		flush_frames(bb);
+		bb_flush_frames(bb);
 		return write_all(bb->line, frame, len);
 	}
 	if (bb->out_len + len > OUT_BUF_BYTES)
-		flush_frames(bb);
+		bb_flush_frames(bb);
 	memcpy(bb->out + bb->out_len, frame, len);
 	bb->out_len += len;
 	bb->out_frames++;
@@ -294,7 +185,7 @@ static int open_unix_socket(int type, const char *path)
 	return fd;
 }
 
-static int open_syslog(void)
+int bb_open_syslog(void)
 {
 	int fd = open_unix_socket(SOCK_DGRAM, BB_SYSLOG), size = 1 << 20;
 
@@ -305,7 +196,7 @@ static int open_syslog(void)
 	return fd;
 }
 
-static int open_fifo(void)
+int bb_open_fifo(void)
 {
 	int fd;
 
@@ -417,7 +308,7 @@ static void add_field(struct audit_rule_data *rule, uint32_t field, uint32_t op,
 /* Who touches the endpoints: the calls that remove, rename or replace
  * them (not the opens of every writer), and every mount, by anyone but
  * the agent. Their SYSCALL records carry key="soda-endpoint" or
- * key="soda-mount" (on_audit remembers the last one). */
+ * key="soda-mount" (bb_on_audit remembers the last one). */
 static void add_watch_rules(int fd)
 {
 	static const char *const paths[] = { BB_FIFO, BB_SYSLOG, BBRING_PATH };
@@ -512,9 +403,6 @@ fail:
 	return -1;
 }
 
-static void declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,
-			 const char *what);
-
 /* Copies ' NAME=VALUE' from an audit record's @text to @out, if there. */
 static size_t audit_field(const char *text, const char *name, char *out, size_t max)
 {
@@ -594,7 +482,7 @@ static size_t audit_argv(const char *text, char *out, size_t max)
 	return len;
 }
 
-static void on_audit(bb_agent *bb)
+void bb_on_audit(bb_agent *bb)
 {
 	char buf[8960] __attribute__((aligned(8)));
 
@@ -608,7 +496,7 @@ static void on_audit(bb_agent *bb)
 		const char *pid;
 
 		if (n < 0 && errno == ENOBUFS) {
-			declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "audit");
+			bb_declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "audit");
 			continue;
 		}
 		if (n <= 0)
@@ -673,9 +561,6 @@ static int open_console(bb_agent *bb)
 	return 0;
 }
 
-static int open_ring_socket(void);
-static void ep_note(bb_agent *bb, int kind);
-
 bb_agent *bb_start(const char *hex_pk, const char *label)
 {
 	sbw_options opts = { .origin = SBX_ORIGIN_GUEST,
@@ -697,11 +582,6 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	bb->ring_listen = bb->inotify = bb->mountinfo = bb->own_ns = -1;
 	for (int i = 0; i < RING_MAX; i++)
 		bb->rings[i].fd = -1;
-	for (int i = 0; i < RETIRED_MAX; i++)
-		bb->retired[i].fd = -1;
-	bb->ep[EP_FIFO].path = BB_FIFO;
-	bb->ep[EP_SYSLOG].path = BB_SYSLOG;
-	bb->ep[EP_RING].path = BBRING_PATH;
 	bb->out = malloc(OUT_BUF_BYTES);
 	bb->audit = -1;
 	bb->line = bb->out ? open_line() : -1;
@@ -712,7 +592,7 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 		return NULL;
 	}
 	opts.clock_userdata = bb;
-	read_clocks(bb);
+	bb_read_clocks(bb);
 	r = sbw_new(&bb->w, pk, &opts, write_frame, bb);
 	if (r < 0) {
 		say("blackbox: cannot start the writer: %s", strerror(-r));
@@ -723,24 +603,10 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	}
 	sbw_start(bb->w);
 	bb->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	bb->syslog = open_syslog();
-	bb->fifo = open_fifo();
-	bb->ring_listen = open_ring_socket();
-	for (int i = 0; i < EP_COUNT; i++)
-		ep_note(bb, i);
-	bb->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (bb->inotify >= 0 &&
-	    inotify_add_watch(bb->inotify, "/dev",
-			      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
-				      IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
-		close(bb->inotify);
-		bb->inotify = -1;
-	}
-	/* PID 1 shares its root and working directory with the kernel's
-	 * threads, and setns() into a mount namespace wants them its own. */
-	if (unshare(CLONE_FS) < 0)
-		say("blackbox: unshare(CLONE_FS): %s", strerror(errno));
-	bb->own_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	bb->syslog = bb_open_syslog();
+	bb->fifo = bb_open_fifo();
+	bb->ring_listen = bb_open_ring_socket();
+	ep_start(bb);
 	bb->audit = open_audit();
 	if (bb->audit < 0)
 		bb->cn = open_proc_connector();
@@ -761,10 +627,10 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 					       : "off",
 				 bb->slave[0] ? "on" : "off");
 
-		read_clocks(bb); /* opening the audit may have taken a while */
+		bb_read_clocks(bb); /* opening the audit may have taken a while */
 		sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n);
 	}
-	flush_frames(bb);
+	bb_flush_frames(bb);
 	return bb;
 }
 
@@ -808,7 +674,7 @@ int bb_timeout_ms(bb_agent *bb)
 		return -1;
 	/* Fresh unless bb_handle() has just read them. */
 	if (!bb->clock_fresh)
-		read_clocks(bb);
+		bb_read_clocks(bb);
 	bb->clock_fresh = false;
 	/* A ring's producer tells us only when we said we sleep; if it
 	 * published meanwhile, no sleep. */
@@ -823,7 +689,7 @@ int bb_timeout_ms(bb_agent *bb)
 			return 0;
 	}
 	sbw_tick(bb->w, &next);
-	flush_frames(bb); /* a heartbeat, if one was due */
+	bb_flush_frames(bb); /* a heartbeat, if one was due */
 	now = bb->now_mono;
 	if (!next || next <= now)
 		return 1000;
@@ -853,7 +719,7 @@ static void on_kmsg(bb_agent *bb)
 			continue;
 		if (sscanf(buf, "%u,%llu", &pri, &seq) == 2) {
 			if (bb->kmsg_seq && seq > bb->kmsg_seq)
-				declare_loss(bb, seq - bb->kmsg_seq, 0, BB_LOSS_KERNEL_LOG, NULL);
+				bb_declare_loss(bb, seq - bb->kmsg_seq, 0, BB_LOSS_KERNEL_LOG, NULL);
 			bb->kmsg_seq = seq + 1;
 		}
 		n -= semi + 1 - buf;
@@ -863,7 +729,7 @@ static void on_kmsg(bb_agent *bb)
 	}
 }
 
-static void on_syslog(bb_agent *bb, int fd)
+void bb_on_syslog(bb_agent *bb, int fd)
 {
 	char buf[8192];
 
@@ -876,7 +742,7 @@ static void on_syslog(bb_agent *bb, int fd)
 		if (n <= 0)
 			return;
 		if ((size_t)n > sizeof(buf) - 1) {
-			declare_loss(bb, 0, (uint64_t)n - (sizeof(buf) - 1), BB_LOSS_SYSLOG_CUT, NULL);
+			bb_declare_loss(bb, 0, (uint64_t)n - (sizeof(buf) - 1), BB_LOSS_SYSLOG_CUT, NULL);
 			n = sizeof(buf) - 1;
 		}
 		buf[n] = '\0';
@@ -900,7 +766,7 @@ static void on_syslog(bb_agent *bb, int fd)
  * CPU about twice what one of 64 KiB does. A line longer than
  * LINE_MAX_BYTES goes in parts of its own. Returns the bytes sealed; the
  * rest is the start of a line. */
-static size_t seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt, uint64_t mono)
+size_t bb_seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt, uint64_t mono)
 {
 	size_t off = 0;
 
@@ -931,7 +797,7 @@ static size_t seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt,
 
 /* Returns 0 when the FIFO has no writer left (only an old one the agent
  * no longer holds open for writing can). */
-static int on_fifo(bb_agent *bb, int fd)
+int bb_on_fifo(bb_agent *bb, int fd)
 {
 	for (bool first = true;; first = false) {
 		ssize_t n = read(fd, bb->fifo_buf + bb->fifo_len, sizeof(bb->fifo_buf) - bb->fifo_len);
@@ -943,14 +809,14 @@ static int on_fifo(bb_agent *bb, int fd)
 		/* A busy writer keeps the pipe full: past the pass's first read,
 		 * the time has moved on. */
 		if (!first)
-			read_clocks(bb);
+			bb_read_clocks(bb);
 		/* A read that did not fill the buffer emptied the pipe: no need
 		 * to ask again (each read is a system call of the guest). */
 		drained = (size_t)n < sizeof(bb->fifo_buf) - bb->fifo_len;
 		bb->fifo_len += (size_t)n;
 		/* The lines of one read arrived together; what is left of a line
 		 * moves down once per read. */
-		off = seal_lines(bb, bb->fifo_buf, bb->fifo_len, bb->now_rt, bb->now_mono);
+		off = bb_seal_lines(bb, bb->fifo_buf, bb->fifo_len, bb->now_rt, bb->now_mono);
 		memmove(bb->fifo_buf, bb->fifo_buf + off, bb->fifo_len - off);
 		bb->fifo_len -= off;
 		if (drained)
@@ -960,7 +826,7 @@ static int on_fifo(bb_agent *bb, int fd)
 
 /* /dev/blackbox.ring (bbring.h): a producer connects, the agent hands it a
  * ring of its own. */
-static int open_ring_socket(void)
+int bb_open_ring_socket(void)
 {
 	int fd = open_unix_socket(SOCK_STREAM, BBRING_PATH);
 
@@ -981,7 +847,7 @@ static void ring_close(bb_agent *bb, struct ring_conn *rc, const char *why)
 		sbw_append_at(bb->w, SBX_R_LIFECYCLE, 0, what, (size_t)n, bb->now_rt, bb->now_mono);
 		/* What it published before the lie is not sealed. */
 		if (rc->len)
-			declare_loss(bb, 0, rc->len, BB_LOSS_RING_BROKEN, NULL);
+			bb_declare_loss(bb, 0, rc->len, BB_LOSS_RING_BROKEN, NULL);
 	}
 	munmap(rc->hdr, BBRING_DATA_OFFSET + BBRING_SIZE);
 	close(rc->fd);
@@ -1001,10 +867,10 @@ static void refuse_producer(bb_agent *bb, int fd, const char *why)
 	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 	snprintf(what, sizeof(what), "%s: producer pid %d uid %u refused: %s", BBRING_PATH,
 		 (int)cred.pid, (unsigned)cred.uid, why);
-	declare_loss(bb, 0, 0, BB_LOSS_RING_REFUSED, what);
+	bb_declare_loss(bb, 0, 0, BB_LOSS_RING_REFUSED, what);
 }
 
-static void on_ring_connect(bb_agent *bb)
+void bb_on_ring_connect(bb_agent *bb)
 {
 	for (;;) {
 		int fd = accept4(bb->ring_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), mfd;
@@ -1073,13 +939,13 @@ static void ring_take(bb_agent *bb, struct ring_conn *rc, bool eof)
 		if (n == 0)
 			break;
 		if (round)
-			read_clocks(bb);
+			bb_read_clocks(bb);
 		__atomic_store_n(&rc->hdr->tail, rc->tail, __ATOMIC_RELEASE);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (__atomic_exchange_n(&rc->hdr->writer_waiting, 0, __ATOMIC_ACQ_REL))
 			send(rc->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		rc->len += (size_t)n;
-		off = seal_lines(bb, rc->buf, rc->len, bb->now_rt, bb->now_mono);
+		off = bb_seal_lines(bb, rc->buf, rc->len, bb->now_rt, bb->now_mono);
 		memmove(rc->buf, rc->buf + off, rc->len - off);
 		rc->len -= off;
 	}
@@ -1114,7 +980,7 @@ static void on_proc_event(bb_agent *bb)
 		struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 
 		if (n < 0 && errno == ENOBUFS) {
-			declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "proc connector");
+			bb_declare_loss(bb, 0, 0, BB_LOSS_EVENTS, "proc connector");
 			continue;
 		}
 		if (n <= 0)
@@ -1182,7 +1048,7 @@ static void relay(bb_agent *bb, int from, int to, unsigned type)
 
 /* A LOSS record (reason BB_LOSS_*), after a lifecycle record of @what if
  * given (who was refused, which socket overflowed). */
-static void declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,
+void bb_declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,
 			 const char *what)
 {
 	if (what)
@@ -1191,514 +1057,44 @@ static void declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_
 	sbw_declare_loss(bb->w, records, bytes, reason, bb->now_rt, bb->now_mono);
 }
 
-static int *ep_fd(bb_agent *bb, int kind)
-{
-	return kind == EP_FIFO ? &bb->fifo : kind == EP_SYSLOG ? &bb->syslog : &bb->ring_listen;
-}
-
-static int ep_open(int kind)
-{
-	return kind == EP_FIFO ? open_fifo() : kind == EP_SYSLOG ? open_syslog() : open_ring_socket();
-}
-
-/* What the agent made at the endpoint's path, to know it again. An
- * endpoint the agent had at its start stays known: if the node is gone
- * again already (an intruder in a loop), the next check makes it again. */
-static void ep_note(bb_agent *bb, int kind)
-{
-	struct endpoint *ep = &bb->ep[kind];
-	struct stat st;
-
-	if (*ep_fd(bb, kind) < 0)
-		return;
-	if (lstat(ep->path, &st) < 0) {
-		ep->dev = 0;
-		ep->ino = 0;
-		return;
-	}
-	if (!ep->known)
-		ep->mode = st.st_mode;
-	ep->known = true;
-	ep->dev = st.st_dev;
-	ep->ino = st.st_ino;
-}
-
-static const char *type_name(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG:
-		return "a regular file";
-	case S_IFIFO:
-		return "another FIFO";
-	case S_IFSOCK:
-		return "another socket";
-	case S_IFDIR:
-		return "a directory";
-	case S_IFLNK:
-		return "a symbolic link";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	}
-	return "something else";
-}
-
-static bool ep_same(const struct endpoint *ep, const struct stat *st)
-{
-	return st->st_dev == ep->dev && st->st_ino == ep->ino;
-}
-
-/* An old endpoint's descriptor: writers that opened (or connected to) it
- * before it went keep writing into it, so the agent keeps reading it. A
- * FIFO is kept for reading only, so that it ends with its last writer; a
- * socket until more are retired than there is room for. */
-static void retire(bb_agent *bb, int kind, int fd)
-{
-	struct retired *slot = NULL;
-
-	if (fd < 0)
-		return;
-	if (kind == EP_RING) {
-		int now = bb->ring_listen;
-
-		bb->ring_listen = fd;
-		on_ring_connect(bb); /* who waits in its backlog gets a ring */
-		bb->ring_listen = now;
-		close(fd);
-		return;
-	}
-	if (kind == EP_FIFO) {
-		char self[40];
-		int ro;
-
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		ro = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-		on_fifo(bb, fd);
-		close(fd);
-		fd = ro;
-		if (fd < 0)
-			return;
-	}
-	for (int i = 0; i < RETIRED_MAX && !slot; i++)
-		if (bb->retired[i].fd < 0)
-			slot = &bb->retired[i];
-	if (!slot) {
-		slot = &bb->retired[0];
-		if (slot->kind == EP_FIFO)
-			on_fifo(bb, slot->fd);
-		else
-			on_syslog(bb, slot->fd);
-		close(slot->fd);
-	}
-	slot->fd = fd;
-	slot->kind = kind;
-}
-
-static bool on_retired(bb_agent *bb, int fd)
-{
-	for (int i = 0; i < RETIRED_MAX; i++) {
-		struct retired *r = &bb->retired[i];
-
-		if (r->fd != fd)
-			continue;
-		if (r->kind == EP_SYSLOG) {
-			on_syslog(bb, fd);
-		} else if (on_fifo(bb, fd) == 0) {
-			close(fd);
-			r->fd = -1;
-		}
-		return true;
-	}
-	return false;
-}
-
-/* The mount that hides @path in the userland's view: "TYPE on MOUNTPOINT"
- * of the last mount whose mount point is @path or a directory above it. */
-static void hiding_mount(bb_agent *bb, const char *path, char *out, size_t len)
-{
-	char file[48], *text = NULL;
-	size_t size = 0, best = 0;
-	FILE *f;
-	char *line = NULL;
-
-	snprintf(out, len, "a mount");
-	snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)bb->userland);
-	f = fopen(file, "re");
-	if (!f)
-		return;
-	while (getline(&line, &size, f) > 0) {
-		char mnt[256], type[64], src[128];
-		const char *dash = strstr(line, " - ");
-		size_t n;
-
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
-		    sscanf(dash + 3, "%63s %127s", type, src) != 2)
-			continue;
-		n = strlen(mnt);
-		if (n < best || strncmp(path, mnt, n) != 0 ||
-		    (path[n] != '/' && path[n] != '\0' && strcmp(mnt, "/") != 0))
-			continue;
-		best = n;
-		free(text);
-		text = NULL;
-		if (asprintf(&text, "a mount of %s (%s) on %s", type, src, mnt) < 0)
-			text = NULL;
-	}
-	free(line);
-	fclose(f);
-	if (text)
-		snprintf(out, len, "%s", text);
-	free(text);
-}
-
-/* Puts the agent's endpoint over whatever the userland sees at its path:
- * a clone of the agent's node, attached in the userland's mount
- * namespace. Returns 0 or -errno. */
-static int put_back_in_userland(bb_agent *bb, const struct endpoint *ep)
-{
-	char nsfile[48];
-	int tree, ns, r = 0;
-	struct stat st;
-
-	if (bb->own_ns < 0)
-		return -ENOTSUP;
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, ep->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (tree < 0)
-		return -errno;
-	snprintf(nsfile, sizeof(nsfile), "/proc/%d/ns/mnt", (int)bb->userland);
-	ns = open(nsfile, O_RDONLY | O_CLOEXEC);
-	if (ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
-		r = -errno;
-		goto out;
-	}
-	/* In the userland's namespace now: a place to mount on. */
-	mkdir("/dev", 0755);
-	if (lstat(ep->path, &st) == 0 && S_ISLNK(st.st_mode))
-		unlink(ep->path);
-	if (lstat(ep->path, &st) < 0) {
-		int fd = open(ep->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-		if (fd >= 0)
-			close(fd);
-	} else if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-	}
-	if (r == 0 && syscall(SYS_move_mount, tree, "", AT_FDCWD, ep->path,
-			      MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		r = -errno;
-	if (setns(bb->own_ns, CLONE_NEWNS) < 0) {
-		say("blackbox: cannot return to the agent's mount namespace: %s", strerror(errno));
-		if (r == 0)
-			r = -EIO;
-	}
-out:
-	if (ns >= 0)
-		close(ns);
-	close(tree);
-	return r;
-}
-
-/* Who did it, as far as audit says: the last record of @kind that no
- * earlier check pass saw and that is at most WHO_MAX_AGE_MS older than
- * @since_ms (when the agent noticed). kauditd sends when it will: the
- * agent waits a little for it. */
-static void who_did_it(bb_agent *bb, int kind, char *out, size_t len, uint64_t since_ms)
-{
-	const struct who *w = &bb->who[kind];
-
-#define WHO_FRESH (w->text[0] && !w->used && w->ms + WHO_MAX_AGE_MS >= since_ms)
-	for (int waited = 0; bb->audit >= 0 && waited < WHO_WAIT_MS && !WHO_FRESH; waited += 20) {
-		struct pollfd p = { bb->audit, POLLIN, 0 };
-
-		if (poll(&p, 1, 20) > 0)
-			on_audit(bb);
-	}
-	if (bb->audit < 0)
-		snprintf(out, len, "by: unknown (no audit in this guest)");
-	else if (WHO_FRESH)
-		snprintf(out, len, "by (audit):%s", w->text);
-	else
-		snprintf(out, len, "by: unknown (no audit record of it)");
-#undef WHO_FRESH
-}
-
-/* What writers put into an impostor (a regular file or a FIFO in the
- * endpoint's place) before the agent put the endpoint back: up to
- * SALVAGE_MAX bytes, sealed as text after the event; the rest of a larger
- * file is declared lost. Returns the bytes in *@ret (malloc'd) or 0. */
-static size_t salvage(bb_agent *bb, const char *path, const struct stat *st, char **ret,
-		      uint64_t *ret_rest)
-{
-	int fd;
-	struct stat now;
-	char *buf;
-	ssize_t n;
-
-	*ret = NULL;
-	*ret_rest = 0;
-	if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
-		return 0;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	buf = malloc(SALVAGE_MAX);
-	if (!buf || fstat(fd, &now) < 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev ||
-	    (n = read(fd, buf, SALVAGE_MAX)) <= 0) {
-		free(buf);
-		close(fd);
-		return 0;
-	}
-	if (S_ISREG(now.st_mode) && now.st_size > n)
-		*ret_rest = (uint64_t)now.st_size - (uint64_t)n;
-	close(fd);
-	(void)bb;
-	*ret = buf;
-	return (size_t)n;
-}
-
-/* Starts a new second of @ep's events if the last is over, first saying
- * how many of the last went undescribed. */
-static void ep_say_unsaid(bb_agent *bb, struct endpoint *ep)
-{
-	uint64_t second = bb->now_mono / 1000000u;
-	char what[160];
-	int n;
-
-	if (second == ep->window)
-		return;
-	if (ep->unsaid) {
-		n = snprintf(what, sizeof(what),
-			     "endpoint %s: %u more changes in a second, each put right, not "
-			     "described one by one",
-			     ep->path, ep->unsaid);
-		sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what, (size_t)n, bb->now_rt,
-			      bb->now_mono);
-	}
-	ep->window = second;
-	ep->events = 0;
-	ep->unsaid = 0;
-}
-
-/* Checks one endpoint in the agent's /dev and in the userland's view;
- * puts back what is not the agent's, and seals an event for it. */
-static void ep_check(bb_agent *bb, int kind)
-{
-	struct endpoint *ep = &bb->ep[kind];
-	char seen[400] = "", fixed[200] = "", who[300], what[1000];
-	uint64_t since_ms = bb->now_rt / 1000;
-	int who_kind = WHO_ENDPOINT;
-	struct stat st;
-	size_t off = 0, found = 0;
-	uint64_t rest = 0;
-	char *kept = NULL;
-
-	if (!ep->known)
-		return;
-	if (lstat(ep->path, &st) < 0 || !ep_same(ep, &st)) {
-		int old = *ep_fd(bb, kind), fd;
-		bool gone = lstat(ep->path, &st) < 0;
-
-		snprintf(seen, sizeof(seen), "%s",
-			 gone ? "removed" : "replaced by ");
-		if (!gone) {
-			strncat(seen, type_name(st.st_mode), sizeof(seen) - strlen(seen) - 1);
-			found = salvage(bb, ep->path, &st, &kept, &rest);
-			if (found)
-				snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
-					 " holding %zu bytes (sealed as text after this record)",
-					 found);
-			if (unlink(ep->path) < 0 && errno == EISDIR) {
-				char aside[64];
-
-				snprintf(aside, sizeof(aside), "%s.displaced", ep->path);
-				rename(ep->path, aside);
-			}
-		}
-		fd = ep_open(kind);
-		if (fd < 0) {
-			snprintf(fixed, sizeof(fixed), "could not make it again: %s", strerror(errno));
-		} else {
-			*ep_fd(bb, kind) = fd;
-			ep_note(bb, kind);
-			retire(bb, kind, old);
-			snprintf(fixed, sizeof(fixed), "made again");
-		}
-	} else if ((st.st_mode & 07777) != (ep->mode & 07777) || st.st_uid != 0 || st.st_gid != 0) {
-		snprintf(seen, sizeof(seen), "mode or owner changed (mode %o, uid %u)",
-			 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
-		if (chown(ep->path, 0, 0) < 0 || chmod(ep->path, ep->mode & 07777) < 0)
-			snprintf(fixed, sizeof(fixed), "could not set it back: %s", strerror(errno));
-		else
-			snprintf(fixed, sizeof(fixed), "set back to mode %o",
-				 (unsigned)(ep->mode & 07777));
-	}
-	/* (Gone again already: the next check makes it again first.) */
-	if (ep->known && ep->ino && bb->userland > 0) {
-		char upath[96];
-
-		snprintf(upath, sizeof(upath), "/proc/%d/root%s", (int)bb->userland, ep->path);
-		if (lstat(upath, &st) < 0 || !ep_same(ep, &st)) {
-			char mount[200];
-			int r;
-
-			hiding_mount(bb, ep->path, mount, sizeof(mount));
-			if (!seen[0])
-				who_kind = WHO_MOUNT;
-			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
-				 "%shidden from the tenant by %s", seen[0] ? "; " : "", mount);
-			r = put_back_in_userland(bb, ep);
-			snprintf(fixed + strlen(fixed), sizeof(fixed) - strlen(fixed), "%s%s%s",
-				 fixed[0] ? "; " : "",
-				 r < 0 ? "could not put it back in the tenant's view: "
-				       : "put back in the tenant's view",
-				 r < 0 ? strerror(-r) : "");
-		}
-	}
-	if (!seen[0]) {
-		ep->reported[0] = '\0';
-		return;
-	}
-	/* The same trouble again, not put right: once is enough. */
-	snprintf(what, sizeof(what), "%s; %s", seen, fixed);
-	if (strcmp(what, ep->reported) == 0) {
-		free(kept);
-		return;
-	}
-	snprintf(ep->reported, sizeof(ep->reported), "%s", what);
-	ep_say_unsaid(bb, ep);
-	if (++ep->events > EP_EVENTS_PER_S) {
-		ep->unsaid++;
-		if (rest)
-			declare_loss(bb, 0, rest, BB_LOSS_IMPOSTOR, NULL);
-		if (found) {
-			size_t done = seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
-
-			if (done < found)
-				sbw_append_at(bb->w, SBX_R_TEXT, 0, kept + done, found - done,
-					      bb->now_rt, bb->now_mono);
-		}
-		free(kept);
-		return;
-	}
-	who_did_it(bb, who_kind, who, sizeof(who), since_ms);
-	off = (size_t)snprintf(what, sizeof(what), "endpoint %s: %s; %s; %s", ep->path, seen, who,
-			       fixed);
-	/* The blackbox only: the console is the landlord's to read. */
-	sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what,
-		      off < sizeof(what) ? off : sizeof(what) - 1, bb->now_rt, bb->now_mono);
-	/* Put right: the same again later is news. */
-	if (!strstr(fixed, "could not"))
-		ep->reported[0] = '\0';
-	if (found) {
-		size_t done = seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
-
-		if (done < found)
-			sbw_append_at(bb->w, SBX_R_TEXT, 0, kept + done, found - done, bb->now_rt,
-				      bb->now_mono);
-	}
-	if (rest)
-		declare_loss(bb, 0, rest, BB_LOSS_IMPOSTOR, NULL);
-	free(kept);
-}
-
-static void ep_check_all(bb_agent *bb)
-{
-	for (int i = 0; i < EP_COUNT; i++) {
-		ep_check(bb, i);
-		ep_say_unsaid(bb, &bb->ep[i]);
-	}
-	/* What audit said so far belongs to this pass (the userland's own
-	 * mounts at its start, too). */
-	for (int i = 0; i < WHO_KINDS; i++)
-		bb->who[i].used = true;
-}
-
-/* Something changed in /dev: only the endpoints matter. */
-static void on_dev_change(bb_agent *bb)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool check = false;
-	ssize_t n;
-
-	while ((n = read(bb->inotify, buf, sizeof(buf))) > 0)
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-
-			if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
-				check = true;
-			for (int i = 0; i < EP_COUNT && ev->len; i++)
-				if (strcmp(ev->name, strrchr(bb->ep[i].path, '/') + 1) == 0)
-					check = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	if (check)
-		ep_check_all(bb);
-}
-
-void bb_set_userland(bb_agent *bb, pid_t pid)
-{
-	char file[48];
-
-	if (!bb)
-		return;
-	if (bb->mountinfo >= 0)
-		close(bb->mountinfo);
-	bb->mountinfo = -1;
-	bb->userland = pid;
-	if (pid <= 0)
-		return;
-	snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)pid);
-	bb->mountinfo = open(file, O_RDONLY | O_CLOEXEC);
-}
-
-void bb_periodic(bb_agent *bb)
-{
-	if (!bb)
-		return;
-	read_clocks(bb);
-	ep_check_all(bb);
-	flush_frames(bb);
-}
-
 void bb_event(bb_agent *bb, uint32_t aux, const char *what)
 {
 	if (!bb)
 		return;
-	read_clocks(bb);
+	bb_read_clocks(bb);
 	sbw_append(bb->w, SBX_R_LIFECYCLE, aux, what, strlen(what));
-	flush_frames(bb);
+	bb_flush_frames(bb);
 }
 
 void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 {
 	if (!bb)
 		return;
-	read_clocks(bb);
+	bb_read_clocks(bb);
 	for (int i = 0; i < n; i++) {
 		if (!pfd[i].revents)
 			continue;
 		if (pfd[i].fd == bb->kmsg)
 			on_kmsg(bb);
 		else if (pfd[i].fd == bb->syslog)
-			on_syslog(bb, bb->syslog);
+			bb_on_syslog(bb, bb->syslog);
 		else if (pfd[i].fd == bb->fifo)
-			on_fifo(bb, bb->fifo);
+			bb_on_fifo(bb, bb->fifo);
 		else if (pfd[i].fd == bb->cn)
 			on_proc_event(bb);
 		else if (pfd[i].fd == bb->audit)
-			on_audit(bb);
+			bb_on_audit(bb);
 		else if (pfd[i].fd == bb->con_master)
 			relay(bb, bb->con_master, bb->con_real, SBX_R_CONSOLE_OUT);
 		else if (pfd[i].fd == bb->con_real)
 			relay(bb, bb->con_real, bb->con_master, SBX_R_CONSOLE_IN);
 		else if (pfd[i].fd == bb->ring_listen)
-			on_ring_connect(bb);
+			bb_on_ring_connect(bb);
 		else if (pfd[i].fd == bb->inotify)
-			on_dev_change(bb);
+			ep_on_dev_change(bb);
 		else if (pfd[i].fd == bb->mountinfo)
 			ep_check_all(bb);
-		else if (on_retired(bb, pfd[i].fd))
+		else if (ep_on_retired(bb, pfd[i].fd))
 			;
 		else
 			for (int r = 0; r < RING_MAX; r++)
@@ -1710,44 +1106,38 @@ void bb_handle(bb_agent *bb, const struct pollfd *pfd, int n)
 		if (bb->rings[r].fd >= 0)
 			ring_take(bb, &bb->rings[r], bb->rings[r].eof);
 	sbw_tick(bb->w, NULL);
-	flush_frames(bb);
+	bb_flush_frames(bb);
 }
 
 void bb_lifecycle(bb_agent *bb, const char *what)
 {
 	if (!bb)
 		return;
-	read_clocks(bb);
+	bb_read_clocks(bb);
 	sbw_append(bb->w, SBX_R_LIFECYCLE, 0, what, strlen(what));
-	flush_frames(bb);
+	bb_flush_frames(bb);
 }
 
 void bb_end(bb_agent *bb)
 {
 	if (!bb)
 		return;
-	read_clocks(bb);
+	bb_read_clocks(bb);
 	/* What is still queued goes in before the end. */
 	if (bb->kmsg >= 0)
 		on_kmsg(bb);
 	if (bb->fifo >= 0)
-		on_fifo(bb, bb->fifo);
+		bb_on_fifo(bb, bb->fifo);
 	for (int r = 0; r < RING_MAX; r++)
 		if (bb->rings[r].fd >= 0)
 			ring_take(bb, &bb->rings[r], false);
 	if (bb->syslog >= 0)
-		on_syslog(bb, bb->syslog);
-	for (int i = 0; i < RETIRED_MAX; i++)
-		if (bb->retired[i].fd >= 0)
-			on_retired(bb, bb->retired[i].fd);
+		bb_on_syslog(bb, bb->syslog);
 	if (bb->audit >= 0)
-		on_audit(bb);
-	for (int i = 0; i < EP_COUNT; i++) {
-		bb->ep[i].window = 0; /* said now, if anything is left unsaid */
-		ep_say_unsaid(bb, &bb->ep[i]);
-	}
+		bb_on_audit(bb);
+	ep_end(bb);
 	sbw_end(bb->w, 0);
-	flush_frames(bb);
+	bb_flush_frames(bb);
 	sbw_free(bb->w);
 	bb->w = NULL;
 }
