@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What soda-monitor and soda-kernort (the IDS at a server's port) say to
+ * each other over their SOCK_SEQPACKET pair: one message per datagram, a
+ * fixed binary header first. The monitor trusts nothing kernort sends:
+ * kernort parses hostile rules and hostile packets, so a message is checked
+ * (kind, exact size, NUL-terminated strings) before any field is used
+ * (kp_alert_check).
+ *
+ * soda-kernort starts with these descriptors:
+ *   3  the control socket (this protocol)
+ *   4  the AF_PACKET socket, bound to the TAP, TPACKET_V3 ring set up
+ *   5  the rule file (read-only), 6 the variables file or /dev/null
+ * and argv[1] = the ring's geometry "BLOCK_SIZE BLOCK_COUNT FRAME_SIZE".
+ */
+#ifndef SODA_KERNORT_KPROTO_H
+#define SODA_KERNORT_KPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KP_FD_CONTROL 3
+#define KP_FD_PACKET 4
+#define KP_FD_RULES 5
+#define KP_FD_VARS 6
+
+/* Ring geometry: 32 blocks of 1 MiB (a reload's compile time of traffic at
+ * 1 Gbit/s fits), blocks retired after 1 ms so an alert is never held. */
+#define KP_BLOCK_SIZE (1u << 20)
+#define KP_BLOCK_COUNT 32u
+#define KP_FRAME_SIZE 2048u
+#define KP_BLOCK_TIMEOUT_MS 1u
+
+/* Bounds on what a rule file and a variables file may be. */
+#define KP_RULES_MAX (16u << 20)
+#define KP_VARS_MAX (1u << 20)
+
+enum kp_kind {
+	/* monitor -> kernort */
+	KP_RELOAD = 1, /* with SCM_RIGHTS: rules fd, vars fd; answered by KP_RESULT */
+	KP_STATS = 2,  /* answered by KP_STATS_REPLY */
+	/* kernort -> monitor */
+	KP_RESULT = 10,      /* of the initial load or a reload */
+	KP_STATS_REPLY = 11,
+	KP_ALERT = 12,
+};
+
+struct kp_header {
+	uint32_t kind; /* enum kp_kind */
+	uint32_t len;  /* the whole message, header included */
+};
+
+struct kp_result {
+	struct kp_header h;
+	int32_t code;       /* 0 or -errno */
+	uint32_t rules;     /* rules loaded (code 0) */
+	char message[480];  /* the error, or warnings about skipped rules */
+};
+
+/* Capture and detection counters (KP_STATS_REPLY). */
+enum {
+	KP_ST_PACKETS,        /* frames taken from the ring */
+	KP_ST_BYTES,
+	KP_ST_DROPS,          /* frames the kernel could not put in the ring */
+	KP_ST_FREEZES,        /* ring-full episodes (tp_freeze_q_cnt) */
+	KP_ST_ALERTS,
+	KP_ST_ALERTS_LOST,    /* alerts the monitor could not take in time */
+	KP_ST_RULES,
+	KP_ST_RELOADS,
+	KP_ST_FLOWS_ACTIVE,
+	KP_ST_DECODE_ERRORS,
+	KP_ST_MAX
+};
+
+struct kp_stats {
+	struct kp_header h;
+	uint64_t v[KP_ST_MAX];
+};
+
+/* One alert: metadata in fixed fields, then the EVE JSON line (no
+ * newline, not NUL-terminated) up to h.len. */
+#define KP_EVE_MAX 8192
+struct kp_alert {
+	struct kp_header h;
+	uint64_t ts_usec;         /* the packet's capture time */
+	uint64_t recv_usec;       /* when kernort took the packet from the ring */
+	uint32_t gid, sid, rev;
+	uint32_t priority;
+	uint8_t family;           /* 4 or 6 */
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+	char msg[256];            /* NUL-terminated */
+	/* char eve[]; */
+};
+
+/* Checks a message from kernort of @len bytes as a kp_alert: the kind, a
+ * length within bounds, a terminated msg, a family of 4 or 6. Returns the
+ * EVE line's length (>= 0) or -EPROTO. */
+static inline long kp_alert_check(const void *buf, size_t len)
+{
+	const struct kp_alert *a = buf;
+
+	if (len < sizeof(*a) || len > sizeof(*a) + KP_EVE_MAX || a->h.kind != KP_ALERT ||
+	    a->h.len != len || (a->family != 4 && a->family != 6))
+		return -71; /* EPROTO */
+	for (size_t i = 0; i < sizeof(a->msg); i++)
+		if (a->msg[i] == '\0')
+			return (long)(len - sizeof(*a));
+	return -71;
+}
+
+#endif

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The IDS at the server's port, monitor side (ids.h). The packet socket is
+ * made here, as root in the switch's network namespace, because that is
+ * the only place the TAP can be found and AF_PACKET needs CAP_NET_RAW;
+ * everything that reads what the socket yields, and the rules, runs in
+ * soda-kernort without either.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ids.h"
+#include "ids_route.h"
+
+#define SEALED_TYPE 7 /* SODA_BLACKBOX_IDS_ALERT */
+#define LANDLORD_MAX (4 << 20)
+#define LOAD_TIMEOUT_MS 60000
+#define STATS_TIMEOUT_MS 3000
+/* kernort's uid: the server's jail uid moved past every range a context
+ * allocates, so it is nobody else's and the guest (which owns its jail
+ * uid) can neither signal nor trace it. */
+#define KERNORT_UID_OFFSET (1u << 20)
+
+static struct {
+	struct mids_config c;
+	int listen_fd;
+	int k_fd;          /* kernort's control socket, -1 when off */
+	pid_t k_pid;
+	struct mids_policy policy;
+	char tap[16];      /* NIC 0's TAP, "" when the server has none */
+	uint64_t alerts, sealed, landlord, responses, bad_messages;
+	bool responded;
+} I = { .listen_fd = -1, .k_fd = -1 };
+
+static void ilog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void ilog(const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (I.c.log)
+		I.c.log(buf);
+}
+
+int mids_init(const struct mids_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd;
+
+	I.c = *cfg;
+	for (size_t i = 0; cfg->netdevs && cfg->netdevs[i]; i++) {
+		unsigned idx;
+
+		if (sscanf(cfg->netdevs[i], "%u %15s", &idx, I.tap) == 2 && idx == 0)
+			break;
+		I.tap[0] = '\0';
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", MIDS_SOCK);
+	unlink(MIDS_SOCK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(MIDS_SOCK, 0600) < 0 ||
+	    listen(fd, 8) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	ev.data.u64 = I.c.ep_tag;
+	if (epoll_ctl(I.c.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	I.listen_fd = fd;
+	return 0;
+}
+
+/* ---- alerts ---- */
+
+static void landlord_append(const char *line)
+{
+	struct stat st;
+	int fd = open(MIDS_LANDLORD_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > LANDLORD_MAX) {
+		close(fd);
+		rename(MIDS_LANDLORD_FILE, MIDS_LANDLORD_FILE ".1");
+		fd = open(MIDS_LANDLORD_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+		if (fd < 0)
+			return;
+	}
+	if (write(fd, line, strlen(line)) < 0) {
+		/* a full disk loses the landlord's copy, never the tenant's */
+	}
+	close(fd);
+}
+
+static void on_alert(const char *buf, size_t len)
+{
+	const struct kp_alert *a = (const void *)buf;
+	long eve_len = kp_alert_check(buf, len);
+	struct mids_route route;
+	char *eve;
+
+	if (eve_len < 0) {
+		I.bad_messages++;
+		return;
+	}
+	I.alerts++;
+	route = mids_route_alert(&I.policy, a->priority);
+	eve = strndup(buf + sizeof(*a), (size_t)eve_len);
+	if (!eve)
+		return;
+	/* EVE text is kernort's; a NUL inside it would cut the record, which
+	 * is kernort lying about itself, not about the tenant. */
+	if (route.seal && I.c.seal) {
+		I.c.seal(SEALED_TYPE, a->sid, eve);
+		I.sealed++;
+	}
+	free(eve);
+	if (route.landlord) {
+		char line[1200];
+		int n = mids_landlord_line(line, sizeof(line) - 1, a, I.c.server);
+
+		if (n > 0) {
+			line[n] = '\n';
+			line[n + 1] = '\0';
+			landlord_append(line);
+			I.landlord++;
+		}
+	}
+	if (route.response == MIDS_RESPONSE_FREEZE && !I.responded && I.c.freeze) {
+		char msg[200] = "";
+		int r = I.c.freeze(msg, sizeof(msg));
+
+		I.responded = true;
+		I.responses++;
+		ilog("ids: alert %u:%u priority %u: freeze %s%s", a->gid, a->sid, a->priority,
+		     r < 0 ? "failed: " : "done", r < 0 ? msg : "");
+	}
+}
+
+static void kernort_gone(const char *why)
+{
+	struct epoll_event ev;
+
+	if (I.k_fd < 0)
+		return;
+	ilog("ids: soda-kernort ended (%s)", why);
+	epoll_ctl(I.c.epfd, EPOLL_CTL_DEL, I.k_fd, &ev);
+	close(I.k_fd);
+	I.k_fd = -1;
+	if (I.k_pid > 0) {
+		kill(I.k_pid, SIGKILL);
+		/* The monitor's SIGCHLD handler reaps it. */
+	}
+	I.k_pid = 0;
+}
+
+/* Reads one message from kernort into @buf. Returns its length, 0 when
+ * kernort is gone, -EAGAIN when nothing is there. */
+static long k_recv(char *buf, size_t len)
+{
+	ssize_t n = recv(I.k_fd, buf, len, MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : 0;
+	return n;
+}
+
+/* Takes every message that is there; alerts are handled, anything else
+ * is a protocol error outside a request. */
+static void on_kernort(void)
+{
+	char buf[sizeof(struct kp_alert) + KP_EVE_MAX + 16];
+
+	while (I.k_fd >= 0) {
+		long n = k_recv(buf, sizeof(buf));
+
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			kernort_gone("its socket closed");
+			return;
+		}
+		if ((size_t)n >= sizeof(struct kp_header) &&
+		    ((const struct kp_header *)buf)->kind == KP_ALERT)
+			on_alert(buf, (size_t)n);
+		else
+			I.bad_messages++;
+	}
+}
+
+/* Waits up to @timeout_ms for kernort's message of @kind (handling alerts
+ * meanwhile) into @out (@len bytes exactly). Returns 0 or -errno. */
+static int k_wait(uint32_t kind, void *out, size_t len, int timeout_ms)
+{
+	char buf[sizeof(struct kp_alert) + KP_EVE_MAX + 16];
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (I.k_fd >= 0) {
+		struct pollfd p = { I.k_fd, POLLIN, 0 };
+		long n, left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		n = k_recv(buf, sizeof(buf));
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0) {
+			kernort_gone("its socket closed");
+			return -EPIPE;
+		}
+		if ((size_t)n < sizeof(struct kp_header)) {
+			I.bad_messages++;
+			continue;
+		}
+		if (((const struct kp_header *)buf)->kind == KP_ALERT) {
+			on_alert(buf, (size_t)n);
+			continue;
+		}
+		if (((const struct kp_header *)buf)->kind == kind && (size_t)n == len &&
+		    ((const struct kp_header *)buf)->len == len) {
+			memcpy(out, buf, len);
+			return 0;
+		}
+		I.bad_messages++;
+	}
+	return -EPIPE;
+}
+
+static int send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct iovec iov = { (void *)data, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (n_fds) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+/* ---- starting kernort ---- */
+
+static int kernort_path(char *buf, size_t len)
+{
+	const char *env = getenv("SODA_KERNORT");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/soda-kernort", self) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The packet socket on the TAP: bound last, so that it never sees a frame
+ * of another interface. */
+static int open_capture(const char *tap, char *err, size_t errlen)
+{
+	struct tpacket_req3 req = {
+		.tp_block_size = KP_BLOCK_SIZE,
+		.tp_block_nr = KP_BLOCK_COUNT,
+		.tp_frame_size = KP_FRAME_SIZE,
+		.tp_frame_nr = (KP_BLOCK_SIZE / KP_FRAME_SIZE) * KP_BLOCK_COUNT,
+		.tp_retire_blk_tov = KP_BLOCK_TIMEOUT_MS,
+	};
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	int version = TPACKET_V3, fd, e;
+
+	sll.sll_ifindex = (int)if_nametoindex(tap);
+	if (sll.sll_ifindex == 0) {
+		e = -errno;
+		snprintf(err, errlen, "no interface %s in the switch's namespace: %s", tap,
+			 strerror(-e));
+		return e;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		e = -errno;
+		snprintf(err, errlen, "packet socket on %s: %s", tap, strerror(-e));
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* In the child: the jail, then exec. Never returns. */
+static void exec_kernort(const char *path, int ctl, int pkt, int rules, int vars)
+{
+	uid_t uid = I.c.jail_uid + KERNORT_UID_OFFSET;
+	struct rlimit nofile = { 16, 16 }, core = { 0, 0 }, nproc = { 0, 0 };
+	char *argv[] = { "soda-kernort", NULL }, *envp[] = { NULL };
+	sigset_t none;
+	int null_fd;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	/* Above the slots first, then into them. */
+	ctl = fcntl(ctl, F_DUPFD, 20);
+	pkt = fcntl(pkt, F_DUPFD, 20);
+	rules = fcntl(rules, F_DUPFD, 20);
+	vars = vars >= 0 ? fcntl(vars, F_DUPFD, 20) : -1;
+	null_fd = open("/dev/null", O_RDWR);
+	if (ctl < 0 || pkt < 0 || rules < 0 || null_fd < 0 || dup2(null_fd, 0) < 0 ||
+	    dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 || dup2(ctl, KP_FD_CONTROL) < 0 ||
+	    dup2(pkt, KP_FD_PACKET) < 0 || dup2(rules, KP_FD_RULES) < 0 ||
+	    (vars >= 0 && dup2(vars, KP_FD_VARS) < 0))
+		_exit(126);
+	for (int fd = vars >= 0 ? KP_FD_VARS + 1 : KP_FD_VARS; fd < 1024; fd++)
+		close(fd);
+	/* An empty network namespace: the packet socket is its only view of
+	 * any network, and it cannot make another. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		_exit(125);
+	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0 ||
+	    setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+	    setresuid(uid, uid, uid) < 0 || setrlimit(RLIMIT_NPROC, &nproc) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(124);
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+static int k_start(int rules, int vars, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct kp_result res;
+	char path[PATH_MAX];
+	int sp[2], pkt, r, sndbuf = 4 << 20;
+	pid_t pid;
+
+	if (!I.tap[0]) {
+		snprintf(err, errlen, "server %s has no network interface", I.c.server);
+		return -ENODEV;
+	}
+	r = kernort_path(path, sizeof(path));
+	if (r < 0 || access(path, X_OK) < 0) {
+		snprintf(err, errlen, "no soda-kernort at %s", path);
+		return -ENOENT;
+	}
+	pkt = open_capture(I.tap, err, errlen);
+	if (pkt < 0)
+		return pkt;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = -errno;
+		close(pkt);
+		snprintf(err, errlen, "socketpair: %s", strerror(-r));
+		return r;
+	}
+	/* Room for a burst of alerts while the monitor is busy; beyond it
+	 * kernort counts them as lost. */
+	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	setsockopt(sp[0], SOL_SOCKET, SO_RCVBUFFORCE, &sndbuf, sizeof(sndbuf));
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(pkt);
+		close(sp[0]);
+		close(sp[1]);
+		snprintf(err, errlen, "fork: %s", strerror(-r));
+		return r;
+	}
+	if (pid == 0)
+		exec_kernort(path, sp[1], pkt, rules, vars);
+	close(sp[1]);
+	close(pkt);
+	I.k_fd = sp[0];
+	I.k_pid = pid;
+	r = k_wait(KP_RESULT, &res, sizeof(res), LOAD_TIMEOUT_MS);
+	if (r == 0 && res.code < 0)
+		r = res.code;
+	if (r < 0) {
+		res.message[sizeof(res.message) - 1] = '\0';
+		snprintf(err, errlen, "%s", r == res.code ? res.message
+					    : r == -EPIPE ? "soda-kernort died while starting"
+							  : "soda-kernort did not answer");
+		kernort_gone("start failed");
+		return r;
+	}
+	ev.data.u64 = I.c.ep_tag | 1;
+	epoll_ctl(I.c.epfd, EPOLL_CTL_ADD, I.k_fd, &ev);
+	res.message[sizeof(res.message) - 1] = '\0';
+	snprintf(err, errlen, "%u rules%s%s", res.rules, res.message[0] ? "; " : "", res.message);
+	ilog("ids: soda-kernort %d on %s: %s", (int)pid, I.tap, err);
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static const char *const stat_names[KP_ST_MAX] = {
+	[KP_ST_PACKETS] = "packets",         [KP_ST_BYTES] = "bytes",
+	[KP_ST_DROPS] = "drops",             [KP_ST_FREEZES] = "ring-full",
+	[KP_ST_ALERTS] = "alerts",           [KP_ST_ALERTS_LOST] = "alerts-lost",
+	[KP_ST_RULES] = "rules",             [KP_ST_RELOADS] = "reloads",
+	[KP_ST_FLOWS_ACTIVE] = "flows",      [KP_ST_DECODE_ERRORS] = "decode-errors",
+};
+
+static int handle(const char *req, const int *fds, size_t n_fds, char *reply, size_t len)
+{
+	char msg[520] = "";
+	int r = 0;
+
+	if (strncmp(req, "enable ", 7) == 0) {
+		struct mids_policy p;
+
+		if (mids_policy_parse(&p, req + 7) < 0 || n_fds < 1) {
+			r = -EINVAL;
+			snprintf(msg, sizeof(msg), "bad enable request");
+		} else if (I.k_fd >= 0) {
+			r = -EALREADY;
+			snprintf(msg, sizeof(msg), "the IDS is on already (reload changes its rules)");
+		} else {
+			I.policy = p;
+			I.responded = false;
+			r = k_start(fds[0], n_fds > 1 ? fds[1] : -1, msg, sizeof(msg));
+		}
+	} else if (strncmp(req, "policy ", 7) == 0) {
+		struct mids_policy p;
+
+		if (mids_policy_parse(&p, req + 7) < 0) {
+			r = -EINVAL;
+			snprintf(msg, sizeof(msg), "bad policy");
+		} else {
+			I.policy = p;
+			I.responded = false;
+		}
+	} else if (I.k_fd < 0) {
+		r = -ENOTCONN;
+		snprintf(msg, sizeof(msg), "the IDS is off");
+	} else if (strcmp(req, "disable") == 0) {
+		kernort_gone("disabled");
+	} else if (strcmp(req, "reload") == 0) {
+		struct kp_header h = { KP_RELOAD, sizeof(h) };
+		struct kp_result res;
+
+		if (n_fds < 1) {
+			r = -EINVAL;
+			snprintf(msg, sizeof(msg), "reload without a rule file");
+		} else {
+			r = send_with_fds(I.k_fd, &h, sizeof(h), fds, n_fds > 1 ? 2 : 1);
+			if (r == 0)
+				r = k_wait(KP_RESULT, &res, sizeof(res), LOAD_TIMEOUT_MS);
+			if (r == 0) {
+				res.message[sizeof(res.message) - 1] = '\0';
+				r = res.code < 0 ? res.code : 0;
+				snprintf(msg, sizeof(msg), r < 0 ? "%s" : "%s", res.message);
+				if (r == 0)
+					snprintf(msg, sizeof(msg), "%u rules%s%s", res.rules,
+						 res.message[0] ? "; " : "", res.message);
+			} else {
+				snprintf(msg, sizeof(msg), "soda-kernort: %s", strerror(-r));
+			}
+		}
+	} else if (strcmp(req, "stats") == 0) {
+		struct kp_header h = { KP_STATS, sizeof(h) };
+		struct kp_stats s;
+		size_t pos = 0;
+
+		r = send_with_fds(I.k_fd, &h, sizeof(h), NULL, 0);
+		if (r == 0)
+			r = k_wait(KP_STATS_REPLY, &s, sizeof(s), STATS_TIMEOUT_MS);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "soda-kernort: %s", strerror(-r));
+		} else {
+			for (int i = 0; i < KP_ST_MAX; i++)
+				pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s%s=%llu",
+							i ? " " : "", stat_names[i],
+							(unsigned long long)s.v[i]);
+			snprintf(msg + pos, sizeof(msg) - pos,
+				 " sealed=%llu landlord=%llu responses=%llu bad-messages=%llu pid=%d",
+				 (unsigned long long)I.sealed, (unsigned long long)I.landlord,
+				 (unsigned long long)I.responses,
+				 (unsigned long long)I.bad_messages, (int)I.k_pid);
+		}
+	} else {
+		r = -EINVAL;
+		snprintf(msg, sizeof(msg), "unknown request '%.40s'", req);
+	}
+	if (r < 0)
+		snprintf(reply, len, "err %d %s", -r, msg[0] ? msg : strerror(-r));
+	else
+		snprintf(reply, len, "ok%s%s", msg[0] ? " " : "", msg);
+	return r;
+}
+
+static void on_request(void)
+{
+	int fd = accept4(I.listen_fd, NULL, NULL, SOCK_CLOEXEC), fds[2] = { -1, -1 };
+	char req[256], reply[700];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct iovec iov = { req, sizeof(req) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct pollfd p;
+	size_t n_fds = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != 0 ||
+	    poll(&p, 1, 1000) <= 0) {
+		close(fd);
+		return;
+	}
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0) {
+		close(fd);
+		return;
+	}
+	req[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int tmp[4];
+
+			if (k > 4)
+				k = 4;
+			memcpy(tmp, CMSG_DATA(c), k * sizeof(int));
+			for (size_t i = 0; i < k; i++) {
+				if (n_fds < 2)
+					fds[n_fds++] = tmp[i];
+				else
+					close(tmp[i]);
+			}
+		}
+	handle(req, fds, n_fds, reply, sizeof(reply));
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+	close(fd);
+}
+
+void mids_on_event(uint64_t tag)
+{
+	if (tag == I.c.ep_tag)
+		on_request();
+	else if (tag == (I.c.ep_tag | 1))
+		on_kernort();
+}
+
+void mids_close(void)
+{
+	if (I.k_fd >= 0) {
+		/* Alerts still in the socket go where they belong first. */
+		on_kernort();
+		kernort_gone("the server ended");
+	}
+	if (I.listen_fd >= 0) {
+		close(I.listen_fd);
+		I.listen_fd = -1;
+	}
+}
