@@ -23,6 +23,14 @@
  * The userland runs in PID and mount namespaces of its own, so an intruder
  * there, root or not, cannot stop the agent or read what it sealed: the key
  * of each stream is sealed to the tenant and wiped at once.
+ *
+ * No silent loss: the agent keeps its endpoints (/dev/blackbox, /dev/log,
+ * /dev/blackbox.ring) where writers find them, in its /dev and in the
+ * userland's view, and writes down each time it had to put one back and
+ * who did it as audit saw it (agent_endpoints.c); whatever it could not
+ * take (a producer refused a ring, a cut syslog message, overwritten
+ * kernel log lines, dropped events) is a LOSS record with its reason
+ * (BB_LOSS_*). docs/blackbox-format.md, "The guest agent's records".
  */
 #ifndef SODA_AGENT_BLACKBOX_H
 #define SODA_AGENT_BLACKBOX_H
