@@ -256,6 +256,8 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	memcpy(c->blackbox_box, cfg->blackbox_box, sizeof(c->blackbox_box));
 	memcpy(c->blackbox_sign, cfg->blackbox_sign, sizeof(c->blackbox_sign));
 	c->guest_profile = cfg->guest_profile;
+	c->blackbox_retention = cfg->blackbox_retention;
+	c->blackbox_quota = cfg->blackbox_quota;
 	*ret = c;
 	return 0;
 oom:
@@ -792,6 +794,80 @@ int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_e
 
 /* ---- the guest's profile ---- */
 
+/* ---- the blackbox's retention policy ---- */
+
+static const char *const retention_names[] = { [SODA_BLACKBOX_RETENTION_STOP] = "stop",
+					       [SODA_BLACKBOX_RETENTION_DROP_OLDEST] = "drop-oldest" };
+
+SODA_EXPORT int soda_server_config_set_blackbox_retention(soda_server_config *cfg, uint32_t policy,
+							  uint64_t quota_bytes, soda_error **error)
+{
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	if (policy >= SU_ARRAY_SIZE(retention_names))
+		return su_errorf(error, -EINVAL, "unknown blackbox retention policy %u", policy);
+	if (quota_bytes && quota_bytes < (1ull << 20))
+		return su_errorf(error, -EINVAL, "blackbox quota %llu is below 1 MiB",
+				 (unsigned long long)quota_bytes);
+	cfg->blackbox_retention = policy;
+	cfg->blackbox_quota = quota_bytes;
+	return 0;
+}
+
+SODA_EXPORT uint32_t soda_server_config_get_blackbox_retention(const soda_server_config *cfg,
+							       uint64_t *ret_quota_bytes)
+{
+	if (ret_quota_bytes)
+		*ret_quota_bytes = cfg ? cfg->blackbox_quota : 0;
+	return cfg ? cfg->blackbox_retention : SODA_BLACKBOX_RETENTION_STOP;
+}
+
+SODA_EXPORT const char *soda_blackbox_retention_name(uint32_t policy)
+{
+	return policy < SU_ARRAY_SIZE(retention_names) ? retention_names[policy] : NULL;
+}
+
+SODA_EXPORT int soda_blackbox_retention_from_name(uint32_t *ret, const char *name,
+						  soda_error **error)
+{
+	for (uint32_t i = 0; name && i < SU_ARRAY_SIZE(retention_names); i++)
+		if (strcmp(name, retention_names[i]) == 0) {
+			if (ret)
+				*ret = i;
+			return 0;
+		}
+	return su_errorf(error, -EINVAL, "unknown blackbox retention policy '%s' (stop or drop-oldest)",
+			 name ? name : "");
+}
+
+char *su_blackbox_retention_text(const soda_server_config *cfg)
+{
+	return su_strdup_printf("%s %llu", retention_names[cfg->blackbox_retention],
+				(unsigned long long)cfg->blackbox_quota);
+}
+
+int su_blackbox_retention_parse_text(soda_server_config *cfg, const char *text, soda_error **error)
+{
+	char name[32], *end;
+	const char *sp = strchr(text, ' ');
+	unsigned long long quota;
+	uint32_t policy;
+	int r;
+
+	if (!sp || (size_t)(sp - text) >= sizeof(name))
+		return su_errorf(error, -EINVAL, "blackbox retention '%.80s' is not 'POLICY QUOTA'", text);
+	memcpy(name, text, (size_t)(sp - text));
+	name[sp - text] = '\0';
+	r = soda_blackbox_retention_from_name(&policy, name, error);
+	if (r < 0)
+		return r;
+	errno = 0;
+	quota = strtoull(sp + 1, &end, 10);
+	if (errno || end == sp + 1 || *end || sp[1] == '-')
+		return su_errorf(error, -EINVAL, "blackbox retention '%.80s': bad quota", text);
+	return soda_server_config_set_blackbox_retention(cfg, policy, quota, error);
+}
+
 static const char *const guest_profiles[] = { [SODA_GUEST_PROFILE_LOCKED] = "locked",
 					       [SODA_GUEST_PROFILE_OPEN] = "open" };
 
@@ -890,6 +966,17 @@ char *su_config_serialize(const soda_server_config *cfg)
 		}
 		su_kv_add(&b, "blackbox", text);
 		free(text);
+		/* stop without a quota of its own is the default: records
+		 * written before the policy existed read back as that. */
+		if (cfg->blackbox_retention != SODA_BLACKBOX_RETENTION_STOP || cfg->blackbox_quota) {
+			text = su_blackbox_retention_text(cfg);
+			if (!text) {
+				su_buf_free(&b);
+				return NULL;
+			}
+			su_kv_add(&b, "blackbox-retention", text);
+			free(text);
+		}
 	}
 	/* Locked is the default: records written before profiles existed
 	 * read back as locked. */
@@ -991,6 +1078,8 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		if (ps->cfg->blackbox)
 			goto dup;
 		r = su_blackbox_key_parse_text(ps->cfg, value, &inner);
+	} else if (strcmp(key, "blackbox-retention") == 0) {
+		r = su_blackbox_retention_parse_text(ps->cfg, value, &inner);
 	} else if (strcmp(key, "guest-profile") == 0) {
 		uint32_t profile;
 

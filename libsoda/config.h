@@ -46,6 +46,8 @@ struct soda_server_config {
 	uint8_t blackbox_box[32];  /* X25519 public key: guest streams are sealed to it */
 	uint8_t blackbox_sign[32]; /* Ed25519 public key, if given */
 	uint32_t guest_profile;    /* SODA_GUEST_PROFILE_* */
+	uint32_t blackbox_retention; /* SODA_BLACKBOX_RETENTION_* */
+	uint64_t blackbox_quota;     /* bytes; 0: the store's default */
 };
 
 /* The memory backstop a server actually gets. */
@@ -70,6 +72,10 @@ int su_config_validate(const soda_server_config *cfg, soda_error **error);
 /* The tenant key as "BOXHEX" or "BOXHEX/SIGNHEX" (the record's and the
  * launch spec's form); NULL on allocation failure. */
 char *su_blackbox_key_text(const soda_server_config *cfg);
+/* "POLICY QUOTA" for soda-monitor ("drop-oldest 1073741824"), NULL on
+ * allocation failure. */
+char *su_blackbox_retention_text(const soda_server_config *cfg);
+int su_blackbox_retention_parse_text(soda_server_config *cfg, const char *text, soda_error **error);
 /* Parses that form into cfg. */
 int su_blackbox_key_parse_text(soda_server_config *cfg, const char *text, soda_error **error);
 

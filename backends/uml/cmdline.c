@@ -57,7 +57,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 			return su_errorf(error, -EINVAL, "internal error: no blackbox directory");
 		}
 		if (dupto(&l.blackbox_dir, p->blackbox_dir) < 0 ||
-		    !(l.blackbox_key = su_blackbox_key_text(cfg)))
+		    !(l.blackbox_key = su_blackbox_key_text(cfg)) ||
+		    !(l.blackbox_retention = su_blackbox_retention_text(cfg)))
 			goto oom;
 	}
 

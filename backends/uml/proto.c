@@ -31,6 +31,7 @@ void su_launch_free(su_launch *l)
 	free(l->netns);
 	free(l->blackbox_dir);
 	free(l->blackbox_key);
+	free(l->blackbox_retention);
 	free(l->preload);
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		free(l->mounts[i].dst);
@@ -82,6 +83,8 @@ char *su_launch_serialize(const su_launch *l)
 	if (l->blackbox_dir) {
 		su_kv_add(&b, "blackbox-dir", l->blackbox_dir);
 		su_kv_add(&b, "blackbox-key", l->blackbox_key);
+		if (l->blackbox_retention)
+			su_kv_add(&b, "blackbox-retention", l->blackbox_retention);
 	}
 	if (l->preload)
 		su_kv_add(&b, "preload", l->preload);
@@ -173,6 +176,8 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 	}
 	if (strcmp(key, "blackbox-key") == 0)
 		return set_str(&l->blackbox_key, value);
+	if (strcmp(key, "blackbox-retention") == 0)
+		return set_str(&l->blackbox_retention, value);
 	if (strcmp(key, "preload") == 0) {
 		if (value[0] != '/')
 			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 9,

@@ -81,6 +81,7 @@ typedef struct su_launch {
 	uint64_t memory;
 	char *blackbox_dir; /* the blackbox store, or NULL: no blackbox */
 	char *blackbox_key; /* the tenant's public key, "BOXHEX[/SIGNHEX]" */
+	char *blackbox_retention; /* "POLICY QUOTA" (config.h), or NULL: stop, default quota */
 	char *preload;      /* a library linux.uml preloads (its jail path), or NULL */
 } su_launch;
 

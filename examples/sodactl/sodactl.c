@@ -48,6 +48,8 @@ static void usage(FILE *out)
 		"              [--share HOSTDIR:GUESTDIR[:ro]]... [--nic NETWORK[,MAC]]...\n"
 		"              [--address NIC:CIDR]... [--label LABEL]... [--shares SPEC]\n"
 		"              [--blackbox TENANT.pub]   (a blackbox sealed to that public key)\n"
+		"              [--blackbox-retention stop|drop-oldest[:QUOTA-MIB]]  (at the\n"
+		"              quota, default 1024: refuse new records, or delete the oldest)\n"
 		"              [--guest-profile locked|open]  (locked, the default: no modules,\n"
 		"              /dev/mem or ptrace for root in the guest; open: all of them)\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
@@ -202,6 +204,7 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "shares", required_argument, NULL, 'S' },
 		{ "blackbox", required_argument, NULL, 'B' },
 		{ "guest-profile", required_argument, NULL, 'P' },
+		{ "blackbox-retention", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -300,6 +303,26 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		case 'B':
 			r = set_blackbox(cfg, optarg, &e);
 			break;
+		case 'R': {
+			char name[32], *colon = strchr(optarg, ':'), *end = NULL;
+			unsigned long long quota_mib = 0;
+			size_t n = colon ? (size_t)(colon - optarg) : strlen(optarg);
+			uint32_t policy;
+
+			snprintf(name, sizeof(name), "%.*s", (int)(n < 31 ? n : 31), optarg);
+			if (colon) {
+				errno = 0;
+				quota_mib = strtoull(colon + 1, &end, 10);
+				if (errno || end == colon + 1 || *end || quota_mib > (1ull << 30)) {
+					soda_server_config_free(cfg);
+					return usage_error("bad blackbox quota '%s' (MiB)", colon + 1);
+				}
+			}
+			r = soda_blackbox_retention_from_name(&policy, name, &e);
+			if (r == 0)
+				r = soda_server_config_set_blackbox_retention(cfg, policy, quota_mib << 20, &e);
+			break;
+		}
 		case 'P': {
 			uint32_t profile;
 

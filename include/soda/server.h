@@ -168,6 +168,32 @@ SODA_EXPORT int soda_server_config_set_blackbox(soda_server_config *cfg,
 SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
 						uint8_t *box_public);
 
+/* What a server's blackbox store does at its quota. @since 0.2 */
+#define SODA_BLACKBOX_RETENTION_STOP 0        /* keep the old records, refuse new ones (declared) */
+#define SODA_BLACKBOX_RETENTION_DROP_OLDEST 1 /* delete whole oldest segments, with a deletion
+						 record the verifier checks */
+/**
+ * soda_server_config_set_blackbox_retention:
+ * The blackbox store's quota (@quota_bytes, at least 1 MiB; 0: the
+ * default, 1 GiB) and what it does when the quota is reached (@policy:
+ * SODA_BLACKBOX_RETENTION_*; docs/blackbox-format.md, "Retention policies
+ * and anchors"). The monitor writes usage warnings at 80 % and 95 % of the
+ * quota to its log.
+ * Returns: 0; -EINVAL for an unknown policy or a quota below 1 MiB.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_server_config_set_blackbox_retention(soda_server_config *cfg, uint32_t policy,
+							  uint64_t quota_bytes, soda_error **error);
+/** Returns: the SODA_BLACKBOX_RETENTION_* policy; *@ret_quota_bytes (optional)
+ * the quota, 0 for the default. @since 0.2 */
+SODA_EXPORT uint32_t soda_server_config_get_blackbox_retention(const soda_server_config *cfg,
+							       uint64_t *ret_quota_bytes);
+/** Returns: "stop", "drop-oldest", or NULL. @since 0.2 */
+SODA_EXPORT const char *soda_blackbox_retention_name(uint32_t policy);
+/** Sets *@ret to the policy named @name. Returns 0 or -EINVAL. @since 0.2 */
+SODA_EXPORT int soda_blackbox_retention_from_name(uint32_t *ret, const char *name,
+						  soda_error **error);
+
 #define SODA_GUEST_PROFILE_LOCKED 0 /* the default: root in the guest cannot blind it */
 #define SODA_GUEST_PROFILE_OPEN 1   /* modules, /dev/mem, ptrace as the guest kernel allows */
 /**

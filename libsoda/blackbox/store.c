@@ -60,6 +60,7 @@ typedef struct st_stream {
 	uint64_t next_seq;
 	uint32_t epoch;
 	bool have_epoch, ended, line, eofed, skipping, foreign;
+	uint64_t epoch_seg; /* the segment that holds its current epoch's start */
 	uint64_t last_use;
 	uint8_t start[SBX_HEADER_BYTES + SBX_START_PAYLOAD_BYTES];
 	loss_run quota;
@@ -590,7 +591,10 @@ static int append_frame(soda_blackbox_store *s, const uint8_t *frame, size_t len
 	}
 	if (cls == CLASS_LINE) {
 		make_room(s, len + 2 * (SBX_HEADER_BYTES + SBB_RETENTION_BYTES), error);
-		note_receipt(s);
+		/* Only for a frame that fits: receipts of refused frames would
+		 * eat the room kept for the loss notices. */
+		if (total_bytes(s) + len + SBX_HEADER_BYTES + SBB_RECEIPT_BYTES <= class_limit(s, CLASS_LINE))
+			note_receipt(s);
 	}
 	r = put_frame(s, frame, len, cls);
 	if (r < 0)
@@ -715,7 +719,7 @@ static int commit(soda_blackbox_store *s, bool force_ckpt, uint32_t ckpt_flags, 
  * (0: no limit), and writes a RETENTION notice that commits to the last
  * deleted segment's final digest. */
 static int drop_front(soda_blackbox_store *s, uint64_t max_bytes, uint32_t size_reason,
-		      soda_error **error)
+		      uint64_t below, soda_error **error)
 {
 	uint64_t *segs = NULL, now = su_now_usec();
 	size_t n = 0, k = 0;
@@ -727,7 +731,7 @@ static int drop_front(soda_blackbox_store *s, uint64_t max_bytes, uint32_t size_
 	if (r < 0)
 		return su_errorf(error, r, "cannot list %s", s->dir);
 	total = total_bytes(s);
-	while (k < n && segs[k] < s->seg_no) {
+	while (k < n && segs[k] < s->seg_no && segs[k] < below) {
 		struct stat st;
 		char name[64];
 		bool old, big;
@@ -783,7 +787,7 @@ static int apply_retention(soda_blackbox_store *s, soda_error **error)
 	s->next_retention = su_mono_usec() + RETENTION_PERIOD_USEC;
 	if (!s->o.retention_bytes && !s->o.retention_seconds)
 		return 0;
-	return drop_front(s, s->o.retention_bytes, SBB_RETENTION_SIZE, error);
+	return drop_front(s, s->o.retention_bytes, SBB_RETENTION_SIZE, UINT64_MAX, error);
 }
 
 /* drop-oldest: room for @need more bytes of the line, old segments out.
@@ -798,7 +802,21 @@ static void make_room(soda_blackbox_store *s, size_t need, soda_error **error)
 	/* Everything in the current segment: close it, so it can go. */
 	if (s->stat[SODA_BLACKBOX_STAT_SEGMENTS] <= 1 && s->seg_entries > 0 && rotate(s, error) < 0)
 		return;
-	drop_front(s, target > need ? target - need : 1, SBB_RETENTION_QUOTA, error);
+	/* The records of an epoch whose start is gone cannot be decrypted
+	 * (secretstream chains its messages): keep every live stream's
+	 * current epoch whole if that frees enough, else drop anyway. */
+	{
+		uint64_t keep = s->seg_no, before = total_bytes(s);
+
+		for (size_t i = 0; i < s->n_streams; i++)
+			if (s->streams[i].line && !s->streams[i].ended && s->streams[i].have_epoch &&
+			    s->streams[i].epoch_seg < keep)
+				keep = s->streams[i].epoch_seg;
+		drop_front(s, target > need ? target - need : 1, SBB_RETENTION_QUOTA, keep, error);
+		if (total_bytes(s) == before || total_bytes(s) + need > limit)
+			drop_front(s, target > need ? target - need : 1, SBB_RETENTION_QUOTA, UINT64_MAX,
+				   error);
+	}
 	s->stat[SODA_BLACKBOX_STAT_STORE_BYTES] = total_bytes(s);
 }
 
@@ -1279,6 +1297,7 @@ static int ingest(soda_blackbox_store *s, const uint8_t *frame, const sbx_header
 	st->next_seq = h->seq + 1;
 	if (h->kind == SBX_K_EPOCH) {
 		st->epoch = h->epoch;
+		st->epoch_seg = s->seg_no; /* (after append_frame's rotation) */
 		st->have_epoch = true;
 	}
 	if (h->kind == SBX_K_END && r == 0)

@@ -30,7 +30,8 @@ static soda_blackbox_key *tenant; /* the test plays the tenant */
  * (the default) the agent's seccomp filter refuses it, and what is tested
  * here is the host's own line of defence, for any guest whose kernel an
  * intruder owns. */
-static soda_server *start_server_p(th_env *env, const char *name, const char *tools, bool open)
+static soda_server *start_server_r(th_env *env, const char *name, const char *tools, bool open,
+				   uint32_t retention, uint64_t quota)
 {
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
@@ -48,10 +49,18 @@ static soda_server *start_server_p(th_env *env, const char *name, const char *to
 		assert_soda_ok(soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN,
 								    &env->err),
 			       env->err);
+	if (quota)
+		assert_soda_ok(soda_server_config_set_blackbox_retention(cfg, retention, quota, &env->err),
+			       env->err);
 	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
 	return srv;
+}
+
+static soda_server *start_server_p(th_env *env, const char *name, const char *tools, bool open)
+{
+	return start_server_r(env, name, tools, open, 0, 0);
 }
 
 static soda_server *start_server(th_env *env, const char *name, const char *tools)
@@ -498,6 +507,115 @@ static void test_anchors_catch_truncation_and_rollback(void **state)
 	free(dir);
 }
 
+/* ---- retention at the quota ---- */
+
+static uint64_t dir_bytes(const char *dir, int *ret_segments)
+{
+	char cmd[600], line[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "du -sb --apparent-size %s | cut -f1; ls %s | grep -c '^seg-'", dir,
+		 dir);
+	p = popen(cmd, "re");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	{
+		uint64_t bytes = strtoull(line, NULL, 10);
+
+		assert_non_null(fgets(line, sizeof(line), p));
+		*ret_segments = atoi(line);
+		pclose(p);
+		return bytes;
+	}
+}
+
+/* 14 MB of lines through the ring into a store of 8 MiB, then a last
+ * marker: with drop-oldest the oldest segments go (a deletion record in
+ * the chain, the store verifies intact, the last marker is read); with
+ * stop (the control) the old records stay and the last marker is refused. */
+static void flood(th_env *env, const char *name, uint32_t policy, bool *ret_last, bool *ret_deleted,
+		  uint32_t *ret_status, uint64_t *ret_bytes, int *ret_segments, char **ret_log)
+{
+	soda_blackbox_report *vrep = NULL;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_server *srv = start_server_r(env, name, NULL, false, policy, 8ull << 20);
+	char *dir = store_dir(env, srv);
+	int r, i;
+
+	/* In the background: under load it may take longer than one command may. */
+	assert_int_equal(th_exec(srv,
+				 "(yes \"$(printf 'SODA-BB-%s' FLOOD)\" | head -c 14000000 | /soda/init log; "
+				 "printf 'SODA-BB-%s\\n' LAST > /dev/blackbox; touch /tmp/flood-done) "
+				 "</dev/null >/dev/null 2>&1 &",
+				 NULL),
+			 0);
+	for (i = 0; i < 240 && th_exec(srv, "test -e /tmp/flood-done", NULL) != 0; i++)
+		usleep(500 * 1000);
+	assert_true(i < 240);
+	usleep(300 * 1000);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	print_findings(vrep);
+	*ret_status = soda_blackbox_report_get_status(vrep);
+	soda_blackbox_report_free(vrep);
+	*ret_last = *ret_deleted = false;
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &env->err), env->err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &env->err)) == 1) {
+		size_t n;
+		const char *b = (const char *)soda_blackbox_record_get_data(rec, &n);
+
+		if (n >= 12 && memcmp(b, "SODA-BB-LAST", 12) == 0)
+			*ret_last = true;
+		if (memmem(b, n, "deleted (drop-oldest at the quota)", 34))
+			*ret_deleted = true;
+	}
+	assert_soda_ok(r, env->err);
+	soda_blackbox_reader_close(rd);
+	*ret_bytes = dir_bytes(dir, ret_segments);
+	*ret_log = state_path(env, "servers", name);
+	soda_server_unref(srv);
+	free(dir);
+}
+
+static void test_retention_drop_oldest(void **state)
+{
+	th_env *env = *state;
+	bool last, deleted;
+	uint32_t status;
+	uint64_t bytes;
+	int segments;
+	char *log;
+
+	th_require_root();
+	th_build_image(env);
+	/* stop (the control): the newest records are refused at the quota. */
+	flood(env, "bbstop", SODA_BLACKBOX_RETENTION_STOP, &last, &deleted, &status, &bytes, &segments,
+	      &log);
+	print_message("stop: %llu bytes in %d segments, status %u\n", (unsigned long long)bytes,
+		      segments, status);
+	assert_false(last);
+	assert_false(deleted);
+	/* Declared, not damage: the receipts of refused frames must not eat
+	 * the room of the loss notices (they did, at first). */
+	assert_int_equal(status, SODA_BLACKBOX_INCOMPLETE);
+	assert_true(bytes <= (8ull << 20) + 4096);
+	assert_int_equal(th_sh("grep -q 'blackbox quota: 95 %% used' %s/monitor.log", log), 0);
+	free(log);
+	/* drop-oldest: whole old segments go, the last marker is kept. */
+	flood(env, "bbdrop", SODA_BLACKBOX_RETENTION_DROP_OLDEST, &last, &deleted, &status, &bytes,
+	      &segments, &log);
+	print_message("drop-oldest: %llu bytes in %d segments, status %u\n", (unsigned long long)bytes,
+		      segments, status);
+	assert_true(last);
+	assert_true(deleted);
+	assert_int_equal(status, SODA_BLACKBOX_INTACT);
+	assert_true(bytes <= (8ull << 20) + 4096);
+	assert_true(segments >= 4);
+	assert_int_equal(th_sh("grep -q 'blackbox quota: 80 %% used' %s/monitor.log", log), 0);
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +625,7 @@ int main(void)
 						env_teardown),
 		cmocka_unit_test_setup_teardown(test_anchors_catch_truncation_and_rollback, env_setup,
 						env_teardown),
+		cmocka_unit_test_setup_teardown(test_retention_drop_oldest, env_setup, env_teardown),
 	};
 	int r;
 

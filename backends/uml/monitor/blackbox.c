@@ -30,7 +30,10 @@ static struct {
 	soda_blackbox_store *store;
 	mbb_log_fn log;
 	int fd;
-	uint64_t garbage_reported;
+	uint64_t garbage_reported, foreign_reported;
+	int usage_level;       /* 0, 80 or 95: the last warning given */
+	uint64_t next_anchor;  /* CLOCK_MONOTONIC usec */
+	char last_anchor[160];
 } B = { .fd = -1 };
 
 static void blog(const char *fmt, ...) SU_PRINTF(1, 2);
@@ -47,17 +50,44 @@ static void blog(const char *fmt, ...)
 	B.log(msg);
 }
 
-int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
-	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
+/* "stop|drop-oldest QUOTA" (the launch spec's blackbox-retention). */
+static int parse_retention(const char *text, unsigned *flags, uint64_t *quota)
+{
+	const char *sp = text ? strchr(text, ' ') : NULL;
+	char *end;
+
+	*flags = 0;
+	*quota = 0;
+	if (!text)
+		return 0;
+	if (!sp)
+		return -EINVAL;
+	if ((size_t)(sp - text) == 11 && strncmp(text, "drop-oldest", 11) == 0)
+		*flags = SODA_BLACKBOX_STORE_DROP_OLDEST;
+	else if (!((size_t)(sp - text) == 4 && strncmp(text, "stop", 4) == 0))
+		return -EINVAL;
+	errno = 0;
+	*quota = strtoull(sp + 1, &end, 10);
+	return errno || end == sp + 1 || *end ? -EINVAL : 0;
+}
+
+int mbb_open(const char *dir, const char *key, const char *retention, const char *label,
+	     mbb_log_fn log, int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
 {
 	soda_blackbox_store_options opts = SODA_BLACKBOX_STORE_OPTIONS_INIT;
 	soda_blackbox_key *k = NULL;
 	soda_error *e = NULL;
 	uint8_t box[32], sign[32];
 	size_t klen = strlen(key);
+	unsigned flags;
 	int p[2], r;
 
 	B.log = log;
+	if (parse_retention(retention, &flags, &opts.quota_bytes) < 0) {
+		snprintf(err, errlen, "blackbox retention '%.60s' in the launch spec is malformed",
+			 retention);
+		return -EINVAL;
+	}
 	if ((klen != 64 && klen != 129) || su_unhex(box, 32, key) < 0 ||
 	    (klen == 129 && (key[64] != '/' || su_unhex(sign, 32, key + 65) < 0))) {
 		snprintf(err, errlen, "blackbox key in the launch spec is malformed");
@@ -73,7 +103,7 @@ int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log
 	 * and synced: the latency an intruder has to stop it. Under load the
 	 * byte threshold commits sooner. */
 	opts.group_ms = MONITOR_GROUP_MS;
-	r = soda_blackbox_store_open(&B.store, dir, k, &opts, 0, &e);
+	r = soda_blackbox_store_open(&B.store, dir, k, &opts, flags, &e);
 	soda_blackbox_key_free(k);
 	if (r < 0)
 		goto fail;
@@ -89,6 +119,7 @@ int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log
 		blog("blackbox line: cannot grow the pipe: %s", strerror(errno));
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	B.fd = p[0];
+	B.next_anchor = su_mono_usec() + MBB_ANCHOR_SECONDS * 1000000ull;
 	*ret_read_fd = p[0];
 	*ret_write_fd = p[1];
 	return 0;
@@ -109,9 +140,52 @@ static void report_errors(soda_error *e, const char *what)
 	soda_error_free(e);
 }
 
+/* The store's usage against its quota, in the monitor's log (the
+ * landlord's): once when it passes 80 %, once at 95 %, again after it fell
+ * back below (retention, drop-oldest). */
+static void note_usage(void)
+{
+	uint64_t used = 0, quota = 0;
+	int level;
+
+	if (soda_blackbox_store_get_counter(B.store, SODA_BLACKBOX_STAT_STORE_BYTES, &used) < 0 ||
+	    soda_blackbox_store_get_counter(B.store, SODA_BLACKBOX_STAT_QUOTA_BYTES, &quota) < 0 ||
+	    !quota)
+		return;
+	level = used * 100 >= quota * 95 ? 95 : used * 100 >= quota * 80 ? 80 : 0;
+	if (level > B.usage_level)
+		blog("blackbox quota: %d %% used (%llu of %llu bytes)", level,
+		     (unsigned long long)used, (unsigned long long)quota);
+	if (level > B.usage_level || used * 100 < quota * 75)
+		B.usage_level = level;
+}
+
+/* The committed head, for orchestrators to keep off the host. */
+static void note_anchor(void)
+{
+	char *a = NULL;
+
+	if (su_mono_usec() < B.next_anchor)
+		return;
+	B.next_anchor = su_mono_usec() + MBB_ANCHOR_SECONDS * 1000000ull;
+	if (soda_blackbox_store_get_anchor(B.store, &a, NULL) == 0 && strcmp(a, B.last_anchor) != 0) {
+		blog("blackbox anchor %s", a);
+		snprintf(B.last_anchor, sizeof(B.last_anchor), "%s", a);
+	}
+	free(a); /* (soda_free() is libsoda's, which the monitor does not link) */
+}
+
 static void note_garbage(void)
 {
-	uint64_t g = 0;
+	uint64_t g = 0, f = 0;
+
+	if (soda_blackbox_store_get_counter(B.store, SODA_BLACKBOX_STAT_FOREIGN_STREAMS, &f) == 0 &&
+	    f > B.foreign_reported) {
+		blog("blackbox line: %llu streams after the agent's: someone else in the guest "
+		     "writes to the line",
+		     (unsigned long long)f);
+		B.foreign_reported = f;
+	}
 
 	/* Garbage on the line means a guest writes to it without the agent's
 	 * framing; say so once per MiB, not once per read. */
@@ -152,6 +226,7 @@ int mbb_on_line(void)
 			break;
 	}
 	note_garbage();
+	note_usage();
 	return 1;
 }
 
@@ -159,8 +234,11 @@ int mbb_timeout_ms(void)
 {
 	uint64_t deadline, now;
 
-	if (!B.store || soda_blackbox_store_get_deadline(B.store, &deadline) < 0 ||
-	    deadline == UINT64_MAX)
+	if (!B.store || soda_blackbox_store_get_deadline(B.store, &deadline) < 0)
+		return -1;
+	if (B.next_anchor && B.next_anchor < deadline)
+		deadline = B.next_anchor;
+	if (deadline == UINT64_MAX)
 		return -1;
 	now = su_mono_usec();
 	if (deadline <= now)
@@ -175,6 +253,10 @@ void mbb_process(void)
 
 	if (B.store && soda_blackbox_store_process(B.store, 0, &e) < 0)
 		report_errors(e, "commit");
+	if (B.store) {
+		note_anchor();
+		note_usage();
+	}
 }
 
 _Static_assert(SU_BB_SNAPSHOT == SODA_BLACKBOX_SNAPSHOT, "record types");
@@ -222,10 +304,11 @@ void mbb_close(void)
 
 #else /* !SODA_MONITOR_BLACKBOX */
 
-int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
-	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
+int mbb_open(const char *dir, const char *key, const char *retention, const char *label,
+	     mbb_log_fn log, int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen)
 {
-	(void)dir, (void)key, (void)label, (void)log, (void)ret_read_fd, (void)ret_write_fd;
+	(void)dir, (void)key, (void)retention, (void)label, (void)log, (void)ret_read_fd,
+		(void)ret_write_fd;
 	snprintf(err, errlen, "this soda-monitor was built without the blackbox");
 	return -EOPNOTSUPP;
 }

@@ -14,12 +14,19 @@
 
 typedef void (*mbb_log_fn)(const char *msg);
 
-/* Opens the store in @dir for the tenant key @key ("BOXHEX[/SIGNHEX]") and
- * makes the line's pipe. *ret_read_fd: the monitor's end (non-blocking),
- * *ret_write_fd: the guest's (blocking; close it once the guest has it).
- * Returns 0 or -errno with a message in @err. */
-int mbb_open(const char *dir, const char *key, const char *label, mbb_log_fn log,
-	     int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen);
+/* Opens the store in @dir for the tenant key @key ("BOXHEX[/SIGNHEX]") with
+ * the retention @retention ("stop|drop-oldest QUOTA", NULL: stop, the
+ * default quota) and makes the line's pipe. *ret_read_fd: the monitor's end
+ * (non-blocking), *ret_write_fd: the guest's (blocking; close it once the
+ * guest has it). Returns 0 or -errno with a message in @err.
+ * While open, the monitor's log gets the store's usage when it passes 80 %
+ * and 95 % of the quota, a line for each foreign stream on the line, and
+ * the store's committed head as an anchor every MBB_ANCHOR_SECONDS when it
+ * moved ("blackbox anchor SEG:OFF:DIGEST"), for orchestrators to ship off
+ * the host. */
+#define MBB_ANCHOR_SECONDS 10
+int mbb_open(const char *dir, const char *key, const char *retention, const char *label,
+	     mbb_log_fn log, int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen);
 /* True once mbb_open() succeeded and until mbb_close(). */
 int mbb_active(void);
 /* The line is readable: reads what is there (bounded) and stores it.

@@ -739,7 +739,8 @@ static int start_guest(int report_fd)
 	if (M.l.blackbox_dir) {
 		char err[600];
 
-		r = mbb_open(M.l.blackbox_dir, M.l.blackbox_key, M.l.name, mlog_text, &bb[0], &bb[1],
+		r = mbb_open(M.l.blackbox_dir, M.l.blackbox_key, M.l.blackbox_retention, M.l.name,
+			     mlog_text, &bb[0], &bb[1],
 			     err, sizeof(err));
 		if (r < 0) {
 			report(report_fd, "err %d %s", -r, err);
