@@ -459,6 +459,9 @@ func (c *Context) NextEvent(ctx context.Context) (Event, error) {
 
 // Events delivers events on a channel until ctx is done (then the channel
 // closes). Only one Events or NextEvent caller per context at a time.
+// Events are what the library notices when it looks again at the state
+// (Process, Wait, and the waits inside calls): a state that lasts is
+// always reported, one that came and went between two looks may not be.
 func (c *Context) Events(ctx context.Context) <-chan Event {
 	ch := make(chan Event)
 	go func() {

@@ -624,7 +624,12 @@ class Context:
         """Iterates over events as they come: defined, state changes,
         undefined, from this process or any other on the same state
         directory. Stops when @timeout seconds pass without one (None:
-        never), or when the loop breaks."""
+        never), or when the loop breaks. Events are what the library
+        notices when it looks again at the state (here, in process(),
+        wait() and the waits inside calls): a state that lasts is always
+        reported, one that came and went between two looks may not be.
+        Events that arrive while no iteration runs go to the handlers of
+        on_event() only."""
         if self._queue_id is None:
             self._queue_id = self.on_event(self._queue.append)
         try:
