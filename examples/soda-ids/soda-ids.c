@@ -67,10 +67,17 @@ static void print_error(const char *what, soda_error *e)
 		return;
 	}
 	const char *src = soda_error_source(e);
-	if (src && soda_error_line(e))
-		fprintf(stderr, "%s:%" PRIu32 ":%" PRIu32 ": %s\n", src, soda_error_line(e),
-			soda_error_column(e), soda_error_message(e));
-	else
+	const char *msg = soda_error_message(e);
+	char at[512];
+	if (src && soda_error_line(e)) {
+		snprintf(at, sizeof(at), "%s:%" PRIu32 ":", src, soda_error_line(e));
+		/* The message may already say where (FILE:LINE:COLUMN: ...). */
+		if (!strncmp(msg, at, strlen(at)))
+			fprintf(stderr, "%s\n", msg);
+		else
+			fprintf(stderr, "%s:%" PRIu32 ":%" PRIu32 ": %s\n", src, soda_error_line(e),
+				soda_error_column(e), msg);
+	} else
 		fprintf(stderr, "soda-ids: %s: %s\n", what, soda_error_message(e));
 	soda_error_free(e);
 }

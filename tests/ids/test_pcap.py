@@ -28,7 +28,7 @@ import tempfile
 
 from scapy.all import (IP, TCP, UDP, ICMP, IPv6, Ether, Dot1Q, Dot1AD, Raw,  # noqa: E402
                        IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt,
-                       ICMPv6EchoRequest, wrpcap, PcapNgWriter, conf)
+                       ICMPv6EchoRequest, Loopback, wrpcap, PcapNgWriter, conf)
 
 conf.verb = 0
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -250,7 +250,9 @@ def run(soda_ids, name, pkts, rules, expected, fmt, tmp, args=()):
 
 
 def usage_checks(soda_ids, tmp):
-    """Exit codes: 2 for usage, 1 for a runtime error, 0 for a sound --check."""
+    """Exit codes: 2 for usage; 1 for a runtime error (rules that do not
+    load, a capture cut short or of a link type not decoded, an EVE file
+    that cannot be written); 0 for a sound --check or a whole capture."""
     errs = []
     good = os.path.join(tmp, "good.rules")
     with open(good, "w") as f:
@@ -263,13 +265,27 @@ def usage_checks(soda_ids, tmp):
              (["--check", bad], 1),
              (["--rules", good, "--pcap", os.path.join(tmp, "missing.pcap"), "--eve",
                os.path.join(tmp, "x.json")], 1)]
+    # A capture cut in the middle of a packet, and a link type not decoded.
+    whole = os.path.join(tmp, "whole.pcap")
+    write_capture(whole, [E() / IP(src=C4, dst=S4) / UDP(sport=1, dport=2) / Raw(b"x" * 100)] * 2,
+                  "pcap")
+    cut = os.path.join(tmp, "cut.pcap")
+    with open(whole, "rb") as f, open(cut, "wb") as g:
+        g.write(f.read()[:-50])
+    null = os.path.join(tmp, "null.pcap")
+    wrpcap(null, [Loopback() / IP(src=C4, dst=S4) / UDP()], linktype=0)
+    eve = os.path.join(tmp, "x.json")
+    cases += [(["--rules", good, "--pcap", whole, "--eve", eve], 0),
+              (["--rules", good, "--pcap", cut, "--eve", eve], 1),
+              (["--rules", good, "--pcap", null, "--eve", eve], 1),
+              (["--rules", good, "--pcap", whole, "--eve", os.path.join(tmp, "no", "x.json")], 1)]
     for args, code in cases:
         r = subprocess.run([soda_ids] + args, capture_output=True, text=True, timeout=30)
         if r.returncode != code:
             errs.append(f"soda-ids {' '.join(args)}: exit {r.returncode}, expected {code}: "
                         f"{r.stderr.strip()}")
-        if args[:1] == ["--check"] and code == 1 and f"{bad}:2:" not in r.stderr:
-            errs.append(f"--check of a bad file names no file:line: {r.stderr.strip()}")
+        if args[:1] == ["--check"] and code == 1 and r.stderr.count(f"{bad}:2:") != 1:
+            errs.append(f"--check of a bad file names its file:line not once: {r.stderr.strip()}")
     return errs
 
 
