@@ -28,6 +28,8 @@ target_include_directories(soda_ids PUBLIC ${CMAKE_SOURCE_DIR}/include ${KN_DIR}
 target_compile_definitions(soda_ids PRIVATE SODA_BUILDING_LIBRARY)
 target_compile_options(soda_ids PRIVATE -fvisibility=hidden)
 target_link_libraries(soda_ids PUBLIC PkgConfig::KN_HS PkgConfig::KN_PCRE2)
+# hs.h lives in an include directory of its own: the libFuzzer builds need it.
+list(APPEND SODA_MODULE_INCLUDES ${KN_HS_INCLUDE_DIRS} ${KN_PCRE2_INCLUDE_DIRS})
 
 # soda-ids: the engine over a pcap/pcapng capture (examples/soda-ids).
 pkg_check_modules(KN_PCAP IMPORTED_TARGET libpcap)
