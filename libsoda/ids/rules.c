@@ -24,6 +24,9 @@
 #include "../util.h"
 
 #define KN_MAX_OFFSET 1048576
+/* Payload keywords per rule: inspection recurses once per keyword, so this
+ * bounds its stack (the engine runs in the guest agent). */
+#define KN_MAX_OPS 128
 
 struct pstate {
 	const struct kn_parse_ctx *ctx;
@@ -68,6 +71,8 @@ static int perr(struct pstate *s, size_t at, const char *fmt, ...)
 
 static int oom(struct pstate *s)
 {
+	if (s->r && s->r->n_ops >= KN_MAX_OPS)
+		return perr(s, s->kw_at, "more than %d payload keywords in one rule", KN_MAX_OPS);
 	return su_errorf(s->error, -ENOMEM, "out of memory");
 }
 
@@ -207,7 +212,13 @@ static int parse_intcmp(struct pstate *s, char *v, uint64_t max, struct kn_intcm
 
 static struct kn_op *push_op(struct pstate *s, enum kn_op_type t)
 {
-	struct kn_op *n = realloc(s->r->ops, (s->r->n_ops + 1) * sizeof(*n));
+	struct kn_op *n;
+
+	if (s->r->n_ops >= KN_MAX_OPS) {
+		errno = E2BIG;
+		return NULL;
+	}
+	n = realloc(s->r->ops, (s->r->n_ops + 1) * sizeof(*n));
 
 	if (!n)
 		return NULL;

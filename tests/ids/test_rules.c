@@ -235,6 +235,17 @@ static void test_unsupported(void **state)
 	assert_int_equal(kn_ruleset_load_text(&rs, "x", "", 0, NULL, 0x80, NULL, NULL, NULL), -EINVAL);
 }
 
+static void test_limits(void **state)
+{
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof(text), "alert tcp any any -> any any (");
+
+	for (int i = 0; i < 129; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "content:\"a\"; ");
+	snprintf(text + n, sizeof(text) - n, "sid:1;)");
+	expect_error(text, -EINVAL, 1, NULL, "more than 128", NULL);
+}
+
 static void test_duplicates(void **state)
 {
 	static const char text[] =
@@ -336,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_vars),
 		cmocka_unit_test(test_file),
