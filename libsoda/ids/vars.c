@@ -207,10 +207,25 @@ int kn_vars_load(kn_vars *v, const char *path, soda_error **error)
 			value = trim(value + 1);
 		if (!*value)
 			continue; /* a YAML section ("vars:", "address-groups:") */
-		len = strlen(value);
-		if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
-			value[len - 1] = '\0';
+		if (value[0] == '"' || value[0] == '\'') {
+			/* quoted: up to the closing quote (a comment may follow) */
+			char *q = strchr(value + 1, value[0]);
+
+			if (!q) {
+				r = su_errorf_at(error, -EINVAL, path, lineno, 1,
+						 "%s:%u: unterminated quote in the value of %s", path,
+						 lineno, name);
+				goto out;
+			}
+			*q = '\0';
 			value++;
+		} else {
+			char *hash = strstr(value, " #");
+
+			if (hash) {
+				*hash = '\0';
+				value = trim(value);
+			}
 		}
 		if (name[0] == '$')
 			name++;

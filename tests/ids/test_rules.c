@@ -278,7 +278,8 @@ static void test_vars(void **state)
 	static const char yaml[] =
 		"vars:\n"
 		"  address-groups:\n"
-		"    HOME_NET: \"[198.51.100.0/24]\"\n"
+		"    HOME_NET: \"[198.51.100.0/24]\"  # ours\n"
+		"    SMTP_SERVERS: 203.0.113.9 # trailing comment\n"
 		"    # a comment\n"
 		"  port-groups:\n"
 		"    HTTP_PORTS: 8080\n"
@@ -293,7 +294,7 @@ static void test_vars(void **state)
 	assert_int_equal(kn_vars_new(&v), 0);
 	assert_int_equal(kn_vars_load(v, path, &err), 0);
 	unlink(path);
-	rs = load_rules("alert tcp $HOME_NET any -> $MY_NET $HTTP_PORTS (sid:1;)", v);
+	rs = load_rules("alert tcp $HOME_NET any -> [$MY_NET,$SMTP_SERVERS] $HTTP_PORTS (sid:1;)", v);
 	run_pkt(rs, &p, &s);
 	assert_int_equal(s.n, 1);
 	free(s.eve);
