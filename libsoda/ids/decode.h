@@ -58,6 +58,9 @@ struct kn_decode_config {
 	uint32_t stream_ooo_max_segs;  /* out-of-order segments held per direction */
 	size_t stream_memcap;          /* stream bytes (windows and held
 	                                * segments), all flows */
+	bool stream_gap_without_ack;   /* give up a gap the receiver has not
+	                                * acknowledged past when held data no
+	                                * longer fits (evadable: off by default) */
 	/* Called for a flow's detect_state when the flow ends (evicted, timed
 	 * out, replaced, or the decoder freed): kn_detect_flow_free. */
 	void (*flow_state_free)(void *detect_state);

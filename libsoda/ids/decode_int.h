@@ -34,6 +34,8 @@ void kn_segs_clear(struct kn_segs *s);
 /* One direction of a TCP stream. */
 struct kn_stream_dir {
 	bool started;       /* next_seq known */
+	bool acked_known;
+	uint32_t acked;     /* the highest ACK the receiver sent for this direction */
 	uint32_t next_seq;  /* sequence number of the next in-order byte */
 	uint64_t next_off;  /* its offset in the stream */
 	uint8_t *buf;       /* the window: history, then the newest data */

@@ -11,9 +11,12 @@
  *    data changes nothing; both are counted);
  *  - a segment past a gap is held (stream_ooo_max bytes and
  *    stream_ooo_max_segs segments per direction, stream_memcap in all) and
- *    passed on when the gap fills; when a held segment no longer fits, the
- *    gap is taken as lost: the stream jumps to the first held byte, and
- *    the window's history is dropped (no match across a hole);
+ *    passed on when the gap fills; a segment that does not fit is dropped;
+ *  - a gap is taken as lost (capture loss) only once the receiver has
+ *    acknowledged bytes past it: the stream jumps to the first held byte,
+ *    and the window's history is dropped (no match across a hole). Junk
+ *    sent ahead of the stream, which the receiver never acknowledges,
+ *    cannot make the stream jump over the real data that follows;
  *  - the window (kn_packet.stream) shows KN_STREAM_WINDOW bytes before the
  *    new data (fewer only at the start of the stream or after a gap); the
  *    buffer behind it holds at most twice that plus the new data.
@@ -227,7 +230,14 @@ static bool hold(kn_decoder *d, struct kn_stream_dir *s, uint64_t off, const uin
 void kn_stream_packet(kn_decoder *d, struct kn_flow_entry *f, struct kn_packet *p)
 {
 	struct kn_stream_dir *s = &f->dir[p->to_server ? 0 : 1];
+	struct kn_stream_dir *peer = &f->dir[p->to_server ? 1 : 0];
 	uint32_t seq = p->tcp_seq;
+
+	if ((p->tcp_flags & KN_TCP_ACK) &&
+	    (!peer->acked_known || (int32_t)(p->tcp_ack - peer->acked) > 0)) {
+		peer->acked = p->tcp_ack;
+		peer->acked_known = true;
+	}
 	const uint8_t *data = p->payload;
 	size_t len = p->payload_len;
 
@@ -239,6 +249,33 @@ void kn_stream_packet(kn_decoder *d, struct kn_flow_entry *f, struct kn_packet *
 			s->next_off = 0;
 		}
 		seq++;
+	}
+	/* The receiver has bytes past the gap that never came by here: they
+	 * were lost to the capture, not to the receiver. */
+	if (s->started && s->ooo.head && s->acked_known && (int32_t)(s->acked - s->next_seq) > 0) {
+		skip_to(d, s, s->ooo.head->off);
+		if (len && !(p->tcp_flags & KN_TCP_RST)) {
+			/* This packet's bytes join the held ones (first wins)
+			 * and go on with them, in one release. */
+			int32_t r = (int32_t)(seq - s->next_seq);
+			size_t seen = r < 0 ? (size_t)-(int64_t)r : 0;
+			if (seen < len) {
+				/* Past the per-direction bounds by this one segment
+				 * at most (the held bytes before it leave in this
+				 * release), never past stream_memcap. */
+				bool overlap = false;
+				size_t before = s->ooo.bytes;
+				size_t room = d->cfg.stream_memcap > d->st.stream_bytes ?
+					d->cfg.stream_memcap - d->st.stream_bytes : 0;
+				kn_segs_insert(&s->ooo, s->next_off + (uint32_t)(r < 0 ? 0 : r),
+					       data + seen, (uint32_t)(len - seen),
+					       s->ooo.bytes + (room < len ? room : len), UINT32_MAX,
+					       &overlap);
+				account(d, (int64_t)(s->ooo.bytes - before));
+			}
+		}
+		release(d, s, p, NULL, 0);
+		return;
 	}
 	if (len == 0 || (p->tcp_flags & KN_TCP_RST)) {
 		set_window(p, s, s->len);
@@ -269,9 +306,9 @@ void kn_stream_packet(kn_decoder *d, struct kn_flow_entry *f, struct kn_packet *
 		if (hold(d, s, off, data, len)) {
 			d->st.tcp_ooo_held++;
 		} else {
-			/* No room to wait any longer: the gap is lost. */
 			d->st.tcp_ooo_dropped++;
-			if (s->ooo.head) {
+			if (d->cfg.stream_gap_without_ack && s->ooo.head) {
+				/* No room to wait any longer: the gap is lost. */
 				skip_to(d, s, s->ooo.head->off);
 				release(d, s, p, NULL, 0);
 				return;
