@@ -147,7 +147,8 @@ static size_t split(char *v, char **out, size_t max)
 	size_t n = 0;
 
 	for (char *p = v; n < max; ) {
-		char *c = strchr(p, ',');
+		/* the last field keeps any further commas: callers refuse it */
+		char *c = n + 1 < max ? strchr(p, ',') : NULL;
 
 		if (c)
 			*c = '\0';
