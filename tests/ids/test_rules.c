@@ -235,6 +235,63 @@ static void test_unsupported(void **state)
 	assert_int_equal(kn_ruleset_load_text(&rs, "x", "", 0, NULL, 0x80, NULL, NULL, NULL), -EINVAL);
 }
 
+/* Rules in the style of public rule feeds (written for this test): what a
+ * real file mixes, and which of it this engine takes. */
+static void test_feed_style(void **state)
+{
+	static const char text[] =
+		"#alert tcp any any -> any any (msg:\"disabled\"; sid:100;)\n"
+		"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS (msg:\"FEED POLICY outbound "
+		"request with an odd agent\"; flow:established,to_server; content:\"User-Agent|3a 20|"
+		"Mozilla/4.0|0d 0a|\"; nocase; fast_pattern; content:!\"Referer|3a|\"; "
+		"reference:url,example.org/x; classtype:policy-violation; sid:2000001; rev:3; "
+		"metadata:created_at 2020_01_01, updated_at 2024_05_06;)\n"
+		"alert http $HOME_NET any -> $EXTERNAL_NET any (msg:\"FEED app layer\"; "
+		"flow:established,to_server; http.method; content:\"POST\"; sid:2000002; rev:1;)\n"
+		"alert tcp $EXTERNAL_NET any -> $HOME_NET 445 (msg:\"FEED smb-ish\"; "
+		"flow:established,to_server; content:\"|ff|SMB|72 00 00 00 00|\"; offset:4; depth:9; "
+		"byte_test:1,&,128,6,relative; byte_jump:2,7,relative,little; "
+		"content:\"|00 02|\"; within:2; distance:0; threshold:type limit, track by_src, "
+		"count 1, seconds 120; classtype:attempted-admin; sid:2000003; rev:2;)\n"
+		"alert udp $HOME_NET any -> any 53 (msg:\"FEED dns long label\"; content:\"|01 00 00 01|\"; "
+		"offset:2; depth:4; isdataat:200,relative; pcre:\"/[a-z0-9]{60,}/i\"; "
+		"classtype:bad-unknown; sid:2000004; rev:1;)\n"
+		"alert tcp any any -> $HOME_NET 22 (msg:\"FEED ssh scan\"; flow:to_server; flags:S,12; "
+		"detection_filter:track by_src, count 5, seconds 60; classtype:attempted-recon; "
+		"sid:2000005; rev:1;)\n"
+		"alert tcp $HOME_NET any -> any any (msg:\"FEED login seen\"; flow:established,to_server; "
+		"content:\"LOGIN \"; depth:6; flowbits:set,feed.login; flowbits:noalert; sid:2000006; rev:1;)\n"
+		"alert tcp any any -> $HOME_NET any (msg:\"FEED reply after login\"; "
+		"flow:established,to_client; flowbits:isset,feed.login; content:\"OK\"; startswith; "
+		"sid:2000007; rev:1;)\n"
+		"alert icmp $EXTERNAL_NET any -> $HOME_NET any (msg:\"FEED large ping\"; itype:8; "
+		"dsize:>800; classtype:icmp-event; sid:2000008; rev:1;)\n"
+		"alert tcp any any -> any $HTTP_PORTS (msg:\"FEED uri\"; content:\"/cgi-bin/\"; http_uri; "
+		"sid:2000009; rev:1;)\n"
+		"alert tls any any -> any any (msg:\"FEED sni\"; tls.sni; content:\"bad.example\"; "
+		"sid:2000010; rev:1;)\n"
+		"drop tcp any any -> $HOME_NET [139,445] (msg:\"FEED multi-line\"; \\\n"
+		"    flow:established,to_server; \\\n"
+		"    content:\"|00|\"; depth:1; sid:2000011; rev:1;)\n";
+	kn_ruleset *rs = NULL;
+	struct warns w = { 0 };
+	soda_error *err = NULL;
+
+	assert_int_equal(kn_ruleset_load_text(&rs, "feed.rules", text, sizeof(text) - 1, NULL,
+					      KN_LOAD_SKIP_UNSUPPORTED, on_warn, &w, &err), 0);
+	assert_null(err);
+	assert_int_equal(kn_ruleset_count(rs), 8);
+	assert_int_equal(w.n, 3);
+	assert_non_null(strstr(w.last, "sid 2000010"));
+	kn_ruleset_free(rs);
+	/* without the flag the first of them stops the load, by name */
+	assert_int_equal(kn_ruleset_load_text(&rs, "feed.rules", text, sizeof(text) - 1, NULL, 0,
+					      NULL, NULL, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(soda_error_message(err), "protocol 'http'"));
+	assert_int_equal(soda_error_line(err), 3);
+	soda_error_free(err);
+}
+
 static void test_limits(void **state)
 {
 	char text[8192];
@@ -348,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_feed_style),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_vars),
