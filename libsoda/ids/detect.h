@@ -46,6 +46,12 @@ void kn_vars_free(kn_vars *v);
 /* Warnings (skipped rules) go to warn(userdata, message) when given. */
 typedef void (*kn_warn_fn)(void *userdata, const char *message);
 
+/* Parses rules (docs/ids.md) with vars (NULL: Suricata's defaults) and
+ * builds the prefilter. 0 and *ret on success; -EINVAL with the source,
+ * line, column and keyword in *error for a bad rule; -EOPNOTSUPP naming
+ * the keyword and sid for one outside the subset (without
+ * KN_LOAD_SKIP_UNSUPPORTED; with it the rule is skipped and warn() told);
+ * -ENOENT/-EIO for the file; -ENOMEM. */
 int kn_ruleset_load_file(kn_ruleset **ret, const char *path, const kn_vars *vars,
 			 unsigned int flags, kn_warn_fn warn, void *userdata,
 			 soda_error **error);
@@ -72,6 +78,9 @@ void kn_detector_free(kn_detector *d);
 
 /* Evaluates every candidate rule on the packet and calls alert for each
  * match (after thresholds, detection_filter and flowbits noalert). */
+/* Returns the number of alerts (0 for a packet that is not IP), -EINVAL,
+ * or -ENOMEM (flowbits could not be stored). The packet's flow gets its
+ * flowbits in detect_state. Not thread-safe per detector. */
 int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *userdata);
 
 /* Frees what the engine kept in a flow's detect_state. */
