@@ -406,15 +406,138 @@ static int check_guest_dir(const char *guest_dir, soda_error **error)
 	return 0;
 }
 
+/* @path with "//", "/./" and "/../" taken out by name (no symlink is
+ * followed: the backend checks the resolved path again at start). Returns
+ * NULL when out of memory. */
+static char *lexical_path(const char *path)
+{
+	size_t len = strlen(path), o = 0;
+	char *out = malloc(len + 2);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t n;
+
+		while (path[i] == '/')
+			i++;
+		n = strcspn(path + i, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && path[i] == '.') {
+			/* nothing */
+		} else if (n == 2 && path[i] == '.' && path[i + 1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+		} else {
+			out[o++] = '/';
+			memcpy(out + o, path + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	return out;
+}
+
+/* True if @path is @dir or lies beneath it (both lexical, absolute). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Host directories whose sharing hands the guest the host: its root, the
+ * kernel's views of every process and device, its boot files, its
+ * configuration and root's home. Beneath them too: /proc/1/root is the
+ * host's root again. */
+static const char *const sensitive_dirs[] = { "/proc", "/sys", "/dev", "/boot", "/etc", "/root" };
+/* What libsoda keeps in the state directory (a directory of the user's
+ * beside them, like a web site to share, is fine). */
+static const char *const state_entries[] = { "servers", "images", "blackbox", "run", "status",
+					     "host",    "lock",   "tmp",      "networks" };
+
+int su_share_check_host_dir(const char *host_dir, const char *state_dir, unsigned int flags,
+			    soda_error **error)
+{
+	char *path, *state = NULL;
+	const char *why = NULL;
+	int r = 0;
+
+	if (flags & SODA_SHARE_ALLOW_SENSITIVE)
+		return 0;
+	path = lexical_path(host_dir);
+	if (!path || (state_dir && !(state = lexical_path(state_dir)))) {
+		free(path);
+		return su_errorf(error, -ENOMEM, "out of memory");
+	}
+	if (strcmp(path, "/") == 0)
+		why = "the host's root directory";
+	for (size_t i = 0; !why && i < SU_ARRAY_SIZE(sensitive_dirs); i++)
+		if (path_within(path, sensitive_dirs[i]))
+			why = sensitive_dirs[i];
+	if (!why && state && path_within(state, path))
+		why = "the state directory or a directory holding it";
+	for (size_t i = 0; !why && state && i < SU_ARRAY_SIZE(state_entries); i++) {
+		char *own = su_strdup_printf("%s/%s", strcmp(state, "/") ? state : "",
+					     state_entries[i]);
+
+		if (!own) {
+			free(path);
+			free(state);
+			return su_errorf(error, -ENOMEM, "out of memory");
+		}
+		if (path_within(path, own))
+			why = "the state directory's own files (every server's disks, stores "
+			      "and keys)";
+		free(own);
+	}
+	if (why)
+		r = su_errorf(error, -EPERM,
+			      "host directory '%s' is a sensitive path (%s); it is not shared "
+			      "unless SODA_SHARE_ALLOW_SENSITIVE asks for it by name",
+			      host_dir, why);
+	free(path);
+	free(state);
+	return r;
+}
+
+int su_config_check_shares(const soda_server_config *cfg, const char *state_dir,
+			   soda_error **error)
+{
+	for (size_t i = 0; cfg && i < cfg->n_shares; i++) {
+		int r = su_share_check_host_dir(cfg->shares[i].host_dir, state_dir,
+						cfg->shares[i].flags, error);
+
+		if (r < 0) {
+			su_error_prefix(error, "share %zu", i);
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int check_share(const soda_server_config *cfg, const char *host_dir,
 		       const char *guest_dir, unsigned int flags, soda_error **error)
 {
+	const unsigned int known = SODA_SHARE_READONLY | SODA_SHARE_ALLOW_SENSITIVE;
 	int r;
 
-	if (flags & ~SODA_SHARE_READONLY)
-		return su_errorf(error, -EINVAL, "unknown share flags 0x%x",
-				 flags & ~SODA_SHARE_READONLY);
+	if (flags & ~known)
+		return su_errorf(error, -EINVAL, "unknown share flags 0x%x", flags & ~known);
 	r = su_check_abs_path("host directory", host_dir, PATH_MAX_SHARE, error);
+	if (r < 0)
+		return r;
+	/* By name now; the state directory (the context's) at define, the
+	 * resolved path at start. */
+	r = su_share_check_host_dir(host_dir, NULL, flags, error);
 	if (r < 0)
 		return r;
 	r = check_guest_dir(guest_dir, error);
@@ -917,8 +1040,12 @@ char *su_config_serialize(const soda_server_config *cfg)
 	for (size_t i = 0; cfg->kernel_args && cfg->kernel_args[i]; i++)
 		su_kv_add(&b, "kernel-arg", cfg->kernel_args[i]);
 	for (size_t i = 0; i < cfg->n_shares; i++) {
-		char *v = su_strdup_printf("%s:%s:%s",
+		/* "ro" or "rw", "+sensitive" for a share allowed on purpose. */
+		char *v = su_strdup_printf("%s%s:%s:%s",
 					   cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw",
+					   cfg->shares[i].flags & SODA_SHARE_ALLOW_SENSITIVE
+						   ? "+sensitive"
+						   : "",
 					   cfg->shares[i].guest_dir, cfg->shares[i].host_dir);
 		if (!v) {
 			su_buf_free(&b);
@@ -1034,12 +1161,17 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 			return su_errorf(ps->error, -ENOMEM, "out of memory");
 		guest = strchr(v, ':');
 		host = guest ? strchr(guest + 1, ':') : NULL;
-		if (!host || (strncmp(v, "ro:", 3) && strncmp(v, "rw:", 3))) {
-			r = su_errorf(&inner, -EINVAL, "share '%s' is not 'ro|rw:GUEST:HOST'", value);
+		if (!host || (strncmp(v, "ro", 2) && strncmp(v, "rw", 2)) ||
+		    (v + 2 != guest && (size_t)(guest - v) != strlen("ro+sensitive")) ||
+		    (v + 2 != guest && strncmp(v + 2, "+sensitive", 10))) {
+			r = su_errorf(&inner, -EINVAL,
+				      "share '%s' is not 'ro|rw[+sensitive]:GUEST:HOST'", value);
 		} else {
 			*guest++ = '\0';
 			*host++ = '\0';
-			flags = strcmp(v, "ro") == 0 ? SODA_SHARE_READONLY : 0;
+			flags = strncmp(v, "ro", 2) == 0 ? SODA_SHARE_READONLY : 0;
+			if (v[2] == '+')
+				flags |= SODA_SHARE_ALLOW_SENSITIVE;
 			r = soda_server_config_add_share(ps->cfg, host, guest, flags, &inner);
 		}
 		free(v);

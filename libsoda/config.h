@@ -69,6 +69,16 @@ int su_config_parse(soda_server_config **ret, const char *text, size_t len, cons
 		    soda_error **error);
 /* Checks the whole configuration (used before define). */
 int su_config_validate(const soda_server_config *cfg, soda_error **error);
+/* Refuses a share of a sensitive host path (/, /proc, /sys, /dev, /boot,
+ * /etc, /root and what lies beneath them; the state directory @state_dir,
+ * any of its parents or the library's own entries in it (servers, images,
+ * blackbox, run, status...); NULL: not checked) unless @flags has
+ * SODA_SHARE_ALLOW_SENSITIVE: -EPERM naming the path. */
+int su_share_check_host_dir(const char *host_dir, const char *state_dir, unsigned int flags,
+			    soda_error **error);
+/* The same for every share of @cfg. */
+int su_config_check_shares(const soda_server_config *cfg, const char *state_dir,
+			   soda_error **error);
 /* The tenant key as "BOXHEX" or "BOXHEX/SIGNHEX" (the record's and the
  * launch spec's form); NULL on allocation failure. */
 char *su_blackbox_key_text(const soda_server_config *cfg);

@@ -50,6 +50,9 @@ SODA_EXPORT int soda_server_define(soda_server **ret, soda_context *ctx,
 	r = su_config_validate(cfg, error);
 	if (r < 0)
 		return r;
+	r = su_config_check_shares(cfg, soda_context_get_state_dir(ctx), error);
+	if (r < 0)
+		return r;
 	if (!ctx->drv->define)
 		return unsupported(ctx, "defining servers", error);
 	r = ctx->drv->define(ctx->priv, cfg, 0, error);

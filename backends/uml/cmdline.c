@@ -62,13 +62,31 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 			goto oom;
 	}
 
-	/* The jail: the kernel binary and its libraries, read-only. */
+	/* The jail. Its top (linux.uml's working directory) holds the kernel,
+	 * its libraries, the disks, TMPDIR and uml_dir; linux.uml's root, all
+	 * that hostfs reaches, is SU_JAIL_HOSTFS: the shares and /dev/null.
+	 * The kernel and its libraries, read-only, at their own paths. */
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_UML, p->uml_binary, 0, 0, 0) < 0)
 		goto oom;
-	for (size_t i = 0; p->uml_libs && p->uml_libs[i]; i++)
-		if (su_launch_add_mount(&l, SU_MNT_BIND_RO, p->uml_libs[i], p->uml_libs[i], 0, 0, 0) <
-		    0)
+	for (size_t i = 0; p->uml_libs && p->uml_libs[i]; i++) {
+		char *dst;
+
+		if (su_launch_add_mount(&l, SU_MNT_BIND_RO, p->uml_libs[i], p->uml_libs[i], 0, 0,
+					0) < 0)
 			goto oom;
+		/* The ELF interpreter (elfdeps.h lists it first) is opened by
+		 * the kernel at exec through the root: it is in the hostfs root
+		 * only until linux.uml runs (soda-monitor detaches it). */
+		if (i > 0)
+			continue;
+		dst = su_strdup_printf(SU_JAIL_HOSTFS "%s", p->uml_libs[i]);
+		if (!dst || su_launch_add_mount(&l, SU_MNT_BIND_RO, dst, p->uml_libs[i], 0, 0, 0) <
+				    0) {
+			free(dst);
+			goto oom;
+		}
+		free(dst);
+	}
 	/* The FPU-state shim for hosts whose XSAVE area outgrew linux.uml 6.1's
 	 * (backends/uml/preload/xstate.c). */
 	if (p->uml_preload &&
@@ -90,7 +108,7 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	if (su_launch_add_mount(&l, SU_MNT_TMPFS, SU_JAIL_UMLDIR, NULL, 1 << 20, 0700, p->uid) < 0)
 		goto oom;
 	for (size_t i = 0; i < cfg->n_shares; i++) {
-		char dst[32];
+		char dst[48];
 
 		snprintf(dst, sizeof(dst), SU_JAIL_SHARE_FMT, i);
 		if (su_launch_add_mount(&l,
@@ -99,23 +117,29 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 					dst, p->share_dirs[i], 0, 0, 0) < 0)
 			goto oom;
 	}
-	/* linux.uml's "null" channels (ssl2=null,...) open /dev/null. */
-	if (su_launch_add_mount(&l, SU_MNT_BIND_DEV, "/dev/null", "/dev/null", 0, 0, 0) < 0)
+	/* linux.uml's "null" channels (ssl2=null,...) open /dev/null, by an
+	 * absolute path. */
+	if (su_launch_add_mount(&l, SU_MNT_BIND_DEV, SU_JAIL_DEVNULL, "/dev/null", 0, 0, 0) < 0)
 		goto oom;
-	/* linux.uml opens /dev/net/tun for its NICs; the host's is root-only. */
-	if (cfg->n_nics && su_launch_add_mount(&l, SU_MNT_CHARDEV, "/dev/net/tun", NULL,
-					       (uint64_t)makedev(10, 200), 0600, p->uid) < 0)
-		goto oom;
+	/* No file linux.uml writes grows past the disk layer's full size
+	 * (header, bitmap, data): its RLIMIT_FSIZE. Its memory file (as large
+	 * as the guest's memory) is written once, at its start: when that is
+	 * the larger, the limit starts there and soda-monitor lowers it as
+	 * soon as the memory file exists, long before the guest's first
+	 * instruction. */
+	l.fsize = p->cow_max > cfg->memory ? p->cow_max : cfg->memory;
+	if (p->cow_max && p->cow_max < cfg->memory)
+		l.fsize_run = p->cow_max;
 
 	/* linux.uml's command line. */
 	push(&l, &r, "%s", SU_JAIL_UML);
 	push(&l, &r, "mem=%" PRIu64 "M", cfg->memory >> 20);
-	push(&l, &r, "ubd0=%s,%s", SU_JAIL_COW, SU_JAIL_BASE);
+	push(&l, &r, "ubd0=%s,%s", SU_JAIL_REL(SU_JAIL_COW), SU_JAIL_REL(SU_JAIL_BASE));
 	push(&l, &r, "root=/dev/ubda");
 	push(&l, &r, "rw");
 	push(&l, &r, "init=/soda/init");
 	push(&l, &r, "umid=%s", SU_UMID);
-	push(&l, &r, "uml_dir=%s", SU_JAIL_UMLDIR);
+	push(&l, &r, "uml_dir=%s", SU_JAIL_REL(SU_JAIL_UMLDIR));
 	push(&l, &r, "con=none");
 	push(&l, &r, "con0=fd:%d,fd:%d", SU_FD_CONSOLE, SU_FD_CONSOLE);
 	push(&l, &r, "ssl=none");
@@ -142,7 +166,12 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		push(&l, &r, "soda.share=%zu,%s,%s", i, cfg->shares[i].guest_dir,
 		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");
 	for (size_t i = 0; i < cfg->n_nics; i++) {
-		push(&l, &r, "eth%zu=tuntap,%s,%s", i, p->ifnames[i], cfg->nics[i].mac);
+		/* The vector driver on a TAP descriptor soda-monitor opened in
+		 * the switch's namespace (linux.uml has a network namespace of
+		 * its own); vec=0: read/write, a TAP is not a socket. The
+		 * guest's agent names vecN ethN. */
+		push(&l, &r, "vec%zu:transport=fd,fd=%zu,vec=0,mac=%s", i, SU_FD_TAP0 + i,
+		     cfg->nics[i].mac);
 		for (size_t a = 0; cfg->nics[i].addresses && cfg->nics[i].addresses[a]; a++)
 			push(&l, &r, "soda.addr=%zu,%s", i, cfg->nics[i].addresses[a]);
 		if (r == 0) {

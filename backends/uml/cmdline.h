@@ -33,6 +33,7 @@ typedef struct su_uml_params {
 	uint64_t lpj; /* 0: let the guest calibrate (slow) */
 	const char *blackbox_dir; /* the server's blackbox store, if it has one */
 	const char *uml_preload;  /* host path of soda-uml-xstate.so, or NULL */
+	uint64_t cow_max;         /* the layer's full size (header, bitmap, data) */
 } su_uml_params;
 
 /* Extra room in the jail's /tmp beyond guest memory for UML's memory file. */

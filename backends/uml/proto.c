@@ -91,6 +91,10 @@ char *su_launch_serialize(const su_launch *l)
 	su_kv_add_u64(&b, "uid", l->uid);
 	su_kv_add_u64(&b, "gid", l->gid);
 	su_kv_add_u64(&b, "memory", l->memory);
+	if (l->fsize)
+		su_kv_add_u64(&b, "fsize", l->fsize);
+	if (l->fsize_run)
+		su_kv_add_u64(&b, "fsize-run", l->fsize_run);
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		const su_mount *m = &l->mounts[i];
 		char *v;
@@ -191,6 +195,17 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 		return su_strv_push(&l->netdevs, value);
 	if (strcmp(key, "cgroup-set") == 0)
 		return su_strv_push(&l->cg_settings, value);
+	if (strcmp(key, "fsize") == 0 || strcmp(key, "fsize-run") == 0) {
+		if (su_parse_u64(value, &v) < 0 || v == 0 || v > INT64_MAX)
+			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 1,
+					    "%s:%u: bad file size limit '%s'", lp->source, line,
+					    value);
+		if (key[5] == '\0')
+			l->fsize = v;
+		else
+			l->fsize_run = v;
+		return 0;
+	}
 	if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0 || strcmp(key, "memory") == 0 ||
 	    strcmp(key, "prefer-v2-core") == 0) {
 		if (su_parse_u64(value, &v) < 0 || (key[0] != 'm' && v > UINT32_MAX))

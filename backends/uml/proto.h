@@ -39,7 +39,17 @@
 #define SU_JAIL_TMP "/tmp"
 #define SU_JAIL_UMLDIR "/uml"
 #define SU_JAIL_PRELOAD "/soda/uml-xstate.so"
-#define SU_JAIL_SHARE_FMT "/share/%zu"
+/* The jail's tree: linux.uml's root directory is SU_JAIL_HOSTFS (all that
+ * hostfs can reach: the shares and /dev/null; the ELF interpreter until
+ * linux.uml runs), its working directory the jail's top, which holds the
+ * kernel, its libraries, the disks, TMPDIR and uml_dir, named on its
+ * command line by relative paths (SU_JAIL_REL). */
+#define SU_JAIL_HOSTFS "/hostfs"
+#define SU_JAIL_SHARE_FMT SU_JAIL_HOSTFS "/share/%zu"
+#define SU_JAIL_DEVNULL SU_JAIL_HOSTFS "/dev/null"
+#define SU_JAIL_REL(p) ((p) + 1)
+/* The TAPs' descriptors linux.uml inherits: SU_FD_TAP0 + NIC index. */
+#define SU_FD_TAP0 8
 
 #define SU_LAUNCH_MAGIC "soda-launch"
 #define SU_LAUNCH_VERSION 1
@@ -83,6 +93,8 @@ typedef struct su_launch {
 	char *blackbox_key; /* the tenant's public key, "BOXHEX[/SIGNHEX]" */
 	char *blackbox_retention; /* "POLICY QUOTA" (config.h), or NULL: stop, default quota */
 	char *preload;      /* a library linux.uml preloads (its jail path), or NULL */
+	uint64_t fsize;     /* RLIMIT_FSIZE of linux.uml (bytes), 0: none */
+	uint64_t fsize_run; /* lowered to this once its memory file exists, 0: not */
 } su_launch;
 
 void su_launch_free(su_launch *l);

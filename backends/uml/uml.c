@@ -1077,7 +1077,7 @@ static int uml_define(void *priv, const soda_server_config *cfg, unsigned int fl
 		r = OOM(error);
 		goto fail;
 	}
-	r = su_cow_create(p, img, SU_JAIL_BASE, uid, uid, error);
+	r = su_cow_create(p, img, SU_JAIL_REL(SU_JAIL_BASE), uid, uid, error);
 	if (r < 0)
 		goto fail;
 	if (rename(tmp, final) < 0) {
@@ -1226,26 +1226,40 @@ out:
 
 /* ---- start ---- */
 
-static int resolve_shares(const soda_server_config *cfg, char ***ret, soda_error **error)
+static int resolve_shares(uml *u, const soda_server_config *cfg, char ***ret, soda_error **error)
 {
-	char **dirs = NULL;
+	char **dirs = NULL, *state = realpath(u->state_dir, NULL);
 
 	for (size_t i = 0; i < cfg->n_shares; i++) {
 		char *real = realpath(cfg->shares[i].host_dir, NULL);
+		int r;
 
 		if (!real || !su_is_dir(real)) {
 			int e = real ? -ENOTDIR : su_neg_errno();
 
 			free(real);
+			free(state);
 			su_strv_free(dirs);
 			return su_errorf(error, e, "share %zu: host directory %s: %s", i,
 					 cfg->shares[i].host_dir, strerror(-e));
 		}
+		/* The define checked the name; a symlink may lead elsewhere. */
+		r = su_share_check_host_dir(real, state ? state : u->state_dir,
+					    cfg->shares[i].flags, error);
+		if (r < 0) {
+			su_error_prefix(error, "share %zu (%s)", i, cfg->shares[i].host_dir);
+			free(real);
+			free(state);
+			su_strv_free(dirs);
+			return r;
+		}
 		if (su_strv_push_take(&dirs, real) < 0) {
+			free(state);
 			su_strv_free(dirs);
 			return OOM(error);
 		}
 	}
+	free(state);
 	if (!dirs && !(dirs = calloc(1, sizeof(char *))))
 		return OOM(error);
 	*ret = dirs;
@@ -1482,7 +1496,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			      cfg->image, name);
 		goto out;
 	}
-	r = resolve_shares(cfg, &shares, error);
+	r = resolve_shares(u, cfg, &shares, error);
 	if (r < 0)
 		goto out;
 	r = cgroup_settings(u, cfg->resources, cfg->memory, &cg_settings, error);
@@ -1562,6 +1576,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.lpj = u->lpj,
 			.blackbox_dir = bbdir,
 			.uml_preload = u->uml_preload,
+			.cow_max = ci.data_offset + ci.size,
 		};
 
 		r = su_uml_build_launch(&launch, cfg, &params, error);

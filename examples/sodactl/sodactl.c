@@ -45,7 +45,9 @@ static void usage(FILE *out)
 		"\n"
 		"Virtual servers:\n"
 		"  create NAME [--image IMG] [--memory MIB] [--kernel-arg ARG]...\n"
-		"              [--share HOSTDIR:GUESTDIR[:ro]]... [--nic NETWORK[,MAC]]...\n"
+		"              [--share HOSTDIR:GUESTDIR[:ro|rw][,sensitive]]... (sensitive:\n"
+		"              share /etc, /proc, the state directory... on purpose)\n"
+		"              [--nic NETWORK[,MAC]]...\n"
 		"              [--address NIC:CIDR]... [--label LABEL]... [--shares SPEC]\n"
 		"              [--blackbox TENANT.pub]   (a blackbox sealed to that public key)\n"
 		"              [--blackbox-retention stop|drop-oldest[:QUOTA-MIB]]  (at the\n"
@@ -248,13 +250,18 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 			}
 			*guest++ = '\0';
 			mode = strchr(guest, ':');
-			if (mode) {
-				*mode++ = '\0';
-				if (strcmp(mode, "ro") == 0)
-					flags = SODA_SHARE_READONLY;
-				else if (strcmp(mode, "rw") != 0) {
-					int rc2 = usage_error("--share mode must be ro or rw, not '%s'",
-							      mode);
+			/* MODE: ro or rw, and "sensitive" to share a sensitive
+			 * host path (/etc, the state directory...) on purpose. */
+			for (char *word = mode ? (*mode++ = '\0', strtok(mode, ",")) : NULL; word;
+			     word = strtok(NULL, ",")) {
+				if (strcmp(word, "ro") == 0)
+					flags |= SODA_SHARE_READONLY;
+				else if (strcmp(word, "sensitive") == 0)
+					flags |= SODA_SHARE_ALLOW_SENSITIVE;
+				else if (strcmp(word, "rw") != 0) {
+					int rc2 = usage_error("--share mode must be ro, rw or "
+							      "sensitive, not '%s'",
+							      word);
 
 					free(spec);
 					soda_server_config_free(cfg);

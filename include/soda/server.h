@@ -72,6 +72,11 @@ SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const
 
 /* Share flags. */
 #define SODA_SHARE_READONLY (1u << 0)
+/* Shares of /, /proc, /sys, /dev, /boot, /etc, /root (or beneath them), of
+ * the state directory, of its parents or of the library's own files in it
+ * (servers, images, blackbox stores...) are refused (-EPERM) unless this
+ * flag asks for one on purpose. @since 0.2 */
+#define SODA_SHARE_ALLOW_SENSITIVE (1u << 1)
 
 /**
  * soda_server_config_add_share:

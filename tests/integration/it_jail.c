@@ -88,13 +88,15 @@ static void test_share_escape(void **state)
 				 &ls),
 			 0);
 	print_message("hostfs root seen by the guest: %s\n", ls);
-	/* It sees the jail (its own kernel, images, shares), not the host. */
+	/* It sees its shares (and /dev/null), nothing of the jail (its disks,
+	 * memory file, management console, kernel and libraries) and nothing
+	 * of the host. */
 	assert_non_null(strstr(ls, "\nshare\n"));
-	assert_non_null(strstr(ls, "\ndisk\n"));
-	assert_non_null(strstr(ls, "\nusr\n"));
+	assert_non_null(strstr(ls, "\ndev\n"));
 	for (const char *const *bad =
 		     (const char *const[]){ "etc", "root", "home", "var", "proc", "sys", "work",
-					    "boot", NULL };
+					    "boot", "disk", "usr", "lib", "lib64", "tmp", "uml",
+					    "soda", "hostfs", NULL };
 	     *bad; bad++) {
 		char word[32];
 
@@ -106,14 +108,18 @@ static void test_share_escape(void **state)
 	/* Nothing of the host's files: not /etc/shadow, not our secret. */
 	assert_int_not_equal(th_exec(srv, "cat /esc/etc/shadow", NULL), 0);
 	assert_int_not_equal(th_exec(srv, "find /esc -name '" HOST_SECRET "' | grep .", NULL), 0);
-	assert_int_not_equal(th_exec(srv, "grep -r TOPSECRET /esc/share /esc/uml 2>/dev/null",
-				     NULL),
-			     0);
-	/* And nothing to write: the jail root and the kernel are read-only,
-	 * and the base image (shared by other servers) too. */
+	assert_int_not_equal(th_exec(srv, "grep -r TOPSECRET /esc/share 2>/dev/null", NULL), 0);
+	assert_int_equal(th_exec(srv, "ls -1 /esc/dev", &out), 0);
+	assert_string_equal(out, "null\n");
+	free(out);
+	/* And nothing to write: the hostfs root is read-only, the kernel,
+	 * the disks and the management console are not there at all. */
 	assert_int_not_equal(th_exec(srv, "echo x > /esc/evil", NULL), 0);
 	assert_int_not_equal(th_exec(srv, "echo x >> /esc/usr/bin/linux.uml", NULL), 0);
 	assert_int_not_equal(th_exec(srv, "echo x >> /esc/disk/base.img", NULL), 0);
+	assert_int_not_equal(th_exec(srv, "echo x >> /esc/disk/cow", NULL), 0);
+	assert_int_not_equal(th_exec(srv, "ls /esc/uml/soda/mconsole", NULL), 0);
+	assert_int_not_equal(th_exec(srv, "ls /esc/lib64 /esc/lib", NULL), 0);
 	assert_int_not_equal(th_exec(srv, "echo x > /esc/share/1/evil", NULL), 0);
 	/* Other escapes land in the same place. */
 	assert_int_equal(th_exec(srv, "mkdir -p /esc2 && mount -t hostfs none /esc2 "

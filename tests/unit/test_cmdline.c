@@ -119,9 +119,41 @@ static void test_full(void **state)
 	check_golden("full.launch", text);
 	/* With shares, hostfs stays; the read-only share is bound read-only. */
 	assert_non_null(strstr(text, "initcall_blacklist=raid6_select_algo\n"));
-	assert_non_null(strstr(text, "bind-ro /share/1:/srv/static\n"));
-	assert_non_null(strstr(text, "bind-rw /share/0:/srv/web%20data\n"));
+	assert_non_null(strstr(text, "bind-ro /hostfs/share/1:/srv/static\n"));
+	assert_non_null(strstr(text, "bind-rw /hostfs/share/0:/srv/web%20data\n"));
 	assert_null(strstr(text, "lpj="));
+	/* The TAP comes as a descriptor; no /dev/net/tun in the jail. */
+	assert_non_null(strstr(text, "arg vec0:transport=fd,fd=8,vec=0,mac=02:00:00:00:00:01\n"));
+	assert_null(strstr(text, "/dev/net/tun"));
+	/* Without a disk layer's size the limit is the memory file's. */
+	assert_non_null(strstr(text, "fsize 134217728\n"));
+	assert_null(strstr(text, "fsize-run"));
+	free(text);
+	soda_server_config_free(cfg);
+}
+
+/* The file size limit: the disk layer's full size, with the memory file's
+ * size first while that is the larger. */
+static void test_fsize(void **state)
+{
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL;
+	su_uml_params p = base_params;
+	char *text;
+
+	(void)state;
+	p.share_dirs = none;
+	p.ifnames = none;
+	assert_int_equal(soda_server_config_new(&cfg, "f", NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 64ULL << 20, NULL), 0);
+	p.cow_max = 200ULL << 20;
+	text = render(cfg, &p);
+	assert_non_null(strstr(text, "fsize 209715200\n"));
+	assert_null(strstr(text, "fsize-run"));
+	free(text);
+	p.cow_max = 25182208;
+	text = render(cfg, &p);
+	assert_non_null(strstr(text, "fsize 67108864\nfsize-run 25182208\n"));
 	free(text);
 	soda_server_config_free(cfg);
 }
@@ -231,6 +263,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_fsize),
 		cmocka_unit_test(test_blackbox),
 		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_mismatch),

@@ -103,6 +103,82 @@ static void test_kernel_args(void **state)
 	soda_server_config_free(cfg);
 }
 
+/* Sensitive host paths are refused by name, with a message naming them;
+ * SODA_SHARE_ALLOW_SENSITIVE lets one through, and the record keeps it. */
+static void test_sensitive_shares(void **state)
+{
+	static const char *const bad[] = { "/",        "/proc",     "/proc/1/root", "/sys",
+					   "/sys/fs", "/dev",      "/dev/shm",     "/boot",
+					   "/etc",    "/etc/ssh", "/root",     "/root/.ssh" };
+	soda_server_config *cfg = NULL, *back = NULL;
+	soda_error *err = NULL;
+	char *text;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "s", NULL), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = soda_server_config_add_share(cfg, bad[i], "/mnt", 0, &err);
+
+		if (r != -EPERM)
+			fail_msg("share of %s: %d, not -EPERM", bad[i], r);
+		assert_non_null(strstr(soda_error_message(err), bad[i]));
+		assert_non_null(strstr(soda_error_message(err), "sensitive"));
+		soda_error_free(err);
+		err = NULL;
+	}
+	/* Near misses are fine. */
+	assert_int_equal(soda_server_config_add_share(cfg, "/etcetera", "/a", 0, NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/srv/proc", "/b", 0, NULL), 0);
+	/* On purpose. */
+	assert_int_equal(soda_server_config_add_share(cfg, "/etc", "/hostetc",
+						      SODA_SHARE_READONLY | SODA_SHARE_ALLOW_SENSITIVE,
+						      NULL),
+			 0);
+	/* The state directory: itself, its parents and the library's own
+	 * files in it; a directory of the user's beside them is fine. */
+	assert_int_equal(su_share_check_host_dir("/var/lib/soda", "/var/lib/soda", 0, &err), -EPERM);
+	assert_non_null(strstr(soda_error_message(err), "/var/lib/soda"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(su_share_check_host_dir("/var/lib", "/var/lib/soda", 0, NULL), -EPERM);
+	assert_int_equal(su_share_check_host_dir("/var", "/var/lib/soda/", 0, NULL), -EPERM);
+	assert_int_equal(su_share_check_host_dir("/var/lib/soda/servers/x", "/var/lib/soda", 0,
+						 NULL),
+			 -EPERM);
+	assert_int_equal(su_share_check_host_dir("/var/lib/soda/blackbox", "/var/lib/soda", 0,
+						 NULL),
+			 -EPERM);
+	assert_int_equal(su_share_check_host_dir("/var/lib/soda/site", "/var/lib/soda", 0, NULL),
+			 0);
+	assert_int_equal(su_share_check_host_dir("/var/lib/sodas", "/var/lib/soda", 0, NULL), 0);
+	assert_int_equal(su_share_check_host_dir("/var/lib", "/var/lib/soda",
+						 SODA_SHARE_ALLOW_SENSITIVE, NULL),
+			 0);
+	/* The whole configuration, as define checks it. */
+	assert_int_equal(su_config_check_shares(cfg, "/var/lib/soda", NULL), 0);
+	assert_int_equal(soda_server_config_add_share(cfg, "/var/lib/soda/images", "/c", 0, NULL),
+			 0);
+	assert_int_equal(su_config_check_shares(cfg, "/var/lib/soda", &err), -EPERM);
+	assert_non_null(strstr(soda_error_message(err), "share 3"));
+	soda_error_free(err);
+	err = NULL;
+	/* The record keeps the flag; a record cannot smuggle an unflagged one. */
+	text = su_config_serialize(cfg);
+	assert_non_null(strstr(text, "share ro+sensitive:/hostetc:/etc\n"));
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	assert_int_equal(soda_server_config_get_share_count(back), 4);
+	soda_server_config_free(back);
+	back = NULL;
+	free(text);
+	text = strdup("soda-server 1\nname s\nimage busybox\nmemory 67108864\n"
+		      "share rw:/mnt:/etc\n");
+	assert_int_not_equal(su_config_parse(&back, text, strlen(text), "t", &err), 0);
+	assert_non_null(strstr(soda_error_message(err), "/etc"));
+	soda_error_free(err);
+	free(text);
+	soda_server_config_free(cfg);
+}
+
 static void test_shares(void **state)
 {
 	soda_server_config *cfg = NULL;
@@ -314,6 +390,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),        cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_kernel_args),  cmocka_unit_test(test_shares),
+		cmocka_unit_test(test_sensitive_shares),
 		cmocka_unit_test(test_nics),         cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_guest_profile),
 	};

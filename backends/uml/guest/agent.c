@@ -301,6 +301,33 @@ static int link_up(int ifindex)
 	return nl_talk(&r);
 }
 
+/* linux.uml's vector driver names its NICs vecN (the host hands it the
+ * TAPs as descriptors, which only that driver takes); the guest knows them
+ * as ethN. */
+static void name_vector_nics(void)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		char vec[IFNAMSIZ], eth[IFNAMSIZ];
+		struct nlreq r;
+		int ifindex, err;
+
+		snprintf(vec, sizeof(vec), "vec%u", i);
+		snprintf(eth, sizeof(eth), "eth%u", i);
+		ifindex = (int)if_nametoindex(vec);
+		if (!ifindex || if_nametoindex(eth))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+		r.nh.nlmsg_type = RTM_NEWLINK;
+		r.ifi.ifi_family = AF_UNSPEC;
+		r.ifi.ifi_index = ifindex;
+		add_attr(&r, IFLA_IFNAME, eth, strlen(eth) + 1);
+		err = nl_talk(&r);
+		if (err < 0)
+			say("cannot name %s %s: %s", vec, eth, strerror(-err));
+	}
+}
+
 /* soda.addr=I,CIDR */
 static void add_address(const char *spec)
 {
@@ -590,6 +617,7 @@ int main(int argc, char **argv)
 		}
 	}
 	link_up((int)if_nametoindex("lo"));
+	name_vector_nics();
 	for (int i = 0; i < n; i++)
 		if (strncmp(words[i], "soda.addr=", 10) == 0)
 			add_address(words[i] + 10);

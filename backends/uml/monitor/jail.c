@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jail.h"
@@ -160,15 +162,28 @@ static int drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
 int su_jail_enter(const su_launch *l, const char *root, char *err, size_t errlen)
 {
 	struct rlimit nocore = { 0, 0 };
+	char hostfs[4096];
 	int r;
 
 	errno = 0;
-	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+	/* A network namespace of its own, with only lo: linux.uml reaches the
+	 * switch through the TAP descriptors it inherits, nothing else. */
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0)
 		FAIL("unshare");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("make mounts private");
 	if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
 		FAIL("mount jail root");
+	/* linux.uml's root: a small tmpfs of its own, root's, so that nothing
+	 * but the shares (and /dev/null) is there for hostfs to find. */
+	if (snprintf(hostfs, sizeof(hostfs), "%s%s", root, SU_JAIL_HOSTFS) >= (int)sizeof(hostfs)) {
+		errno = ENAMETOOLONG;
+		FAIL("jail root");
+	}
+	if (mkdir(hostfs, 0755) < 0 ||
+	    mount("tmpfs", hostfs, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=64k,nr_inodes=256,mode=0755") < 0)
+		FAIL("mount the hostfs root");
 	for (size_t i = 0; i < l->n_mounts; i++) {
 		r = mount_one(&l->mounts[i], root, err, errlen);
 		if (r < 0)
@@ -186,12 +201,106 @@ int su_jail_enter(const su_launch *l, const char *root, char *err, size_t errlen
 		FAIL("chdir /");
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m") < 0)
 		FAIL("remount jail root read-only");
+	if (mount(NULL, SU_JAIL_HOSTFS, NULL,
+		  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k") < 0)
+		FAIL("remount the hostfs root read-only");
+	/* The root moves to the hostfs root; the working directory stays at
+	 * the jail's top, where linux.uml's relative paths lead. */
+	if (chroot(SU_JAIL_HOSTFS) < 0)
+		FAIL("chroot");
 	if (sethostname(l->name, strlen(l->name)) < 0)
 		FAIL("sethostname");
 	if (personality(ADDR_NO_RANDOMIZE) < 0)
 		FAIL("personality");
 	if (setrlimit(RLIMIT_CORE, &nocore) < 0)
 		FAIL("setrlimit core");
+	if (l->fsize) {
+		struct rlimit fsize = { l->fsize, l->fsize };
+
+		/* A write past it fails with EFBIG (an I/O error in the guest)
+		 * rather than killing linux.uml with SIGXFSZ. */
+		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+			FAIL("setrlimit fsize");
+		signal(SIGXFSZ, SIG_IGN);
+	}
 	umask(077);
 	return drop_privileges(l->uid, l->gid, err, errlen);
+}
+
+/* Is @dst a mount of the hostfs root that only the exec needed? */
+static bool exec_only(const su_mount *m)
+{
+	size_t n = strlen(SU_JAIL_HOSTFS);
+
+	return strncmp(m->dst, SU_JAIL_HOSTFS "/", n + 1) == 0 &&
+	       strcmp(m->dst, SU_JAIL_DEVNULL) != 0 &&
+	       strncmp(m->dst, SU_JAIL_HOSTFS "/share/", n + 7) != 0;
+}
+
+static int detach_exec_mounts(const su_launch *l, pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
+		return -errno;
+	close(fd);
+	if (mount(NULL, SU_JAIL_HOSTFS, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=64k") < 0)
+		return -errno;
+	for (size_t i = 0; i < l->n_mounts; i++) {
+		char *p;
+
+		if (!exec_only(&l->mounts[i]))
+			continue;
+		if (umount2(l->mounts[i].dst, MNT_DETACH) < 0 && errno != EINVAL)
+			return -errno;
+		/* The mount point and its directories, up to the hostfs root. */
+		if (unlink(l->mounts[i].dst) < 0 && errno != ENOENT)
+			return -errno;
+		p = strdup(l->mounts[i].dst);
+		if (!p)
+			return -ENOMEM;
+		for (char *slash = strrchr(p, '/'); slash && slash > p + strlen(SU_JAIL_HOSTFS);
+		     slash = strrchr(p, '/')) {
+			*slash = '\0';
+			if (rmdir(p) < 0)
+				break;
+		}
+		free(p);
+	}
+	if (mount(NULL, SU_JAIL_HOSTFS, NULL,
+		  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k") < 0)
+		return -errno;
+	return 0;
+}
+
+int su_jail_after_exec(const su_launch *l, pid_t pid, char *err, size_t errlen)
+{
+	int status, r;
+	pid_t child = fork();
+
+	if (child < 0) {
+		r = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(-r));
+		return r;
+	}
+	if (child == 0)
+		/* In the jail's mount namespace: a child, so that the monitor
+		 * itself stays in its own. */
+		_exit(-detach_exec_mounts(l, pid));
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR) {
+			r = -errno;
+			snprintf(err, errlen, "wait: %s", strerror(-r));
+			return r;
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		r = WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;
+		snprintf(err, errlen, "detach the loader from the hostfs root: %s", strerror(-r));
+		return r;
+	}
+	return 0;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +29,28 @@ struct mc_reply {
 	char data[MCONSOLE_MAX_DATA];
 };
 
-int su_mconsole_request(const char *socket_path, const char *command, char *reply,
-			size_t reply_len, int timeout_ms)
+/* A datagram socket made in network namespace @netns (then back to @home):
+ * a socket stays in the namespace it was made in, and so does the abstract
+ * address it autobinds. */
+static int socket_in(int netns, int home)
+{
+	int fd, e;
+
+	if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	e = errno;
+	if (netns >= 0 && setns(home, CLONE_NEWNET) < 0) {
+		/* The monitor must not stay in the guest's namespace. */
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	return fd < 0 ? -e : fd;
+}
+
+int su_mconsole_request(const char *socket_path, int netns, int home, const char *command,
+			char *reply, size_t reply_len, int timeout_ms)
 {
 	struct sockaddr_un to = { .sun_family = AF_UNIX };
 	struct mc_request req = { MCONSOLE_MAGIC, MCONSOLE_VERSION, 0, { 0 } };
@@ -44,9 +65,9 @@ int su_mconsole_request(const char *socket_path, const char *command, char *repl
 	req.len = (uint32_t)strlen(command);
 	memcpy(req.data, command, req.len);
 	snprintf(to.sun_path, sizeof(to.sun_path), "%s", socket_path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket_in(netns, home);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Autobind gives us an abstract address for the reply. */
 	if (bind(fd, (struct sockaddr *)&autobind, sizeof(autobind)) < 0 ||
 	    sendto(fd, &req, sizeof(req) - sizeof(req.data) + req.len, 0, (struct sockaddr *)&to,

@@ -12,9 +12,11 @@
 
 #define MCONSOLE_MAX_DATA 512
 
-/* Sends @command; gathers the reply (all parts) into @reply. Returns 0, or
- * -errno; -EREMOTEIO if the guest answered with an error (text in @reply). */
-int su_mconsole_request(const char *socket_path, const char *command, char *reply,
-			size_t reply_len, int timeout_ms);
+/* Sends @command; gathers the reply (all parts) into @reply. The client's
+ * socket is made in network namespace @netns (linux.uml's; -1: the
+ * caller's), @home the caller's own to return to. Returns 0, or -errno;
+ * -EREMOTEIO if the guest answered with an error (text in @reply). */
+int su_mconsole_request(const char *socket_path, int netns, int home, const char *command,
+			char *reply, size_t reply_len, int timeout_ms);
 
 #endif

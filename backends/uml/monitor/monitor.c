@@ -26,7 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <dirent.h>
 #include <sys/epoll.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -39,12 +45,14 @@
 #include <unistd.h>
 
 #include <soda/context.h>
+#include <soda/server.h>
 
 #include "../../host/cgroup.h"
 #include "../proto.h"
 #include "blackbox.h"
 #include "jail.h"
 #include "mconsole.h"
+#include "seccomp.h"
 
 #define CONSOLE_RING (64 * 1024)
 #define CONSOLE_LOG_MAX (1024 * 1024)
@@ -62,6 +70,7 @@ enum fd_kind {
 	K_STOP_TIMER,
 	K_CONSOLE_CLIENT,
 	K_BLACKBOX,
+	K_SECCOMP,
 };
 
 struct monitor {
@@ -93,6 +102,11 @@ struct monitor {
 	bool kill_requested;
 	uint32_t stop_timeout_ms;
 	int state_before_freeze;
+	int seccomp_fd;            /* the filter's listener */
+	enum su_seccomp_mode seccomp_mode;
+	char seccomp_reason[128]; /* set when the filter killed the server */
+	int own_netns;            /* the monitor's (the switch's) network namespace */
+	int guest_netns;          /* linux.uml's own */
 };
 
 static struct monitor M;
@@ -450,11 +464,13 @@ static int do_stop(uint32_t timeout_ms, char *msg, size_t msglen)
 	M.stop_timeout_ms = timeout_ms;
 	set_state(SODA_STATE_STOPPING, "stop requested (timeout %u ms)", timeout_ms);
 	/* ctrl-alt-del: the guest's init gets SIGINT and shuts down cleanly. */
-	/* The socket is in the jail's own tmpfs: reach it through the guest's
-	 * root. */
-	snprintf(uml_sock, sizeof(uml_sock), "/proc/%d/root%s/%s/mconsole", (int)M.guest,
+	/* The socket is in the jail's own tmpfs, under linux.uml's working
+	 * directory; its reply comes to an abstract address, which lives in
+	 * linux.uml's network namespace. */
+	snprintf(uml_sock, sizeof(uml_sock), "/proc/%d/cwd%s/%s/mconsole", (int)M.guest,
 		 SU_JAIL_UMLDIR, SU_UMID);
-	r = su_mconsole_request(uml_sock, "cad", reply, sizeof(reply), 1000);
+	r = su_mconsole_request(uml_sock, M.guest_netns, M.own_netns, "cad", reply,
+				sizeof(reply), 1000);
 	if (r < 0) {
 		mlog("mconsole cad failed (%s); will force at the timeout", strerror(-r));
 	}
@@ -547,6 +563,44 @@ static void on_control(void)
 		handle_control(fd);
 }
 
+/* The filter's listener: a call outside linux.uml's allowlist. */
+static void on_seccomp(void)
+{
+	bool log_only = M.seccomp_mode == SU_SECCOMP_LOG;
+	su_seccomp_event ev;
+	int r = su_seccomp_handle(M.seccomp_fd, log_only, &ev);
+
+	if (r == -EAGAIN)
+		return;
+	if (r < 0 && r != -ENOENT) {
+		/* The listener broke: without it a denied call would fail with
+		 * ENOSYS instead of ending the server. Safer to end it now. */
+		mlog("seccomp listener: %s", strerror(-r));
+		epoll_ctl(M.epfd, EPOLL_CTL_DEL, M.seccomp_fd, NULL);
+		if (!log_only && M.guest > 0) {
+			snprintf(M.seccomp_reason, sizeof(M.seccomp_reason),
+				 "seccomp listener failed: %s", strerror(-r));
+			force_kill(M.seccomp_reason);
+		}
+		return;
+	}
+	if (log_only) {
+		mlog("seccomp (log only): pid %d called %s(0x%llx, 0x%llx, 0x%llx)", (int)ev.pid,
+		     ev.name, (unsigned long long)ev.args[0], (unsigned long long)ev.args[1],
+		     (unsigned long long)ev.args[2]);
+		return;
+	}
+	if (M.seccomp_reason[0])
+		return;
+	snprintf(M.seccomp_reason, sizeof(M.seccomp_reason),
+		 "seccomp: linux.uml called %s (pid %d), denied", ev.name, (int)ev.pid);
+	mlog("%s (arguments 0x%llx, 0x%llx, 0x%llx)", M.seccomp_reason,
+	     (unsigned long long)ev.args[0], (unsigned long long)ev.args[1],
+	     (unsigned long long)ev.args[2]);
+	if (M.guest > 0)
+		force_kill(M.seccomp_reason);
+}
+
 static void cleanup_run(void)
 {
 	soda_error *e = NULL;
@@ -576,7 +630,12 @@ static void on_guest_exit(int status)
 	 * subreaper) so none lingers as a zombie. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-	if (M.kill_requested) {
+	if (M.seccomp_reason[0]) {
+		/* Before a stop or kill that came at the same time: the guest
+		 * broke out of its allowlist. */
+		state = SODA_STATE_CRASHED;
+		snprintf(reason, sizeof(reason), "%s", M.seccomp_reason);
+	} else if (M.kill_requested) {
 		state = SODA_STATE_SHUTOFF;
 		snprintf(reason, sizeof(reason), "killed");
 	} else if (M.stop_requested) {
@@ -673,19 +732,108 @@ static void child_fail(int errfd, int code, const char *msg)
 	_exit(127);
 }
 
-/* In the child: jail, wire the fds, exec linux.uml. Never returns. */
-static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w, int null_fd,
-		       int bb_w, const char *root)
+/* LD_LIBRARY_PATH for linux.uml: the directories of its libraries,
+ * relative to its working directory (its root, the hostfs root, holds none
+ * of them). */
+static char *library_path(void)
 {
-	char preload[600];
-	char *env[] = { "TMPDIR=" SU_JAIL_TMP, "PATH=/usr/bin:/bin", "HOME=/", NULL, NULL };
+	su_buf b = { 0 };
+	char *out;
+
+	su_buf_append(&b, ":", 1);
+	for (size_t i = 0; i < M.l.n_mounts; i++) {
+		const su_mount *m = &M.l.mounts[i];
+		const char *slash = strrchr(m->dst, '/');
+		char dir[300];
+
+		if (m->kind != SU_MNT_BIND_RO || !strstr(m->dst, ".so") ||
+		    strncmp(m->dst, SU_JAIL_HOSTFS "/", strlen(SU_JAIL_HOSTFS) + 1) == 0 ||
+		    (M.l.preload && strcmp(m->dst, M.l.preload) == 0) || slash == m->dst)
+			continue;
+		/* ":DIR:" marks a directory listed already. */
+		snprintf(dir, sizeof(dir), ":%.*s:", (int)(slash - m->dst - 1), m->dst + 1);
+		if (b.data && strstr(b.data, dir))
+			continue;
+		su_buf_append(&b, dir + 1, strlen(dir) - 1);
+	}
+	if (!b.data)
+		return NULL;
+	/* Without the outer colons (an empty entry would mean "."). */
+	b.data[b.len - 1] = '\0';
+	out = strdup(b.data + 1);
+	su_buf_free(&b);
+	return out;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char byte = 's';
+	struct iovec iov = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
+		return errno ? -errno : -EPROTO;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* The descriptors linux.uml inherits (beyond 0-2). */
+struct guest_fds {
+	int con, agent, out, null, bb;
+	int taps[SODA_NICS_MAX];
+	size_t n_taps;
+};
+
+/* In the child: jail, wire the fds, install the filter, exec linux.uml
+ * (relative to the jail's top, its working directory). Never returns. */
+static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *g,
+		       const char *root)
+{
+	char preload[600], *libpath, *ldpath;
+	char *env[] = { "TMPDIR=tmp" /* SU_JAIL_TMP, relative */, "PATH=/usr/bin:/bin", "HOME=/", NULL, NULL,
+			NULL };
 	sigset_t none;
 	char err[512], go;
-	int r;
+	int keep_from, r, listener;
 
+	libpath = library_path();
+	ldpath = libpath ? su_strdup_printf("LD_LIBRARY_PATH=%s", libpath) : NULL;
+	if (!ldpath)
+		child_fail(errfd, ENOMEM, "out of memory");
+	env[3] = ldpath;
 	if (M.l.preload) {
-		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", M.l.preload);
-		env[3] = preload;
+		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", SU_JAIL_REL(M.l.preload));
+		env[4] = preload;
 	}
 
 	sigemptyset(&none);
@@ -701,26 +849,163 @@ static void exec_guest(int go_fd, int errfd, int con_fd, int agent_w, int out_w,
 	r = su_jail_enter(&M.l, root, err, sizeof(err));
 	if (r < 0)
 		child_fail(errfd, r, err);
-	if (dup2(con_fd, SU_FD_CONSOLE) < 0 || dup2(agent_w, SU_FD_READY) < 0 ||
-	    dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0 ||
-	    (bb_w >= 0 && dup2(bb_w, SU_FD_BLACKBOX) < 0))
+	/* The error pipe and the filter's socket go above every fd linux.uml
+	 * keeps, out of dup2's way. */
+	keep_from = SU_FD_TAP0 + (int)g->n_taps;
+	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, keep_from + 2);
+	sc_fd = fcntl(sc_fd, F_DUPFD_CLOEXEC, keep_from + 2);
+	if (errfd < 0 || sc_fd < 0)
+		_exit(127);
+	for (size_t i = 0; i < g->n_taps; i++)
+		if (fcntl(g->taps[i], F_DUPFD_CLOEXEC, keep_from + 4 + (int)i) < 0)
+			child_fail(errfd, errno, "dup TAP");
+	if (dup2(g->con, SU_FD_CONSOLE) < 0 || dup2(g->agent, SU_FD_READY) < 0 ||
+	    dup2(g->null, 0) < 0 || dup2(g->out, 1) < 0 || dup2(g->out, 2) < 0 ||
+	    (g->bb >= 0 && dup2(g->bb, SU_FD_BLACKBOX) < 0))
 		child_fail(errfd, errno, "dup2");
-	/* Keep only 0-4 (5: the blackbox line) and the error pipe (close-on-exec)
-	 * across exec. */
-	for (int fd = bb_w >= 0 ? SU_FD_BLACKBOX + 1 : SU_FD_BLACKBOX; fd < 1024; fd++)
-		if (fd != errfd)
+	/* The TAPs (opened in the switch's namespace) at SU_FD_TAP0 + i; the
+	 * copies made above sit beyond the error pipe. */
+	for (size_t i = 0; i < g->n_taps; i++)
+		if (dup2(keep_from + 4 + (int)i, SU_FD_TAP0 + (int)i) < 0)
+			child_fail(errfd, errno, "dup2 TAP");
+	/* Keep only 0-4 (5: the blackbox line), the TAPs, the error pipe and
+	 * the filter's socket (both close-on-exec) across exec. */
+	for (int fd = g->bb >= 0 ? SU_FD_BLACKBOX + 1 : SU_FD_BLACKBOX; fd < 1024; fd++)
+		if (fd != errfd && fd != sc_fd &&
+		    !(fd >= SU_FD_TAP0 && fd < SU_FD_TAP0 + (int)g->n_taps))
 			close(fd);
-	execve(M.l.argv[0], M.l.argv, env);
+	/* The filter last: from here on only linux.uml's calls are allowed
+	 * (the listener goes to the monitor, the exec is one of them). */
+	listener = su_seccomp_install(M.seccomp_mode, err, sizeof(err));
+	if (listener < 0)
+		child_fail(errfd, listener, err);
+	r = send_fd(sc_fd, listener);
+	if (r < 0)
+		child_fail(errfd, r, "cannot hand over the seccomp listener");
+	close(listener);
+	close(sc_fd);
+	execve(SU_JAIL_REL(M.l.argv[0]), M.l.argv, env);
 	snprintf(err, sizeof(err), "exec %s: %s", M.l.argv[0], strerror(errno));
 	child_fail(errfd, errno, err);
+}
+
+/* Is linux.uml's memory file (an unlinked file in its TMPDIR, as large as
+ * the guest's memory) there yet? */
+static bool memory_file_made(pid_t pid)
+{
+	char dir[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		char link[320], target[256];
+		struct stat st;
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = strncmp(target, SU_JAIL_TMP "/", strlen(SU_JAIL_TMP) + 1) == 0 &&
+			stat(link, &st) == 0 && (uint64_t)st.st_size >= M.l.memory;
+	}
+	closedir(d);
+	return found;
+}
+
+/* RLIMIT_FSIZE down to the disk layer's size once the memory file exists:
+ * linux.uml's main process first (what it starts from then on inherits
+ * it), then every process of the server that it started before. Done as
+ * the server's uid (lowering a limit needs no privilege, and a host
+ * without CAP_SYS_RESOURCE, a container, could not do it as root). */
+static void lower_fsize(pid_t pid)
+{
+	struct rlimit lim = { M.l.fsize_run, M.l.fsize_run };
+	pid_t *pids = NULL, child;
+	size_t n = 0;
+	int status;
+
+	for (int i = 0; i < 5000 && !memory_file_made(pid); i++)
+		usleep(1000);
+	if (!memory_file_made(pid)) {
+		mlog("no memory file after 5 s: the file size limit stays at %" PRIu64,
+		     M.l.fsize);
+		return;
+	}
+	if (su_cg_pids(&M.cg, &pids, &n) < 0)
+		n = 0;
+	child = fork();
+	if (child == 0) {
+		int bad = 0;
+
+		if (setgroups(0, NULL) < 0 || setresgid(M.l.gid, M.l.gid, M.l.gid) < 0 ||
+		    setresuid(M.l.uid, M.l.uid, M.l.uid) < 0)
+			_exit(100);
+		if (prlimit(pid, RLIMIT_FSIZE, &lim, NULL) < 0)
+			_exit(101);
+		for (size_t i = 0; i < n; i++)
+			if (prlimit(pids[i], RLIMIT_FSIZE, &lim, NULL) < 0 && errno != ESRCH)
+				bad++;
+		_exit(bad ? 102 : 0);
+	}
+	free(pids);
+	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		mlog("cannot lower linux.uml's file size limit (%d)",
+		     child < 0 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status));
+}
+
+/* The server's TAPs, opened here in the switch's namespace: linux.uml, in a
+ * network namespace of its own, could not find them by name. */
+static int open_taps(struct guest_fds *g, char *err, size_t errlen)
+{
+	for (size_t i = 0; M.l.netdevs && M.l.netdevs[i]; i++) {
+		struct ifreq ifr;
+		unsigned idx;
+		char name[IFNAMSIZ + 1];
+		int fd;
+
+		if (sscanf(M.l.netdevs[i], "%u %16s", &idx, name) != 2 || idx != i ||
+		    strlen(name) >= IFNAMSIZ || i >= SODA_NICS_MAX) {
+			snprintf(err, errlen, "bad network device '%s'", M.l.netdevs[i]);
+			return -EINVAL;
+		}
+		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "open /dev/net/tun: %s", strerror(e));
+			return -e;
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		memcpy(ifr.ifr_name, name, strlen(name));
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			int e = errno;
+
+			close(fd);
+			snprintf(err, errlen, "attach to TAP %s: %s", name, strerror(e));
+			return -e;
+		}
+		g->taps[g->n_taps++] = fd;
+	}
+	return 0;
 }
 
 static int start_guest(int report_fd)
 {
 	int con[2] = { -1, -1 }, agent[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, null_fd, bb[2] = { -1, -1 };
+	int sc[2] = { -1, -1 };
+	struct guest_fds g = { .bb = -1 };
 	soda_error *e = NULL;
-	char *root, buf[600], cpus[64] = "";
+	char *root, buf[600], cpus[64] = "", nsp[64];
 	ssize_t n;
 	pid_t pid;
 	int r;
@@ -731,10 +1016,20 @@ static int start_guest(int report_fd)
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
 	    pipe2(agent, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	    pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sc) < 0) {
 		r = su_neg_errno();
 		report(report_fd, "err %d cannot make pipes: %s", -r, strerror(-r));
 		return r;
+	}
+	{
+		char err[300];
+
+		r = open_taps(&g, err, sizeof(err));
+		if (r < 0) {
+			report(report_fd, "err %d %s", -r, err);
+			return r;
+		}
 	}
 	if (M.l.blackbox_dir) {
 		char err[600];
@@ -777,10 +1072,19 @@ static int start_guest(int report_fd)
 		report(report_fd, "err %d fork: %s", -r, strerror(-r));
 		return r;
 	}
-	if (pid == 0)
-		exec_guest(go[0], errp[1], con[1], agent[1], out[1], null_fd, bb[1], root);
+	if (pid == 0) {
+		g.con = con[1];
+		g.agent = agent[1];
+		g.out = out[1];
+		g.null = null_fd;
+		g.bb = bb[1];
+		exec_guest(go[0], errp[1], sc[1], &g, root);
+	}
 	close(go[0]);
 	close(errp[1]);
+	close(sc[1]);
+	for (size_t i = 0; i < g.n_taps; i++)
+		close(g.taps[i]);
 	close(con[1]);
 	close(agent[1]);
 	close(out[1]);
@@ -823,7 +1127,33 @@ static int start_guest(int report_fd)
 		M.guest = 0;
 		report(report_fd, "err %s", buf);
 		mlog("jail failed: %s", buf);
+		close(sc[0]);
 		return -EIO;
+	}
+	/* linux.uml runs: the filter's listener, its network namespace (for
+	 * the management console), and its root rid of the loader. */
+	M.seccomp_fd = recv_fd(sc[0]);
+	close(sc[0]);
+	snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net", (int)pid);
+	M.guest_netns = open(nsp, O_RDONLY | O_CLOEXEC);
+	r = M.seccomp_fd < 0 ? M.seccomp_fd : M.guest_netns < 0 ? su_neg_errno() : 0;
+	if (r == 0) {
+		r = su_jail_after_exec(&M.l, pid, buf, sizeof(buf));
+		if (r < 0)
+			report(report_fd, "err %d %s", -r, buf);
+		else if (M.l.fsize_run)
+			lower_fsize(pid);
+	} else {
+		report(report_fd, "err %d cannot take linux.uml's seccomp listener or network "
+				  "namespace: %s",
+		       -r, strerror(-r));
+	}
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		su_cg_kill(&M.cg, NULL);
+		waitpid(pid, NULL, 0);
+		M.guest = 0;
+		return r;
 	}
 	M.guest_con_fd = con[0];
 	M.agent_fd = agent[0];
@@ -867,6 +1197,13 @@ static int setup_monitor(int report_fd)
 			return r;
 		}
 		close(nfd);
+	}
+	M.own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (M.own_netns < 0) {
+		r = su_neg_errno();
+		report(report_fd, "err %d cannot open the monitor's network namespace: %s", -r,
+		       strerror(-r));
+		return r;
 	}
 	if (chdir(M.l.run_dir) < 0) {
 		r = su_neg_errno();
@@ -976,6 +1313,9 @@ static int run(const char *launch_path, int sync_fd)
 
 	M.log_fd = -1;
 	M.bb_fd = -1;
+	M.seccomp_fd = -1;
+	M.guest_netns = -1;
+	M.seccomp_mode = su_seccomp_mode_from_env();
 	r = setup_monitor(pipefd[1]);
 	if (r == 0)
 		r = start_guest(pipefd[1]);
@@ -1005,6 +1345,7 @@ static int run(const char *launch_path, int sync_fd)
 	ep_add(M.timer_fd, K_STOP_TIMER, 0);
 	if (M.bb_fd >= 0)
 		ep_add(M.bb_fd, K_BLACKBOX, 0);
+	ep_add(M.seccomp_fd, K_SECCOMP, 0);
 
 	for (;;) {
 		struct epoll_event evs[16];
@@ -1044,6 +1385,9 @@ static int run(const char *launch_path, int sync_fd)
 			case K_CONSOLE_CLIENT:
 				on_console_client(slot);
 				break;
+			case K_SECCOMP:
+				on_seccomp();
+				break;
 			case K_BLACKBOX:
 				/* At the line's end mbb closes the fd, which
 				 * takes it out of the epoll set. */
@@ -1054,6 +1398,9 @@ static int run(const char *launch_path, int sync_fd)
 		}
 	}
 done:
+	/* linux.uml's last words (why it failed to boot, often). */
+	fcntl(M.output_fd, F_SETFL, O_NONBLOCK);
+	on_uml_output();
 	/* Drain what the guest said last into the log. */
 	while (M.guest_con_fd >= 0) {
 		char buf[4096];
