@@ -581,3 +581,75 @@ const (
 	RecordTimeFar   RecordFlags = 0x200 // its time is far from the host's time of receipt
 	RecordTimeBack  RecordFlags = 0x400 // its time went backwards in its stream
 )
+
+// Retention is what a server's blackbox store does at its quota
+// (SODA_BLACKBOX_RETENTION_*).
+type Retention int
+
+const (
+	RetentionStop       Retention = 0 // keep the old records, refuse new ones (declared)
+	RetentionDropOldest Retention = 1 // delete whole oldest segments, with a record the verifier checks
+)
+
+var namesRetention = map[Retention]string{
+	RetentionStop:       "stop",
+	RetentionDropOldest: "drop-oldest",
+}
+
+func (v Retention) String() string {
+	if s, ok := namesRetention[v]; ok {
+		return s
+	}
+	return "Retention(" + strconv.Itoa(int(v)) + ")"
+}
+
+// IDSResponse is the automatic response to an alert (SODA_IDS_RESPONSE_*).
+type IDSResponse int
+
+const (
+	IDSResponseNone   IDSResponse = 0
+	IDSResponseFreeze IDSResponse = 1
+)
+
+var namesIDSResponse = map[IDSResponse]string{
+	IDSResponseNone:   "none",
+	IDSResponseFreeze: "freeze",
+}
+
+func (v IDSResponse) String() string {
+	if s, ok := namesIDSResponse[v]; ok {
+		return s
+	}
+	return "IDSResponse(" + strconv.Itoa(int(v)) + ")"
+}
+
+// IDSStat is a port IDS counter (SODA_IDS_STAT_*).
+type IDSStat int
+
+const (
+	IDSPackets    IDSStat = 1
+	IDSBytes      IDSStat = 2
+	IDSDrops      IDSStat = 3
+	IDSAlerts     IDSStat = 4
+	IDSAlertsLost IDSStat = 5
+	IDSRules      IDSStat = 6
+	IDSReloads    IDSStat = 7
+	IDSFlows      IDSStat = 8
+	IDSSealed     IDSStat = 9
+	IDSLandlord   IDSStat = 10
+	IDSResponses  IDSStat = 11
+	IDSPID        IDSStat = 12
+)
+
+var namesIDSStat = map[IDSStat]string{
+	IDSPackets: "packets", IDSBytes: "bytes", IDSDrops: "drops", IDSAlerts: "alerts",
+	IDSAlertsLost: "alerts-lost", IDSRules: "rules", IDSReloads: "reloads", IDSFlows: "flows",
+	IDSSealed: "sealed", IDSLandlord: "landlord", IDSResponses: "responses", IDSPID: "pid",
+}
+
+func (v IDSStat) String() string {
+	if s, ok := namesIDSStat[v]; ok {
+		return s
+	}
+	return "IDSStat(" + strconv.Itoa(int(v)) + ")"
+}

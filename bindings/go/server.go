@@ -349,6 +349,40 @@ func (c *ServerConfig) AddNICAddress(index int, cidr string) error {
 	})
 }
 
+// BlackboxRetention gives what the blackbox store does at its quota, and
+// the quota in bytes (0: the default).
+func (c *ServerConfig) BlackboxRetention() (Retention, uint64) {
+	defer runtime.KeepAlive(c)
+	var q C.uint64_t
+	p := C.soda_server_config_get_blackbox_retention(c.p, &q)
+	return Retention(p), uint64(q)
+}
+
+// SetBlackboxRetention sets the blackbox store's policy at its quota and
+// the quota (at least 1 MiB; 0: 1 GiB).
+func (c *ServerConfig) SetBlackboxRetention(p Retention, quotaBytes uint64) error {
+	var e *C.soda_error
+	defer runtime.KeepAlive(c)
+	return check("blackbox retention", C.soda_server_config_set_blackbox_retention(c.p, C.uint32_t(p), C.uint64_t(quotaBytes), &e), e)
+}
+
+// RetentionName is the library's name of a retention policy, "" if unknown.
+func RetentionName(p Retention) string {
+	return goString(C.soda_blackbox_retention_name(C.uint32_t(p)))
+}
+
+// RetentionFromName is the retention policy called name ("stop", "drop-oldest").
+func RetentionFromName(name string) (Retention, error) {
+	n, free := cstring(name)
+	defer free()
+	var out C.uint32_t
+	var e *C.soda_error
+	if err := check("retention", C.soda_blackbox_retention_from_name(&out, n, &e), e); err != nil {
+		return 0, err
+	}
+	return Retention(out), nil
+}
+
 // GuestProfile is what root in the guest may do to its kernel (locked by default).
 func (c *ServerConfig) GuestProfile() GuestProfile {
 	defer runtime.KeepAlive(c)

@@ -443,3 +443,67 @@ func TestGuestProfileAndSensitiveShares(t *testing.T) {
 		must(t, cfg.AddShare("/etc", "/hostetc", ShareReadOnly|ShareAllowSensitive))
 	}
 }
+
+func TestBlackboxRetention(t *testing.T) {
+	defs := headerDefines(t)
+	for p := RetentionStop; p <= RetentionDropOldest; p++ {
+		if RetentionName(p) != p.String() || defs["SODA_BLACKBOX_RETENTION_"+strings.ToUpper(strings.ReplaceAll(p.String(), "-", "_"))] != int(p) {
+			t.Fatalf("retention %d: %q", p, RetentionName(p))
+		}
+		if q, err := RetentionFromName(p.String()); err != nil || q != p {
+			t.Fatal(q, err)
+		}
+	}
+	if _, err := RetentionFromName("keep-all"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatal(err)
+	}
+	cfg := must1(NewServerConfig("r"))
+	if p, q := cfg.BlackboxRetention(); p != RetentionStop || q != 0 {
+		t.Fatal(p, q)
+	}
+	must(t, cfg.SetBlackboxRetention(RetentionDropOldest, 8<<20))
+	if p, q := must1(cfg.Copy()).BlackboxRetention(); p != RetentionDropOldest || q != 8<<20 {
+		t.Fatal(p, q)
+	}
+	if err := cfg.SetBlackboxRetention(RetentionStop, 1000); !errors.Is(err, syscall.EINVAL) {
+		t.Fatal(err)
+	}
+}
+
+func TestIDS(t *testing.T) {
+	defs := headerDefines(t)
+	for k := IDSPackets; k <= IDSPID; k++ {
+		if IDSStatKeyName(k) != k.String() || defs["SODA_IDS_STAT_"+strings.ToUpper(strings.ReplaceAll(k.String(), "-", "_"))] != int(k) {
+			t.Errorf("ids stat %d: %q", k, IDSStatKeyName(k))
+		}
+	}
+	if defs["SODA_IDS_STAT_MAX"] != int(IDSPID) || defs["SODA_IDS_RESPONSE_FREEZE"] != int(IDSResponseFreeze) || defs["SODA_IDS_RESPONSE_NONE"] != int(IDSResponseNone) {
+		t.Error("ids constants")
+	}
+	cfg := must1(NewServerConfig("ids"))
+	if r, m, err := cfg.IDSResponse(); cfg.IDSLandlordAlerts() || r != IDSResponseNone || m != 1 || err != nil {
+		t.Fatal(r, m, err)
+	}
+	must(t, cfg.SetIDSLandlordAlerts(true))
+	must(t, cfg.SetIDSResponse(IDSResponseFreeze, 2))
+	if err := cfg.SetIDSResponse(IDSResponseFreeze, 0); !errors.Is(err, syscall.EINVAL) {
+		t.Fatal(err)
+	}
+	c2 := must1(cfg.Copy())
+	if r, m, _ := c2.IDSResponse(); !c2.IDSLandlordAlerts() || r != IDSResponseFreeze || m != 2 {
+		t.Fatal(r, m)
+	}
+	// The test backend has no port IDS; the calls get there and say so.
+	ctx := openTest(t)
+	srv := must1(ctx.Define(cfg))
+	must(t, srv.Start(context.Background(), true))
+	rules := t.TempDir() + "/r.rules"
+	must(t, os.WriteFile(rules, []byte("alert icmp any any -> any any (msg:\"x\"; sid:1;)\n"), 0o644))
+	_, e4 := srv.IDSStats()
+	_, e5 := srv.IDSAlerts()
+	for i, err := range []error{srv.IDSEnable(rules, ""), srv.IDSReload(rules, ""), srv.IDSDisable(), e4, e5} {
+		if !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ENODEV) {
+			t.Errorf("call %d: %v", i+1, err)
+		}
+	}
+}

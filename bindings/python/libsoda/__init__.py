@@ -23,17 +23,22 @@ libsoda.enums, libsoda.errors.
 
 from . import blackbox, enums, errors, network
 from ._core import (Context, Event, Nic, Server, ServerConfig, ServerInfo, Share, Shares,
-                    check_name, guest_profile_from_name, guest_profile_name, memory_min,
-                    name_max, stat_key_name, state_name, version, version_number)
+                    check_name, guest_profile_from_name, guest_profile_name, ids_stat_key_name,
+                    memory_min,
+                    name_max, retention_from_name, retention_name, stat_key_name, state_name,
+                    version, version_number)
 from .blackbox import Key, Reader, Record, Report, Store, Writer, verify
-from .enums import (Direction, EventKind, GuestProfile, ImageSource, LogLevel, NetCounter, NetTotal,
+from .enums import (Direction, EventKind, GuestProfile, IdsResponse, IdsStat, ImageSource,
+                    Retention, LogLevel, NetCounter, NetTotal,
                     RecordType, Stat, State, Status)
 from .errors import SodaError
 from .network import Counters, Network, NetworkInfo, Policy
 
 __all__ = [
     "Context", "Event", "Nic", "Server", "ServerConfig", "ServerInfo", "Share", "Shares",
-    "check_name", "guest_profile_from_name", "guest_profile_name", "memory_min", "name_max", "stat_key_name", "state_name", "version",
+    "check_name", "guest_profile_from_name", "guest_profile_name", "memory_min",
+    "retention_from_name", "retention_name", "Retention", "ids_stat_key_name", "IdsResponse",
+    "IdsStat", "name_max", "stat_key_name", "state_name", "version",
     "version_number", "Key", "Reader", "Record", "Report", "Store", "Writer", "verify",
     "Direction", "EventKind", "GuestProfile", "ImageSource", "LogLevel", "NetCounter", "NetTotal",
     "RecordType", "Stat", "State", "Status", "SodaError", "Counters", "Network",

@@ -15,266 +15,6 @@ typedef struct soda_error soda_error;
  uint32_t soda_error_column(const soda_error *error);
 typedef void (*soda_destroy_fn)(void *userdata);
 typedef void (*soda_log_fn)(int level, const char *message, void *userdata);
-typedef struct soda_context soda_context;
-typedef struct soda_context_options {
- uint32_t version;
- const char *state_dir;
- const char *uml_binary;
- const char *monitor_path;
- const char *agent_path;
- uint32_t uid_base;
- uint32_t uid_count;
- const char *cgroup_parent;
- const char *netns;
- soda_log_fn log_fn;
- void *log_userdata;
- int32_t log_level;
-} soda_context_options;
- int soda_context_options_init(soda_context_options *opts, uint32_t version);
- int soda_context_open(soda_context **ret, const char *uri,
-      const soda_context_options *opts, unsigned int flags,
-      soda_error **error);
- soda_context *soda_context_ref(soda_context *ctx);
- soda_context *soda_context_unref(soda_context *ctx);
- const char *soda_context_get_uri(const soda_context *ctx);
- const char *soda_context_get_state_dir(const soda_context *ctx);
- const char *soda_context_get_netns(const soda_context *ctx);
- int soda_context_list_servers(char ***ret_names, size_t *ret_count,
-       soda_context *ctx, unsigned int flags,
-       soda_error **error);
- int soda_context_recover(soda_context *ctx, unsigned int flags, soda_error **error);
- const char *soda_state_name(int state);
-typedef struct soda_event soda_event;
- int soda_event_get_kind(const soda_event *ev);
- const char *soda_event_get_server(const soda_event *ev);
- int soda_event_get_state(const soda_event *ev);
- int soda_event_get_previous_state(const soda_event *ev);
- const char *soda_event_get_reason(const soda_event *ev);
-typedef int (*soda_event_fn)(soda_context *ctx, const soda_event *ev, void *userdata);
- int soda_context_add_event_handler(uint64_t *ret_id, soda_context *ctx,
-            soda_event_fn fn, void *userdata,
-            soda_destroy_fn destroy, unsigned int flags,
-            soda_error **error);
- int soda_context_remove_event_handler(soda_context *ctx, uint64_t id,
-        soda_error **error);
- int soda_context_get_fd(soda_context *ctx);
- int soda_context_process(soda_context *ctx, unsigned int flags, soda_error **error);
- int soda_context_wait(soda_context *ctx, int32_t timeout_ms, unsigned int flags,
-      soda_error **error);
-typedef struct soda_server_config soda_server_config;
- uint64_t soda_memory_min(void);
- uint32_t soda_name_max(void);
- int soda_name_check(const char *name, soda_error **error);
- int soda_server_config_new(soda_server_config **ret, const char *name,
-           soda_error **error);
- int soda_server_config_copy(soda_server_config **ret, const soda_server_config *cfg,
-     soda_error **error);
- void soda_server_config_free(soda_server_config *cfg);
- int soda_server_config_set_image(soda_server_config *cfg, const char *image,
-          soda_error **error);
- int soda_server_config_set_memory(soda_server_config *cfg, uint64_t bytes,
-           soda_error **error);
- int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
-        soda_error **error);
- int soda_server_config_add_share(soda_server_config *cfg, const char *host_dir,
-          const char *guest_dir, unsigned int flags,
-          soda_error **error);
- int soda_server_config_add_nic(soda_server_config *cfg, const char *network,
-        const char *mac, unsigned int flags,
-        soda_error **error);
- const char *soda_server_config_get_name(const soda_server_config *cfg);
- const char *soda_server_config_get_image(const soda_server_config *cfg);
- uint64_t soda_server_config_get_memory(const soda_server_config *cfg);
- size_t soda_server_config_get_kernel_arg_count(const soda_server_config *cfg);
- const char *soda_server_config_get_kernel_arg(const soda_server_config *cfg,
-         size_t index);
- size_t soda_server_config_get_share_count(const soda_server_config *cfg);
- int soda_server_config_get_share(const soda_server_config *cfg, size_t index,
-          const char **ret_host_dir, const char **ret_guest_dir,
-          unsigned int *ret_flags);
- size_t soda_server_config_get_nic_count(const soda_server_config *cfg);
- int soda_server_config_get_nic(const soda_server_config *cfg, size_t index,
-        const char **ret_network, const char **ret_mac);
- int soda_server_config_add_nic_address(soda_server_config *cfg, size_t index,
-         const char *cidr, soda_error **error);
- size_t soda_server_config_get_nic_address_count(const soda_server_config *cfg,
-           size_t index);
- const char *soda_server_config_get_nic_address(const soda_server_config *cfg,
-          size_t index, size_t addr_index);
- int soda_server_config_add_label(soda_server_config *cfg, const char *label,
-          soda_error **error);
- int soda_server_config_set_blackbox(soda_server_config *cfg,
-      const uint8_t *box_public,
-      const uint8_t *sign_public, soda_error **error);
- int soda_server_config_get_blackbox(const soda_server_config *cfg,
-      uint8_t *box_public);
- int soda_server_config_set_guest_profile(soda_server_config *cfg, uint32_t profile,
-           soda_error **error);
- uint32_t soda_server_config_get_guest_profile(const soda_server_config *cfg);
- const char *soda_guest_profile_name(uint32_t profile);
- int soda_guest_profile_from_name(uint32_t *ret, const char *name, soda_error **error);
- size_t soda_server_config_get_label_count(const soda_server_config *cfg);
- const char *soda_server_config_get_label(const soda_server_config *cfg, size_t index);
-typedef struct soda_server soda_server;
- int soda_server_define(soda_server **ret, soda_context *ctx,
-       const soda_server_config *cfg, unsigned int flags,
-       soda_error **error);
- int soda_server_lookup(soda_server **ret, soda_context *ctx, const char *name,
-       soda_error **error);
- soda_server *soda_server_ref(soda_server *srv);
- soda_server *soda_server_unref(soda_server *srv);
- const char *soda_server_get_name(const soda_server *srv);
- soda_context *soda_server_get_context(const soda_server *srv);
- int soda_server_get_config(soda_server_config **ret, soda_server *srv,
-           soda_error **error);
- int soda_server_get_state(int *ret_state, soda_server *srv, soda_error **error);
-typedef struct soda_server_info soda_server_info;
- int soda_server_get_info(soda_server_info **ret, soda_server *srv,
-         unsigned int flags, soda_error **error);
- void soda_server_info_free(soda_server_info *info);
- int soda_server_info_get_state(const soda_server_info *info);
- int soda_server_info_get_ready(const soda_server_info *info);
- int32_t soda_server_info_get_monitor_pid(const soda_server_info *info);
- int32_t soda_server_info_get_guest_pid(const soda_server_info *info);
- uint32_t soda_server_info_get_uid(const soda_server_info *info);
- uint64_t soda_server_info_get_started_usec(const soda_server_info *info);
- uint64_t soda_server_info_get_ready_usec(const soda_server_info *info);
- int32_t soda_server_info_get_exit_code(const soda_server_info *info);
- int32_t soda_server_info_get_exit_signal(const soda_server_info *info);
- const char *soda_server_info_get_reason(const soda_server_info *info);
- int soda_server_start(soda_server *srv, unsigned int flags, soda_error **error);
- int soda_server_wait_state(soda_server *srv, int state, int32_t timeout_ms,
-           unsigned int flags, soda_error **error);
- int soda_server_stop(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
-     soda_error **error);
- int soda_server_kill(soda_server *srv, unsigned int flags, soda_error **error);
- int soda_server_freeze(soda_server *srv, unsigned int flags, soda_error **error);
- int soda_server_thaw(soda_server *srv, unsigned int flags, soda_error **error);
- int soda_server_restart(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
-        soda_error **error);
- int soda_server_undefine(soda_server *srv, unsigned int flags, soda_error **error);
- int soda_server_dump(soda_server *srv, const char *dir, unsigned int flags,
-     soda_error **error);
- int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned int flags,
-      soda_error **error);
- int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error);
- int soda_image_build(soda_context *ctx, const char *name, int source_kind,
-     const char *source, uint64_t size_bytes, unsigned int flags,
-     soda_error **error);
- int soda_image_list(char ***ret_names, size_t *ret_count, soda_context *ctx,
-    unsigned int flags, soda_error **error);
- int soda_image_remove(soda_context *ctx, const char *name, unsigned int flags,
-      soda_error **error);
- int soda_image_get_path(char **ret_path, soda_context *ctx, const char *name,
-        soda_error **error);
-typedef struct soda_shares soda_shares;
- int soda_shares_new(soda_shares **ret, soda_error **error);
- int soda_shares_copy(soda_shares **ret, const soda_shares *shares,
-     soda_error **error);
- void soda_shares_free(soda_shares *shares);
- int soda_shares_set_cpu_weight(soda_shares *s, uint32_t weight, soda_error **error);
- int soda_shares_set_cpu_max(soda_shares *s, uint32_t percent, soda_error **error);
- int soda_shares_set_cpus(soda_shares *s, const char *cpus, soda_error **error);
- int soda_shares_set_memory_max(soda_shares *s, uint64_t bytes, soda_error **error);
- int soda_shares_set_pids_max(soda_shares *s, uint32_t n, soda_error **error);
- int soda_shares_set_bandwidth(soda_shares *s, int direction, uint64_t rate_bps,
-       uint64_t burst_bytes, soda_error **error);
- uint32_t soda_shares_get_cpu_weight(const soda_shares *s);
- uint32_t soda_shares_get_cpu_max(const soda_shares *s);
- const char *soda_shares_get_cpus(const soda_shares *s);
- uint64_t soda_shares_get_memory_max(const soda_shares *s);
- uint32_t soda_shares_get_pids_max(const soda_shares *s);
- int soda_shares_get_bandwidth(const soda_shares *s, int direction,
-       uint64_t *ret_rate_bps, uint64_t *ret_burst_bytes);
- int soda_shares_parse(soda_shares **ret, const char *text, soda_error **error);
- int soda_shares_format(char **ret, const soda_shares *s, soda_error **error);
- int soda_server_config_set_shares(soda_server_config *cfg, const soda_shares *s,
-           soda_error **error);
- int soda_server_config_get_shares(soda_shares **ret, const soda_server_config *cfg,
-           soda_error **error);
- int soda_server_set_shares(soda_server *srv, const soda_shares *s, unsigned int flags,
-           soda_error **error);
-typedef struct soda_stats soda_stats;
- int soda_server_get_stats(soda_stats **ret, soda_server *srv, unsigned int flags,
-          soda_error **error);
- void soda_stats_free(soda_stats *stats);
- int soda_stats_get(const soda_stats *stats, int key, uint64_t *ret_value);
- const char *soda_stats_key_name(int key);
-typedef struct soda_network soda_network;
-typedef struct soda_network_options {
- uint32_t version;
- const char *uplink;
-} soda_network_options;
- int soda_network_options_init(soda_network_options *opts, uint32_t version);
- int soda_network_create(soda_network **ret, soda_context *ctx, const char *name,
-        const soda_network_options *opts, unsigned int flags,
-        soda_error **error);
- int soda_network_lookup(soda_network **ret, soda_context *ctx, const char *name,
-        soda_error **error);
- soda_network *soda_network_ref(soda_network *net);
- soda_network *soda_network_unref(soda_network *net);
- const char *soda_network_get_name(const soda_network *net);
- soda_context *soda_network_get_context(const soda_network *net);
- int soda_network_destroy(soda_network *net, unsigned int flags, soda_error **error);
- int soda_context_list_networks(char ***ret_names, size_t *ret_count,
-        soda_context *ctx, unsigned int flags,
-        soda_error **error);
-typedef struct soda_network_info soda_network_info;
- int soda_network_get_info(soda_network_info **ret, soda_network *net,
-          unsigned int flags, soda_error **error);
- void soda_network_info_free(soda_network_info *info);
- const char *soda_network_info_get_bridge(const soda_network_info *info);
- const char *soda_network_info_get_uplink(const soda_network_info *info);
- const char *soda_network_info_get_table(const soda_network_info *info);
- int soda_network_info_get_firewall(const soda_network_info *info);
- int soda_network_info_get_flood_limit(const soda_network_info *info,
-        uint32_t *ret_rate, uint32_t *ret_burst);
- uint64_t soda_network_info_get_generation(const soda_network_info *info);
- size_t soda_network_info_get_rule_count(const soda_network_info *info);
- size_t soda_network_info_get_port_count(const soda_network_info *info);
- int soda_network_info_get_port(const soda_network_info *info, size_t index,
-        const char **ret_server, uint32_t *ret_nic,
-        const char **ret_ifname, const char **ret_mac);
- size_t soda_network_info_get_port_address_count(const soda_network_info *info,
-           size_t index);
- const char *soda_network_info_get_port_address(const soda_network_info *info,
-          size_t index, size_t addr_index);
-typedef struct soda_policy soda_policy;
- int soda_policy_parse(soda_policy **ret, const char *text, size_t len,
-      const char *source, unsigned int flags, soda_error **error);
- void soda_policy_free(soda_policy *policy);
- size_t soda_policy_get_rule_count(const soda_policy *policy);
- const char *soda_policy_get_rule(const soda_policy *policy, size_t index);
- uint32_t soda_policy_get_rule_line(const soda_policy *policy, size_t index);
- const char *soda_policy_get_text(const soda_policy *policy);
- int soda_network_apply_policy(soda_network *net, const soda_policy *policy,
-       unsigned int flags, soda_error **error);
- int soda_network_set_flood_limit(soda_network *net, uint32_t rate, uint32_t burst,
-          unsigned int flags, soda_error **error);
- int soda_network_get_policy(soda_policy **ret, soda_network *net,
-     soda_error **error);
- int soda_network_get_compiled(char **ret_text, soda_network *net,
-       unsigned int flags, soda_error **error);
-typedef struct soda_net_counters soda_net_counters;
- const char *soda_net_counter_name(int kind);
- int soda_net_counter_max(void);
- int soda_network_get_counters(soda_net_counters **ret, soda_network *net,
-       unsigned int flags, soda_error **error);
- void soda_net_counters_free(soda_net_counters *c);
- size_t soda_net_counters_get_rule_count(const soda_net_counters *c);
- int soda_net_counters_get_rule(const soda_net_counters *c, size_t index,
-        uint64_t *ret_packets, uint64_t *ret_bytes);
- const char *soda_net_counters_get_rule_text(const soda_net_counters *c,
-       size_t index);
- size_t soda_net_counters_get_server_count(const soda_net_counters *c);
- const char *soda_net_counters_get_server(const soda_net_counters *c, size_t index);
- int soda_net_counters_get_server_value(const soda_net_counters *c, size_t index,
-         int kind, uint64_t *ret_packets,
-         uint64_t *ret_bytes);
- int soda_net_counters_find_server(const soda_net_counters *c, const char *server,
-           size_t *ret_index);
- int soda_net_counters_get_total(const soda_net_counters *c, int kind,
-         uint64_t *ret_packets, uint64_t *ret_bytes);
  const char *soda_blackbox_type_name(uint32_t type);
  uint32_t soda_blackbox_type_from_name(const char *name);
 typedef struct soda_blackbox_key soda_blackbox_key;
@@ -460,4 +200,296 @@ typedef struct soda_blackbox_export_options {
  int soda_blackbox_export(soda_blackbox_reader *reader, int fd,
          const soda_blackbox_export_options *opts, unsigned int flags,
          soda_error **error);
+typedef struct soda_context soda_context;
+typedef struct soda_context_options {
+ uint32_t version;
+ const char *state_dir;
+ const char *uml_binary;
+ const char *monitor_path;
+ const char *agent_path;
+ uint32_t uid_base;
+ uint32_t uid_count;
+ const char *cgroup_parent;
+ const char *netns;
+ soda_log_fn log_fn;
+ void *log_userdata;
+ int32_t log_level;
+} soda_context_options;
+ int soda_context_options_init(soda_context_options *opts, uint32_t version);
+ int soda_context_open(soda_context **ret, const char *uri,
+      const soda_context_options *opts, unsigned int flags,
+      soda_error **error);
+ soda_context *soda_context_ref(soda_context *ctx);
+ soda_context *soda_context_unref(soda_context *ctx);
+ const char *soda_context_get_uri(const soda_context *ctx);
+ const char *soda_context_get_state_dir(const soda_context *ctx);
+ const char *soda_context_get_netns(const soda_context *ctx);
+ int soda_context_list_servers(char ***ret_names, size_t *ret_count,
+       soda_context *ctx, unsigned int flags,
+       soda_error **error);
+ int soda_context_recover(soda_context *ctx, unsigned int flags, soda_error **error);
+ const char *soda_state_name(int state);
+typedef struct soda_event soda_event;
+ int soda_event_get_kind(const soda_event *ev);
+ const char *soda_event_get_server(const soda_event *ev);
+ int soda_event_get_state(const soda_event *ev);
+ int soda_event_get_previous_state(const soda_event *ev);
+ const char *soda_event_get_reason(const soda_event *ev);
+typedef int (*soda_event_fn)(soda_context *ctx, const soda_event *ev, void *userdata);
+ int soda_context_add_event_handler(uint64_t *ret_id, soda_context *ctx,
+            soda_event_fn fn, void *userdata,
+            soda_destroy_fn destroy, unsigned int flags,
+            soda_error **error);
+ int soda_context_remove_event_handler(soda_context *ctx, uint64_t id,
+        soda_error **error);
+ int soda_context_get_fd(soda_context *ctx);
+ int soda_context_process(soda_context *ctx, unsigned int flags, soda_error **error);
+ int soda_context_wait(soda_context *ctx, int32_t timeout_ms, unsigned int flags,
+      soda_error **error);
+typedef struct soda_server_config soda_server_config;
+ uint64_t soda_memory_min(void);
+ uint32_t soda_name_max(void);
+ int soda_name_check(const char *name, soda_error **error);
+ int soda_server_config_new(soda_server_config **ret, const char *name,
+           soda_error **error);
+ int soda_server_config_copy(soda_server_config **ret, const soda_server_config *cfg,
+     soda_error **error);
+ void soda_server_config_free(soda_server_config *cfg);
+ int soda_server_config_set_image(soda_server_config *cfg, const char *image,
+          soda_error **error);
+ int soda_server_config_set_memory(soda_server_config *cfg, uint64_t bytes,
+           soda_error **error);
+ int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
+        soda_error **error);
+ int soda_server_config_add_share(soda_server_config *cfg, const char *host_dir,
+          const char *guest_dir, unsigned int flags,
+          soda_error **error);
+ int soda_server_config_add_nic(soda_server_config *cfg, const char *network,
+        const char *mac, unsigned int flags,
+        soda_error **error);
+ const char *soda_server_config_get_name(const soda_server_config *cfg);
+ const char *soda_server_config_get_image(const soda_server_config *cfg);
+ uint64_t soda_server_config_get_memory(const soda_server_config *cfg);
+ size_t soda_server_config_get_kernel_arg_count(const soda_server_config *cfg);
+ const char *soda_server_config_get_kernel_arg(const soda_server_config *cfg,
+         size_t index);
+ size_t soda_server_config_get_share_count(const soda_server_config *cfg);
+ int soda_server_config_get_share(const soda_server_config *cfg, size_t index,
+          const char **ret_host_dir, const char **ret_guest_dir,
+          unsigned int *ret_flags);
+ size_t soda_server_config_get_nic_count(const soda_server_config *cfg);
+ int soda_server_config_get_nic(const soda_server_config *cfg, size_t index,
+        const char **ret_network, const char **ret_mac);
+ int soda_server_config_add_nic_address(soda_server_config *cfg, size_t index,
+         const char *cidr, soda_error **error);
+ size_t soda_server_config_get_nic_address_count(const soda_server_config *cfg,
+           size_t index);
+ const char *soda_server_config_get_nic_address(const soda_server_config *cfg,
+          size_t index, size_t addr_index);
+ int soda_server_config_add_label(soda_server_config *cfg, const char *label,
+          soda_error **error);
+ int soda_server_config_set_blackbox(soda_server_config *cfg,
+      const uint8_t *box_public,
+      const uint8_t *sign_public, soda_error **error);
+ int soda_server_config_get_blackbox(const soda_server_config *cfg,
+      uint8_t *box_public);
+ int soda_server_config_set_blackbox_retention(soda_server_config *cfg, uint32_t policy,
+         uint64_t quota_bytes, soda_error **error);
+ uint32_t soda_server_config_get_blackbox_retention(const soda_server_config *cfg,
+              uint64_t *ret_quota_bytes);
+ const char *soda_blackbox_retention_name(uint32_t policy);
+ int soda_blackbox_retention_from_name(uint32_t *ret, const char *name,
+        soda_error **error);
+ int soda_server_config_set_guest_profile(soda_server_config *cfg, uint32_t profile,
+           soda_error **error);
+ uint32_t soda_server_config_get_guest_profile(const soda_server_config *cfg);
+ const char *soda_guest_profile_name(uint32_t profile);
+ int soda_guest_profile_from_name(uint32_t *ret, const char *name, soda_error **error);
+ size_t soda_server_config_get_label_count(const soda_server_config *cfg);
+ const char *soda_server_config_get_label(const soda_server_config *cfg, size_t index);
+typedef struct soda_server soda_server;
+ int soda_server_define(soda_server **ret, soda_context *ctx,
+       const soda_server_config *cfg, unsigned int flags,
+       soda_error **error);
+ int soda_server_lookup(soda_server **ret, soda_context *ctx, const char *name,
+       soda_error **error);
+ soda_server *soda_server_ref(soda_server *srv);
+ soda_server *soda_server_unref(soda_server *srv);
+ const char *soda_server_get_name(const soda_server *srv);
+ soda_context *soda_server_get_context(const soda_server *srv);
+ int soda_server_get_config(soda_server_config **ret, soda_server *srv,
+           soda_error **error);
+ int soda_server_get_state(int *ret_state, soda_server *srv, soda_error **error);
+typedef struct soda_server_info soda_server_info;
+ int soda_server_get_info(soda_server_info **ret, soda_server *srv,
+         unsigned int flags, soda_error **error);
+ void soda_server_info_free(soda_server_info *info);
+ int soda_server_info_get_state(const soda_server_info *info);
+ int soda_server_info_get_ready(const soda_server_info *info);
+ int32_t soda_server_info_get_monitor_pid(const soda_server_info *info);
+ int32_t soda_server_info_get_guest_pid(const soda_server_info *info);
+ uint32_t soda_server_info_get_uid(const soda_server_info *info);
+ uint64_t soda_server_info_get_started_usec(const soda_server_info *info);
+ uint64_t soda_server_info_get_ready_usec(const soda_server_info *info);
+ int32_t soda_server_info_get_exit_code(const soda_server_info *info);
+ int32_t soda_server_info_get_exit_signal(const soda_server_info *info);
+ const char *soda_server_info_get_reason(const soda_server_info *info);
+ int soda_server_start(soda_server *srv, unsigned int flags, soda_error **error);
+ int soda_server_wait_state(soda_server *srv, int state, int32_t timeout_ms,
+           unsigned int flags, soda_error **error);
+ int soda_server_stop(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
+     soda_error **error);
+ int soda_server_kill(soda_server *srv, unsigned int flags, soda_error **error);
+ int soda_server_freeze(soda_server *srv, unsigned int flags, soda_error **error);
+ int soda_server_thaw(soda_server *srv, unsigned int flags, soda_error **error);
+ int soda_server_restart(soda_server *srv, uint32_t timeout_ms, unsigned int flags,
+        soda_error **error);
+ int soda_server_undefine(soda_server *srv, unsigned int flags, soda_error **error);
+ int soda_server_dump(soda_server *srv, const char *dir, unsigned int flags,
+     soda_error **error);
+ int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned int flags,
+      soda_error **error);
+ int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error);
+ int soda_server_config_set_ids_landlord_alerts(soda_server_config *cfg,
+          uint32_t allow, soda_error **error);
+ uint32_t soda_server_config_get_ids_landlord_alerts(const soda_server_config *cfg);
+ int soda_server_config_set_ids_response(soda_server_config *cfg, uint32_t response,
+          uint32_t min_priority, soda_error **error);
+ int soda_server_config_get_ids_response(const soda_server_config *cfg,
+          uint32_t *ret_response,
+          uint32_t *ret_min_priority);
+ int soda_server_ids_enable(soda_server *srv, const char *rules_path,
+           const char *vars_path, unsigned int flags,
+           soda_error **error);
+ int soda_server_ids_reload(soda_server *srv, const char *rules_path,
+           const char *vars_path, unsigned int flags,
+           soda_error **error);
+ int soda_server_ids_disable(soda_server *srv, unsigned int flags,
+     soda_error **error);
+typedef struct soda_ids_stats soda_ids_stats;
+ int soda_server_ids_stats(soda_ids_stats **ret, soda_server *srv,
+          unsigned int flags, soda_error **error);
+ int soda_ids_stats_get(const soda_ids_stats *stats, uint32_t key,
+       uint64_t *ret_value);
+ const char *soda_ids_stats_key_name(uint32_t key);
+ void soda_ids_stats_free(soda_ids_stats *stats);
+ int soda_server_ids_open_alerts(soda_server *srv, int *ret_fd, unsigned int flags,
+         soda_error **error);
+ int soda_image_build(soda_context *ctx, const char *name, int source_kind,
+     const char *source, uint64_t size_bytes, unsigned int flags,
+     soda_error **error);
+ int soda_image_list(char ***ret_names, size_t *ret_count, soda_context *ctx,
+    unsigned int flags, soda_error **error);
+ int soda_image_remove(soda_context *ctx, const char *name, unsigned int flags,
+      soda_error **error);
+ int soda_image_get_path(char **ret_path, soda_context *ctx, const char *name,
+        soda_error **error);
+typedef struct soda_network soda_network;
+typedef struct soda_network_options {
+ uint32_t version;
+ const char *uplink;
+} soda_network_options;
+ int soda_network_options_init(soda_network_options *opts, uint32_t version);
+ int soda_network_create(soda_network **ret, soda_context *ctx, const char *name,
+        const soda_network_options *opts, unsigned int flags,
+        soda_error **error);
+ int soda_network_lookup(soda_network **ret, soda_context *ctx, const char *name,
+        soda_error **error);
+ soda_network *soda_network_ref(soda_network *net);
+ soda_network *soda_network_unref(soda_network *net);
+ const char *soda_network_get_name(const soda_network *net);
+ soda_context *soda_network_get_context(const soda_network *net);
+ int soda_network_destroy(soda_network *net, unsigned int flags, soda_error **error);
+ int soda_context_list_networks(char ***ret_names, size_t *ret_count,
+        soda_context *ctx, unsigned int flags,
+        soda_error **error);
+typedef struct soda_network_info soda_network_info;
+ int soda_network_get_info(soda_network_info **ret, soda_network *net,
+          unsigned int flags, soda_error **error);
+ void soda_network_info_free(soda_network_info *info);
+ const char *soda_network_info_get_bridge(const soda_network_info *info);
+ const char *soda_network_info_get_uplink(const soda_network_info *info);
+ const char *soda_network_info_get_table(const soda_network_info *info);
+ int soda_network_info_get_firewall(const soda_network_info *info);
+ int soda_network_info_get_flood_limit(const soda_network_info *info,
+        uint32_t *ret_rate, uint32_t *ret_burst);
+ uint64_t soda_network_info_get_generation(const soda_network_info *info);
+ size_t soda_network_info_get_rule_count(const soda_network_info *info);
+ size_t soda_network_info_get_port_count(const soda_network_info *info);
+ int soda_network_info_get_port(const soda_network_info *info, size_t index,
+        const char **ret_server, uint32_t *ret_nic,
+        const char **ret_ifname, const char **ret_mac);
+ size_t soda_network_info_get_port_address_count(const soda_network_info *info,
+           size_t index);
+ const char *soda_network_info_get_port_address(const soda_network_info *info,
+          size_t index, size_t addr_index);
+typedef struct soda_policy soda_policy;
+ int soda_policy_parse(soda_policy **ret, const char *text, size_t len,
+      const char *source, unsigned int flags, soda_error **error);
+ void soda_policy_free(soda_policy *policy);
+ size_t soda_policy_get_rule_count(const soda_policy *policy);
+ const char *soda_policy_get_rule(const soda_policy *policy, size_t index);
+ uint32_t soda_policy_get_rule_line(const soda_policy *policy, size_t index);
+ const char *soda_policy_get_text(const soda_policy *policy);
+ int soda_network_apply_policy(soda_network *net, const soda_policy *policy,
+       unsigned int flags, soda_error **error);
+ int soda_network_set_flood_limit(soda_network *net, uint32_t rate, uint32_t burst,
+          unsigned int flags, soda_error **error);
+ int soda_network_get_policy(soda_policy **ret, soda_network *net,
+     soda_error **error);
+ int soda_network_get_compiled(char **ret_text, soda_network *net,
+       unsigned int flags, soda_error **error);
+typedef struct soda_net_counters soda_net_counters;
+ const char *soda_net_counter_name(int kind);
+ int soda_net_counter_max(void);
+ int soda_network_get_counters(soda_net_counters **ret, soda_network *net,
+       unsigned int flags, soda_error **error);
+ void soda_net_counters_free(soda_net_counters *c);
+ size_t soda_net_counters_get_rule_count(const soda_net_counters *c);
+ int soda_net_counters_get_rule(const soda_net_counters *c, size_t index,
+        uint64_t *ret_packets, uint64_t *ret_bytes);
+ const char *soda_net_counters_get_rule_text(const soda_net_counters *c,
+       size_t index);
+ size_t soda_net_counters_get_server_count(const soda_net_counters *c);
+ const char *soda_net_counters_get_server(const soda_net_counters *c, size_t index);
+ int soda_net_counters_get_server_value(const soda_net_counters *c, size_t index,
+         int kind, uint64_t *ret_packets,
+         uint64_t *ret_bytes);
+ int soda_net_counters_find_server(const soda_net_counters *c, const char *server,
+           size_t *ret_index);
+ int soda_net_counters_get_total(const soda_net_counters *c, int kind,
+         uint64_t *ret_packets, uint64_t *ret_bytes);
+typedef struct soda_shares soda_shares;
+ int soda_shares_new(soda_shares **ret, soda_error **error);
+ int soda_shares_copy(soda_shares **ret, const soda_shares *shares,
+     soda_error **error);
+ void soda_shares_free(soda_shares *shares);
+ int soda_shares_set_cpu_weight(soda_shares *s, uint32_t weight, soda_error **error);
+ int soda_shares_set_cpu_max(soda_shares *s, uint32_t percent, soda_error **error);
+ int soda_shares_set_cpus(soda_shares *s, const char *cpus, soda_error **error);
+ int soda_shares_set_memory_max(soda_shares *s, uint64_t bytes, soda_error **error);
+ int soda_shares_set_pids_max(soda_shares *s, uint32_t n, soda_error **error);
+ int soda_shares_set_bandwidth(soda_shares *s, int direction, uint64_t rate_bps,
+       uint64_t burst_bytes, soda_error **error);
+ uint32_t soda_shares_get_cpu_weight(const soda_shares *s);
+ uint32_t soda_shares_get_cpu_max(const soda_shares *s);
+ const char *soda_shares_get_cpus(const soda_shares *s);
+ uint64_t soda_shares_get_memory_max(const soda_shares *s);
+ uint32_t soda_shares_get_pids_max(const soda_shares *s);
+ int soda_shares_get_bandwidth(const soda_shares *s, int direction,
+       uint64_t *ret_rate_bps, uint64_t *ret_burst_bytes);
+ int soda_shares_parse(soda_shares **ret, const char *text, soda_error **error);
+ int soda_shares_format(char **ret, const soda_shares *s, soda_error **error);
+ int soda_server_config_set_shares(soda_server_config *cfg, const soda_shares *s,
+           soda_error **error);
+ int soda_server_config_get_shares(soda_shares **ret, const soda_server_config *cfg,
+           soda_error **error);
+ int soda_server_set_shares(soda_server *srv, const soda_shares *s, unsigned int flags,
+           soda_error **error);
+typedef struct soda_stats soda_stats;
+ int soda_server_get_stats(soda_stats **ret, soda_server *srv, unsigned int flags,
+          soda_error **error);
+ void soda_stats_free(soda_stats *stats);
+ int soda_stats_get(const soda_stats *stats, int key, uint64_t *ret_value);
+ const char *soda_stats_key_name(int key);
 """

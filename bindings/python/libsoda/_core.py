@@ -14,8 +14,8 @@ from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequen
                     Union)
 
 from ._ffi import ffi, lib, take_str, take_strv, to_c, to_opt, to_str
-from .enums import (Direction, EventKind, GuestProfile, ImageSource, LogLevel, Stat, State,
-                    as_enum)
+from .enums import (Direction, EventKind, GuestProfile, IdsResponse, IdsStat, ImageSource,
+                    LogLevel, Retention, Stat, State, as_enum)
 from .errors import SodaError, call, check_rc, make_error
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
@@ -68,6 +68,23 @@ def guest_profile_from_name(name: str) -> Union[GuestProfile, int]:
     out = ffi.new("uint32_t *")
     call(lib.soda_guest_profile_from_name, out, to_c(name))
     return as_enum(GuestProfile, out[0])
+
+
+def retention_name(policy: int) -> Optional[str]:
+    """The library's name of a blackbox retention policy ("stop", "drop-oldest"), or None."""
+    return to_opt(lib.soda_blackbox_retention_name(int(policy)))
+
+
+def retention_from_name(name: str) -> Union[Retention, int]:
+    """The retention policy called @name (SodaError EINVAL for none)."""
+    out = ffi.new("uint32_t *")
+    call(lib.soda_blackbox_retention_from_name, out, to_c(name))
+    return as_enum(Retention, out[0])
+
+
+def ids_stat_key_name(key: int) -> Optional[str]:
+    """The library's name of an IDS counter ("packets"...), or None."""
+    return to_opt(lib.soda_ids_stats_key_name(int(key)))
 
 
 def _ms(timeout: Optional[float]) -> int:
@@ -314,6 +331,42 @@ class ServerConfig:
 
     def add_nic_address(self, index: int, cidr: str) -> "ServerConfig":
         call(lib.soda_server_config_add_nic_address, self._p, int(index), to_c(cidr))
+        return self
+
+    @property
+    def blackbox_retention(self) -> Tuple[Union[Retention, int], int]:
+        """(policy, quota in bytes; 0: the default) of the blackbox store."""
+        quota = ffi.new("uint64_t *")
+        policy = lib.soda_server_config_get_blackbox_retention(self._p, quota)
+        return as_enum(Retention, policy), int(quota[0])
+
+    def set_blackbox_retention(self, policy: Union[Retention, int, str],
+                               quota_bytes: int = 0) -> "ServerConfig":
+        """What the blackbox store does at its quota (at least 1 MiB; 0: 1 GiB)."""
+        value = retention_from_name(policy) if isinstance(policy, str) else policy
+        call(lib.soda_server_config_set_blackbox_retention, self._p, int(value), int(quota_bytes))
+        return self
+
+    @property
+    def ids_landlord_alerts(self) -> bool:
+        """Whether the landlord may see the metadata of the port IDS's alerts."""
+        return bool(lib.soda_server_config_get_ids_landlord_alerts(self._p))
+
+    @ids_landlord_alerts.setter
+    def ids_landlord_alerts(self, allow: bool) -> None:
+        call(lib.soda_server_config_set_ids_landlord_alerts, self._p, 1 if allow else 0)
+
+    @property
+    def ids_response(self) -> Tuple[Union[IdsResponse, int], int]:
+        """(response, lowest priority number it answers: 1 is the highest)."""
+        r = ffi.new("uint32_t *")
+        m = ffi.new("uint32_t *")
+        check_rc(lib.soda_server_config_get_ids_response(self._p, r, m), "ids response")
+        return as_enum(IdsResponse, r[0]), int(m[0])
+
+    def set_ids_response(self, response: IdsResponse, min_priority: int = 1) -> "ServerConfig":
+        """Responds to alerts of priority @min_priority or higher (1..255)."""
+        call(lib.soda_server_config_set_ids_response, self._p, int(response), int(min_priority))
         return self
 
     @property
@@ -834,6 +887,42 @@ class Server:
             return result
         finally:
             lib.soda_stats_free(p[0])
+
+    # the port IDS (include/soda/ids.h)
+    def ids_enable(self, rules_path: PathLike, vars_path: Optional[PathLike] = None) -> None:
+        """Starts the IDS at the running server's first NIC with these rules
+        (and variables); a bad rule raises SodaError with its place."""
+        call(lib.soda_server_ids_enable, self._p, to_c(rules_path), to_c(vars_path), 0)
+
+    def ids_reload(self, rules_path: PathLike, vars_path: Optional[PathLike] = None) -> None:
+        """Swaps the running IDS's rules; a bad set leaves the old in force."""
+        call(lib.soda_server_ids_reload, self._p, to_c(rules_path), to_c(vars_path), 0)
+
+    def ids_disable(self) -> None:
+        call(lib.soda_server_ids_disable, self._p, 0)
+
+    def ids_stats(self) -> Dict[Union[IdsStat, int], int]:
+        """The port IDS's counters."""
+        p = ffi.new("soda_ids_stats **")
+        call(lib.soda_server_ids_stats, p, self._p, 0)
+        out = ffi.new("uint64_t *")
+        try:
+            result: Dict[Union[IdsStat, int], int] = {}
+            key = 1
+            while lib.soda_ids_stats_key_name(key) != ffi.NULL:
+                if lib.soda_ids_stats_get(p[0], key, out) == 0:
+                    result[as_enum(IdsStat, key)] = int(out[0])
+                key += 1
+            return result
+        finally:
+            lib.soda_ids_stats_free(p[0])
+
+    def ids_alerts(self) -> Any:
+        """The landlord's alert stream (JSON lines, metadata only) as a
+        binary file object; empty unless the configuration allows it."""
+        fd = ffi.new("int *")
+        call(lib.soda_server_ids_open_alerts, self._p, fd, 0)
+        return os.fdopen(fd[0], "rb")
 
     @property
     def blackbox_dir(self) -> str:

@@ -14,7 +14,7 @@ __all__ = [
     "State", "EventKind", "LogLevel", "ImageSource", "Direction", "Stat", "NetCounter",
     "NetTotal", "RecordType", "KeyType", "Durability", "StoreCounter", "Severity", "Basis",
     "FindingKind", "Status", "ReportCounter", "ExportFormat", "ReadFlags", "RecordFlags",
-    "GuestProfile",
+    "GuestProfile", "Retention", "IdsResponse", "IdsStat",
 ]
 
 
@@ -37,11 +37,39 @@ class GuestProfile(enum.IntEnum):
     OPEN = 1
 
 
+class Retention(enum.IntEnum):
+    """SODA_BLACKBOX_RETENTION_*: what a server's blackbox store does at its quota."""
+    STOP = 0
+    DROP_OLDEST = 1
+
+
 class EventKind(enum.IntEnum):
     """SODA_EVENT_*."""
     STATE = 1
     DEFINED = 2
     UNDEFINED = 3
+
+
+class IdsResponse(enum.IntEnum):
+    """SODA_IDS_RESPONSE_*: the automatic response to an alert."""
+    NONE = 0
+    FREEZE = 1
+
+
+class IdsStat(enum.IntEnum):
+    """SODA_IDS_STAT_*: the port IDS's counters."""
+    PACKETS = 1
+    BYTES = 2
+    DROPS = 3
+    ALERTS = 4
+    ALERTS_LOST = 5
+    RULES = 6
+    RELOADS = 7
+    FLOWS = 8
+    SEALED = 9
+    LANDLORD = 10
+    RESPONSES = 11
+    PID = 12
 
 
 class LogLevel(enum.IntEnum):

@@ -44,6 +44,9 @@ ENUM_PREFIXES = [
     (enums.ReadFlags, "SODA_BLACKBOX_READ_", ()),
     (enums.RecordFlags, "SODA_BLACKBOX_RECORD_F_", ()),
     (enums.GuestProfile, "SODA_GUEST_PROFILE_", ()),
+    (enums.Retention, "SODA_BLACKBOX_RETENTION_", ()),
+    (enums.IdsResponse, "SODA_IDS_RESPONSE_", ()),
+    (enums.IdsStat, "SODA_IDS_STAT_", ("MAX",)),
 ]
 
 
@@ -304,3 +307,47 @@ def test_guest_profile_and_sensitive_shares(header_defines):
             cfg.add_share("/etc", "/hostetc")
         cfg.add_share("/etc", "/hostetc", readonly=True, allow_sensitive=True)
         assert cfg.shared_dirs[-1].host_dir == "/etc"
+
+
+def test_blackbox_retention():
+    from libsoda.enums import Retention
+    assert libsoda.retention_name(Retention.DROP_OLDEST) == "drop-oldest"
+    assert libsoda.retention_from_name("stop") == Retention.STOP
+    assert libsoda.retention_name(9) is None
+    with pytest.raises(SodaError):
+        libsoda.retention_from_name("keep-all")
+    cfg = libsoda.ServerConfig("r")
+    assert cfg.blackbox_retention == (Retention.STOP, 0)
+    cfg.set_blackbox_retention("drop-oldest", 8 << 20)
+    assert cfg.blackbox_retention == (Retention.DROP_OLDEST, 8 << 20)
+    assert cfg.copy().blackbox_retention == (Retention.DROP_OLDEST, 8 << 20)
+    with pytest.raises(SodaError) as e:
+        cfg.set_blackbox_retention(Retention.STOP, 1000)  # below 1 MiB
+    assert e.value.errno == errno.EINVAL
+    assert cfg.blackbox_retention == (Retention.DROP_OLDEST, 8 << 20)
+
+
+def test_ids_configuration_and_calls(ctx, tmp_path):
+    from libsoda.enums import IdsResponse, IdsStat
+    assert libsoda.ids_stat_key_name(IdsStat.DROPS) == "drops"
+    assert libsoda.ids_stat_key_name(99) is None
+    cfg = libsoda.ServerConfig("ids")
+    assert not cfg.ids_landlord_alerts and cfg.ids_response == (IdsResponse.NONE, 1)
+    cfg.ids_landlord_alerts = True
+    cfg.set_ids_response(IdsResponse.FREEZE, 2)
+    assert cfg.ids_landlord_alerts and cfg.ids_response == (IdsResponse.FREEZE, 2)
+    with pytest.raises(SodaError) as e:
+        cfg.set_ids_response(IdsResponse.FREEZE, 0)
+    assert e.value.errno == errno.EINVAL and cfg.ids_response == (IdsResponse.FREEZE, 2)
+    c2 = cfg.copy()
+    assert c2.ids_landlord_alerts and c2.ids_response == (IdsResponse.FREEZE, 2)
+    # The test backend has no port IDS; the calls get there and say so.
+    srv = ctx.define(cfg)
+    srv.start()
+    rules = tmp_path / "r.rules"
+    rules.write_text('alert icmp any any -> any any (msg:"x"; sid:1;)\n')
+    for f in (lambda: srv.ids_enable(rules), lambda: srv.ids_reload(rules), srv.ids_disable,
+              srv.ids_stats, srv.ids_alerts):
+        with pytest.raises(SodaError) as e:
+            f()
+        assert e.value.errno in (errno.EOPNOTSUPP, errno.ENOTCONN, errno.ENODEV), e.value

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Writes libsoda/_cdef.py from the public headers: the C preprocessor reads
-# include/soda/{soda,network,blackbox}.h with empty stand-ins for the two
+# every include/soda/*.h (not sys/) with empty stand-ins for the two
 # standard headers they include (cffi knows their types), so the binding
 # declares exactly what the headers do. Run after a header changes:
 #   bindings/python/tools/gen_cdef.sh > bindings/python/libsoda/_cdef.py
@@ -11,7 +11,9 @@ fake=$(mktemp -d)
 trap 'rm -rf "$fake"' EXIT
 : > "$fake/stddef.h"
 : > "$fake/stdint.h"
-printf '#include <soda/soda.h>\n#include <soda/network.h>\n#include <soda/blackbox.h>\n' > "$fake/all.h"
+for h in "$top"/include/soda/*.h; do
+	printf '#include <soda/%s>\n' "$(basename "$h")"
+done > "$fake/all.h"
 echo '# SPDX-License-Identifier: LGPL-2.1-or-later'
 echo '"""The C declarations of include/soda/*.h (written by tools/gen_cdef.sh; do not edit)."""'
 echo
