@@ -1489,6 +1489,9 @@ static int parse_options(struct pstate *s, size_t i)
 		}
 		memcpy(kw, s->text + ks, ke - ks);
 		kw[ke - ks] = '\0';
+		/* keywords are case-insensitive, as Suricata looks them up */
+		for (size_t k = 0; kw[k]; k++)
+			kw[k] = (char)tolower((unsigned char)kw[k]);
 		s->kw = kw;
 		s->kw_at = ks;
 		for (size_t k = 0; kw[k]; k++)

@@ -74,10 +74,11 @@ static void test_loads(void **state)
 		"dsize:<100; flow:established,to_server; flowbits:set,a; ttl:>1; flags:AP+,U; "
 		"window:>10; ack:1; seq:2; id:3; sameip; ip_proto:6; target:dest_ip; "
 		"threshold: type both, track by_dst, count 2, seconds 5;)\n"
-		"alert tcp any any -> any any (sid:8)\n";
+		"alert tcp any any -> any any (sid:8)\n"
+		"alert tcp any any -> any any (Content:\"a\"; NOCASE; SID:9;)\n";
 	kn_ruleset *rs = load_rules(text, NULL);
 
-	assert_int_equal(kn_ruleset_count(rs), 8);
+	assert_int_equal(kn_ruleset_count(rs), 9);
 	kn_ruleset_free(rs);
 	/* an empty text is an empty ruleset */
 	rs = load_rules("", NULL);
