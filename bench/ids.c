@@ -8,8 +8,8 @@
  * A mixed trace is generated in memory (Ethernet/IPv4): HTTP-like TCP
  * flows, short and long, DNS-like UDP exchanges and TCP flows of random
  * bytes, 64 flows interleaved at a time. For 10, 1,000 and 10,000
- * generated content rules (random literals, some of them words the trace
- * holds, some nocase), it measures:
+ * generated content rules (random literals, one in a thousand a pair of
+ * words the trace holds, one in ten nocase), it measures:
  *  - the engine: kn_decode (flows, reassembly) and kn_detect on every
  *    packet, in CPU seconds over the trace (best of PASSES);
  *  - the baseline: hs_scan, in block mode, of every packet's transport
@@ -260,8 +260,8 @@ static char *make_rules(size_t n, struct lits *l)
 	static const char *protos[] = { "tcp", "tcp", "tcp", "udp", "ip" };
 	for (size_t i = 0; i < n; i++) {
 		char lit[64];
-		if (i % 100 == 7) {
-			/* a pair of words the trace holds: a candidate often */
+		if (i % 1000 == 7) {
+			/* a pair of words the trace holds: alerts now and then */
 			snprintf(lit, sizeof(lit), "%s %s", words[rnd() % NWORDS], words[rnd() % NWORDS]);
 		} else {
 			size_t ln = rnd_in(6, 14);
