@@ -297,6 +297,9 @@ func (e Event) String() string {
 	if e.Kind == EventState {
 		return e.Server + ": " + e.Previous.String() + " -> " + e.State.String() + " (" + e.Reason + ")"
 	}
+	if e.Reason != "" {
+		return e.Server + ": " + e.Kind.String() + " (" + e.Reason + ")"
+	}
 	return e.Server + ": " + e.Kind.String()
 }
 

@@ -42,12 +42,18 @@ const (
 	EventState     EventKind = 1
 	EventDefined   EventKind = 2
 	EventUndefined EventKind = 3
+	// EventBlackboxQuota: the blackbox store passed 80 or 95 % of its quota (Reason).
+	EventBlackboxQuota EventKind = 4
+	// EventBlackboxAnchor: the blackbox store's committed head moved (Reason: the anchor).
+	EventBlackboxAnchor EventKind = 5
 )
 
 var namesEventKind = map[EventKind]string{
-	EventState:     "state",
-	EventDefined:   "defined",
-	EventUndefined: "undefined",
+	EventState:          "state",
+	EventDefined:        "defined",
+	EventUndefined:      "undefined",
+	EventBlackboxQuota:  "blackbox_quota",
+	EventBlackboxAnchor: "blackbox_anchor",
 }
 
 func (v EventKind) String() string {

@@ -449,7 +449,9 @@ class Event:
         if self.kind == EventKind.STATE:
             return "%s: %s -> %s (%s)" % (self.server, state_name(self.previous),
                                           state_name(self.state), self.reason)
-        return "%s: %s" % (self.server, as_enum(EventKind, self.kind))
+        kind = as_enum(EventKind, self.kind)
+        name = kind.name.lower() if isinstance(kind, EventKind) else str(kind)
+        return "%s: %s%s" % (self.server, name, " (%s)" % self.reason if self.reason else "")
 
 
 # ---- context ----

@@ -48,6 +48,8 @@ class EventKind(enum.IntEnum):
     STATE = 1
     DEFINED = 2
     UNDEFINED = 3
+    BLACKBOX_QUOTA = 4   # the blackbox store passed 80 or 95 % of its quota (reason)
+    BLACKBOX_ANCHOR = 5  # the blackbox store's committed head moved (reason: the anchor)
 
 
 class IdsResponse(enum.IntEnum):
