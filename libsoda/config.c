@@ -258,6 +258,9 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	c->guest_profile = cfg->guest_profile;
 	c->blackbox_retention = cfg->blackbox_retention;
 	c->blackbox_quota = cfg->blackbox_quota;
+	c->ids_landlord = cfg->ids_landlord;
+	c->ids_response = cfg->ids_response;
+	c->ids_response_priority = cfg->ids_response_priority;
 	*ret = c;
 	return 0;
 oom:
@@ -1109,6 +1112,15 @@ char *su_config_serialize(const soda_server_config *cfg)
 	 * read back as locked. */
 	if (cfg->guest_profile != SODA_GUEST_PROFILE_LOCKED)
 		su_kv_add(&b, "guest-profile", soda_guest_profile_name(cfg->guest_profile));
+	/* The port IDS (ids.h): written only when not the default. */
+	if (cfg->ids_landlord)
+		su_kv_add(&b, "ids-landlord-alerts", "yes");
+	if (cfg->ids_response) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "freeze %u", cfg->ids_response_priority ? cfg->ids_response_priority : 1);
+		su_kv_add(&b, "ids-response", v);
+	}
 	return su_buf_steal(&b);
 }
 
@@ -1221,6 +1233,20 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		r = soda_guest_profile_from_name(&profile, value, &inner);
 		if (r == 0)
 			r = soda_server_config_set_guest_profile(ps->cfg, profile, &inner);
+	} else if (strcmp(key, "ids-landlord-alerts") == 0) {
+		if (strcmp(value, "yes") != 0)
+			r = su_errorf(&inner, -EINVAL, "ids-landlord-alerts '%s' is not 'yes'", value);
+		ps->cfg->ids_landlord = true;
+	} else if (strcmp(key, "ids-response") == 0) {
+		unsigned prio = 1;
+		int end = 0;
+
+		if (sscanf(value, "freeze %u%n", &prio, &end) != 1 || value[end] || prio < 1 ||
+		    prio > 255)
+			r = su_errorf(&inner, -EINVAL, "ids-response '%s' is not 'freeze PRIORITY'",
+				      value);
+		ps->cfg->ids_response = 1;
+		ps->cfg->ids_response_priority = prio;
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);
 	}

@@ -48,6 +48,9 @@ struct soda_server_config {
 	uint32_t guest_profile;    /* SODA_GUEST_PROFILE_* */
 	uint32_t blackbox_retention; /* SODA_BLACKBOX_RETENTION_* */
 	uint64_t blackbox_quota;     /* bytes; 0: the store's default */
+	bool ids_landlord;           /* port IDS alert metadata to the landlord */
+	uint32_t ids_response;       /* SODA_IDS_RESPONSE_* */
+	uint32_t ids_response_priority; /* 1..255; 0 read as 1 */
 };
 
 /* The memory backstop a server actually gets. */

@@ -34,6 +34,7 @@
 #include "cow.h"
 #include "elfdeps.h"
 #include "image.h"
+#include "ids_ctl.h"
 #include "proto.h"
 
 #ifndef SODA_MONITOR_DEFAULT
@@ -1792,6 +1793,47 @@ static int uml_freeze(void *priv, const char *name, unsigned int flags, soda_err
 	return ctl(u, name, "freeze", error);
 }
 
+/* The IDS at the server's port: the monitor's ids.sock (ids_ctl.c). */
+static int uml_ids(void *priv, const char *name, const char *request, const int *fds,
+		   size_t n_fds, char **ret_reply, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char *run;
+	int r;
+
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	run = run_dir(u, name);
+	if (!run)
+		return OOM(error);
+	/* Loading rules compiles them: a large set takes seconds. */
+	r = su_ids_request(run, request, fds, n_fds, ret_reply, 70000, error);
+	free(run);
+	return r;
+}
+
+static int uml_ids_alerts(void *priv, const char *name, int *ret_fd, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char *run;
+	int r;
+
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	run = run_dir(u, name);
+	if (!run)
+		return OOM(error);
+	r = su_ids_open_alerts(run, ret_fd, error);
+	free(run);
+	return r;
+}
+
 static int uml_thaw(void *priv, const char *name, unsigned int flags, soda_error **error)
 {
 	uml *u = priv;
@@ -2331,6 +2373,8 @@ const soda_backend_driver su_uml_driver = {
 	.stop = uml_stop,
 	.kill = uml_kill,
 	.freeze = uml_freeze,
+	.ids = uml_ids,
+	.ids_alerts = uml_ids_alerts,
 	.thaw = uml_thaw,
 	.dump = uml_dump,
 	.open_console = uml_open_console,

@@ -23,5 +23,6 @@
 #include <soda/shares.h>
 #include <soda/network.h>
 #include <soda/blackbox.h>
+#include <soda/ids.h>
 
 #endif

@@ -53,6 +53,7 @@
 #include "jail.h"
 #include "mconsole.h"
 #include "seccomp.h"
+#include "ids.h"
 
 #define CONSOLE_RING (64 * 1024)
 #define CONSOLE_LOG_MAX (1024 * 1024)
@@ -71,6 +72,7 @@ enum fd_kind {
 	K_CONSOLE_CLIENT,
 	K_BLACKBOX,
 	K_SECCOMP,
+	K_IDS,          /* the IDS at the port (ids.c) */
 };
 
 struct monitor {
@@ -432,6 +434,12 @@ static int do_freeze(bool frozen, char *msg, size_t msglen)
 			  "thawed");
 	}
 	return 0;
+}
+
+/* The IDS's automatic response (ids.c). */
+static int ids_freeze(char *msg, size_t msglen)
+{
+	return do_freeze(true, msg, msglen);
 }
 
 static void force_kill(const char *why)
@@ -1346,6 +1354,15 @@ static int run(const char *launch_path, int sync_fd)
 	if (M.bb_fd >= 0)
 		ep_add(M.bb_fd, K_BLACKBOX, 0);
 	ep_add(M.seccomp_fd, K_SECCOMP, 0);
+	{
+		struct mids_config ic = { .epfd = M.epfd, .ep_tag = (uint64_t)K_IDS << 32,
+					  .server = M.l.name, .netdevs = M.l.netdevs,
+					  .jail_uid = M.l.uid, .log = mlog_text,
+					  .freeze = ids_freeze, .seal = mbb_host_event };
+
+		if ((r = mids_init(&ic)) < 0)
+			mlog("ids: no %s: %s", MIDS_SOCK, strerror(-r));
+	}
 
 	for (;;) {
 		struct epoll_event evs[16];
@@ -1385,6 +1402,9 @@ static int run(const char *launch_path, int sync_fd)
 			case K_CONSOLE_CLIENT:
 				on_console_client(slot);
 				break;
+			case K_IDS:
+				mids_on_event(evs[i].data.u64);
+				break;
 			case K_SECCOMP:
 				on_seccomp();
 				break;
@@ -1410,7 +1430,8 @@ done:
 			break;
 		console_log_append(buf, (size_t)k);
 	}
-	/* The guest's last records, then the store's end. */
+	/* The IDS's last alerts, the guest's last records, then the store's end. */
+	mids_close();
 	mbb_close();
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		close_client(i);

@@ -95,6 +95,15 @@ typedef struct soda_backend_driver {
 	int (*image_list)(void *priv, char ***ret_names, soda_error **error);
 	int (*image_remove)(void *priv, const char *name, unsigned int flags, soda_error **error);
 	int (*image_path)(void *priv, const char *name, char **ret_path, soda_error **error);
+
+	/* The IDS at a running server's port (since 0.2): @request is one of
+	 * the monitor's ("enable L R P", "reload", "policy L R P", "stats",
+	 * "disable"; docs/ids.md) with up to two descriptors (rules, vars);
+	 * *ret_reply (may be NULL) gets what follows "ok". ids_alerts opens the
+	 * landlord's alert stream (JSON lines) for reading. */
+	int (*ids)(void *priv, const char *name, const char *request, const int *fds,
+		   size_t n_fds, char **ret_reply, soda_error **error);
+	int (*ids_alerts)(void *priv, const char *name, int *ret_fd, soda_error **error);
 } soda_backend_driver;
 
 /**
