@@ -388,7 +388,7 @@ int cli_main(const struct cli_tool *t, int argc, char **argv, void *userdata)
 	struct cli_call call = { .tool = t, .userdata = userdata };
 	int word_idx[4];
 	size_t n_words;
-	bool want_help = false, want_version = false, rest = false;
+	bool want_help = false, want_version = false, rest = false, implicit = false;
 	int r;
 
 	if (argc >= 2 && strcmp(argv[1], "__complete") == 0)
@@ -419,6 +419,16 @@ int cli_main(const struct cli_tool *t, int argc, char **argv, void *userdata)
 	}
 
 	call.cmd = find_command(t, argc, argv, word_idx, &n_words);
+	if (!call.cmd) {
+		/* A tool whose main use has no command word (soda-ids --rules
+		 * ... --pcap ...): its default command, unless a word comes that
+		 * names none. */
+		for (const struct cli_command *c = t->commands; c->path; c++)
+			if (c->flags & CLI_DEFAULT) {
+				call.cmd = c;
+				implicit = true;
+			}
+	}
 	call.values = calloc((size_t)argc + 1, sizeof(*call.values));
 	call.argv = calloc((size_t)argc + 1, sizeof(*call.argv));
 	if (!call.values || !call.argv) {
@@ -440,7 +450,7 @@ int cli_main(const struct cli_tool *t, int argc, char **argv, void *userdata)
 				rest = true;
 				continue;
 			}
-			if (!call.cmd) {
+			if (!call.cmd || implicit) {
 				if (is_group_word(t, a)) {
 					fprintf(stderr, "%s: '%s' needs a command:\n", t->name, a);
 					print_subcommands(t, a, stderr);
@@ -533,6 +543,11 @@ int cli_main(const struct cli_tool *t, int argc, char **argv, void *userdata)
 		} else {
 			r = usage_msg(t, NULL, "no command given");
 		}
+		goto out;
+	}
+	if (want_help && implicit) {
+		tool_help(t, stdout);
+		r = CLI_EXIT_OK;
 		goto out;
 	}
 	if (want_help) {

@@ -56,6 +56,7 @@ enum {
 	CLI_JSON = 1u << 0,      /* accepts --json */
 	CLI_ARGS_REST = 1u << 1, /* arguments past max_args - 1 are taken verbatim, options and all */
 	CLI_HIDDEN = 1u << 2,    /* not listed in help */
+	CLI_DEFAULT = 1u << 3,   /* runs when the line names no command (soda-ids --rules ...) */
 };
 
 struct cli_call;

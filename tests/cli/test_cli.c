@@ -237,6 +237,42 @@ static void help_version_complete(void **state)
 	free(out);
 }
 
+static const struct cli_option scan_opts[] = {
+	{ "rules", 0, "FILE", 0, "rules", 'f' },
+	{ NULL },
+};
+static const struct cli_command dflt_commands[] = {
+	{ "scan", "", 0, 0, scan_opts, record, NULL, "scan", NULL, CLI_DEFAULT, NULL },
+	{ "check", "FILE", 1, 1, NULL, record, NULL, "check", NULL, 0, "f" },
+	{ NULL },
+};
+static const struct cli_tool dflt_tool = { "ids", "1", "[OPTIONS]", NULL, dflt_commands, NULL, NULL };
+
+static int run_dflt(char **argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	memset(&seen, 0, sizeof(seen));
+	return cli_main(&dflt_tool, argc, argv, NULL);
+}
+
+static void default_command(void **state)
+{
+	(void)state;
+	assert_int_equal(run_dflt((char *[]){ "ids", "--rules", "r", NULL }), 0);
+	assert_string_equal(seen.cmd, "scan");
+	assert_int_equal(run_dflt((char *[]){ "ids", NULL }), 0);
+	assert_string_equal(seen.cmd, "scan");
+	assert_int_equal(run_dflt((char *[]){ "ids", "check", "f", NULL }), 0);
+	assert_string_equal(seen.cmd, "check");
+	assert_string_equal(seen.argv[0], "f");
+	assert_int_equal(run_dflt((char *[]){ "ids", "bogus", NULL }), CLI_EXIT_USAGE);
+	assert_null(seen.cmd);
+	assert_int_equal(run_dflt((char *[]){ "ids", "check", "--rules", "x", "f", NULL }), CLI_EXIT_USAGE);
+}
+
 static void json_writer(void **state)
 {
 	char *buf = NULL;
@@ -274,6 +310,7 @@ int main(void)
 		cmocka_unit_test(rest_arguments),
 		cmocka_unit_test(usage_errors),
 		cmocka_unit_test(help_version_complete),
+		cmocka_unit_test(default_command),
 		cmocka_unit_test(json_writer),
 	};
 
