@@ -4,6 +4,8 @@
  * must and must not alert (Suricata's documented behaviour), the
  * prefilter, the stream buffer, flowbits, thresholds, pass, EVE.
  */
+#include <errno.h>
+
 #include "detect_util.h"
 
 /* ---- content and its modifiers ---- */
@@ -690,6 +692,24 @@ static void test_threshold(void **state)
 			     "198.51.100.9", "203.0.113.2", 3), 200);
 }
 
+/* One ruleset, two detectors: each keeps its own threshold state. */
+static void test_two_detectors(void **state)
+{
+	kn_ruleset *rs = load_rules("alert tcp any any -> any any (content:\"hit\"; threshold: type "
+				    "limit, track by_rule, count 1, seconds 60; sid:1;)", NULL);
+	kn_detector *a, *b;
+
+	assert_int_equal(kn_detector_new(&a, rs, NULL), 0);
+	assert_int_equal(kn_detector_new(&b, rs, NULL), 0);
+	assert_int_equal(burst(a, "198.51.100.1", "203.0.113.2", 3, 1000, 1), 1);
+	assert_int_equal(burst(b, "198.51.100.1", "203.0.113.2", 3, 1000, 1), 1);
+	assert_int_equal(burst(a, "198.51.100.1", "203.0.113.2", 3, 1010, 1), 0);
+	assert_int_equal(kn_detect(NULL, NULL, NULL, NULL), -EINVAL);
+	kn_detector_free(a);
+	kn_detector_free(b);
+	kn_ruleset_free(rs);
+}
+
 static void test_threshold_window(void **state)
 {
 	kn_ruleset *rs = load_rules(
@@ -887,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_flowbits),
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_two_detectors),
 		cmocka_unit_test(test_threshold_window),
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_prefilter_many),
