@@ -154,8 +154,11 @@ static int teardown(void **state)
 {
 	fixture *f = *state;
 	int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char src[96];
 
 	close(f->rootfd);
+	snprintf(src, sizeof(src), "%s.src", f->dir + 5); /* test_tree's, if it failed */
+	uml_unpack_remove_at(tmp, src);
 	uml_unpack_remove_at(tmp, f->dir + 5);
 	uml_unpack_remove_at(tmp, f->decoy + 5);
 	close(tmp);
