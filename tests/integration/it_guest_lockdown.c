@@ -134,10 +134,10 @@ static long count_with(const char *all, const char *prefix, const char *needle)
 	return n;
 }
 
-static void check_store(const char *dir, bool locked)
+static void check_store(th_env *env, const char *name, const char *dir, bool locked)
 {
 	uint32_t status;
-	char *all = bb_read_all(dir, &status);
+	char *all = bb_read_all(dir, &status), *clog, *console;
 
 	assert_int_not_equal(status, SODA_BLACKBOX_DAMAGED);
 	/* The profile is in the stream. */
@@ -159,6 +159,18 @@ static void check_store(const char *dir, bool locked)
 	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-RFLOD"), FLOOD_LINES);
 	assert_int_equal(count_with(all, "guest syslog: ", "SODA-BB-SFLOD"), SYSLOG_FLOOD_LINES);
 	assert_null(strstr(all, "guest loss: "));
+	/* The write to the console past the recording: on the host's console
+	 * under open, nowhere under locked; in the blackbox under neither. */
+	assert_true(asprintf(&clog, "%s/servers/%s/console.log", env->state_dir, name) > 0);
+	console = th_read_file(clog);
+	assert_non_null(console);
+	if (locked)
+		assert_null(strstr(console, "SODA-BB-DIRECT"));
+	else
+		assert_non_null(strstr(console, "SODA-BB-DIRECT"));
+	assert_null(strstr(all, "SODA-BB-DIRECT"));
+	free(console);
+	free(clog);
 	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-AFTER"), 1);
 	assert_true(strstr(all, "SODA-BB-FLOOD") < strstr(all, "SODA-BB-AFTER"));
 	free(all);
@@ -201,6 +213,12 @@ static void test_locked(void **state)
 			 "ls /mnt/dt/mem 2>&1 | grep -c 'No such file'; umount /mnt/dt",
 		    "1");
 	expect(srv, "read /proc/kcore", "EPERM");
+	/* The real console: its nodes are gone, the tenant's console is
+	 * the agent's pty bound over empty files; unbound, nothing reaches
+	 * the console past the recording (and the host's line is gone too). */
+	expect_line(srv, "umount /dev/console && [ ! -c /dev/console ] && echo gone", "gone");
+	assert_int_equal(th_exec(srv, "printf 'SODA-BB-%s\\n' DIRECT > /dev/console", NULL), 0);
+	expect_line(srv, "[ -e /dev/ttyS2 ] || echo noline", "noline");
 	/* FIFOs are still the tenant's to make. */
 	expect_line(srv, "mkfifo /tmp/tenantfifo && [ -p /tmp/tenantfifo ] && echo fifo", "fifo");
 	/* PID 1 of the tenant's namespace (the agent has no PID there). */
@@ -226,7 +244,7 @@ static void test_locked(void **state)
 	expect_line(srv, "echo alive", "alive");
 	flood_then_mark(srv);
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
-	check_store(dir, true);
+	check_store(env, "locked", dir, true);
 	soda_server_unref(srv);
 	free(dir);
 	free(tools);
@@ -260,6 +278,13 @@ static void test_open(void **state)
 	expect(srv, "mknod /root/mem 1 1", "ok");
 	expect(srv, "read /root/mem", "ok");
 	expect(srv, "read /proc/kcore", "ok");
+	/* Unbound, with a node of its own, the console takes writes past the
+	 * recording. */
+	assert_int_equal(th_exec(srv,
+				 "umount /dev/console && mknod /root/con c 5 1 && "
+				 "printf 'SODA-BB-%s\\n' DIRECT > /root/con",
+				 NULL),
+			 0);
 	expect(srv, "ptrace 1", "ok");
 	expect(srv, "vmread 1", "ok");
 	expect(srv, "vmwrite 1", "ok");
@@ -275,7 +300,7 @@ static void test_open(void **state)
 	expect_line(srv, "cat /proc/sys/kernel/kptr_restrict", "0");
 	flood_then_mark(srv);
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
-	check_store(dir, false);
+	check_store(env, "open", dir, false);
 	soda_server_unref(srv);
 	free(dir);
 	free(tools);

@@ -119,12 +119,16 @@ static void bb_end(bb_agent *bb)
  * must not run the tenant without its profile. */
 #define EXIT_NO_LOCKDOWN 126
 
+/* The real console, kept open: with a blackbox its node goes (see
+ * hide_real_console()). */
+static int say_fd = -1;
+
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void say(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
-	int n, fd;
+	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
@@ -134,12 +138,11 @@ void say(const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "soda-agent: ", 12) < 0 || write(fd, buf, (size_t)n) < 0) {
-			/* nothing to do about a broken console */
-		}
-		close(fd);
+	if (say_fd < 0)
+		say_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (say_fd >= 0 &&
+	    (write(say_fd, "soda-agent: ", 12) < 0 || write(say_fd, buf, (size_t)n) < 0)) {
+		/* nothing to do about a broken console */
 	}
 }
 
@@ -385,7 +388,29 @@ static int open_agent_line(void)
 	fd = open(AGENT_LINE, O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		say("cannot open %s: %s", AGENT_LINE, strerror(errno));
+	/* The host's notes are the agent's to write: userland cannot open
+	 * the line by name (nor make a node for it under the locked
+	 * profile). */
+	unlink(AGENT_LINE);
 	return fd;
+}
+
+/* With a blackbox the userland's console is the agent's pty, bound over
+ * /dev/console and /dev/tty0 in the userland's mount namespace. Root there
+ * could unmount those and write to (or read from) the real console past
+ * the recording: the real nodes go, the userland binds its pty over empty
+ * files, and the locked profile refuses new device nodes. The agent keeps
+ * its own descriptors (say(), the relay). */
+static void hide_real_console(void)
+{
+	static const char *const nodes[] = { "/dev/console", "/dev/tty0" };
+
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		struct stat st;
+
+		if (lstat(nodes[i], &st) == 0 && S_ISCHR(st.st_mode) && unlink(nodes[i]) < 0)
+			say("cannot remove %s: %s", nodes[i], strerror(errno));
+	}
 }
 
 static void agent_send(int fd, const char *line)
@@ -534,10 +559,13 @@ static pid_t start_userland(void)
 		umount2("/proc", MNT_DETACH);
 		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			say("cannot mount /proc for the userland: %s", strerror(errno));
-		/* With a blackbox the userland's console is the agent's pty. */
+		/* With a blackbox the userland's console is the agent's pty,
+		 * bound over empty files where the real nodes were. */
 		if (bb_console_slave(blackbox)) {
 			const char *slave = bb_console_slave(blackbox);
 
+			close(open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+			close(open("/dev/tty0", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
 			if (mount(slave, "/dev/console", NULL, MS_BIND, NULL) < 0 ||
 			    mount(slave, "/dev/tty0", NULL, MS_BIND, NULL) < 0)
 				say("cannot give the userland its console: %s", strerror(errno));
@@ -601,6 +629,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mount_basics();
+	say_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	n = read_cmdline(cmdline, sizeof(cmdline), words);
 	for (int i = 0; i < n; i++) {
 		if (strncmp(words[i], "soda.name=", 10) == 0) {
@@ -648,6 +677,8 @@ int main(int argc, char **argv)
 		lockdown_guest(profile, what, sizeof(what));
 		say("%s", what);
 		bb_event(blackbox, BB_EV_PROFILE, what);
+		if (bb_console_slave(blackbox))
+			hide_real_console();
 	}
 
 	line = open_agent_line();

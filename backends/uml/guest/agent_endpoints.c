@@ -324,6 +324,7 @@ static void ep_check(bb_agent *bb, int kind)
 	size_t off = 0, found = 0;
 	uint64_t rest = 0;
 	char *kept = NULL;
+	bool unresolved;
 
 	if (!ep->known)
 		return;
@@ -391,13 +392,15 @@ static void ep_check(bb_agent *bb, int kind)
 		ep->reported[0] = '\0';
 		return;
 	}
-	/* The same trouble again, not put right: once is enough. */
+	/* The same trouble again, still not put right: once is enough. What
+	 * was put right and happens again is news. */
 	snprintf(what, sizeof(what), "%s; %s", seen, fixed);
-	if (strcmp(what, ep->reported) == 0) {
+	unresolved = strstr(fixed, "could not") != NULL;
+	if (unresolved && strcmp(what, ep->reported) == 0) {
 		free(kept);
 		return;
 	}
-	snprintf(ep->reported, sizeof(ep->reported), "%s", what);
+	snprintf(ep->reported, sizeof(ep->reported), "%s", unresolved ? what : "");
 	ep_say_unsaid(bb, ep);
 	if (++ep->events > EP_EVENTS_PER_S) {
 		ep->unsaid++;
@@ -419,9 +422,6 @@ static void ep_check(bb_agent *bb, int kind)
 	/* The blackbox only: the console is the landlord's to read. */
 	sbw_append_at(bb->w, SBX_R_LIFECYCLE, BB_EV_ENDPOINT, what,
 		      off < sizeof(what) ? off : sizeof(what) - 1, bb->now_rt, bb->now_mono);
-	/* Put right: the same again later is news. */
-	if (!strstr(fixed, "could not"))
-		ep->reported[0] = '\0';
 	if (found) {
 		size_t done = bb_seal_lines(bb, kept, found, bb->now_rt, bb->now_mono);
 
