@@ -28,6 +28,7 @@
 
 #include <hs.h>
 
+#include "events.h"
 #include "rule.h"
 #include "../util.h"
 
@@ -843,4 +844,17 @@ int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *user
 		alerts++;
 	}
 	return alerts;
+}
+
+/* ---- guest events (events.c): one field's run of keywords ---- */
+
+int kn_inspect_ops(const struct kn_op *ops, size_t n, const uint8_t *buf, size_t len, void *md,
+		   void *mctx)
+{
+	struct insp x = { .budget = KN_INSPECT_BUDGET, .md = md, .mctx = mctx, .ops = ops,
+			  .n = n, .buf = buf, .len = len };
+
+	if (!buf || !len)
+		return 0;
+	return inspect(&x, 0, 0, 0);
 }

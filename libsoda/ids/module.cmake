@@ -18,6 +18,8 @@ endif()
 set(KN_DETECT_SOURCES
   ${KN_DIR}/vars.c ${KN_DIR}/header.c ${KN_DIR}/classtype.c ${KN_DIR}/rules.c
   ${KN_DIR}/ruleset.c ${KN_DIR}/detect.c ${KN_DIR}/threshold.c ${KN_DIR}/eve.c)
+# guest events (events.h): the same rules on what happens inside a guest
+list(APPEND KN_DETECT_SOURCES ${KN_DIR}/events.c)
 set(KN_DECODE_SOURCES ${KN_DIR}/decode.c ${KN_DIR}/flow.c ${KN_DIR}/stream.c)
 
 add_library(soda_ids STATIC ${KN_DETECT_SOURCES} ${KN_DECODE_SOURCES}

@@ -139,6 +139,7 @@ struct kn_bytes {
 struct kn_op {
 	enum kn_op_type type;
 	bool relative;            /* uses the cursor */
+	uint8_t field;            /* event rules: the field it inspects + 1 (events.h) */
 	union {
 		struct kn_content c;
 		struct kn_pcre re;
@@ -209,6 +210,7 @@ enum { KN_FRAG_RB = 0x8000, KN_FRAG_DF = 0x4000, KN_FRAG_MF = 0x2000 };
 struct kn_rule {
 	enum kn_action action;
 	enum kn_rproto proto;
+	uint8_t event;             /* kn_event_kind (events.h); 0: a packet rule */
 	struct kn_addr_list src, dst;
 	struct kn_port_list sport, dport;
 	bool bidir;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "events.h"
 #include "rule.h"
 #include "../util.h"
 
@@ -42,6 +43,7 @@ struct pstate {
 	char vars[KN_MAX_BYTE_VARS][32];  /* byte_extract names */
 	size_t n_vars;
 	const char *kw;             /* the keyword being parsed */
+	uint8_t field;              /* event rules: the field keyword in force + 1 */
 	size_t kw_at;               /* its offset in text */
 };
 
@@ -226,6 +228,7 @@ static struct kn_op *push_op(struct pstate *s, enum kn_op_type t)
 	s->r->ops = n;
 	memset(&n[s->r->n_ops], 0, sizeof(*n));
 	n[s->r->n_ops].type = t;
+	n[s->r->n_ops].field = s->field;
 	return &n[s->r->n_ops++];
 }
 
@@ -1290,6 +1293,34 @@ static int kw_meta(struct pstate *s, char *v)
 	return 0; /* reference, metadata: kept out of the engine */
 }
 
+/* ---- guest event rules (events.h) ---- */
+
+/* A keyword of an event rule: a field keyword sets the field the payload
+ * keywords after it inspect (1: taken); packet keywords are errors;
+ * payload keywords need a field first. 0: an ordinary keyword. */
+static int kn_event_option(struct pstate *s, const char *kw, size_t at, bool has_value)
+{
+	const char *kind = kn_event_kind_name(s->r->event);
+	int f = kn_event_field_lookup(s->r->event, kw);
+
+	if (f > 0) {
+		if (has_value)
+			return perr(s, at, "takes no value");
+		s->field = (uint8_t)f;
+		return 1;
+	}
+	if (f < 0)
+		return perr(s, at, "'%s' is not a field of %s events (%s)", kw, kind,
+			    kn_event_fields_of(s->r->event));
+	if (!kn_event_keyword_ok(kw))
+		return perr(s, at, "'%s' does not apply to %s events", kw, kind);
+	if (!s->field && (!strcmp(kw, "content") || !strcmp(kw, "pcre") ||
+			  !strcmp(kw, "isdataat") || !strncmp(kw, "byte_", 5)))
+		return perr(s, at, "%s events: name the field first (%s)", kind,
+			    kn_event_fields_of(s->r->event));
+	return 0;
+}
+
 /* ---- the keyword table ---- */
 
 typedef int (*kw_fn)(struct pstate *s, char *value);
@@ -1413,6 +1444,8 @@ static int parse_header(struct pstate *s, size_t *i)
 		r->proto = KN_RP_ICMPV4;
 	else if (!strcasecmp(buf, "icmpv6"))
 		r->proto = KN_RP_ICMPV6;
+	else if (kn_event_kind_lookup(buf) != KN_EV_NONE)
+		r->event = (uint8_t)kn_event_kind_lookup(buf); /* a guest event rule */
 	else {
 		snprintf(s->unsupported, sizeof(s->unsupported), "protocol '%.40s'", buf);
 		s->unsup_at = st[1];
@@ -1514,6 +1547,17 @@ static int parse_options(struct pstate *s, size_t i)
 				return oom(s);
 			memcpy(val, s->text + vs, ve - vs);
 			val[ve - vs] = '\0';
+		}
+		if (s->r->event) {
+			/* guest event rules (events.h): field keywords, no packet keywords */
+			rc = kn_event_option(s, kw, ks, has_value);
+			if (rc != 0) {
+				free(val);
+				val = NULL;
+				if (rc < 0)
+					return rc;
+				continue;
+			}
 		}
 		{
 			size_t k;

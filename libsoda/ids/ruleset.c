@@ -185,6 +185,8 @@ static int build_prefilter(kn_ruleset *rs, soda_error **error)
 			[KN_RP_ICMPV6] = { KN_PC_ICMPV6, -1 },
 		};
 
+		if (ru->event)
+			continue; /* guest event rules: events.c */
 		if (ru->fp_content >= 0) {
 			const struct kn_content *c = &ru->ops[ru->fp_content].u.c;
 
