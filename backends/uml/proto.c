@@ -336,6 +336,10 @@ char *su_status_serialize(const su_status *st)
 	su_kv_add_i64(&b, "exit-signal", st->exit_signal);
 	for (size_t i = 0; st->netdevs && st->netdevs[i]; i++)
 		su_kv_add(&b, "netdev", st->netdevs[i]);
+	if (st->bb_anchor[0])
+		su_kv_add(&b, "blackbox-anchor", st->bb_anchor);
+	if (st->bb_usage)
+		su_kv_add_u64(&b, "blackbox-usage", st->bb_usage);
 	return su_buf_steal(&b);
 }
 
@@ -366,6 +370,13 @@ static int status_line(const char *key, const char *value, uint32_t line, void *
 	}
 	if (strcmp(key, "netdev") == 0)
 		return su_strv_push(&st->netdevs, value);
+	if (strcmp(key, "blackbox-anchor") == 0) {
+		if (strlen(value) >= sizeof(st->bb_anchor))
+			return su_errorf_at(sp->error, -EINVAL, sp->source, line, 17,
+					    "%s:%u: blackbox-anchor is too long", sp->source, line);
+		snprintf(st->bb_anchor, sizeof(st->bb_anchor), "%s", value);
+		return 0;
+	}
 	if (su_parse_i64(value, &v) < 0)
 		return su_errorf_at(sp->error, -EINVAL, sp->source, line, (uint32_t)strlen(key) + 2,
 				    "%s:%u: '%s' is not a number", sp->source, line, value);
@@ -387,6 +398,8 @@ static int status_line(const char *key, const char *value, uint32_t line, void *
 		st->exit_code = (int32_t)v;
 	else if (strcmp(key, "exit-signal") == 0)
 		st->exit_signal = (int32_t)v;
+	else if (strcmp(key, "blackbox-usage") == 0 && v >= 0 && v <= 100)
+		st->bb_usage = (uint32_t)v;
 	else
 		return su_errorf_at(sp->error, -EINVAL, sp->source, line, 1,
 				    "%s:%u: unknown key '%s'", sp->source, line, key);

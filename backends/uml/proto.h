@@ -117,6 +117,10 @@ typedef struct su_status {
 	int32_t exit_code;
 	int32_t exit_signal;
 	char **netdevs;
+	/* the blackbox (soda-monitor, "blackbox-*"): the committed head as an
+	 * anchor, "" if none yet; the quota used, 0, 80 or 95 (percent) */
+	char bb_anchor[160];
+	uint32_t bb_usage;
 } su_status;
 
 void su_status_init(su_status *st);

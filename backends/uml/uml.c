@@ -61,6 +61,8 @@ typedef struct known {
 	int state;
 	int32_t monitor_pid;
 	int pidfd;
+	char bb_anchor[160]; /* the blackbox's, as last seen in the status */
+	uint32_t bb_usage;
 } known;
 
 typedef struct uml {
@@ -527,7 +529,7 @@ static int rescan(uml *u, soda_backend_emit_fn emit, void *emit_data, soda_error
 			}
 			u->known = nk;
 			k = &u->known[u->n_known];
-			*k = (known){ strdup(names[j]), state, 0, -1 };
+			*k = (known){ .name = strdup(names[j]), .state = state, .pidfd = -1 };
 			if (!k->name) {
 				su_status_done(&st);
 				r = OOM(error);
@@ -549,6 +551,21 @@ static int rescan(uml *u, soda_backend_emit_fn emit, void *emit_data, soda_error
 			if (emit)
 				r = emit(emit_data, SODA_EVENT_STATE, names[j], state, prev,
 					 dead ? "monitor died" : st.reason);
+		}
+		/* The blackbox's anchor and quota warnings (soda-monitor). */
+		if (r >= 0 && st.bb_anchor[0] && strcmp(st.bb_anchor, k->bb_anchor) != 0) {
+			snprintf(k->bb_anchor, sizeof(k->bb_anchor), "%s", st.bb_anchor);
+			if (emit)
+				r = emit(emit_data, SODA_EVENT_BLACKBOX_ANCHOR, names[j], state, state,
+					 st.bb_anchor);
+		}
+		if (r >= 0 && st.bb_usage != k->bb_usage) {
+			char pct[16];
+
+			snprintf(pct, sizeof(pct), "%u", st.bb_usage);
+			if (emit && st.bb_usage > k->bb_usage)
+				r = emit(emit_data, SODA_EVENT_BLACKBOX_QUOTA, names[j], state, state, pct);
+			k->bb_usage = st.bb_usage;
 		}
 		if (su_state_is_live(state))
 			watch_monitor(u, k, &st);

@@ -143,6 +143,14 @@ typedef struct soda_event soda_event;
 #define SODA_EVENT_STATE 1     /* a server changed state */
 #define SODA_EVENT_DEFINED 2   /* a server was defined */
 #define SODA_EVENT_UNDEFINED 3 /* a server was undefined */
+/* Since 0.2, from the server's blackbox store (soda-monitor), with the
+ * server's state as both states: */
+/* its usage passed 80 or 95 % of its quota; the reason says "80" or "95" */
+#define SODA_EVENT_BLACKBOX_QUOTA 4
+/* its committed head moved (at most every 10 s); the reason is the anchor
+ * "SEGMENT:OFFSET:DIGEST": ship it off the host, and soda_blackbox_verify()
+ * with it later proves nothing up to there was cut or rewritten */
+#define SODA_EVENT_BLACKBOX_ANCHOR 5
 
 /** Returns: SODA_EVENT_*. @since 0.1 */
 SODA_EXPORT int soda_event_get_kind(const soda_event *ev);

@@ -1417,6 +1417,11 @@ static void put_eof(soda_blackbox_store *s)
 	uint8_t p[8 + 64 * SBB_EOF_ENTRY_BYTES];
 	uint32_t n = 0;
 
+	/* The losses first: a verifier that meets the EOF must already know
+	 * which of the frames the line delivered the store declared lost
+	 * (else a quota flood's end reads as a cut). */
+	put_pending_losses(s, CLASS_FINAL);
+
 	for (size_t i = 0; i <= s->n_streams; i++) {
 		st_stream *st = i < s->n_streams ? &s->streams[i] : NULL;
 

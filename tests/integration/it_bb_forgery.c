@@ -509,6 +509,33 @@ static void test_anchors_catch_truncation_and_rollback(void **state)
 
 /* ---- retention at the quota ---- */
 
+/* The landlord's event stream: the blackbox's quota warnings and anchors. */
+typedef struct bb_events {
+	const char *server;
+	uint32_t max_quota;
+	char anchor[160];
+	int anchors;
+} bb_events;
+
+static int on_event(soda_context *ctx, const soda_event *ev, void *userdata)
+{
+	bb_events *be = userdata;
+
+	(void)ctx;
+	if (strcmp(soda_event_get_server(ev), be->server) != 0)
+		return 0;
+	if (soda_event_get_kind(ev) == SODA_EVENT_BLACKBOX_QUOTA) {
+		uint32_t pct = (uint32_t)atoi(soda_event_get_reason(ev));
+
+		if (pct > be->max_quota)
+			be->max_quota = pct;
+	} else if (soda_event_get_kind(ev) == SODA_EVENT_BLACKBOX_ANCHOR) {
+		snprintf(be->anchor, sizeof(be->anchor), "%s", soda_event_get_reason(ev));
+		be->anchors++;
+	}
+	return 0;
+}
+
 static uint64_t dir_bytes(const char *dir, int *ret_segments)
 {
 	char cmd[600], line[64] = "";
@@ -534,14 +561,26 @@ static uint64_t dir_bytes(const char *dir, int *ret_segments)
  * the chain, the store verifies intact, the last marker is read); with
  * stop (the control) the old records stay and the last marker is refused. */
 static void flood(th_env *env, const char *name, uint32_t policy, bool *ret_last, bool *ret_deleted,
-		  uint32_t *ret_status, uint64_t *ret_bytes, int *ret_segments, char **ret_log)
+		  uint32_t *ret_status, uint64_t *ret_bytes, int *ret_segments, char **ret_log,
+		  bb_events *be)
 {
+	soda_blackbox_verify_options vo = SODA_BLACKBOX_VERIFY_OPTIONS_INIT;
 	soda_blackbox_report *vrep = NULL;
 	soda_blackbox_reader *rd = NULL;
 	const soda_blackbox_record *rec;
-	soda_server *srv = start_server_r(env, name, NULL, false, policy, 8ull << 20);
-	char *dir = store_dir(env, srv);
+	soda_server *srv;
+	char *dir;
+	uint64_t handler = 0;
+	const char *anchors[1];
 	int r, i;
+
+	memset(be, 0, sizeof(*be));
+	be->server = name;
+	assert_soda_ok(soda_context_add_event_handler(&handler, env->ctx, on_event, be, NULL, 0,
+						      &env->err),
+		       env->err);
+	srv = start_server_r(env, name, NULL, false, policy, 8ull << 20);
+	dir = store_dir(env, srv);
 
 	/* In the background: under load it may take longer than one command may. */
 	assert_int_equal(th_exec(srv,
@@ -551,11 +590,22 @@ static void flood(th_env *env, const char *name, uint32_t policy, bool *ret_last
 				 NULL),
 			 0);
 	for (i = 0; i < 240 && th_exec(srv, "test -e /tmp/flood-done", NULL) != 0; i++)
-		usleep(500 * 1000);
+		soda_context_wait(env->ctx, 500, 0, NULL);
 	assert_true(i < 240);
-	usleep(300 * 1000);
+	/* The monitor sends the head every 10 s. */
+	for (i = 0; i < 60 && !be->anchors; i++)
+		soda_context_wait(env->ctx, 500, 0, NULL);
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
-	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);
+	assert_soda_ok(soda_context_remove_event_handler(env->ctx, handler, &env->err), env->err);
+	print_message("%s: quota events up to %u %%, %d anchors, the last %s\n", name, be->max_quota,
+		      be->anchors, be->anchor);
+	assert_true(be->anchors > 0);
+	/* The anchor of the event holds (for drop-oldest: if its segment is
+	 * still there). */
+	anchors[0] = be->anchor;
+	vo.anchors = anchors;
+	vo.n_anchors = 1;
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, &vo, 0, &env->err), env->err);
 	print_findings(vrep);
 	*ret_status = soda_blackbox_report_get_status(vrep);
 	soda_blackbox_report_free(vrep);
@@ -586,12 +636,14 @@ static void test_retention_drop_oldest(void **state)
 	uint64_t bytes;
 	int segments;
 	char *log;
+	bb_events be;
 
 	th_require_root();
 	th_build_image(env);
 	/* stop (the control): the newest records are refused at the quota. */
 	flood(env, "bbstop", SODA_BLACKBOX_RETENTION_STOP, &last, &deleted, &status, &bytes, &segments,
-	      &log);
+	      &log, &be);
+	assert_int_equal(be.max_quota, 95); /* the landlord heard of it */
 	print_message("stop: %llu bytes in %d segments, status %u\n", (unsigned long long)bytes,
 		      segments, status);
 	assert_false(last);
@@ -604,7 +656,8 @@ static void test_retention_drop_oldest(void **state)
 	free(log);
 	/* drop-oldest: whole old segments go, the last marker is kept. */
 	flood(env, "bbdrop", SODA_BLACKBOX_RETENTION_DROP_OLDEST, &last, &deleted, &status, &bytes,
-	      &segments, &log);
+	      &segments, &log, &be);
+	assert_true(be.max_quota >= 80);
 	print_message("drop-oldest: %llu bytes in %d segments, status %u\n", (unsigned long long)bytes,
 		      segments, status);
 	assert_true(last);

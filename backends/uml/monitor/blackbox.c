@@ -32,6 +32,7 @@ static struct {
 	int fd;
 	uint64_t garbage_reported, foreign_reported;
 	int usage_level;       /* 0, 80 or 95: the last warning given */
+	mbb_status_fn status_fn;
 	uint64_t next_anchor;  /* CLOCK_MONOTONIC usec */
 	char last_anchor[160];
 } B = { .fd = -1 };
@@ -134,6 +135,11 @@ int mbb_active(void)
 	return B.store != NULL;
 }
 
+void mbb_set_status_fn(mbb_status_fn fn)
+{
+	B.status_fn = fn;
+}
+
 static void report_errors(soda_error *e, const char *what)
 {
 	blog("blackbox %s: %s", what, soda_error_message(e));
@@ -156,8 +162,11 @@ static void note_usage(void)
 	if (level > B.usage_level)
 		blog("blackbox quota: %d %% used (%llu of %llu bytes)", level,
 		     (unsigned long long)used, (unsigned long long)quota);
-	if (level > B.usage_level || used * 100 < quota * 75)
+	if (level > B.usage_level || (level != B.usage_level && used * 100 < quota * 75)) {
 		B.usage_level = level;
+		if (B.status_fn)
+			B.status_fn(B.last_anchor, (unsigned)level);
+	}
 }
 
 /* The committed head, for orchestrators to keep off the host. */
@@ -171,6 +180,8 @@ static void note_anchor(void)
 	if (soda_blackbox_store_get_anchor(B.store, &a, NULL) == 0 && strcmp(a, B.last_anchor) != 0) {
 		blog("blackbox anchor %s", a);
 		snprintf(B.last_anchor, sizeof(B.last_anchor), "%s", a);
+		if (B.status_fn)
+			B.status_fn(B.last_anchor, (unsigned)B.usage_level);
 	}
 	free(a); /* (soda_free() is libsoda's, which the monitor does not link) */
 }
@@ -315,6 +326,10 @@ int mbb_open(const char *dir, const char *key, const char *retention, const char
 int mbb_active(void)
 {
 	return 0;
+}
+void mbb_set_status_fn(mbb_status_fn fn)
+{
+	(void)fn;
 }
 int mbb_on_line(void)
 {

@@ -25,6 +25,9 @@ typedef void (*mbb_log_fn)(const char *msg);
  * moved ("blackbox anchor SEG:OFF:DIGEST"), for orchestrators to ship off
  * the host. */
 #define MBB_ANCHOR_SECONDS 10
+/* Called when the anchor or the quota warning level (0, 80, 95) changed. */
+typedef void (*mbb_status_fn)(const char *anchor, unsigned usage);
+void mbb_set_status_fn(mbb_status_fn fn);
 int mbb_open(const char *dir, const char *key, const char *retention, const char *label,
 	     mbb_log_fn log, int *ret_read_fd, int *ret_write_fd, char *err, size_t errlen);
 /* True once mbb_open() succeeded and until mbb_close(). */

@@ -154,6 +154,15 @@ static void write_status(void)
 		mlog("cannot write %s: %s", M.l.status_path, strerror(-r));
 }
 
+/* The blackbox's anchor or quota warning changed: the status carries it to
+ * every context (SODA_EVENT_BLACKBOX_*). */
+static void on_blackbox_status(const char *anchor, unsigned usage)
+{
+	snprintf(M.st.bb_anchor, sizeof(M.st.bb_anchor), "%s", anchor);
+	M.st.bb_usage = usage;
+	write_status();
+}
+
 static void set_state(int state, const char *fmt, ...) SU_PRINTF(2, 3);
 static void set_state(int state, const char *fmt, ...)
 {
@@ -1042,6 +1051,7 @@ static int start_guest(int report_fd)
 	if (M.l.blackbox_dir) {
 		char err[600];
 
+		mbb_set_status_fn(on_blackbox_status);
 		r = mbb_open(M.l.blackbox_dir, M.l.blackbox_key, M.l.blackbox_retention, M.l.name,
 			     mlog_text, &bb[0], &bb[1],
 			     err, sizeof(err));
