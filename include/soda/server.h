@@ -182,8 +182,8 @@ SODA_EXPORT int soda_server_config_get_blackbox(const soda_server_config *cfg,
  * The blackbox store's quota (@quota_bytes, at least 1 MiB; 0: the
  * default, 1 GiB) and what it does when the quota is reached (@policy:
  * SODA_BLACKBOX_RETENTION_*; docs/blackbox-format.md, "Retention policies
- * and anchors"). The monitor writes usage warnings at 80 % and 95 % of the
- * quota to its log.
+ * and anchors"). Usage warnings at 80 % and 95 % of the quota come as
+ * SODA_EVENT_BLACKBOX_QUOTA events (and in the monitor's log).
  * Returns: 0; -EINVAL for an unknown policy or a quota below 1 MiB.
  * @since 0.2
  */
