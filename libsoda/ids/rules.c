@@ -1310,10 +1310,10 @@ static int kn_event_option(struct pstate *s, const char *kw, size_t at, bool has
 		return 1;
 	}
 	if (f < 0)
-		return perr(s, at, "'%s' is not a field of %s events (%s)", kw, kind,
+		return perr(s, at, "not a field of %s events (%s)", kind,
 			    kn_event_fields_of(s->r->event));
 	if (!kn_event_keyword_ok(kw))
-		return perr(s, at, "'%s' does not apply to %s events", kw, kind);
+		return perr(s, at, "does not apply to %s events", kind);
 	if (!s->field && (!strcmp(kw, "content") || !strcmp(kw, "pcre") ||
 			  !strcmp(kw, "isdataat") || !strncmp(kw, "byte_", 5)))
 		return perr(s, at, "%s events: name the field first (%s)", kind,

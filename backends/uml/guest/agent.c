@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_ids.h"
 #include "lockdown.h"
 
 #ifdef SODA_AGENT_BLACKBOX
@@ -623,6 +624,11 @@ int main(int argc, char **argv)
 		if (argc > 1 && strcmp(argv[1], "log") == 0)
 			return bbring_log_main(argc - 1, argv + 1);
 #endif
+#ifdef SODA_AGENT_IDS
+		/* The host's check of a rule file (agent_ids.h). */
+		if (argc > 1 && strcmp(argv[1], "ids-check") == 0)
+			return ids_check_main(argc - 1, argv + 1);
+#endif
 		(void)argc, (void)argv;
 		fprintf(stderr, "soda-agent runs as PID 1 of a libsoda guest "
 				"(or as '/soda/init log [FILE...]': lines into the blackbox)\n");
@@ -668,6 +674,11 @@ int main(int argc, char **argv)
 			gethostname(host, sizeof(host) - 1);
 			blackbox = bb_start(words[i] + 14, host);
 		}
+	/* Kernort on the guest's events (agent_ids.h): its rules' digest in the
+	 * blackbox before anything of the tenant's runs. */
+	for (int i = 0; i < n; i++)
+		if (strncmp(words[i], "soda.ids=", 9) == 0)
+			ids_start(blackbox, words[i] + 9);
 
 	/* After the blackbox's audit set-up, before anything of the tenant's
 	 * runs. */
@@ -682,6 +693,7 @@ int main(int argc, char **argv)
 	}
 
 	line = open_agent_line();
+	ids_set_line(line);
 	agent_send(line, "ready\n");
 
 	foreign = foreign_init() != NULL;
@@ -693,12 +705,16 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct signalfd_siginfo si;
-		struct pollfd pfd[1 + BB_MAX_FDS];
-		int nfd = 1, timeout;
+		struct pollfd pfd[1 + BB_MAX_FDS + IDS_MAX_FDS];
+		int nfd = 1, timeout, nbb, tids;
 
 		pfd[0] = (struct pollfd){ sfd, POLLIN, 0 };
-		nfd += bb_poll_fds(blackbox, pfd + 1, BB_MAX_FDS);
+		nfd += nbb = bb_poll_fds(blackbox, pfd + 1, BB_MAX_FDS);
+		nfd += ids_poll_fds(pfd + nfd, IDS_MAX_FDS);
 		timeout = blackbox ? bb_timeout_ms(blackbox) : -1;
+		tids = ids_timeout_ms();
+		if (tids >= 0 && (timeout < 0 || timeout > tids))
+			timeout = tids;
 		if (stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;
 		{
@@ -712,7 +728,8 @@ int main(int argc, char **argv)
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
 			continue;
 		if (blackbox)
-			bb_handle(blackbox, pfd + 1, nfd - 1);
+			bb_handle(blackbox, pfd + 1, nbb);
+		ids_handle(pfd + 1 + nbb, nfd - 1 - nbb);
 		if (mono_ms() >= next_check) {
 			char what[300];
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent_blackbox_int.h"
+#include "agent_ids.h"
 
 static uint64_t now_usec(int realtime)
 {
@@ -515,8 +516,10 @@ void bb_on_audit(bb_agent *bb)
 			if (strstr(text, " key=\"soda-"))
 				remember_who(bb, text);
 		}
+		ids_on_audit(nh->nlmsg_type, text); /* Kernort's exec events (agent_ids.h) */
 		if (nh->nlmsg_type == AUDIT_EXECVE) {
 			alen = audit_argv(text, argv, sizeof(argv));
+			ids_on_exec_argv(audit_serial(text), argv, alen);
 			sbw_append(bb->w, SBX_R_EXEC,
 				   audit_serial(text) == bb->audit_serial ? bb->audit_pid : 0, argv,
 				   alen);
@@ -726,6 +729,7 @@ static void on_kmsg(bb_agent *bb)
 		if (n > 0 && semi[n] == '\n')
 			n--;
 		sbw_append(bb->w, SBX_R_KERNEL, pri & 7, semi + 1, (size_t)(n > 0 ? n : 0));
+		ids_on_klog(pri & 7, semi + 1, (size_t)(n > 0 ? n : 0));
 	}
 }
 
@@ -757,6 +761,7 @@ void bb_on_syslog(bb_agent *bb, int fd)
 		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
 			buf[--n] = '\0';
 		sbw_append(bb->w, SBX_R_SYSLOG, pri, msg, strlen(msg));
+		ids_on_syslog(pri, msg, strlen(msg));
 	}
 }
 
@@ -1025,6 +1030,8 @@ static void relay(bb_agent *bb, int from, int to, unsigned type)
 		if (n <= 0)
 			return;
 		sbw_append(bb->w, type, 0, buf, (size_t)n);
+		if (type == SBX_R_CONSOLE_IN)
+			ids_on_tty(buf, (size_t)n);
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = write(to, buf + off, (size_t)(n - off));
 
