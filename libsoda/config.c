@@ -192,6 +192,7 @@ SODA_EXPORT void soda_server_config_free(soda_server_config *cfg)
 		return;
 	free(cfg->name);
 	free(cfg->image);
+	free(cfg->ids_rules);
 	su_strv_free(cfg->kernel_args);
 	for (size_t i = 0; i < cfg->n_shares; i++) {
 		free(cfg->shares[i].host_dir);
@@ -261,6 +262,9 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	c->ids_landlord = cfg->ids_landlord;
 	c->ids_response = cfg->ids_response;
 	c->ids_response_priority = cfg->ids_response_priority;
+	if (cfg->ids_rules && !(c->ids_rules = strdup(cfg->ids_rules)))
+		goto oom;
+	memcpy(c->ids_rules_sha256, cfg->ids_rules_sha256, sizeof(c->ids_rules_sha256));
 	*ret = c;
 	return 0;
 oom:
@@ -1121,6 +1125,11 @@ char *su_config_serialize(const soda_server_config *cfg)
 		snprintf(v, sizeof(v), "freeze %u", cfg->ids_response_priority ? cfg->ids_response_priority : 1);
 		su_kv_add(&b, "ids-response", v);
 	}
+	/* Kernort in the guest: the rule text itself (kv escapes the lines) */
+	if (cfg->ids_rules) {
+		su_kv_add(&b, "ids-rules", cfg->ids_rules);
+		su_kv_add(&b, "ids-rules-sha256", cfg->ids_rules_sha256);
+	}
 	return su_buf_steal(&b);
 }
 
@@ -1237,6 +1246,18 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		if (strcmp(value, "yes") != 0)
 			r = su_errorf(&inner, -EINVAL, "ids-landlord-alerts '%s' is not 'yes'", value);
 		ps->cfg->ids_landlord = true;
+	} else if (strcmp(key, "ids-rules") == 0) {
+		free(ps->cfg->ids_rules);
+		ps->cfg->ids_rules = strdup(value);
+		if (!ps->cfg->ids_rules)
+			r = su_errorf(&inner, -ENOMEM, "out of memory");
+	} else if (strcmp(key, "ids-rules-sha256") == 0) {
+		size_t n = strspn(value, "0123456789abcdef");
+
+		if (n != 64 || value[n])
+			r = su_errorf(&inner, -EINVAL, "ids-rules-sha256 is not 64 hex digits");
+		else
+			memcpy(ps->cfg->ids_rules_sha256, value, 65);
 	} else if (strcmp(key, "ids-response") == 0) {
 		unsigned prio = 1;
 		int end = 0;

@@ -98,6 +98,10 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	if (su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_BASE, p->image_path, 0, 0, 0) < 0 ||
 	    su_launch_add_mount(&l, SU_MNT_BIND_RW, SU_JAIL_COW, p->cow_path, 0, 0, 0) < 0)
 		goto oom;
+	/* Kernort's rules for the guest, read-only (agent_ids.h). */
+	if (p->ids_rules_path && su_launch_add_mount(&l, SU_MNT_BIND_RO, SU_JAIL_IDS_RULES,
+						     p->ids_rules_path, 0, 0, 0) < 0)
+		goto oom;
 	/* UML keeps guest memory in a file under TMPDIR: a tmpfs just big enough. */
 	if (su_launch_add_mount(&l, SU_MNT_TMPFS, SU_JAIL_TMP, NULL, cfg->memory + SU_TMP_SLACK,
 				0700, p->uid) < 0)
@@ -136,6 +140,9 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	push(&l, &r, "mem=%" PRIu64 "M", cfg->memory >> 20);
 	push(&l, &r, "ubd0=%s,%s", SU_JAIL_REL(SU_JAIL_COW), SU_JAIL_REL(SU_JAIL_BASE));
 	push(&l, &r, "root=/dev/ubda");
+	/* 'r': linux.uml opens it read-only, whatever the guest asks */
+	if (p->ids_rules_path)
+		push(&l, &r, "ubd1r=%s", SU_JAIL_REL(SU_JAIL_IDS_RULES));
 	push(&l, &r, "rw");
 	push(&l, &r, "init=/soda/init");
 	push(&l, &r, "umid=%s", SU_UMID);
@@ -162,6 +169,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		 * signing key) the guest does not need. */
 		push(&l, &r, "soda.blackbox=%.64s", l.blackbox_key);
 	}
+	if (p->ids_rules_path)
+		push(&l, &r, "soda.ids=ubdb%s", cfg->ids_landlord ? ",landlord" : "");
 	for (size_t i = 0; i < cfg->n_shares; i++)
 		push(&l, &r, "soda.share=%zu,%s,%s", i, cfg->shares[i].guest_dir,
 		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");

@@ -34,6 +34,7 @@ typedef struct su_uml_params {
 	const char *blackbox_dir; /* the server's blackbox store, if it has one */
 	const char *uml_preload;  /* host path of soda-uml-xstate.so, or NULL */
 	uint64_t cow_max;         /* the layer's full size (header, bitmap, data) */
+	const char *ids_rules_path; /* the guest's Kernort rules (NUL-padded), or NULL */
 } su_uml_params;
 
 /* Extra room in the jail's /tmp beyond guest memory for UML's memory file. */

@@ -36,6 +36,7 @@
 #define SU_JAIL_UML "/usr/bin/linux.uml"
 #define SU_JAIL_BASE "/disk/base.img"
 #define SU_JAIL_COW "/disk/cow"
+#define SU_JAIL_IDS_RULES "/disk/ids.rules" /* Kernort in the guest: read-only ubdb */
 #define SU_JAIL_TMP "/tmp"
 #define SU_JAIL_UMLDIR "/uml"
 #define SU_JAIL_PRELOAD "/soda/uml-xstate.so"

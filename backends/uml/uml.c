@@ -1462,7 +1462,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 	soda_server_config *cfg = NULL;
 	char *img = NULL, *cow = NULL, *run = NULL, *p = NULL, *launch_text = NULL;
 	char *status_path = NULL, *console_log = NULL, *cgrel = NULL, *mcgrel = NULL;
-	char *bbdir = NULL;
+	char *bbdir = NULL, *ids_rules = NULL;
 	char **shares = NULL, **ifnames = NULL, **cg_settings = NULL;
 	su_launch launch = { 0 };
 	su_cow_info ci;
@@ -1572,6 +1572,27 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 	}
 	free(p);
 	p = NULL;
+	if (cfg->ids_rules) {
+		/* Kernort's rules for the guest: a block device holds whole
+		 * sectors, so the text is NUL-padded to one (agent_ids.c reads
+		 * up to the first NUL). */
+		size_t len = strlen(cfg->ids_rules), padded = (len / 512 + 1) * 512;
+		char *buf = calloc(1, padded);
+
+		ids_rules = su_strdup_printf("%s/ids.rules", run);
+		if (!buf || !ids_rules) {
+			free(buf);
+			r = OOM(error);
+			goto fail;
+		}
+		memcpy(buf, cfg->ids_rules, len);
+		r = su_write_file_atomic(ids_rules, buf, padded, 0644);
+		free(buf);
+		if (r < 0) {
+			su_errorf(error, r, "cannot write %s: %s", ids_rules, strerror(-r));
+			goto fail;
+		}
+	}
 	{
 		su_uml_params params = {
 			.state_dir = u->state_dir,
@@ -1595,6 +1616,7 @@ static int uml_start(void *priv, const char *name, unsigned int flags, soda_erro
 			.blackbox_dir = bbdir,
 			.uml_preload = u->uml_preload,
 			.cow_max = ci.data_offset + ci.size,
+			.ids_rules_path = ids_rules,
 		};
 
 		r = su_uml_build_launch(&launch, cfg, &params, error);
@@ -1646,6 +1668,7 @@ out:
 	free(cgrel);
 	free(mcgrel);
 	free(bbdir);
+	free(ids_rules);
 	return r;
 }
 

@@ -54,6 +54,8 @@ static void usage(FILE *out)
 		"              quota, default 1024: refuse new records, or delete the oldest)\n"
 		"              [--guest-profile locked|open]  (locked, the default: no modules,\n"
 		"              /dev/mem or ptrace for root in the guest; open: all of them)\n"
+		"              [--ids-rules FILE]  (Kernort in the guest: rules on its programs,\n"
+		"              console, files, sockets and logs; alerts into the blackbox)\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
 		"  stop NAME [--timeout SEC]   graceful shutdown, forced after SEC (default 10)\n"
 		"  kill NAME                   end it at once\n"
@@ -207,6 +209,7 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "blackbox", required_argument, NULL, 'B' },
 		{ "guest-profile", required_argument, NULL, 'P' },
 		{ "blackbox-retention", required_argument, NULL, 'R' },
+		{ "ids-rules", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -309,6 +312,9 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		}
 		case 'B':
 			r = set_blackbox(cfg, optarg, &e);
+			break;
+		case 'D': /* Kernort in the guest: checked now, refused with line:column */
+			r = soda_server_config_set_ids_rules(cfg, optarg, 0, &e);
 			break;
 		case 'R': {
 			char name[32], *colon = strchr(optarg, ':'), *end = NULL;

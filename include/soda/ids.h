@@ -92,6 +92,29 @@ SODA_EXPORT int soda_server_ids_reload(soda_server *srv, const char *rules_path,
 SODA_EXPORT int soda_server_ids_disable(soda_server *srv, unsigned int flags,
 					soda_error **error);
 
+/**
+ * soda_server_config_set_ids_rules:
+ * Kernort inside the guest (docs/ids.md, "Guest events"): rules on what
+ * happens in the guest (programs started, console input, watched files,
+ * connects and listens, syslog and kernel log lines). The file at @path is
+ * read now, checked with the guest's own parser (the agent binary, in a
+ * process of its own) and kept in the configuration; the guest gets it
+ * read-only at every start and seals its SHA-256 into the blackbox at
+ * boot. Alerts are sealed as ids-alert records; their metadata reaches the
+ * landlord only with soda_server_config_set_ids_landlord_alerts(). Needs
+ * the blackbox. @path NULL removes the rules. @flags must be 0.
+ * Returns: 0; -EINVAL (or -EOPNOTSUPP for a keyword outside the subset)
+ * with @path, the line and the column of the bad rule in @error; -ENOENT,
+ * -EIO, -EFBIG (over 16 MiB) for the file; -ENOEXEC if the checker cannot
+ * run.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_server_config_set_ids_rules(soda_server_config *cfg, const char *path,
+						 unsigned int flags, soda_error **error);
+/** The SHA-256 of the guest's rule text as 64 hex digits (borrowed), or
+ * NULL when the configuration has none. @since 0.2 */
+SODA_EXPORT const char *soda_server_config_get_ids_rules_sha256(const soda_server_config *cfg);
+
 typedef struct soda_ids_stats soda_ids_stats;
 
 /* Keys of soda_ids_stats_get(). */

@@ -746,7 +746,7 @@ void ids_handle(const struct pollfd *pfd, int n)
 
 /* The same parser on the host, before a server is defined: one line on
  * stdout, "ok sha256=HEX rules=N event-rules=M" (exit 0) or
- * "err LINE COLUMN MESSAGE" (exit 1). Rule text is hostile input: a
+ * "err ERRNO LINE COLUMN MESSAGE" (exit 1). Rule text is hostile input: a
  * process of its own parses it, not the library. */
 int ids_check_main(int argc, char **argv)
 {
@@ -766,7 +766,7 @@ int ids_check_main(int argc, char **argv)
 			char *nt = cap >= RULES_MAX ? NULL : realloc(text, cap ? cap * 2 : 65536);
 
 			if (!nt) {
-				printf("err 0 0 %s: larger than %u bytes\n", name, RULES_MAX);
+				printf("err %d 0 0 %s: larger than %u bytes\n", EFBIG, name, RULES_MAX);
 				return 1;
 			}
 			text = nt;
@@ -776,7 +776,7 @@ int ids_check_main(int argc, char **argv)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			printf("err 0 0 %s: %s\n", name, strerror(errno));
+			printf("err %d 0 0 %s: %s\n", errno, name, strerror(errno));
 			return 1;
 		}
 		if (n == 0)
@@ -784,7 +784,7 @@ int ids_check_main(int argc, char **argv)
 		len += (size_t)n;
 	}
 	if (memchr(text ? text : "", '\0', len)) {
-		printf("err 0 0 %s: a NUL byte in the rules\n", name);
+		printf("err %d 0 0 %s: a NUL byte in the rules\n", EINVAL, name);
 		return 1;
 	}
 	crypto_hash_sha256(digest, (const unsigned char *)(text ? text : ""), len);
@@ -793,7 +793,7 @@ int ids_check_main(int argc, char **argv)
 	if (r >= 0)
 		r = kn_evdetector_new(&det, K.rs, &err);
 	if (r < 0) {
-		printf("err %u %u %s\n", soda_error_line(err), soda_error_column(err),
+		printf("err %d %u %u %s\n", -r, soda_error_line(err), soda_error_column(err),
 		       soda_error_message(err));
 		return 1;
 	}
