@@ -453,6 +453,15 @@ int main(int argc, char **argv)
 		send_result(-errno, "cannot map the capture ring");
 		return 1;
 	}
+	/* gmtime_r() (EVE's timestamps) loads the time zone on first use,
+	 * which opens a file: done here, before the filter forbids open. */
+	{
+		time_t t = 0;
+		struct tm tm;
+
+		tzset();
+		gmtime_r(&t, &tm);
+	}
 	r = sandbox();
 	if (r < 0) {
 		send_result(r, "cannot install the seccomp filter");
