@@ -403,7 +403,8 @@ SODA_EXPORT int soda_blackbox_store_read_anchor(char **ret, const char *dir, uns
 #define SODA_BLACKBOX_F_UNREADABLE 22     /* frames that cannot be decrypted after a loss */
 #define SODA_BLACKBOX_F_RECOVERED 23      /* the store was recovered after a crash */
 /* A record's claimed time is far from the host's time of receipt, or goes
- * backwards in its stream (the guest's clock was set). @since 0.2 */
+ * backwards in its stream (the guest's clock was set); severity info: the
+ * store is whole, the flagged records' times are in doubt. @since 0.2 */
 #define SODA_BLACKBOX_F_CLOCK 24
 #define SODA_BLACKBOX_F_MAX 24
 

@@ -489,7 +489,7 @@ static uint32_t clock_flags(soda_blackbox_reader *rd, rstream *rs, const sbx_hea
 			int64_t d = (int64_t)(h->time_usec - rx);
 
 			rs->far_reported = true;
-			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_WARNING, CRYPTO,
+			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_INFO, CRYPTO,
 				       pos, h->stream, h->seq,
 				       "the record claims a time %.3f s %s the host received it (the guest's "
 				       "clock was set?); later such records of the stream are flagged, not listed",
@@ -500,7 +500,7 @@ static uint32_t clock_flags(soda_blackbox_reader *rd, rstream *rs, const sbx_hea
 		f |= SODA_BLACKBOX_RECORD_F_TIME_BACK;
 		if (!rs->back_reported) {
 			rs->back_reported = true;
-			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_WARNING, CRYPTO,
+			sbb_report_add(rd->rep, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_SEVERITY_INFO, CRYPTO,
 				       pos, h->stream, h->seq,
 				       "the record's time goes %.3f s back from the stream's previous one; "
 				       "later such records of the stream are flagged, not listed",

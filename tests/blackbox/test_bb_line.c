@@ -343,7 +343,7 @@ static void test_claimed_times_against_receipt(void **state)
 	assert_int_equal(sn.far, 2);  /* the hour and the minute */
 	assert_int_equal(sn.back, 2); /* the hour back, the minute back */
 	assert_non_null(bb_find(r, SODA_BLACKBOX_F_CLOCK, SODA_BLACKBOX_BASIS_CRYPTO));
-	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INCOMPLETE);
+	assert_int_equal(soda_blackbox_report_get_status(r), SODA_BLACKBOX_INTACT);
 	soda_blackbox_report_free(r);
 	sbw_free(a);
 	bb_line_reset(&agent);
