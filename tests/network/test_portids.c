@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The port IDS's decisions and parsers, without guests: where an alert
+ * goes (the tenant's blackbox always; the landlord only when allowed; the
+ * freeze at or above the configured priority, 1 being the highest), the
+ * policy the library sends, the landlord's metadata line (escaped, no
+ * payload), the check of kernort's alert messages, and the TPACKET_V3
+ * block walk over hand-made blocks (good and corrupt).
+ */
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "backends/uml/kernort/ring.h"
+#include "backends/uml/monitor/ids_route.h"
+
+static void test_route(void **state)
+{
+	struct mids_policy p = { .landlord = false, .response = MIDS_RESPONSE_NONE,
+				 .response_priority = 1 };
+	struct mids_route r;
+
+	(void)state;
+	/* Sealed always; the landlord and a response only as configured. */
+	r = mids_route_alert(&p, 1);
+	assert_true(r.seal);
+	assert_false(r.landlord);
+	assert_int_equal(r.response, MIDS_RESPONSE_NONE);
+	p.landlord = true;
+	assert_true(mids_route_alert(&p, 3).landlord);
+	/* Freeze at priority 2 or higher (numbers 1 and 2), not at 3. */
+	p.response = MIDS_RESPONSE_FREEZE;
+	p.response_priority = 2;
+	assert_int_equal(mids_route_alert(&p, 1).response, MIDS_RESPONSE_FREEZE);
+	assert_int_equal(mids_route_alert(&p, 2).response, MIDS_RESPONSE_FREEZE);
+	assert_int_equal(mids_route_alert(&p, 3).response, MIDS_RESPONSE_NONE);
+	assert_int_equal(mids_route_alert(&p, 255).response, MIDS_RESPONSE_NONE);
+	/* A priority of 0 is no priority (kernort never sends one). */
+	assert_int_equal(mids_route_alert(&p, 0).response, MIDS_RESPONSE_NONE);
+	p.response_priority = 1;
+	assert_int_equal(mids_route_alert(&p, 2).response, MIDS_RESPONSE_NONE);
+	assert_true(mids_route_alert(&p, 2).seal);
+}
+
+static void test_policy_parse(void **state)
+{
+	struct mids_policy p;
+
+	(void)state;
+	assert_int_equal(mids_policy_parse(&p, "1 1 2"), 0);
+	assert_true(p.landlord);
+	assert_int_equal(p.response, MIDS_RESPONSE_FREEZE);
+	assert_int_equal(p.response_priority, 2);
+	assert_int_equal(mids_policy_parse(&p, "0 0 1"), 0);
+	assert_false(p.landlord);
+	static const char *const bad[] = { "", "1 1", "2 0 1", "0 2 1", "0 1 0", "0 1 256",
+					   "0 1 1 x", "0 1 1 ", "a b c", "-1 0 1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (mids_policy_parse(&p, bad[i]) != -EINVAL)
+			fail_msg("policy '%s' accepted", bad[i]);
+	assert_int_equal(mids_policy_parse(&p, NULL), -EINVAL);
+}
+
+static struct kp_alert sample(void)
+{
+	struct kp_alert a;
+
+	memset(&a, 0, sizeof(a));
+	a.h.kind = KP_ALERT;
+	a.h.len = sizeof(a);
+	a.ts_usec = 1796616876123456ull;
+	a.gid = 1;
+	a.sid = 314;
+	a.rev = 9;
+	a.priority = 1;
+	a.family = 4;
+	a.proto = 17;
+	a.sport = 40000;
+	a.dport = 53;
+	a.src[0] = 198, a.src[1] = 51, a.src[2] = 100, a.src[3] = 2;
+	a.dst[0] = 198, a.dst[1] = 51, a.dst[2] = 100, a.dst[3] = 1;
+	snprintf(a.msg, sizeof(a.msg), "DNS \"EXPLOIT\" \\ named\ttsig \x01\xff");
+	return a;
+}
+
+static void test_landlord_line(void **state)
+{
+	struct kp_alert a = sample();
+	char line[1200];
+	int n;
+
+	(void)state;
+	n = mids_landlord_line(line, sizeof(line), &a, "web\"1");
+	assert_true(n > 0);
+	assert_string_equal(line,
+			    "{\"timestamp\":\"2026-12-07T04:14:36.123456Z\",\"server\":\"web\\\"1\","
+			    "\"gid\":1,\"sid\":314,\"rev\":9,\"priority\":1,"
+			    "\"msg\":\"DNS \\\"EXPLOIT\\\" \\\\ named\\u0009tsig \\u0001\\u00ff\","
+			    "\"proto\":\"UDP\",\"src_ip\":\"198.51.100.2\",\"src_port\":40000,"
+			    "\"dest_ip\":\"198.51.100.1\",\"dest_port\":53}");
+	/* Too small a buffer is an error, never a cut line. */
+	assert_int_equal(mids_landlord_line(line, 40, &a, "web"), -ENOSPC);
+	a.family = 6;
+	a.proto = 99;
+	assert_true(mids_landlord_line(line, sizeof(line), &a, "web") > 0);
+	assert_non_null(strstr(line, "\"proto\":\"99\""));
+	assert_non_null(strstr(line, "\"src_ip\":\"c633:6402::\""));
+}
+
+static void test_alert_check(void **state)
+{
+	struct {
+		struct kp_alert a;
+		char eve[KP_EVE_MAX + 8];
+	} m;
+
+	(void)state;
+	m.a = sample();
+	memcpy(m.eve, "{\"x\":1}", 7);
+	m.a.h.len = sizeof(m.a) + 7;
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a) + 7), 7);
+	/* The header's length must be the datagram's. */
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a) + 6), -71);
+	m.a.h.len = sizeof(m.a);
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a)), 0);
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a) - 1), -71);
+	/* No terminator in msg, a family neither 4 nor 6, another kind. */
+	memset(m.a.msg, 'A', sizeof(m.a.msg));
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a)), -71);
+	m.a = sample();
+	m.a.family = 0;
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a)), -71);
+	m.a = sample();
+	m.a.h.kind = KP_RESULT;
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a)), -71);
+	/* Longer than the largest EVE line kernort may send. */
+	m.a = sample();
+	m.a.h.len = sizeof(m.a) + KP_EVE_MAX + 1;
+	assert_int_equal(kp_alert_check(&m, sizeof(m.a) + KP_EVE_MAX + 1), -71);
+}
+
+/* ---- the ring ---- */
+
+struct seen {
+	int n;
+	size_t len[8];
+	uint8_t first[8];
+	uint64_t ts[8];
+};
+
+static void on_frame(void *userdata, const uint8_t *frame, size_t caplen, uint64_t ts_usec)
+{
+	struct seen *s = userdata;
+
+	if (s->n < 8) {
+		s->len[s->n] = caplen;
+		s->first[s->n] = caplen ? frame[0] : 0;
+		s->ts[s->n] = ts_usec;
+	}
+	s->n++;
+}
+
+/* A block of @n frames of @len bytes each, as the kernel lays it out. */
+static size_t make_block(uint8_t *b, size_t size, int n, uint32_t len)
+{
+	struct tpacket_block_desc *bd = (void *)b;
+	uint32_t off = 64;
+
+	memset(b, 0, size);
+	bd->version = TPACKET_V3;
+	bd->hdr.bh1.num_pkts = (uint32_t)n;
+	bd->hdr.bh1.offset_to_first_pkt = off;
+	bd->hdr.bh1.block_status = TP_STATUS_USER;
+	for (int i = 0; i < n; i++) {
+		struct tpacket3_hdr h = { 0 };
+		uint32_t next = (uint32_t)((sizeof(h) + 32 + len + 15) & ~15u);
+
+		if (off + next > size)
+			break; /* the rest is claimed, not there */
+
+		h.tp_sec = 1000 + (uint32_t)i;
+		h.tp_nsec = 5000;
+		h.tp_snaplen = len;
+		h.tp_len = len;
+		h.tp_mac = (uint16_t)(sizeof(h) + 32);
+		h.tp_next_offset = i + 1 < n ? next : 0;
+		memcpy(b + off, &h, sizeof(h));
+		memset(b + off + h.tp_mac, 0x40 + i, len);
+		off += next;
+	}
+	return off;
+}
+
+static void test_ring_walk(void **state)
+{
+	static uint8_t b[8192];
+	struct seen s = { 0 };
+	struct tpacket3_hdr h;
+	uint32_t first;
+
+	(void)state;
+	make_block(b, sizeof(b), 3, 60);
+	assert_true(kr_block_ready(b));
+	assert_int_equal(kr_block_walk(b, sizeof(b), on_frame, &s), 3);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.len[2], 60);
+	assert_int_equal(s.first[1], 0x41);
+	assert_int_equal(s.ts[0], 1000ull * 1000000 + 5);
+	kr_block_release(b);
+	assert_false(kr_block_ready(b));
+
+	/* Corrupt blocks end the walk, never read past the block. */
+	make_block(b, sizeof(b), 3, 60);
+	memset(&s, 0, sizeof(s));
+	((struct tpacket_block_desc *)b)->hdr.bh1.offset_to_first_pkt = sizeof(b) - 4;
+	assert_int_equal(kr_block_walk(b, sizeof(b), on_frame, &s), -EPROTO);
+	assert_int_equal(s.n, 0);
+
+	make_block(b, sizeof(b), 3, 60);
+	memset(&s, 0, sizeof(s));
+	first = ((struct tpacket_block_desc *)b)->hdr.bh1.offset_to_first_pkt;
+	memcpy(&h, b + first, sizeof(h));
+	h.tp_snaplen = sizeof(b);
+	memcpy(b + first, &h, sizeof(h));
+	assert_int_equal(kr_block_walk(b, sizeof(b), on_frame, &s), -EPROTO);
+	assert_int_equal(s.n, 0);
+
+	make_block(b, sizeof(b), 3, 60);
+	memset(&s, 0, sizeof(s));
+	memcpy(&h, b + first, sizeof(h));
+	h.tp_next_offset = 0; /* with frames still to come */
+	memcpy(b + first, &h, sizeof(h));
+	assert_int_equal(kr_block_walk(b, sizeof(b), on_frame, &s), -EPROTO);
+	assert_int_equal(s.n, 1);
+
+	make_block(b, sizeof(b), 1000, 60); /* claims more frames than fit */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(kr_block_walk(b, 4096, on_frame, &s), -EPROTO);
+	assert_true(s.n > 0 && s.n < 1000);
+
+	assert_int_equal(kr_block_walk(b, 8, on_frame, &s), -EPROTO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route),       cmocka_unit_test(test_policy_parse),
+		cmocka_unit_test(test_landlord_line), cmocka_unit_test(test_alert_check),
+		cmocka_unit_test(test_ring_walk),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
