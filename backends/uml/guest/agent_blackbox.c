@@ -350,6 +350,51 @@ static void add_watch_rules(int fd)
 		say("blackbox: no audit rule for mounts: %s", strerror(-r));
 }
 
+/* The kernel's count of audit records it dropped (AUDIT_GET's lost), asked
+ * on a socket of its own: the agent's audit socket carries the records,
+ * whose replies audit_request() would eat. -1 if it cannot tell. */
+static int64_t audit_lost_count(int fd)
+{
+	struct {
+		struct nlmsghdr nh;
+		char pad[16];
+	} __attribute__((aligned(8))) req = { .nh = { .nlmsg_len = NLMSG_LENGTH(0),
+						      .nlmsg_type = AUDIT_GET,
+						      .nlmsg_flags = NLM_F_REQUEST } };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	char reply[1024] __attribute__((aligned(8)));
+
+	if (fd < 0 || sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+			     sizeof(kernel)) < 0)
+		return -1;
+	for (int tries = 0; tries < 4; tries++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			return -1;
+		n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)reply; n > 0 && NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n))
+			if (nh->nlmsg_type == AUDIT_GET &&
+			    nh->nlmsg_len >= NLMSG_LENGTH(offsetof(struct audit_status, lost) +
+							  sizeof(uint32_t)))
+				return ((struct audit_status *)NLMSG_DATA(nh))->lost;
+	}
+	return -1;
+}
+
+void bb_check_audit_lost(bb_agent *bb)
+{
+	int64_t lost = audit_lost_count(bb->audit_ctl);
+
+	if (lost < 0 || (uint32_t)lost == bb->audit_lost)
+		return;
+	bb_declare_loss(bb, (uint32_t)lost - bb->audit_lost, 0, BB_LOSS_EVENTS,
+			"audit: the kernel's backlog was full");
+	bb->audit_lost = (uint32_t)lost;
+}
+
 /* Makes the agent the guest's audit daemon with one rule, "every execve at
  * its exit" (and the endpoints' rules above), then locks the audit configuration until the guest reboots
  * (enabled=2), so that root in the guest cannot turn it off. */
@@ -582,7 +627,7 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	if (!bb)
 		return NULL;
 	bb->line = bb->kmsg = bb->syslog = bb->fifo = bb->cn = bb->con_real = bb->con_master = -1;
-	bb->ring_listen = bb->inotify = bb->mountinfo = bb->own_ns = -1;
+	bb->ring_listen = bb->inotify = bb->mountinfo = bb->own_ns = bb->audit_ctl = -1;
 	for (int i = 0; i < RING_MAX; i++)
 		bb->rings[i].fd = -1;
 	bb->out = malloc(OUT_BUF_BYTES);
@@ -611,6 +656,18 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	bb->ring_listen = bb_open_ring_socket();
 	ep_start(bb);
 	bb->audit = open_audit();
+	if (bb->audit >= 0) {
+		struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+		int64_t lost;
+
+		bb->audit_ctl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+		if (bb->audit_ctl >= 0 && bind(bb->audit_ctl, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(bb->audit_ctl);
+			bb->audit_ctl = -1;
+		}
+		lost = audit_lost_count(bb->audit_ctl);
+		bb->audit_lost = lost > 0 ? (uint32_t)lost : 0;
+	}
 	if (bb->audit < 0)
 		bb->cn = open_proc_connector();
 	if (open_console(bb) < 0) {

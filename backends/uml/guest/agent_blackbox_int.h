@@ -109,6 +109,8 @@ struct bb_agent {
 	pid_t userland;	   /* the userland's first process, 0 if none */
 	struct who who[WHO_KINDS];
 	uint64_t kmsg_seq; /* the kernel log's next sequence number, 0 unknown */
+	int audit_ctl;	     /* a second audit socket, for the kernel's counts */
+	uint32_t audit_lost; /* records the kernel had dropped at the last look */
 	char slave[64];
 	char fifo_buf[FIFO_BUF_BYTES];
 	size_t fifo_len;
@@ -141,6 +143,9 @@ void bb_on_ring_connect(bb_agent *bb);
 void bb_on_audit(bb_agent *bb);
 /* Seals the whole lines at the start of @buf; returns the bytes sealed. */
 size_t bb_seal_lines(bb_agent *bb, const char *buf, size_t len, uint64_t rt, uint64_t mono);
+/* Audit records the kernel dropped since the last look (its backlog was
+ * full): a LOSS record. */
+void bb_check_audit_lost(bb_agent *bb);
 /* A LOSS record (reason BB_LOSS_*), after an aux BB_EV_LOSS lifecycle
  * record of @what if given. */
 void bb_declare_loss(bb_agent *bb, uint64_t records, uint64_t bytes, uint32_t reason,

@@ -490,6 +490,7 @@ void bb_periodic(bb_agent *bb)
 		return;
 	bb_read_clocks(bb);
 	ep_check_all(bb);
+	bb_check_audit_lost(bb);
 	bb_flush_frames(bb);
 }
 
