@@ -14,6 +14,12 @@
 int sodactl_cmd_network(soda_context *ctx, int argc, char **argv);
 int sodactl_cmd_policy(soda_context *ctx, int argc, char **argv);
 
+/* cmd_ids.c: sodactl ids ...; and the IDS options of sodactl create
+ * (--ids-landlord-alerts, --ids-response none|freeze:PRIORITY). */
+int sodactl_cmd_ids(soda_context *ctx, int argc, char **argv);
+int sodactl_ids_create_option(soda_server_config *cfg, const char *opt, const char *value,
+			      soda_error **error);
+
 /* metrics.c: sodactl stats --prometheus / --listen ADDR. @names: the
  * servers to report (NULL: every running one); networks are all reported.
  * The exposition on standard output: */

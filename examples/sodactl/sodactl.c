@@ -56,6 +56,10 @@ static void usage(FILE *out)
 		"              /dev/mem or ptrace for root in the guest; open: all of them)\n"
 		"              [--ids-rules FILE]  (Kernort in the guest: rules on its programs,\n"
 		"              console, files, sockets and logs; alerts into the blackbox)\n"
+		"              [--ids-landlord-alerts]  (the port IDS's alert metadata may\n"
+		"              reach the landlord: sodactl ids alerts)\n"
+		"              [--ids-response none|freeze:PRIORITY]  (freeze the server on a\n"
+		"              port IDS alert of PRIORITY or higher; 1 is the highest)\n"
 		"  start NAME [--no-wait]      boot it; waits until the guest is ready\n"
 		"  stop NAME [--timeout SEC]   graceful shutdown, forced after SEC (default 10)\n"
 		"  kill NAME                   end it at once\n"
@@ -82,6 +86,11 @@ static void usage(FILE *out)
 		"  policy check NETWORK FILE|-     dry run, the kernel's checks included\n"
 		"  policy show NETWORK [--compiled]\n"
 		"  policy counters NETWORK [--json]   per rule, per server, totals\n"
+		"The IDS at a server's port (alerts sealed into its blackbox):\n"
+		"  ids enable NAME --rules FILE [--vars FILE]   start it on NIC 0\n"
+		"  ids reload NAME --rules FILE [--vars FILE]   new rules; flows and packets kept\n"
+		"  ids disable NAME | ids stats NAME [--json]\n"
+		"  ids alerts NAME [--follow] [--json]   the landlord's metadata stream\n"
 		"Images:\n"
 		"  image build NAME [--from-dir DIR | --from-tar FILE | --from-ext4 FILE]\n"
 		"              [--size MIB] [--replace]   (default source: built-in busybox)\n"
@@ -210,6 +219,8 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 		{ "guest-profile", required_argument, NULL, 'P' },
 		{ "blackbox-retention", required_argument, NULL, 'R' },
 		{ "ids-rules", required_argument, NULL, 'D' },
+		{ "ids-landlord-alerts", no_argument, NULL, 'L' },
+		{ "ids-response", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	soda_server_config *cfg = NULL;
@@ -239,6 +250,12 @@ static int cmd_create(soda_context *ctx, int argc, char **argv)
 			break;
 		case 'k':
 			r = soda_server_config_add_kernel_arg(cfg, optarg, &e);
+			break;
+		case 'L': /* cmd_ids.c */
+			r = sodactl_ids_create_option(cfg, "ids-landlord-alerts", NULL, &e);
+			break;
+		case 'W':
+			r = sodactl_ids_create_option(cfg, "ids-response", optarg, &e);
 			break;
 		case 's': {
 			char *spec = strdup(optarg), *guest, *mode;
@@ -1029,6 +1046,7 @@ int main(int argc, char **argv)
 		{ "list", cmd_list },       { "info", cmd_info },       { "console", cmd_console },
 		{ "exec", cmd_exec },       { "events", cmd_events },   { "recover", cmd_recover },
 		{ "image", cmd_image },     { "shares", cmd_shares },   { "stats", cmd_stats },
+		{ "ids", sodactl_cmd_ids },
 #ifdef SODA_HAVE_NETWORK
 		{ "network", sodactl_cmd_network }, { "policy", sodactl_cmd_policy },
 #endif

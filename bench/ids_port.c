@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/ids_port: what the IDS at a server's port costs the guest, and
+ * whether it keeps up.
+ *
+ *   bench-ids-port [--seconds S] [--rounds N] [--rules FILE]
+ *
+ * TCP goodput from guest web1 to guest web2 through the switch (tcpblast),
+ * with the port IDS on web2 (examples/ids/lion.rules unless --rules) and
+ * without, alternating --rounds times (default 3) for S seconds each
+ * (default 5): the ratio on/off (target >= 0.95), and the capture's
+ * counters over the runs with it on: frames taken, frames the kernel
+ * dropped for want of ring space (target 0).
+ *
+ * Needs root, the nftables plugin ($SODA_NFT_PLUGIN), soda-monitor and
+ * soda-agent ($SODA_MONITOR, $SODA_AGENT) and soda-kernort beside the
+ * monitor. Everything lives in a namespace of its own, removed at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <soda/soda.h>
+
+#include "bench_sh.h"
+
+#include "../examples/common/console_exec.h"
+
+#define WEB1_IP "198.51.100.11"
+#define WEB2_IP "198.51.100.12"
+#define BLAST_PORT 5001
+
+static char netns[32], state_dir[64], vars_file[96];
+static soda_context *ctx;
+static soda_network *net;
+static soda_server *web1, *web2;
+
+static void die(const char *what, soda_error *e)
+{
+	fprintf(stderr, "bench-ids-port: %s: %s\n", what,
+		e ? soda_error_message(e) : errno ? strerror(errno) : "failed");
+	exit(1); /* cleanup() runs from atexit */
+}
+
+static void cleanup(void)
+{
+	soda_server *s[2] = { web1, web2 };
+
+	for (int i = 0; i < 2; i++)
+		if (s[i]) {
+			soda_server_kill(s[i], 0, NULL);
+			soda_server_unref(s[i]);
+		}
+	web1 = web2 = NULL;
+	soda_network_unref(net);
+	net = NULL;
+	if (ctx) {
+		soda_context_recover(ctx, 0, NULL);
+		soda_context_unref(ctx);
+		ctx = NULL;
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	if (netns[0])
+		sh("ip netns del %s 2>/dev/null", netns);
+	if (state_dir[0])
+		sh("rm -rf '%s'", state_dir);
+	if (vars_file[0])
+		unlink(vars_file);
+	netns[0] = state_dir[0] = vars_file[0] = '\0';
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);
+}
+
+static soda_server *guest(const char *name, const char *addr, const char *tools)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_error *e = NULL;
+
+	if (soda_server_config_new(&cfg, name, &e) < 0 ||
+	    soda_server_config_set_memory(cfg, 40 << 20, &e) < 0 ||
+	    soda_server_config_add_nic(cfg, "lan", NULL, 0, &e) < 0 ||
+	    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
+	    soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY, &e) < 0 ||
+	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
+	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
+		die(name, e);
+	soda_server_config_free(cfg);
+	return srv;
+}
+
+/* TCP goodput from web1 to web2 for @seconds, in Mbit/s. */
+static double goodput(int seconds)
+{
+	char cmd[256], *out = NULL, *p;
+	soda_error *e = NULL;
+	double mbit = -1;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "(/tools/tcpblast recv %d %d > /tmp/r.out 2>&1 &) ; sleep 0.2",
+		 BLAST_PORT, seconds);
+	if (soda_console_exec(web2, cmd, 10000, NULL, &status, &e) < 0)
+		die("receiver", e);
+	snprintf(cmd, sizeof(cmd), "/tools/tcpblast send %s %d %d.5", WEB2_IP, BLAST_PORT, seconds);
+	if (soda_console_exec(web1, cmd, (seconds + 15) * 1000, NULL, &status, &e) < 0)
+		die("sender", e);
+	if (soda_console_exec(web2, "sleep 0.5; cat /tmp/r.out", 10000, &out, &status, &e) < 0)
+		die("receiver's result", e);
+	p = out ? strstr(out, "goodput_mbit=") : NULL;
+	if (p)
+		mbit = atof(p + 13);
+	free(out);
+	if (mbit <= 0)
+		die("no goodput measured", NULL);
+	return mbit;
+}
+
+static uint64_t stat_of(const soda_ids_stats *st, uint32_t key)
+{
+	uint64_t v = 0;
+
+	soda_ids_stats_get(st, key, &v);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "seconds", required_argument, NULL, 's' },
+					      { "rounds", required_argument, NULL, 'R' },
+					      { "rules", required_argument, NULL, 'r' },
+					      { NULL, 0, NULL, 0 } };
+	const char *rules = SODA_SOURCE_DIR "/examples/ids/lion.rules";
+	int seconds = 5, rounds = 3, c;
+	double sum_on = 0, sum_off = 0;
+	uint64_t packets = 0, drops = 0, bytes = 0, lost = 0;
+	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
+	soda_policy *open_all = NULL;
+	soda_error *e = NULL;
+	char tools[256], *slash;
+	FILE *f;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 's')
+			seconds = atoi(optarg);
+		else if (c == 'R')
+			rounds = atoi(optarg);
+		else if (c == 'r')
+			rules = optarg;
+		else
+			return 2;
+	}
+	if (seconds < 1 || rounds < 1)
+		return 2;
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench-ids-port: needs root\n");
+		return 1;
+	}
+	snprintf(tools, sizeof(tools), "%s", BENCH_TCPBLAST);
+	slash = strrchr(tools, '/');
+	if (slash)
+		*slash = '\0';
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	snprintf(netns, sizeof(netns), "soda-bench-%d", (int)getpid());
+	if (sh("ip netns add %s && ip -n %s link set lo up", netns, netns) != 0) {
+		netns[0] = '\0';
+		die("ip netns add", NULL);
+	}
+	snprintf(state_dir, sizeof(state_dir), "/tmp/soda-bench-XXXXXX");
+	if (!mkdtemp(state_dir)) {
+		state_dir[0] = '\0';
+		die("mkdtemp", NULL);
+	}
+	snprintf(vars_file, sizeof(vars_file), "%s.vars", state_dir);
+	f = fopen(vars_file, "w");
+	if (!f)
+		die(vars_file, NULL);
+	fprintf(f, "HOME_NET %s\n", WEB2_IP);
+	fclose(f);
+	copts.state_dir = state_dir;
+	copts.netns = netns;
+	if (soda_context_open(&ctx, "uml:///", &copts, 0, &e) < 0 ||
+	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
+	    soda_network_create(&net, ctx, "lan", NULL, 0, &e) < 0)
+		die("setup", e);
+	web1 = guest("web1", WEB1_IP "/24", tools);
+	web2 = guest("web2", WEB2_IP "/24", tools);
+	if (soda_policy_parse(&open_all, "allow from any to any\n", 22, "bench", 0, &e) < 0 ||
+	    soda_network_apply_policy(net, open_all, 0, &e) < 0)
+		die("policy", e);
+	soda_policy_free(open_all);
+
+	printf("bench-ids-port: TCP goodput web1 -> web2, %d s per run, %d rounds, rules %s\n",
+	       seconds, rounds, rules);
+	for (int r = 0; r < rounds; r++) {
+		/* Alternate which goes first, so drift favours neither. */
+		for (int k = 0; k < 2; k++) {
+			bool on = (k == 0) == (r % 2 == 0);
+			double mbit;
+
+			if (on && soda_server_ids_enable(web2, rules, vars_file, 0, &e) < 0)
+				die("ids enable", e);
+			mbit = goodput(seconds);
+			if (on) {
+				soda_ids_stats *st = NULL;
+
+				if (soda_server_ids_stats(&st, web2, 0, &e) < 0)
+					die("ids stats", e);
+				packets += stat_of(st, SODA_IDS_STAT_PACKETS);
+				bytes += stat_of(st, SODA_IDS_STAT_BYTES);
+				drops += stat_of(st, SODA_IDS_STAT_DROPS);
+				lost += stat_of(st, SODA_IDS_STAT_ALERTS_LOST);
+				soda_ids_stats_free(st);
+				if (soda_server_ids_disable(web2, 0, &e) < 0)
+					die("ids disable", e);
+				sum_on += mbit;
+			} else {
+				sum_off += mbit;
+			}
+			printf("  round %d, IDS %-3s %8.1f Mbit/s\n", r + 1, on ? "on" : "off", mbit);
+			fflush(stdout);
+		}
+	}
+	printf("goodput: off %.1f Mbit/s, on %.1f Mbit/s (means); ratio on/off %.3f "
+	       "(target >= 0.95)\n",
+	       sum_off / rounds, sum_on / rounds, sum_on / sum_off);
+	printf("capture with the IDS on: %llu frames, %llu bytes, %llu dropped by the kernel "
+	       "(target 0), %llu alerts lost\n",
+	       (unsigned long long)packets, (unsigned long long)bytes, (unsigned long long)drops,
+	       (unsigned long long)lost);
+	return 0;
+}
