@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kernort inside the guest, end to end: a server defined with a rule file
+ * (soda_server_config_set_ids_rules, as sodactl create --ids-rules); in
+ * the guest, a program the rules name is run, /etc/hosts.deny written, a
+ * port opened for listening, a syslog line and a kernel log line logged
+ * and a line typed on the console. The tenant reads the ids-alert records
+ * from its blackbox: the right sids, in the order of the steps, each within
+ * a second of its step; the benign twin of each step (another program,
+ * another file, another port, another message) raises nothing; the rules'
+ * SHA-256 is in the stream before the first alert. A rule file with a bad
+ * rule is refused at definition with its line and column.
+ */
+#include "it_bb_common.h"
+
+#include <time.h>
+
+#include <soda/ids.h>
+
+static const char rules[] =
+	"# Kernort in the guest: one rule per event kind\n"
+	"alert exec any any -> any any (msg:\"backdoor run\"; exec.path; content:\"/kx-backdoor\"; "
+	"endswith; sid:1001;)\n"
+	"alert file any any -> any any (msg:\"hosts.deny written\"; file.path; "
+	"content:\"/etc/hosts.deny\"; startswith; endswith; file.op; content:\"write\"; sid:1002;)\n"
+	"alert net any any -> any any (msg:\"listener on a backdoor port\"; net.op; "
+	"content:\"listen\"; net.port; content:\"60008\"; startswith; endswith; sid:1003;)\n"
+	"alert syslog any any -> any any (msg:\"auth failure\"; syslog.message; "
+	"content:\"KX-AUTH-FAIL\"; sid:1004;)\n"
+	"alert klog any any -> any any (msg:\"kernel marker\"; klog.message; "
+	"content:\"KX-KMSG-BAD\"; sid:1005;)\n"
+	"alert tty any any -> any any (msg:\"history off\"; tty.input; content:\"unset\"; "
+	"content:\"HISTFILE\"; distance:1; within:9; sid:1006;)\n";
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static char *write_rules(th_env *env, const char *name, const char *text)
+{
+	char *path = NULL;
+	FILE *f;
+
+	assert_true(asprintf(&path, "%s/%s", env->state_dir, name) > 0);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* A bad rule in the middle of a file: refused at definition, with where. */
+static void test_bad_rules(void **state)
+{
+	th_env *env = *state;
+	soda_server_config *cfg = NULL;
+	char *path = write_rules(env, "bad.rules",
+				 "alert exec any any -> any any (exec.path; content:\"x\"; sid:1;)\n"
+				 "# the next one reads a packet header in an exec rule\n"
+				 "alert exec any any -> any any (exec.path; content:\"y\"; \\\n"
+				 "    ttl:3; sid:2;)\n");
+
+	assert_soda_ok(soda_server_config_new(&cfg, "kx-bad", &env->err), env->err);
+	assert_int_equal(soda_server_config_set_ids_rules(cfg, path, 0, &env->err), -EINVAL);
+	assert_non_null(env->err);
+	print_message("refused: %s\n", soda_error_message(env->err));
+	assert_int_equal(soda_error_line(env->err), 4);
+	assert_int_equal(soda_error_column(env->err), 5);
+	assert_string_equal(soda_error_source(env->err), path);
+	assert_non_null(strstr(soda_error_message(env->err), "ttl"));
+	assert_null(soda_server_config_get_ids_rules_sha256(cfg));
+	soda_error_free(env->err);
+	env->err = NULL;
+	assert_int_equal(soda_server_config_set_ids_rules(cfg, path, 1, NULL), -EINVAL);
+	soda_server_config_free(cfg);
+	free(path);
+}
+
+struct step {
+	const char *benign;  /* a twin that must raise nothing */
+	const char *action;  /* raises sid */
+	uint32_t sid;
+	uint64_t t0;         /* host time before the action */
+};
+
+static void test_alerts(void **state)
+{
+	th_env *env = *state;
+	struct step steps[] = {
+		{ "/bin/busybox true", "cp /bin/busybox /tmp/kx-backdoor && /tmp/kx-backdoor true; true",
+		  1001, 0 },
+		{ "echo 'ALL: 203.0.113.9' >> /etc/kx-hosts", "echo 'ALL: 203.0.113.9' >> /etc/hosts.deny",
+		  1002, 0 },
+		{ "(/bin/busybox nc -l -p 8081 >/dev/null 2>&1 &) ; sleep 0.5",
+		  "(/bin/busybox nc -l -p 60008 >/dev/null 2>&1 &) ; true", 1003, 0 },
+		{ "logger -t kx 'KX-AUTH-OK for root'", "logger -t kx 'KX-AUTH-FAIL for root'", 1004, 0 },
+		{ "echo KX-KMSG-OK > /dev/kmsg", "echo KX-KMSG-BAD > /dev/kmsg", 1005, 0 },
+		{ "echo HISTFILE unset", "unset HISTFILE", 1006, 0 },
+	};
+	const size_t n_steps = sizeof(steps) / sizeof(steps[0]);
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	char *path = write_rules(env, "guest.rules", rules), *dir, digest[65], want[100];
+	size_t n_alerts = 0;
+	bool digest_seen = false;
+	uint8_t box[32];
+	int r;
+
+	th_build_image(env);
+	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
+	assert_soda_ok(soda_server_config_new(&cfg, "kx-ids", &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_ids_rules(cfg, path, 0, &env->err), env->err);
+	snprintf(digest, sizeof(digest), "%s", soda_server_config_get_ids_rules_sha256(cfg));
+	assert_int_equal(strlen(digest), 64);
+	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	dir = bb_store_dir(env, srv);
+
+	for (size_t i = 0; i < n_steps; i++) {
+		assert_int_equal(th_exec(srv, steps[i].benign, NULL), 0);
+		/* the benign step's events are in before the next step */
+		assert_int_equal(th_exec(srv, "sleep 0.4", NULL), 0);
+		steps[i].t0 = now_usec();
+		assert_int_equal(th_exec(srv, steps[i].action, NULL), 0);
+		assert_int_equal(th_exec(srv, "sleep 0.4", NULL), 0);
+	}
+	assert_int_equal(th_exec(srv, "sleep 1", NULL), 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+
+	snprintf(want, sizeof(want), "kernort: rules sha256=%s ", digest);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &env->err), env->err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &env->err)) == 1) {
+		size_t len;
+		const char *body = (const char *)soda_blackbox_record_get_data(rec, &len);
+		uint32_t type = soda_blackbox_record_get_type(rec);
+		char *text = strndup(body, len);
+
+		if (type == SODA_BLACKBOX_LIFECYCLE && strstr(text, want)) {
+			assert_false(digest_seen);
+			assert_int_equal(n_alerts, 0);
+			assert_non_null(strstr(text, "event-rules=6 "));
+			digest_seen = true;
+		}
+		if (type == SODA_BLACKBOX_IDS_ALERT) {
+			uint32_t sid = soda_blackbox_record_get_aux(rec);
+			uint64_t got = soda_blackbox_record_get_received(rec);
+			char sidtext[40];
+
+			print_message("alert: %s\n", text);
+			if (n_alerts >= n_steps)
+				fail_msg("an alert more than the steps: %s", text);
+			assert_int_equal(sid, steps[n_alerts].sid);
+			snprintf(sidtext, sizeof(sidtext), "\"signature_id\":%u,", sid);
+			assert_non_null(strstr(text, sidtext));
+			assert_non_null(strstr(text, "\"event_type\":\"alert\""));
+			/* within a second of its step, not before it (the arrival
+			 * time is kept to the millisecond) */
+			if (got + 1000u < steps[n_alerts].t0 || got > steps[n_alerts].t0 + 1000000u)
+				fail_msg("sid %u arrived %lld us after its step", sid,
+					 (long long)got - (long long)steps[n_alerts].t0);
+			print_message("sid %u: %lld ms after its step\n", sid,
+				      ((long long)got - (long long)steps[n_alerts].t0) / 1000);
+			n_alerts++;
+		}
+		free(text);
+	}
+	assert_soda_ok(r, env->err);
+	soda_blackbox_reader_close(rd);
+	assert_true(digest_seen);
+	assert_int_equal(n_alerts, n_steps);
+	soda_server_unref(srv);
+	free(dir);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_rules, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_alerts, env_setup, env_teardown),
+	};
+	int r;
+
+	th_become_subreaper();
+	if (bb_setup_tenant() < 0)
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	soda_blackbox_key_free(tenant);
+	return r;
+}
