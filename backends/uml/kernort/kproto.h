@@ -25,12 +25,18 @@
 #define KP_FD_RULES 5
 #define KP_FD_VARS 6
 
-/* Ring geometry: 32 blocks of 1 MiB (a reload's compile time of traffic at
- * 1 Gbit/s fits), blocks retired after 1 ms so an alert is never held. */
-#define KP_BLOCK_SIZE (1u << 20)
-#define KP_BLOCK_COUNT 32u
+/* Ring geometry: 128 blocks of 256 KiB. The kernel hands a block over when
+ * it is full or KP_BLOCK_TIMEOUT_MS after its first frame, so a block
+ * holds at most that long of traffic: short timeouts with big blocks
+ * leave most of the ring unused (1 MiB blocks retired after 1 ms held 32
+ * ms of traffic in all, and lost frames whenever kernort was descheduled
+ * that long). At a guest's full TCP speed (about 70 MB/s) a block fills
+ * in under 4 ms: the ring holds about half a second of it, and 1 s of
+ * slower traffic; an alert waits at most 8 ms for its block. */
+#define KP_BLOCK_SIZE (256u << 10)
+#define KP_BLOCK_COUNT 128u
 #define KP_FRAME_SIZE 2048u
-#define KP_BLOCK_TIMEOUT_MS 1u
+#define KP_BLOCK_TIMEOUT_MS 8u
 
 /* Bounds on what a rule file and a variables file may be. */
 #define KP_RULES_MAX (16u << 20)

@@ -399,7 +399,7 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct kp_result res;
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
 	int sp[2], pkt, r, sndbuf = 4 << 20;
 	pid_t pid;
 
@@ -409,7 +409,7 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 	}
 	r = kernort_path(path, sizeof(path));
 	if (r < 0 || access(path, X_OK) < 0) {
-		snprintf(err, errlen, "no soda-kernort at %s", path);
+		snprintf(err, errlen, "no soda-kernort at %.400s", path);
 		return -ENOENT;
 	}
 	pkt = open_capture(I.tap, err, errlen);
@@ -517,7 +517,7 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 			if (r == 0) {
 				res.message[sizeof(res.message) - 1] = '\0';
 				r = res.code < 0 ? res.code : 0;
-				snprintf(msg, sizeof(msg), r < 0 ? "%s" : "%s", res.message);
+				snprintf(msg, sizeof(msg), "%s", res.message);
 				if (r == 0)
 					snprintf(msg, sizeof(msg), "%u rules%s%s", res.rules,
 						 res.message[0] ? "; " : "", res.message);
