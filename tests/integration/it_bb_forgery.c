@@ -557,7 +557,7 @@ static uint64_t dir_bytes(const char *dir, int *ret_segments)
 	}
 }
 
-/* 14 MB of lines through the ring into a store of 8 MiB, then a last
+/* 14 MB of 1 KB lines through the ring into a store of 8 MiB, then a last
  * marker: with drop-oldest the oldest segments go (a deletion record in
  * the chain, the store verifies intact, the last marker is read); with
  * stop (the control) the old records stay and the last marker is refused. */
@@ -585,7 +585,8 @@ static void flood(th_env *env, const char *name, uint32_t policy, bool *ret_last
 
 	/* In the background: under load it may take longer than one command may. */
 	assert_int_equal(th_exec(srv,
-				 "(yes \"$(printf 'SODA-BB-%s' FLOOD)\" | head -c 14000000 | /soda/init log; "
+				 "(yes \"$(printf 'SODA-BB-%s%01000d' FLOOD 0)\" | head -c 14000000 | "
+				 "/soda/init log; "
 				 "printf 'SODA-BB-%s\\n' LAST > /dev/blackbox; touch /tmp/flood-done) "
 				 "</dev/null >/dev/null 2>&1 &",
 				 NULL),
