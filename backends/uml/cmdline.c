@@ -169,8 +169,11 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		 * signing key) the guest does not need. */
 		push(&l, &r, "soda.blackbox=%.64s", l.blackbox_key);
 	}
-	if (p->ids_rules_path)
+	if (p->ids_rules_path) {
 		push(&l, &r, "soda.ids=ubdb%s", cfg->ids_landlord ? ",landlord" : "");
+		/* the monitor's own word on it: the guest's is worth nothing */
+		l.ids_landlord = cfg->ids_landlord;
+	}
 	for (size_t i = 0; i < cfg->n_shares; i++)
 		push(&l, &r, "soda.share=%zu,%s,%s", i, cfg->shares[i].guest_dir,
 		     cfg->shares[i].flags & SODA_SHARE_READONLY ? "ro" : "rw");

@@ -88,6 +88,8 @@ char *su_launch_serialize(const su_launch *l)
 	}
 	if (l->preload)
 		su_kv_add(&b, "preload", l->preload);
+	if (l->ids_landlord)
+		su_kv_add(&b, "ids-landlord", "yes");
 	su_kv_add_u64(&b, "uid", l->uid);
 	su_kv_add_u64(&b, "gid", l->gid);
 	su_kv_add_u64(&b, "memory", l->memory);
@@ -188,6 +190,13 @@ static int launch_line(const char *key, const char *value, uint32_t line, void *
 					    "%s:%u: preload must be an absolute path", lp->source,
 					    line);
 		return set_str(&l->preload, value);
+	}
+	if (strcmp(key, "ids-landlord") == 0) {
+		if (strcmp(value, "yes") != 0)
+			return su_errorf_at(lp->error, -EINVAL, lp->source, line, 14,
+					    "%s:%u: ids-landlord must be 'yes'", lp->source, line);
+		l->ids_landlord = true;
+		return 0;
 	}
 	if (strcmp(key, "arg") == 0)
 		return su_strv_push(&l->argv, value);

@@ -94,6 +94,7 @@ typedef struct su_launch {
 	char *blackbox_key; /* the tenant's public key, "BOXHEX[/SIGNHEX]" */
 	char *blackbox_retention; /* "POLICY QUOTA" (config.h), or NULL: stop, default quota */
 	char *preload;      /* a library linux.uml preloads (its jail path), or NULL */
+	bool ids_landlord;  /* Kernort in the guest: its alert metadata to the landlord */
 	uint64_t fsize;     /* RLIMIT_FSIZE of linux.uml (bytes), 0: none */
 	uint64_t fsize_run; /* lowered to this once its memory file exists, 0: not */
 } su_launch;

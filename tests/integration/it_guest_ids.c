@@ -118,6 +118,7 @@ static void test_alerts(void **state)
 	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_ids_rules(cfg, path, 0, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_ids_landlord_alerts(cfg, 1, &env->err), env->err);
 	snprintf(digest, sizeof(digest), "%s", soda_server_config_get_ids_rules_sha256(cfg));
 	assert_int_equal(strlen(digest), 64);
 	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
@@ -134,6 +135,33 @@ static void test_alerts(void **state)
 		assert_int_equal(th_exec(srv, "sleep 0.4", NULL), 0);
 	}
 	assert_int_equal(th_exec(srv, "sleep 1", NULL), 0);
+	/* The landlord's stream, allowed by the tenant: metadata only. */
+	{
+		char *run = state_path(env, "run", "kx-ids"), *file = NULL, *text;
+		const char *p;
+
+		assert_true(asprintf(&file, "%s/ids-alerts.jsonl", run) > 0);
+		text = th_read_file(file);
+		assert_non_null(text);
+		p = text;
+		for (size_t i = 0; i < n_steps; i++) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "\"source\":\"guest\",\"gid\":1,\"sid\":%u,",
+				 steps[i].sid);
+			p = strstr(p, key);
+			if (!p)
+				fail_msg("landlord: no %s in order in:\n%s", key, text);
+		}
+		assert_int_equal(strstr(p + 1, "\"source\":\"guest\"") != NULL, 0);
+		/* neither the rule's message nor the event's fields */
+		assert_null(strstr(text, "backdoor"));
+		assert_null(strstr(text, "hosts.deny"));
+		assert_null(strstr(text, "KX-AUTH"));
+		free(text);
+		free(file);
+		free(run);
+	}
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
 
 	snprintf(want, sizeof(want), "kernort: rules sha256=%s ", digest);

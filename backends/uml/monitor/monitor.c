@@ -54,6 +54,7 @@
 #include "mconsole.h"
 #include "seccomp.h"
 #include "ids.h"
+#include "ids_guest.h"
 
 #define CONSOLE_RING (64 * 1024)
 #define CONSOLE_LOG_MAX (1024 * 1024)
@@ -362,6 +363,8 @@ static void on_agent_line(const char *line)
 		}
 		return;
 	}
+	if (midg_on_line(line)) /* Kernort inside the guest (ids_guest.h) */
+		return;
 	mlog("agent: %.200s", line);
 }
 
@@ -1435,6 +1438,7 @@ done:
 	while (M.guest_con_fd >= 0) {
 		char buf[4096];
 		ssize_t k = read(M.guest_con_fd, buf, sizeof(buf));
+		midg_init(M.l.name, M.l.ids_landlord, mlog_text);
 
 		if (k <= 0)
 			break;
