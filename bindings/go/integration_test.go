@@ -280,7 +280,9 @@ func TestIntegrationBlackbox(t *testing.T) {
 	srv := itGuest(t, ctx, "gobb", itAIP, "", key)
 	dir, err := srv.BlackboxDir()
 	must(t, err)
-	status, out, err := srv.Exec(context.Background(), "printf 'SODA-GO-%s\\n' BB > /dev/blackbox; echo done")
+	ectx, ecancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ecancel()
+	status, out, err := srv.Exec(ectx, "printf 'SODA-GO-%s\\n' BB > /dev/blackbox; echo done")
 	must(t, err)
 	if status != 0 || !strings.Contains(out, "done") {
 		t.Fatal(status, out)
