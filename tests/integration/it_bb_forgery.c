@@ -18,8 +18,11 @@
 #include "it_common.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
+
+extern char **environ;
 
 #include <soda/blackbox.h>
 
@@ -400,14 +403,29 @@ static void test_anchors_catch_truncation_and_rollback(void **state)
 	soda_blackbox_report *rep = NULL;
 	soda_server_info *info = NULL;
 	soda_server *srv;
-	char anchors[512], older[512], work[512], *dir, *seg;
-	int mpid;
+	char anchors[512], followed[512], key[512], older[512], work[512], *dir, *seg;
+	pid_t follower;
+	int mpid, status;
 
 	th_require_root();
 	th_build_image(env);
 	srv = start_server(env, "bbanchor", NULL);
 	dir = store_dir(env, srv);
 	snprintf(anchors, sizeof(anchors), "%s/anchors", env->state_dir);
+	snprintf(followed, sizeof(followed), "%s/followed", env->state_dir);
+	save_secret_key(env, key, sizeof(key));
+	/* The tenant's follower: soda-blackbox follow --anchors, by itself. */
+	{
+		char *const argv[] = { SODA_TEST_BLACKBOX_CLI, "follow", "--key", key, "--anchors",
+				       followed, dir, NULL };
+		posix_spawn_file_actions_t fa;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		assert_int_equal(posix_spawn(&follower, argv[0], &fa, NULL, argv, environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+	}
 	snprintf(older, sizeof(older), "%s/older-copy", env->state_dir);
 	snprintf(work, sizeof(work), "%s/work", env->state_dir);
 
@@ -424,9 +442,28 @@ static void test_anchors_catch_truncation_and_rollback(void **state)
 	append_anchor(dir, anchors);
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
 	append_anchor(dir, anchors);
+	usleep(2500 * 1000); /* the follower looks every second */
+	assert_int_equal(kill(follower, SIGTERM), 0);
+	assert_int_equal(waitpid(follower, &status, 0), follower);
 
-	/* Intact with every anchor (the control). */
+	/* Intact with every anchor (the control), the follower's too. */
 	assert_int_equal(cli_verify(anchors, dir), 0);
+	assert_int_equal(cli_verify(followed, dir), 0);
+	{
+		char *text = th_read_file(followed);
+
+		assert_non_null(text);
+		print_message("the follower's anchors:\n%s", text);
+		/* It saw the store at its end: the last anchor is the head's. */
+		{
+			char *a = NULL;
+
+			assert_soda_ok(soda_blackbox_store_read_anchor(&a, dir, 0, &env->err), env->err);
+			assert_non_null(strstr(text, a));
+			soda_free(a);
+		}
+		free(text);
+	}
 
 	/* The tail cut: the store's own head says so, and so do the anchors. */
 	assert_int_equal(th_sh("rm -rf %s && cp -a %s %s", work, dir, work), 0);
@@ -447,8 +484,9 @@ static void test_anchors_catch_truncation_and_rollback(void **state)
 	print_findings(rep);
 	assert_int_not_equal(soda_blackbox_report_get_status(rep), SODA_BLACKBOX_DAMAGED);
 	soda_blackbox_report_free(rep);
-	/* ...the anchors prove the rollback. */
+	/* ...the anchors prove the rollback, the follower's by themselves. */
 	assert_int_equal(cli_verify(anchors, work), 2);
+	assert_int_equal(cli_verify(followed, work), 2);
 
 	/* The last segment deleted (this store has one: then none is left). */
 	assert_int_equal(th_sh("rm -rf %s && cp -a %s %s && rm -f %s/seg-*.sbx", work, dir, work,
