@@ -115,9 +115,41 @@ static int open_input(const char *path, const char *what, soda_error **error)
 	return fd;
 }
 
+/* kernort reads the files as descriptors and calls them "rules" and
+ * "vars" in its messages ("rules:12:45: keyword 'depth': ..."): the
+ * caller gets the paths it gave, with line and column in the error. */
+static void rename_source(soda_error **error, int code, const char *msg, const char *rules_path,
+			  const char *vars_path)
+{
+	static const char *const names[] = { "rules:", "vars:" };
+	const char *paths[] = { rules_path, vars_path };
+
+	for (size_t i = 0; i < 2; i++) {
+		unsigned line = 0, col = 0;
+		int end = 0;
+		size_t k = strlen(names[i]);
+
+		if (!paths[i] || strncmp(msg, names[i], k) != 0)
+			continue;
+		if (sscanf(msg + k, "%u:%u: %n", &line, &col, &end) == 2 && end > 0) {
+			su_errorf_at(error, code, paths[i], line, col, "%s:%u:%u: %s", paths[i], line,
+				     col, msg + k + end);
+			return;
+		}
+		end = 0;
+		if (sscanf(msg + k, "%u: %n", &line, &end) == 1 && end > 0) {
+			su_errorf_at(error, code, paths[i], line, 0, "%s:%u: %s", paths[i], line,
+				     msg + k + end);
+			return;
+		}
+	}
+	su_errorf(error, code, "%s", msg);
+}
+
 static int send_rules(soda_server *srv, const char *request, const char *rules_path,
 		      const char *vars_path, soda_error **error)
 {
+	soda_error *inner = NULL;
 	int fds[2] = { -1, -1 }, r;
 	size_t n = 1;
 
@@ -134,10 +166,14 @@ static int send_rules(soda_server *srv, const char *request, const char *rules_p
 		}
 		n = 2;
 	}
-	r = srv->ctx->drv->ids(srv->ctx->priv, srv->name, request, fds, n, NULL, error);
+	r = srv->ctx->drv->ids(srv->ctx->priv, srv->name, request, fds, n, NULL, &inner);
 	close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	if (r < 0) {
+		rename_source(error, r, soda_error_message(inner), rules_path, vars_path);
+		soda_error_free(inner);
+	}
 	return r;
 }
 

@@ -42,7 +42,7 @@
 #define NEIGH_IP "198.51.100.2"
 
 static soda_blackbox_key *tenant;
-static char vars_path[64];
+static char vars_path[64], bad_rules_path[64];
 
 static const char *rules_path(void)
 {
@@ -567,11 +567,26 @@ static void test_private_and_freeze(void **state)
 	char ntap[16];
 	soda_server *v = setup_pair(ne, &l, "idsp", "idsq", 0, SODA_IDS_RESPONSE_FREEZE, ntap);
 	char *dir = NULL, *eve, *ll;
+	soda_error *err = NULL;
 	int st;
 
+	/* A bad rule set: refused with its file, line and column; the IDS
+	 * stays off. */
+	assert_int_equal(soda_server_ids_enable(v, bad_rules_path, vars_path, 0, &err), -EINVAL);
+	print_message("bad rules: %s\n", soda_error_message(err));
+	assert_non_null(strstr(soda_error_message(err), bad_rules_path));
+	assert_int_equal(soda_error_line(err), 3);
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_ids_stats(&(soda_ids_stats *){ NULL }, v, 0, NULL),
+			 -ENOTCONN);
 	assert_soda_ok(soda_server_ids_enable(v, rules_path(), vars_path, 0, &ne->env.err),
 		       ne->env.err);
 	assert_soda_ok(soda_server_get_blackbox_dir(&dir, v, &ne->env.err), ne->env.err);
+	/* A bad reload keeps the rules in force (the alerts below). */
+	assert_int_equal(soda_server_ids_reload(v, bad_rules_path, vars_path, 0, NULL), -EINVAL);
+	assert_int_equal(stat_of(ne, v, SODA_IDS_STAT_RULES), 9);
+	assert_int_equal(stat_of(ne, v, SODA_IDS_STAT_RELOADS), 0);
 
 	/* version.bind is priority 2: sealed, no freeze. */
 	udp_to_victim(&l, 53, version_bind, sizeof(version_bind));
@@ -617,6 +632,14 @@ static int group_setup(void **state)
 		return -1;
 	fprintf(f, "HOME_NET %s\n", VICTIM_IP);
 	fclose(f);
+	snprintf(bad_rules_path, sizeof(bad_rules_path), "/tmp/soda-it-portids-%d.rules",
+		 (int)getpid());
+	f = fopen(bad_rules_path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# line 1\nalert udp any any -> any 53 (msg:\"ok\"; sid:1;)\n"
+		   "alert tcp any any -> any any (msg:\"bad\"; content:\"x\"; depth:abc; sid:2;)\n");
+	fclose(f);
 	(void)state;
 	return 0;
 }
@@ -625,6 +648,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	unlink(vars_path);
+	unlink(bad_rules_path);
 	soda_blackbox_key_free(tenant);
 	return 0;
 }
