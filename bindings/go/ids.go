@@ -52,6 +52,23 @@ func (c *ServerConfig) SetIDSResponse(r IDSResponse, minPriority uint32) error {
 	return check("ids response", C.soda_server_config_set_ids_response(c.p, C.uint32_t(r), C.uint32_t(minPriority), &e), e)
 }
 
+// SetIDSRules gives the IDS inside the guest its rules (docs/ids.md): the
+// file is read and checked now and kept in the configuration; "" removes
+// them. A bad rule gives an *Error with its Source, Line and Column.
+func (c *ServerConfig) SetIDSRules(path string) error {
+	p, free := cstringOpt(path)
+	defer free()
+	var e *C.soda_error
+	defer runtime.KeepAlive(c)
+	return check("ids rules", C.soda_server_config_set_ids_rules(c.p, p, 0, &e), e)
+}
+
+// IDSRulesSHA256 is the SHA-256 of the guest's IDS rules (64 hex digits), "" if none.
+func (c *ServerConfig) IDSRulesSHA256() string {
+	defer runtime.KeepAlive(c)
+	return goString(C.soda_server_config_get_ids_rules_sha256(c.p))
+}
+
 // IDSEnable starts the IDS at the running server's first NIC with the rules
 // in rulesPath and the variables in varsPath ("" for none); a bad rule
 // gives an *Error with its Source, Line and Column.

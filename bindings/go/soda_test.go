@@ -493,6 +493,14 @@ func TestIDS(t *testing.T) {
 	if r, m, _ := c2.IDSResponse(); !c2.IDSLandlordAlerts() || r != IDSResponseFreeze || m != 2 {
 		t.Fatal(r, m)
 	}
+	// The guest's rules: read at once (a missing file is os.ErrNotExist).
+	if cfg.IDSRulesSHA256() != "" {
+		t.Fatal("rules from nowhere")
+	}
+	if err := cfg.SetIDSRules(t.TempDir() + "/none.rules"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	must(t, cfg.SetIDSRules(""))
 	// The test backend has no port IDS; the calls get there and say so.
 	ctx := openTest(t)
 	srv := must1(ctx.Define(cfg))

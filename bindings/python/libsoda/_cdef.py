@@ -366,6 +366,9 @@ typedef struct soda_server_info soda_server_info;
            soda_error **error);
  int soda_server_ids_disable(soda_server *srv, unsigned int flags,
      soda_error **error);
+ int soda_server_config_set_ids_rules(soda_server_config *cfg, const char *path,
+       unsigned int flags, soda_error **error);
+ const char *soda_server_config_get_ids_rules_sha256(const soda_server_config *cfg);
 typedef struct soda_ids_stats soda_ids_stats;
  int soda_server_ids_stats(soda_ids_stats **ret, soda_server *srv,
           unsigned int flags, soda_error **error);

@@ -364,6 +364,17 @@ class ServerConfig:
         check_rc(lib.soda_server_config_get_ids_response(self._p, r, m), "ids response")
         return as_enum(IdsResponse, r[0]), int(m[0])
 
+    def set_ids_rules(self, path: Optional[PathLike]) -> "ServerConfig":
+        """Rules for the IDS inside the guest (docs/ids.md), read and
+        checked now and kept in the configuration; None removes them."""
+        call(lib.soda_server_config_set_ids_rules, self._p, to_c(path), 0)
+        return self
+
+    @property
+    def ids_rules_sha256(self) -> Optional[str]:
+        """The SHA-256 of the guest's IDS rules (64 hex digits), or None."""
+        return to_opt(lib.soda_server_config_get_ids_rules_sha256(self._p))
+
     def set_ids_response(self, response: IdsResponse, min_priority: int = 1) -> "ServerConfig":
         """Responds to alerts of priority @min_priority or higher (1..255)."""
         call(lib.soda_server_config_set_ids_response, self._p, int(response), int(min_priority))

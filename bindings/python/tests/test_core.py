@@ -341,6 +341,11 @@ def test_ids_configuration_and_calls(ctx, tmp_path):
     assert e.value.errno == errno.EINVAL and cfg.ids_response == (IdsResponse.FREEZE, 2)
     c2 = cfg.copy()
     assert c2.ids_landlord_alerts and c2.ids_response == (IdsResponse.FREEZE, 2)
+    # The guest's rules: read at once (a missing file is FileNotFoundError).
+    assert cfg.ids_rules_sha256 is None
+    with pytest.raises(FileNotFoundError):
+        cfg.set_ids_rules(tmp_path / "none.rules")
+    assert cfg.set_ids_rules(None).ids_rules_sha256 is None
     # The test backend has no port IDS; the calls get there and say so.
     srv = ctx.define(cfg)
     srv.start()
