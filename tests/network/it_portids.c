@@ -30,7 +30,9 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -186,6 +188,23 @@ static char *landlord_text(net_env *ne, soda_server *srv)
 	return text;
 }
 
+/* kill(@pid, SIGKILL) from a child running as @uid: 0 or the errno. */
+static int kill_as(uid_t uid, pid_t pid)
+{
+	pid_t c = fork();
+	int status;
+
+	assert_true(c >= 0);
+	if (c == 0) {
+		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		_exit(kill(pid, SIGKILL) == 0 ? 0 : errno);
+	}
+	assert_int_equal(waitpid(c, &status, 0), c);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 100);
+	return WEXITSTATUS(status);
+}
+
 static void check_kernort_jail(net_env *ne, soda_server *srv)
 {
 	uint64_t pid = stat_of(ne, srv, SODA_IDS_STAT_PID);
@@ -206,6 +225,27 @@ static void check_kernort_jail(net_env *ne, soda_server *srv)
 	free(status);
 	assert_soda_ok(soda_server_get_info(&info, srv, 0, &ne->env.err), ne->env.err);
 	assert_true(uid != 0 && uid != soda_server_info_get_uid(info));
+	/* The attack: a process of the guest's uid (what an owned
+	 * linux.uml runs as) signals kernort. Refused; the positive control,
+	 * the same signal to a process of that uid, is delivered. */
+	assert_int_equal(kill_as(soda_server_info_get_uid(info), (pid_t)pid), EPERM);
+	{
+		pid_t victim_pid = fork();
+
+		assert_true(victim_pid >= 0);
+		if (victim_pid == 0) {
+			uid_t g = soda_server_info_get_uid(info);
+
+			if (setresgid(g, g, g) < 0 || setresuid(g, g, g) < 0)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		usleep(50000);
+		assert_int_equal(kill_as(soda_server_info_get_uid(info), victim_pid), 0);
+		waitpid(victim_pid, NULL, 0);
+	}
+	assert_int_equal(kill((pid_t)pid, 0), 0); /* still there */
 	soda_server_info_free(info);
 	/* Its own network namespace: neither the switch's nor the test's. */
 	snprintf(path, sizeof(path), "/proc/%llu/ns/net", (unsigned long long)pid);
@@ -550,6 +590,18 @@ static void test_alerts(void **state)
 	assert_soda_ok(soda_server_get_state(&state_now, v, &ne->env.err), ne->env.err);
 	assert_int_equal(state_now, SODA_STATE_RUNNING);
 
+	/* kernort ending unasked (root kills it here; a crash would do the
+	 * same) is written into the tenant's record; the IDS is off and can
+	 * be enabled again. */
+	kill((pid_t)stat_of(ne, v, SODA_IDS_STAT_PID), SIGKILL);
+	for (int i = 0; i < 200 && !(eve = find_alert(dir, "\"event\":\"port-ids-ended\"")); i++)
+		usleep(10000);
+	assert_non_null(eve);
+	free(eve);
+	assert_int_equal(soda_server_ids_stats(&(soda_ids_stats *){ NULL }, v, 0, NULL),
+			 -ENOTCONN);
+	assert_soda_ok(soda_server_ids_enable(v, rules_path(), vars_path, 0, &ne->env.err),
+		       ne->env.err);
 	assert_soda_ok(soda_server_ids_disable(v, 0, &ne->env.err), ne->env.err);
 	assert_int_equal(soda_server_ids_stats(&(soda_ids_stats *){ NULL }, v, 0, NULL),
 			 -ENOTCONN);

@@ -182,6 +182,16 @@ static void kernort_gone(const char *why)
 	if (I.k_fd < 0)
 		return;
 	ilog("ids: soda-kernort ended (%s)", why);
+	/* Not asked for: the tenant's record says the watch stopped (an
+	 * ids-alert record with no rule, aux 0). */
+	if (strcmp(why, "disabled") != 0 && strcmp(why, "the server ended") != 0 &&
+	    strcmp(why, "start failed") != 0 && I.c.seal) {
+		char note[160];
+
+		snprintf(note, sizeof(note), "{\"event\":\"port-ids-ended\",\"reason\":\"%s\"}",
+			 why);
+		I.c.seal(SEALED_TYPE, 0, note);
+	}
 	epoll_ctl(I.c.epfd, EPOLL_CTL_DEL, I.k_fd, &ev);
 	close(I.k_fd);
 	I.k_fd = -1;
