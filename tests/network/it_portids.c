@@ -586,6 +586,26 @@ static void test_alerts(void **state)
 		      (unsigned long long)(stat_of(ne, v, SODA_IDS_STAT_PACKETS) - packets_before));
 	assert_true(stat_of(ne, v, SODA_IDS_STAT_PACKETS) - packets_before >= (uint64_t)fl.sent + 1);
 
+	/* The same through sodactl. */
+	{
+		char *argv_stats[] = { SODA_TEST_SODACTL, "--state-dir", ne->env.state_dir,
+				       "--netns", ne->env.netns, "ids", "stats", "idsv", "--json",
+				       NULL };
+		char *argv_alerts[] = { SODA_TEST_SODACTL, "--state-dir", ne->env.state_dir,
+					"--netns", ne->env.netns, "ids", "alerts", "idsv", NULL };
+		char *out = NULL;
+
+		assert_int_equal(th_run(argv_stats, &out), 0);
+		assert_non_null(strstr(out, "\"reloads\":1"));
+		assert_non_null(strstr(out, "\"drops\":0"));
+		free(out);
+		out = NULL;
+		assert_int_equal(th_run(argv_alerts, &out), 0);
+		assert_non_null(strstr(out, "[314:9] [priority 1] DNS EXPLOIT named tsig overflow "
+					    "attempt {UDP} " NEIGH_IP ":40000 -> " VICTIM_IP ":53"));
+		free(out);
+	}
+
 	/* No response was configured: still running. */
 	assert_soda_ok(soda_server_get_state(&state_now, v, &ne->env.err), ne->env.err);
 	assert_int_equal(state_now, SODA_STATE_RUNNING);
