@@ -44,6 +44,9 @@
  * allocates, so it is nobody else's and the guest (which owns its jail
  * uid) can neither signal nor trace it. */
 #define KERNORT_UID_OFFSET (1u << 20)
+/* kernort's address space: the ring (32 MiB), rule sets compiled from up
+ * to 16 MiB of text, flows and streams within the decoder's memcaps. */
+#define KERNORT_AS_MAX (4ull << 30)
 
 static struct {
 	struct mids_config c;
@@ -395,6 +398,16 @@ static void exec_kernort(const char *path, int ctl, int pkt, int rules, int vars
 	 * any network, and it cannot make another. */
 	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
 		_exit(125);
+#if !defined(__SANITIZE_ADDRESS__)
+	{
+		/* Hostile rules must not compile into all of the host's memory
+		 * (the decoder's own tables are bounded by its memcaps). */
+		struct rlimit as = { KERNORT_AS_MAX, KERNORT_AS_MAX };
+
+		if (setrlimit(RLIMIT_AS, &as) < 0)
+			_exit(123);
+	}
+#endif
 	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0 ||
 	    setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
 	    setresuid(uid, uid, uid) < 0 || setrlimit(RLIMIT_NPROC, &nproc) < 0 ||
