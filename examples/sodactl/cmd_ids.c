@@ -6,7 +6,8 @@
  *   sodactl ids reload NAME --rules FILE [--vars FILE]
  *   sodactl ids disable NAME
  *   sodactl ids stats NAME [--json]
- *   sodactl ids alerts NAME [--follow] [--json]
+ *   sodactl ids alerts NAME [--follow] [--json]   (the port's lines and the
+ *                                   in-guest Kernort's, "source" port/guest)
  *
  * and, for `sodactl create`, the tenant's choices:
  *   --ids-landlord-alerts            the landlord may see alert metadata
@@ -167,6 +168,16 @@ static void print_alert(const char *line, bool json)
 		return;
 	}
 	field(line, "timestamp", ts, sizeof(ts));
+	field(line, "source", src, sizeof(src));
+	if (strcmp(src, "port") != 0) {
+		/* The guest's Kernort: rule and kind, nothing more. */
+		field(line, "sid", sid, sizeof(sid));
+		field(line, "rev", rev, sizeof(rev));
+		field(line, "priority", prio, sizeof(prio));
+		field(line, "kind", msg, sizeof(msg));
+		printf("%s [%s:%s] [priority %s] in the guest: %s\n", ts, sid, rev, prio, msg);
+		return;
+	}
 	field(line, "sid", sid, sizeof(sid));
 	field(line, "rev", rev, sizeof(rev));
 	field(line, "priority", prio, sizeof(prio));

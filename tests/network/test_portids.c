@@ -101,6 +101,7 @@ static void test_landlord_line(void **state)
 	assert_true(n > 0);
 	assert_string_equal(line,
 			    "{\"timestamp\":\"2026-12-07T04:14:36.123456Z\",\"server\":\"web\\\"1\","
+			    "\"source\":\"port\","
 			    "\"gid\":1,\"sid\":314,\"rev\":9,\"priority\":1,"
 			    "\"msg\":\"DNS \\\"EXPLOIT\\\" \\\\ named\\u0009tsig \\u0001\\u00ff\","
 			    "\"proto\":\"UDP\",\"src_ip\":\"198.51.100.2\",\"src_port\":40000,"

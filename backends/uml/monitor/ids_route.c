@@ -93,7 +93,8 @@ int mids_landlord_line(char *buf, size_t len, const struct kp_alert *a, const ch
 		return -ENOSPC;
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(buf, len,
-		     "{\"timestamp\":\"%s.%06uZ\",\"server\":\"%s\",\"gid\":%u,\"sid\":%u,"
+		     "{\"timestamp\":\"%s.%06uZ\",\"server\":\"%s\",\"source\":\"port\","
+		     "\"gid\":%u,\"sid\":%u,"
 		     "\"rev\":%u,\"priority\":%u,\"msg\":\"%s\",\"proto\":\"%s\","
 		     "\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u}",
 		     ts, (unsigned)(a->ts_usec % 1000000u), name, a->gid, a->sid, a->rev,

@@ -37,7 +37,8 @@ int mids_policy_parse(struct mids_policy *ret, const char *text);
 struct mids_route mids_route_alert(const struct mids_policy *p, uint32_t priority);
 
 /* The landlord's metadata line for @a (JSON, no newline, no payload): time,
- * server, gid, sid, rev, priority, message, proto, addresses, ports. Writes
+ * server, source "port" (the in-guest Kernort's lines, ids_guest.c, say
+ * "guest"), gid, sid, rev, priority, message, proto, addresses, ports. Writes
  * at most @len bytes with a NUL; returns the length, or -ENOSPC. */
 int mids_landlord_line(char *buf, size_t len, const struct kp_alert *a, const char *server);
 
