@@ -159,7 +159,8 @@ static int drop_privileges(uid_t uid, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
-int su_jail_enter(const su_launch *l, const char *root, char *err, size_t errlen)
+int su_jail_enter(const su_launch *l, const char *root, int ret_ns[2], char *err,
+		  size_t errlen)
 {
 	struct rlimit nocore = { 0, 0 };
 	char hostfs[4096];
@@ -170,6 +171,12 @@ int su_jail_enter(const su_launch *l, const char *root, char *err, size_t errlen
 	 * switch through the TAP descriptors it inherits, nothing else. */
 	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0)
 		FAIL("unshare");
+	/* The new namespaces for the monitor (held open: linux.uml may be
+	 * gone before the monitor looks in /proc). */
+	ret_ns[0] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ret_ns[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ret_ns[0] < 0 || ret_ns[1] < 0)
+		FAIL("open the jail's namespaces");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("make mounts private");
 	if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0)
@@ -237,16 +244,10 @@ static bool exec_only(const su_mount *m)
 	       strncmp(m->dst, SU_JAIL_HOSTFS "/share/", n + 7) != 0;
 }
 
-static int detach_exec_mounts(const su_launch *l, pid_t pid)
+static int detach_exec_mounts(const su_launch *l, int mntns)
 {
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
+	if (setns(mntns, CLONE_NEWNS) < 0)
 		return -errno;
-	close(fd);
 	if (mount(NULL, SU_JAIL_HOSTFS, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=64k") < 0)
 		return -errno;
@@ -277,7 +278,7 @@ static int detach_exec_mounts(const su_launch *l, pid_t pid)
 	return 0;
 }
 
-int su_jail_after_exec(const su_launch *l, pid_t pid, char *err, size_t errlen)
+int su_jail_after_exec(const su_launch *l, int mntns, char *err, size_t errlen)
 {
 	int status, r;
 	pid_t child = fork();
@@ -290,7 +291,7 @@ int su_jail_after_exec(const su_launch *l, pid_t pid, char *err, size_t errlen)
 	if (child == 0)
 		/* In the jail's mount namespace: a child, so that the monitor
 		 * itself stays in its own. */
-		_exit(-detach_exec_mounts(l, pid));
+		_exit(-detach_exec_mounts(l, mntns));
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR) {
 			r = -errno;

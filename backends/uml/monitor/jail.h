@@ -15,17 +15,20 @@
  * tree's top, RLIMIT_FSIZE from the spec (SIGXFSZ ignored: EFBIG instead),
  * then drops to the server's uid and gid with no capabilities, no
  * supplementary groups, no_new_privs, a SIGKILL parent-death signal and
- * personality(ADDR_NO_RANDOMIZE). The seccomp filter comes last, in the
- * monitor, right before exec (seccomp.h).
+ * personality(ADDR_NO_RANDOMIZE). @ret_ns: the new network and mount
+ * namespaces, open (close-on-exec) for the monitor. The seccomp filter
+ * comes last, in the monitor, right before exec (seccomp.h).
  * On failure returns -errno and writes what failed to @err.
  */
-int su_jail_enter(const su_launch *l, const char *root, char *err, size_t errlen);
+int su_jail_enter(const su_launch *l, const char *root, int ret_ns[2], char *err,
+		  size_t errlen);
 
 /*
- * Once linux.uml (pid @pid) runs, takes what only its exec needed (the ELF
- * interpreter) out of its root, the hostfs root: from then on hostfs
- * reaches the shares and /dev/null and nothing else.
+ * Once linux.uml runs, takes what only its exec needed (the ELF
+ * interpreter) out of its root, the hostfs root (in the jail's mount
+ * namespace @mntns): from then on hostfs reaches the shares and /dev/null
+ * and nothing else.
  */
-int su_jail_after_exec(const su_launch *l, pid_t pid, char *err, size_t errlen);
+int su_jail_after_exec(const su_launch *l, int mntns, char *err, size_t errlen);
 
 #endif

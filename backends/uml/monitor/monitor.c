@@ -604,6 +604,21 @@ static void on_seccomp(void)
 		}
 		return;
 	}
+	/* SODA_SECCOMP_REPORT=FILE: every call outside the allowlist also goes
+	 * to FILE (the server's own log goes when its state directory does:
+	 * for tracing linux.uml over a test suite). */
+	if (getenv("SODA_SECCOMP_REPORT")) {
+		int fd = open(getenv("SODA_SECCOMP_REPORT"),
+			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (fd >= 0) {
+			dprintf(fd, "%s %s %s(0x%llx, 0x%llx, 0x%llx)\n", M.l.name,
+				log_only ? "logged" : "denied", ev.name,
+				(unsigned long long)ev.args[0], (unsigned long long)ev.args[1],
+				(unsigned long long)ev.args[2]);
+			close(fd);
+		}
+	}
 	if (log_only) {
 		mlog("seccomp (log only): pid %d called %s(0x%llx, 0x%llx, 0x%llx)", (int)ev.pid,
 		     ev.name, (unsigned long long)ev.args[0], (unsigned long long)ev.args[1],
@@ -785,13 +800,17 @@ static char *library_path(void)
 	return out;
 }
 
-static int send_fd(int sock, int fd)
+/* The jail's child hands the monitor three descriptors: the filter's
+ * listener, the jail's network and mount namespaces. */
+#define JAIL_FDS 3
+
+static int send_fds(int sock, const int fds[JAIL_FDS])
 {
 	char byte = 's';
 	struct iovec iov = { &byte, 1 };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(JAIL_FDS * sizeof(int))];
 	} u;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 			      .msg_controllen = sizeof(u.buf) };
@@ -800,32 +819,68 @@ static int send_fd(int sock, int fd)
 	memset(&u, 0, sizeof(u));
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(JAIL_FDS * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, JAIL_FDS * sizeof(int));
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
-static int recv_fd(int sock)
+static int recv_fds(int sock, int fds[JAIL_FDS])
 {
 	char byte;
 	struct iovec iov = { &byte, 1 };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(JAIL_FDS * sizeof(int))];
 	} u;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 			      .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *c;
-	int fd;
 
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
 		return errno ? -errno : -EPROTO;
 	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(JAIL_FDS * sizeof(int)))
 		return -EPROTO;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	memcpy(fds, CMSG_DATA(c), JAIL_FDS * sizeof(int));
+	return 0;
 }
+
+#ifdef SODA_MONITOR_TEST_EXEC
+/*
+ * Test builds only (soda-monitor-test, never installed): SODA_TEST_EXEC
+ * names a static program that runs in linux.uml's place, under exactly its
+ * confinement (the same jail, uid, namespaces, limits, filter and cgroup),
+ * with the words of SODA_TEST_EXEC_ARGS as arguments: tests/tools/
+ * escapekit.c. Its file size limit is the running server's (the disk
+ * layer's size): it has no memory file to wait for.
+ */
+#define TEST_EXEC_JAIL "/escapekit"
+static char **test_argv;
+
+static int test_exec_setup(void)
+{
+	const char *path = getenv("SODA_TEST_EXEC"), *args = getenv("SODA_TEST_EXEC_ARGS");
+	char *copy, *save = NULL;
+
+	if (!path)
+		return 0;
+	if (path[0] != '/' || su_strv_push(&test_argv, "escapekit") < 0)
+		return -EINVAL;
+	copy = args ? strdup(args) : NULL;
+	for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w; w = strtok_r(NULL, " ", &save))
+		if (su_strv_push(&test_argv, w) < 0) {
+			free(copy);
+			return -ENOMEM;
+		}
+	free(copy);
+	if (M.l.fsize_run) {
+		M.l.fsize = M.l.fsize_run;
+		M.l.fsize_run = 0;
+	}
+	mlog("test build: running %s in linux.uml's place", path);
+	return su_launch_add_mount(&M.l, SU_MNT_BIND_RO, TEST_EXEC_JAIL, path, 0, 0, 0);
+}
+#endif
 
 /* The descriptors linux.uml inherits (beyond 0-2). */
 struct guest_fds {
@@ -844,7 +899,7 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 			NULL };
 	sigset_t none;
 	char err[512], go;
-	int keep_from, r, listener;
+	int keep_from, r, listener, taps[SODA_NICS_MAX], con, agent, null, out, bb, ns[2];
 
 	libpath = library_path();
 	ldpath = libpath ? su_strdup_printf("LD_LIBRARY_PATH=%s", libpath) : NULL;
@@ -866,7 +921,7 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 	if (read(go_fd, &go, 1) != 1)
 		child_fail(errfd, EPIPE, "monitor went away before the jail was built");
 	close(go_fd);
-	r = su_jail_enter(&M.l, root, err, sizeof(err));
+	r = su_jail_enter(&M.l, root, ns, err, sizeof(err));
 	if (r < 0)
 		child_fail(errfd, r, err);
 	/* The error pipe and the filter's socket go above every fd linux.uml
@@ -874,24 +929,34 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 	keep_from = SU_FD_TAP0 + (int)g->n_taps;
 	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, keep_from + 2);
 	sc_fd = fcntl(sc_fd, F_DUPFD_CLOEXEC, keep_from + 2);
-	if (errfd < 0 || sc_fd < 0)
+	ns[0] = fcntl(ns[0], F_DUPFD_CLOEXEC, keep_from + 2);
+	ns[1] = fcntl(ns[1], F_DUPFD_CLOEXEC, keep_from + 2);
+	if (errfd < 0 || sc_fd < 0 || ns[0] < 0 || ns[1] < 0)
 		_exit(127);
 	for (size_t i = 0; i < g->n_taps; i++)
-		if (fcntl(g->taps[i], F_DUPFD_CLOEXEC, keep_from + 4 + (int)i) < 0)
+		if ((taps[i] = fcntl(g->taps[i], F_DUPFD_CLOEXEC, keep_from + 2)) < 0)
 			child_fail(errfd, errno, "dup TAP");
-	if (dup2(g->con, SU_FD_CONSOLE) < 0 || dup2(g->agent, SU_FD_READY) < 0 ||
-	    dup2(g->null, 0) < 0 || dup2(g->out, 1) < 0 || dup2(g->out, 2) < 0 ||
-	    (g->bb >= 0 && dup2(g->bb, SU_FD_BLACKBOX) < 0))
+	/* The sources too, so that no dup2 below overwrites one not yet
+	 * placed. */
+	con = fcntl(g->con, F_DUPFD_CLOEXEC, keep_from + 2);
+	agent = fcntl(g->agent, F_DUPFD_CLOEXEC, keep_from + 2);
+	null = fcntl(g->null, F_DUPFD_CLOEXEC, keep_from + 2);
+	out = fcntl(g->out, F_DUPFD_CLOEXEC, keep_from + 2);
+	bb = g->bb >= 0 ? fcntl(g->bb, F_DUPFD_CLOEXEC, keep_from + 2) : -1;
+	if (con < 0 || agent < 0 || null < 0 || out < 0 || (g->bb >= 0 && bb < 0))
+		child_fail(errfd, errno, "dup");
+	if (dup2(con, SU_FD_CONSOLE) < 0 || dup2(agent, SU_FD_READY) < 0 || dup2(null, 0) < 0 ||
+	    dup2(out, 1) < 0 || dup2(out, 2) < 0 || (bb >= 0 && dup2(bb, SU_FD_BLACKBOX) < 0))
 		child_fail(errfd, errno, "dup2");
 	/* The TAPs (opened in the switch's namespace) at SU_FD_TAP0 + i; the
 	 * copies made above sit beyond the error pipe. */
 	for (size_t i = 0; i < g->n_taps; i++)
-		if (dup2(keep_from + 4 + (int)i, SU_FD_TAP0 + (int)i) < 0)
+		if (dup2(taps[i], SU_FD_TAP0 + (int)i) < 0)
 			child_fail(errfd, errno, "dup2 TAP");
 	/* Keep only 0-4 (5: the blackbox line), the TAPs, the error pipe and
 	 * the filter's socket (both close-on-exec) across exec. */
 	for (int fd = g->bb >= 0 ? SU_FD_BLACKBOX + 1 : SU_FD_BLACKBOX; fd < 1024; fd++)
-		if (fd != errfd && fd != sc_fd &&
+		if (fd != errfd && fd != sc_fd && fd != ns[0] && fd != ns[1] &&
 		    !(fd >= SU_FD_TAP0 && fd < SU_FD_TAP0 + (int)g->n_taps))
 			close(fd);
 	/* The filter last: from here on only linux.uml's calls are allowed
@@ -899,11 +964,17 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 	listener = su_seccomp_install(M.seccomp_mode, err, sizeof(err));
 	if (listener < 0)
 		child_fail(errfd, listener, err);
-	r = send_fd(sc_fd, listener);
+	r = send_fds(sc_fd, (int[JAIL_FDS]){ listener, ns[0], ns[1] });
 	if (r < 0)
 		child_fail(errfd, r, "cannot hand over the seccomp listener");
 	close(listener);
+	close(ns[0]);
+	close(ns[1]);
 	close(sc_fd);
+#ifdef SODA_MONITOR_TEST_EXEC
+	if (test_argv)
+		execve(SU_JAIL_REL(TEST_EXEC_JAIL), test_argv, env);
+#endif
 	execve(SU_JAIL_REL(M.l.argv[0]), M.l.argv, env);
 	snprintf(err, sizeof(err), "exec %s: %s", M.l.argv[0], strerror(errno));
 	child_fail(errfd, errno, err);
@@ -1025,7 +1096,8 @@ static int start_guest(int report_fd)
 	int sc[2] = { -1, -1 };
 	struct guest_fds g = { .bb = -1 };
 	soda_error *e = NULL;
-	char *root, buf[600], cpus[64] = "", nsp[64];
+	char *root, buf[600], cpus[64] = "";
+	int jfds[JAIL_FDS];
 	ssize_t n;
 	pid_t pid;
 	int r;
@@ -1033,6 +1105,14 @@ static int start_guest(int report_fd)
 	root = su_strdup_printf("%s/root", M.l.run_dir);
 	if (!root)
 		return -ENOMEM;
+#ifdef SODA_MONITOR_TEST_EXEC
+	r = test_exec_setup();
+	if (r < 0) {
+		report(report_fd, "err %d bad SODA_TEST_EXEC", -r);
+		free(root);
+		return r;
+	}
+#endif
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
 	    pipe2(agent, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
@@ -1153,13 +1233,13 @@ static int start_guest(int report_fd)
 	}
 	/* linux.uml runs: the filter's listener, its network namespace (for
 	 * the management console), and its root rid of the loader. */
-	M.seccomp_fd = recv_fd(sc[0]);
+	r = recv_fds(sc[0], jfds);
 	close(sc[0]);
-	snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net", (int)pid);
-	M.guest_netns = open(nsp, O_RDONLY | O_CLOEXEC);
-	r = M.seccomp_fd < 0 ? M.seccomp_fd : M.guest_netns < 0 ? su_neg_errno() : 0;
 	if (r == 0) {
-		r = su_jail_after_exec(&M.l, pid, buf, sizeof(buf));
+		M.seccomp_fd = jfds[0];
+		M.guest_netns = jfds[1];
+		r = su_jail_after_exec(&M.l, jfds[2], buf, sizeof(buf));
+		close(jfds[2]);
 		if (r < 0)
 			report(report_fd, "err %d %s", -r, buf);
 		else if (M.l.fsize_run)
