@@ -125,10 +125,18 @@ static void tool_help(const struct cli_tool *t, FILE *out)
 				fprintf(out, "  %-30s %s\n", left, c->summary);
 		}
 	}
+	for (const struct cli_command *c = t->commands; c->path; c++)
+		if ((c->flags & CLI_DEFAULT) && c->options) {
+			fprintf(out, "\nOptions of %s (the default command):\n", c->path);
+			for (const struct cli_option *o = c->options; o->name; o++)
+				print_option(out, o);
+		}
 	if (t->global && t->global->name) {
 		fprintf(out, "\nGlobal options (anywhere on the line):\n");
 		for (const struct cli_option *o = t->global; o->name; o++)
 			print_option(out, o);
+	} else {
+		fprintf(out, "\nGeneral options:\n");
 	}
 	fprintf(out, "  %-28s %s\n  %-28s %s\n", "-h, --help", "this help; COMMAND --help for a command's",
 		"    --version", "the tool's and the library's version");

@@ -18,7 +18,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,34 +30,11 @@
 
 #include "decode.h"
 #include "detect.h"
+#include "../common/cli.h"
 
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: soda-ids --rules FILE [--vars FILE] --pcap FILE --eve FILE\n"
-		"                [--skip-unsupported] [--validate-checksums] [--midstream]\n"
-		"                [--stats] [--rule-counts]\n"
-		"       soda-ids --check FILE [--vars FILE] [--skip-unsupported]\n"
-		"\n"
-		"  --rules FILE          Suricata-style rules\n"
-		"  --vars FILE           variables (NAME VALUE per line) over the defaults\n"
-		"  --pcap FILE           a pcap or pcapng capture\n"
-		"  --eve FILE            EVE JSON alerts, one per line (- for stdout)\n"
-		"  --skip-unsupported    skip rules with keywords Kernort lacks (warns)\n"
-		"  --validate-checksums  packets with bad checksums stay out of the\n"
-		"                        flows' state and the streams\n"
-		"  --midstream           TCP flows picked up without a handshake may\n"
-		"                        be established\n"
-		"  --stats               counters at the end (standard error)\n"
-		"  --rule-counts         matches per rule at the end (standard error)\n"
-		"  --check FILE          load the rules and report the first error\n"
-		"\n"
-		"Exit: 0 done, 1 runtime error, 2 usage.\n");
-}
 
 static void print_error(const char *what, soda_error *e)
 {
@@ -144,91 +120,37 @@ static int load_rules(kn_ruleset **ret, const char *rules, const char *vars_path
 	return r;
 }
 
-int main(int argc, char **argv)
+static int check_cmd(struct cli_call *c)
 {
-	enum { OPT_SKIP = 256, OPT_CSUM, OPT_MID, OPT_STATS, OPT_COUNTS, OPT_CHECK };
-	static const struct option opts[] = {
-		{ "rules", required_argument, NULL, 'r' },
-		{ "vars", required_argument, NULL, 'v' },
-		{ "pcap", required_argument, NULL, 'p' },
-		{ "eve", required_argument, NULL, 'e' },
-		{ "skip-unsupported", no_argument, NULL, OPT_SKIP },
-		{ "validate-checksums", no_argument, NULL, OPT_CSUM },
-		{ "midstream", no_argument, NULL, OPT_MID },
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "rule-counts", no_argument, NULL, OPT_COUNTS },
-		{ "check", required_argument, NULL, OPT_CHECK },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *rules = NULL, *vars = NULL, *pcap_path = NULL, *eve_path = NULL;
-	const char *check = NULL;
-	bool stats = false, counts = false;
-	unsigned int flags = 0;
+	const char *path = c->argc ? c->argv[0] : cli_get(c, "check");
+	unsigned int flags = cli_has(c, "skip-unsupported") ? KN_LOAD_SKIP_UNSUPPORTED : 0;
+	kn_ruleset *rs = NULL;
+
+	if (load_rules(&rs, path, cli_get(c, "vars"), flags) < 0)
+		return EXIT_RUNTIME;
+	printf("%s: %zu rules\n", path, kn_ruleset_count(rs));
+	kn_ruleset_free(rs);
+	return EXIT_OK;
+}
+
+static int scan_cmd(struct cli_call *c)
+{
+	const char *rules = cli_get(c, "rules"), *vars = cli_get(c, "vars");
+	const char *pcap_path = cli_get(c, "pcap"), *eve_path = cli_get(c, "eve");
+	bool stats = cli_has(c, "stats"), counts = cli_has(c, "rule-counts");
+	unsigned int flags = cli_has(c, "skip-unsupported") ? KN_LOAD_SKIP_UNSUPPORTED : 0;
 	struct kn_decode_config cfg;
+
 	kn_decode_config_init(&cfg);
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			rules = optarg;
-			break;
-		case 'v':
-			vars = optarg;
-			break;
-		case 'p':
-			pcap_path = optarg;
-			break;
-		case 'e':
-			eve_path = optarg;
-			break;
-		case OPT_SKIP:
-			flags |= KN_LOAD_SKIP_UNSUPPORTED;
-			break;
-		case OPT_CSUM:
-			cfg.validate_checksums = true;
-			break;
-		case OPT_MID:
-			cfg.midstream = true;
-			break;
-		case OPT_STATS:
-			stats = true;
-			break;
-		case OPT_COUNTS:
-			counts = true;
-			break;
-		case OPT_CHECK:
-			check = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	cfg.validate_checksums = cli_has(c, "validate-checksums");
+	cfg.midstream = cli_has(c, "midstream");
+	if (cli_has(c, "check")) {
+		if (rules || pcap_path || eve_path)
+			return cli_usage_error(c, "--check takes no --rules, --pcap or --eve");
+		return check_cmd(c);
 	}
-	if (optind != argc) {
-		fprintf(stderr, "soda-ids: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (check) {
-		if (rules || pcap_path || eve_path) {
-			fprintf(stderr, "soda-ids: --check takes no --rules, --pcap or --eve\n");
-			return EXIT_USAGE;
-		}
-		kn_ruleset *rs = NULL;
-		if (load_rules(&rs, check, vars, flags) < 0)
-			return EXIT_RUNTIME;
-		printf("%s: %zu rules\n", check, kn_ruleset_count(rs));
-		kn_ruleset_free(rs);
-		return EXIT_OK;
-	}
-	if (!rules || !pcap_path || !eve_path) {
-		fprintf(stderr, "soda-ids: --rules, --pcap and --eve are needed (or --check)\n");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!rules || !pcap_path || !eve_path)
+		return cli_usage_error(c, "--rules, --pcap and --eve are needed (or check FILE)");
 
 	int status = EXIT_RUNTIME;
 	kn_ruleset *rs = NULL;
@@ -324,4 +246,46 @@ out:
 	if (rs)
 		kn_ruleset_free(rs);
 	return status;
+}
+
+static const struct cli_option scan_options[] = {
+	{ "rules", 0, "FILE", 0, "Suricata-style rules", 'f' },
+	{ "vars", 0, "FILE", 0, "variables (NAME VALUE per line) over the defaults", 'f' },
+	{ "pcap", 0, "FILE", 0, "a pcap or pcapng capture", 'f' },
+	{ "eve", 0, "FILE", 0, "EVE JSON alerts, one per line (- for standard output)", 'f' },
+	{ "skip-unsupported", 0, NULL, 0, "skip rules with keywords Kernort lacks (warns, naming the sid)", 0 },
+	{ "validate-checksums", 0, NULL, 0, "packets with bad checksums stay out of flow state and streams", 0 },
+	{ "midstream", 0, NULL, 0, "TCP flows picked up without a handshake may be established", 0 },
+	{ "stats", 0, NULL, 0, "counters at the end (standard error)", 0 },
+	{ "rule-counts", 0, NULL, 0, "matches per rule at the end (standard error)", 0 },
+	{ "check", 0, "FILE", 0, "the same as the check command", 'f' },
+	{ NULL },
+};
+static const struct cli_option check_options[] = {
+	{ "vars", 0, "FILE", 0, "variables (NAME VALUE per line) over the defaults", 'f' },
+	{ "skip-unsupported", 0, NULL, 0, "skip rules with keywords Kernort lacks (warns)", 0 },
+	{ NULL },
+};
+static const struct cli_command commands[] = {
+	{ "scan", "", 0, 0, scan_options, scan_cmd, NULL,
+	  "run the rules over a capture (the default: soda-ids --rules R --pcap P --eve E)",
+	  "Reads a pcap or pcapng capture, decodes every frame, runs the rules on each packet\n"
+	  "and writes one EVE JSON line per alert; pcap_cnt is the frame's number from 1.",
+	  CLI_DEFAULT, NULL },
+	{ "check", "FILE", 1, 1, check_options, check_cmd, NULL,
+	  "load a rule file and report the first error (FILE:LINE:COLUMN)", NULL, 0, "f" },
+	{ NULL },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct cli_tool tool = {
+		.name = "soda-ids",
+		.version = SODA_VERSION_STRING,
+		.synopsis = "--rules FILE [--vars FILE] --pcap FILE --eve FILE [OPTIONS] | check FILE",
+		.commands = commands,
+		.footer = "See soda-ids(1) and docs/ids.md.\n",
+	};
+
+	return cli_main(&tool, argc, argv, NULL);
 }

@@ -36,7 +36,9 @@ list(APPEND SODA_MODULE_INCLUDES ${KN_HS_INCLUDE_DIRS} ${KN_PCRE2_INCLUDE_DIRS})
 # soda-ids: the engine over a pcap/pcapng capture (examples/soda-ids).
 pkg_check_modules(KN_PCAP IMPORTED_TARGET libpcap)
 if(KN_PCAP_FOUND)
-  add_executable(soda-ids ${CMAKE_SOURCE_DIR}/examples/soda-ids/soda-ids.c)
+  add_executable(soda-ids ${CMAKE_SOURCE_DIR}/examples/soda-ids/soda-ids.c
+    ${CMAKE_SOURCE_DIR}/examples/common/cli.c)
+  target_compile_definitions(soda-ids PRIVATE SODA_VERSION_STRING="${PROJECT_VERSION}")
   target_link_libraries(soda-ids PRIVATE soda_ids PkgConfig::KN_PCAP)
   install(TARGETS soda-ids DESTINATION ${CMAKE_INSTALL_BINDIR})
 else()
