@@ -354,7 +354,8 @@ static size_t frame(uint8_t *f, struct lane *l, bool from_neigh, uint8_t proto, 
 	} else {
 		put16(t + 4, (uint16_t)(8 + len));
 	}
-	memcpy(t + th, data, len);
+	if (len)
+		memcpy(t + th, data, len);
 	s = sum16(ip + 12, 8, 0) + proto + (uint32_t)(th + len);
 	put16(t + (proto == 6 ? 16 : 6), fold(sum16(t, th + len, s)));
 	return 34 + th + len;
