@@ -99,8 +99,15 @@ static __attribute__((unused)) char *bb_read_all(const char *dir, uint32_t *ret_
 	if (*ret_status == SODA_BLACKBOX_DAMAGED)
 		bb_print_findings(soda_blackbox_reader_get_report(rd));
 	soda_blackbox_reader_close(rd);
-	if (getenv("SODA_TEST_VERBOSE"))
-		print_message("%s", all);
+	/* SODA_TEST_RECORDS=FILE: the records go there too (appended). */
+	if (getenv("SODA_TEST_RECORDS")) {
+		FILE *out = fopen(getenv("SODA_TEST_RECORDS"), "ae");
+
+		if (out) {
+			fputs(all, out);
+			fclose(out);
+		}
+	}
 	return all;
 }
 

@@ -186,9 +186,9 @@ static int open_unix_socket(int type, const char *path)
 	return fd;
 }
 
-int bb_open_syslog(void)
+int bb_open_syslog(const char *path)
 {
-	int fd = open_unix_socket(SOCK_DGRAM, BB_SYSLOG), size = 1 << 20;
+	int fd = open_unix_socket(SOCK_DGRAM, path), size = 1 << 20;
 
 	/* Room for bursts: a datagram the socket cannot take is refused to
 	 * its sender (who may retry or count it), not lost unseen by us. */
@@ -197,15 +197,15 @@ int bb_open_syslog(void)
 	return fd;
 }
 
-int bb_open_fifo(void)
+int bb_open_fifo(const char *path)
 {
 	int fd;
 
-	unlink(BB_FIFO);
-	if (mkfifo(BB_FIFO, 0622) < 0 || chmod(BB_FIFO, 0622) < 0)
+	unlink(path);
+	if (mkfifo(path, 0622) < 0 || chmod(path, 0622) < 0)
 		return -1;
 	/* Read and write: the agent itself keeps a writer, so no EOF ever. */
-	fd = open(BB_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	/* A roomy pipe: writers seldom wait for the agent, and the agent
 	 * reads more per system call. Not fatal if refused. */
 	if (fd >= 0)
@@ -651,9 +651,9 @@ bb_agent *bb_start(const char *hex_pk, const char *label)
 	}
 	sbw_start(bb->w);
 	bb->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	bb->syslog = bb_open_syslog();
-	bb->fifo = bb_open_fifo();
-	bb->ring_listen = bb_open_ring_socket();
+	bb->syslog = bb_open_syslog(BB_SYSLOG);
+	bb->fifo = bb_open_fifo(BB_FIFO);
+	bb->ring_listen = bb_open_ring_socket(BBRING_PATH);
 	ep_start(bb);
 	bb->audit = open_audit();
 	if (bb->audit >= 0) {
@@ -888,9 +888,9 @@ int bb_on_fifo(bb_agent *bb, int fd)
 
 /* /dev/blackbox.ring (bbring.h): a producer connects, the agent hands it a
  * ring of its own. */
-int bb_open_ring_socket(void)
+int bb_open_ring_socket(const char *path)
 {
-	int fd = open_unix_socket(SOCK_STREAM, BBRING_PATH);
+	int fd = open_unix_socket(SOCK_STREAM, path);
 
 	if (fd >= 0 && listen(fd, RING_MAX) < 0) {
 		close(fd);

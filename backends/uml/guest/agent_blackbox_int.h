@@ -131,10 +131,10 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bb_read_clocks(bb_agent *bb);
 /* Sends the gathered frames to the line. */
 void bb_flush_frames(bb_agent *bb);
-/* The endpoints, made (again): a descriptor, or -1. */
-int bb_open_fifo(void);
-int bb_open_syslog(void);
-int bb_open_ring_socket(void);
+/* The endpoints, made (again) at @path: a descriptor, or -1. */
+int bb_open_fifo(const char *path);
+int bb_open_syslog(const char *path);
+int bb_open_ring_socket(const char *path);
 /* Take what is there. bb_on_fifo() returns 0 when the FIFO has no writer
  * left. */
 int bb_on_fifo(bb_agent *bb, int fd);

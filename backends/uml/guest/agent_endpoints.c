@@ -28,9 +28,34 @@ static int *ep_fd(bb_agent *bb, int kind)
 	return kind == EP_FIFO ? &bb->fifo : kind == EP_SYSLOG ? &bb->syslog : &bb->ring_listen;
 }
 
-static int ep_open(int kind)
+/* Makes the endpoint again under a name of its own, notes it, and renames
+ * it into its place: it appears whole, and the agent knows it before an
+ * intruder in a loop can remove it again (each removal is then one the
+ * agent sees). Returns the descriptor, or -1 with errno. */
+static int ep_open(bb_agent *bb, int kind)
 {
-	return kind == EP_FIFO ? bb_open_fifo() : kind == EP_SYSLOG ? bb_open_syslog() : bb_open_ring_socket();
+	struct endpoint *ep = &bb->ep[kind];
+	char tmp[64];
+	struct stat st;
+	int fd, err;
+
+	snprintf(tmp, sizeof(tmp), "%s.%u-%lu", ep->path, (unsigned)getpid(),
+		 (unsigned long)(bb->now_mono & 0xffffffffu));
+	fd = kind == EP_FIFO	 ? bb_open_fifo(tmp)
+	     : kind == EP_SYSLOG ? bb_open_syslog(tmp)
+				 : bb_open_ring_socket(tmp);
+	if (fd < 0)
+		return -1;
+	if (lstat(tmp, &st) < 0 || rename(tmp, ep->path) < 0) {
+		err = errno;
+		unlink(tmp);
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	ep->dev = st.st_dev;
+	ep->ino = st.st_ino;
+	return fd;
 }
 
 /* What the agent made at the endpoint's path, to know it again. An
@@ -348,12 +373,11 @@ static void ep_check(bb_agent *bb, int kind)
 				rename(ep->path, aside);
 			}
 		}
-		fd = ep_open(kind);
+		fd = ep_open(bb, kind);
 		if (fd < 0) {
 			snprintf(fixed, sizeof(fixed), "could not make it again: %s", strerror(errno));
 		} else {
 			*ep_fd(bb, kind) = fd;
-			ep_note(bb, kind);
 			retire(bb, kind, old);
 			snprintf(fixed, sizeof(fixed), "made again");
 		}
