@@ -11,8 +11,9 @@
  *    the backdoor port and a scan raise theirs;
  *  - the landlord's stream has the metadata (no payload) when the tenant
  *    allows it, and nothing when not;
- *    (the frames are the test's own: see "the neighbour's traffic"; the
- *    same traffic from inside a guest is tests/tools/liongen.c)
+ *    (frames the test writes: see "the neighbour's traffic"); and from a
+ *    real neighbour guest through both TCP stacks (tests/tools/liongen.c):
+ *    303 to a real listener, the 60008 backdoor;
  *  - the freeze response freezes the server on a priority-1 alert and not
  *    on a priority-2 one;
  *  - a reload under traffic drops no packet (the capture's counters) and
@@ -692,6 +693,40 @@ static void test_private_and_freeze(void **state)
 	soda_server_unref(v);
 }
 
+/* The same attack from a real neighbour guest, through both guests' TCP
+ * stacks (tests/tools/liongen.c): the TSIG overflow over TCP to a real
+ * listener, and a connection to the 60008 backdoor. */
+static void test_real_neighbour(void **state)
+{
+	net_env *ne = *state;
+	soda_server *v = guest(ne, "idsr", VICTIM_IP "/24", 0, SODA_IDS_RESPONSE_NONE, true);
+	soda_server *n = net_guest(ne, "idss", NEIGH_IP "/24", NULL);
+	char *dir = NULL, *eve = NULL, *out = NULL;
+
+	net_apply(ne, "allow from any to any\n");
+	assert_int_equal(guest_sh(v, NULL, "(/tools/liongen serve 53 60 >/dev/null 2>&1 &); sleep 0.2"),
+			 0);
+	assert_soda_ok(soda_server_ids_enable(v, rules_path(), vars_path, 0, &ne->env.err),
+		       ne->env.err);
+	assert_soda_ok(soda_server_get_blackbox_dir(&dir, v, &ne->env.err), ne->env.err);
+	assert_int_equal(guest_sh(n, &out, "/tools/liongen tsig-tcp " VICTIM_IP), 0);
+	assert_non_null(strstr(out, "sent_usec="));
+	free(out);
+	assert_int_equal(guest_sh(n, NULL, "/tools/liongen backdoor " VICTIM_IP " 60008"), 0);
+	wait_alerts(ne, v, 2);
+	for (int i = 0; i < 100 && !(eve = find_alert(dir, "\"signature_id\":303")); i++)
+		usleep(10000);
+	assert_non_null(eve);
+	free(eve);
+	for (int i = 0; i < 100 && !(eve = find_alert(dir, "\"signature_id\":2170010")); i++)
+		usleep(10000);
+	assert_non_null(eve);
+	free(eve);
+	free(dir);
+	soda_server_unref(v);
+	soda_server_unref(n);
+}
+
 static int group_setup(void **state)
 {
 	FILE *f;
@@ -732,6 +767,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alerts, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_private_and_freeze, net_env_setup,
 						net_env_teardown),
+		cmocka_unit_test_setup_teardown(test_real_neighbour, net_env_setup, net_env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
