@@ -844,7 +844,18 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const 
 		uml_close(u);
 		return r;
 	}
-	r = su_mkdir_p(u->state_dir, 0755);
+	/* The state directory itself may be made, not its parents: a
+	 * mistyped --state-dir /nonexistent/x is an error, not a new tree. */
+	if (mkdir(u->state_dir, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		r = su_errorf(error, r, r == -ENOENT ? "cannot create the state directory %s: its "
+						      "parent directory does not exist"
+						    : "cannot create the state directory %s: %s",
+			      u->state_dir, strerror(-r));
+		uml_close(u);
+		return r;
+	}
+	r = 0;
 	for (size_t i = 0; r == 0 && subdirs[i]; i++) {
 		p = pathf(u, "%s", subdirs[i]);
 		r = p ? su_mkdir_p(p, strcmp(subdirs[i], "images") &&
