@@ -556,11 +556,19 @@ static int inspect_pcre(struct insp *x, size_t i, size_t cursor, size_t maxend)
 	const struct kn_pcre *re = &x->ops[i].u.re;
 	size_t base = re->flags & KN_PCRE_RELATIVE ? cursor : 0;
 	PCRE2_SIZE startoff = 0, *ov;
+	uint32_t opts = 0;
 
 	if (base > x->len)
 		return 0;
+	if (!(re->flags & KN_PCRE_RELATIVE) && x->base > 0) {
+		/* The window starts mid-stream: its first byte is not the
+		 * buffer's start, so ^ (and \A, /A) cannot match there. */
+		if (re->flags & KN_PCRE_ANCHORED)
+			return re->flags & KN_PCRE_NEGATED ? inspect(x, i + 1, cursor, maxend) : 0;
+		opts = PCRE2_NOTBOL;
+	}
 	for (;;) {
-		int rc = pcre2_match(re->code, x->buf + base, x->len - base, startoff, 0, x->md,
+		int rc = pcre2_match(re->code, x->buf + base, x->len - base, startoff, opts, x->md,
 				     x->mctx);
 		size_t mend;
 		int r;

@@ -103,6 +103,7 @@ struct kn_content {
 enum {
 	KN_PCRE_RELATIVE = 1u << 0,
 	KN_PCRE_NEGATED = 1u << 1,
+	KN_PCRE_ANCHORED = 1u << 2, /* matches only at the subject's start (^, \A, /A) */
 };
 struct kn_pcre {
 	pcre2_code *code;

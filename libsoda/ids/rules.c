@@ -565,6 +565,15 @@ static int kw_pcre(struct pstate *s, char *v)
 	}
 	/* JIT is an optimisation: the interpreter runs what it refuses. */
 	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	{
+		uint32_t all = 0;
+
+		/* PCRE2 reports a pattern anchored by its content (^ without
+		 * m, \A) as compiled with PCRE2_ANCHORED */
+		if (pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &all) == 0 &&
+		    (all & PCRE2_ANCHORED))
+			flags |= KN_PCRE_ANCHORED;
+	}
 	op = push_op(s, KN_OP_PCRE);
 	if (!op) {
 		pcre2_code_free(code);

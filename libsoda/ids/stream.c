@@ -19,7 +19,9 @@
  *    cannot make the stream jump over the real data that follows;
  *  - the window (kn_packet.stream) shows KN_STREAM_WINDOW bytes before the
  *    new data (fewer only at the start of the stream or after a gap); the
- *    buffer behind it holds at most twice that plus the new data.
+ *    buffer behind it holds at most twice that plus the new data;
+ *    kn_packet.stream_off says where the window starts in the stream
+ *    (after a gap, the offsets go on past the lost bytes).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -158,6 +160,9 @@ static void set_window(struct kn_packet *p, const struct kn_stream_dir *s, size_
 	p->stream = s->buf + skip;
 	p->stream_len = s->len - skip;
 	p->stream_new_off = new_off - skip;
+	/* The buffer ends at next_off: where the window starts in the
+	 * stream (absolute offset, depth, startswith count from 0). */
+	p->stream_off = s->next_off - s->len + skip;
 }
 
 /* Passes on `direct` (in order at next_off), then every held segment it

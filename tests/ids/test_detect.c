@@ -550,7 +550,24 @@ static void test_stream(void **state)
 	assert_false(pkt_match("content:\"HTTP\"; isdataat:119;", &p, "tcp"));
 	assert_true(pkt_match("content:\"/admin\"; byte_test:1,=,0x2f,104;", &p, "tcp"));
 	assert_false(pkt_match("content:\"/admin\"; byte_test:1,=,0x2f,4;", &p, "tcp"));
+	/* "GET" opens the window, not the stream: startswith and offset 0
+	 * with a depth do not see it (a relative match in the new bytes
+	 * would otherwise make the rule fire) */
+	assert_false(pkt_match("content:\"GET\"; startswith; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_false(pkt_match("content:\"GET\"; offset:0; depth:4; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_false(pkt_match("content:\"GET\"; depth:3; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_true(pkt_match("content:\"GET\"; offset:100; depth:3; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_true(pkt_match("content:\"GET\"; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_false(pkt_match("pcre:\"/^GET/\"; content:\"HTTP\";", &p, "tcp"));
+	assert_false(pkt_match("pcre:\"/^GET/m\"; content:\"HTTP\";", &p, "tcp"));
+	assert_false(pkt_match("pcre:\"/GET/A\"; content:\"HTTP\";", &p, "tcp"));
+	assert_true(pkt_match("pcre:\"/GET/\"; content:\"HTTP\";", &p, "tcp"));
+	assert_true(pkt_match("pcre:!\"/^GET/\"; content:\"HTTP\";", &p, "tcp"));
+	assert_false(pkt_match("content:\"HTTP\"; byte_jump:0,0,from_beginning; content:\"GET\"; within:3;", &p, "tcp"));
 	p.stream_off = 0;
+	assert_true(pkt_match("content:\"GET\"; startswith; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_true(pkt_match("content:\"GET\"; offset:0; depth:4; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_true(pkt_match("pcre:\"/^GET/\"; content:\"HTTP\";", &p, "tcp"));
 	/* no positive content: the packet, not the stream (old data would alert again) */
 	assert_true(pkt_match("content:!\"GET\";", &p, "tcp"));
 	assert_false(pkt_match("flow:only_stream; content:!\"GET\";", &p, "tcp"));

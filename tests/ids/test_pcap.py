@@ -10,7 +10,8 @@ proto) with what each scenario must give.
 The scenarios: content split across TCP segments; a retransmission (not
 inspected twice); segments out of order; overlapping segments (the first
 data wins, so the bytes a later segment brings over seen ones change
-nothing); midstream pickup with and without --midstream; a forged RST
+nothing); absolute offsets counted from the stream's start once the window
+starts mid-stream; midstream pickup with and without --midstream; a forged RST
 with a bad checksum (it evades a flow:established rule without
 --validate-checksums, not with it); IPv4 and IPv6 fragments out of order
 (no fragment alone holds
@@ -122,6 +123,30 @@ def scenarios():
         ['alert tcp any 80 -> any any (msg:"answer"; flow:established,to_client; '
          'content:"secret"; sid:1006;)'],
         [want(1006, 5, S4, 80, C4, CPORT, "TCP")])
+
+    # Absolute positions count from the stream's start, not the window's.
+    # Flow a opens with "MAGIC", then "TAIL". Flow b has 5000 bytes, then
+    # "MAGIC", 4091 more, then "TAIL": the TAIL packet's window (4096 bytes
+    # of history) starts exactly on b's MAGIC, 5000 bytes into the stream.
+    # 1007 and 1008 need MAGIC at the stream's start: a only (counted from
+    # the window's start they would fire on b too). 1009 takes MAGIC
+    # anywhere: both.
+    x = b"x" * 1000
+    a = Tcp(cport=CPORT + 2)
+    b = Tcp(cport=CPORT + 3)
+    s["tcp_absolute_offset"] = (
+        a.handshake() + [a.data(0, b"MAGIC" + x[5:]), a.data(1000, b"TAIL")] +
+        b.handshake() + [b.data(i * 1000, x) for i in range(5)] +
+        [b.data(5000, b"MAGIC" + x[5:]), b.data(6000, b"x" * 3096), b.data(9096, b"TAIL")],
+        ['alert tcp any any -> any 80 (msg:"abs"; content:"MAGIC"; offset:0; depth:5; '
+         'content:"TAIL"; distance:0; sid:1007;)',
+         'alert tcp any any -> any 80 (msg:"startswith"; content:"MAGIC"; startswith; '
+         'content:"TAIL"; distance:0; sid:1008;)',
+         'alert tcp any any -> any 80 (msg:"anywhere"; content:"MAGIC"; '
+         'content:"TAIL"; distance:0; sid:1009;)'],
+        [want(1007, 5, C4, CPORT + 2, S4, 80, "TCP"), want(1008, 5, C4, CPORT + 2, S4, 80, "TCP"),
+         want(1009, 5, C4, CPORT + 2, S4, 80, "TCP"),
+         want(1009, 16, C4, CPORT + 3, S4, 80, "TCP")])
 
     # Midstream: no handshake in the capture. Not established by default
     # (the flow:established rule stays quiet, the plain one fires); with

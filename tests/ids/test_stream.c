@@ -4,7 +4,7 @@
  * handshake, direction and established; content split across segments
  * whole in the stream window; retransmissions adding nothing; segments out
  * of order released in order; overlaps keeping the first bytes; sequence
- * wraparound; the out-of-order and memory bounds; gaps given up only when
+ * wraparound; where the window starts in the stream; the out-of-order and memory bounds; gaps given up only when
  * the receiver acknowledged past them (junk sent ahead cannot make the
  * stream skip the real bytes); a bounded flow table
  * that evicts new flows before established ones; timeouts; UDP
@@ -199,7 +199,14 @@ static void test_window(void **state)
 		assert_int_equal(s.new_off, hist);
 		assert_memory_equal(s.stream, all + i * 1000 - s.new_off, s.stream_len);
 		assert_int_equal(s.stream_len, hist + 1000);
+		/* where the window starts in the stream: absolute offsets
+		 * (offset, depth, startswith) count from the stream's start */
+		assert_int_equal(s.p.stream_off, (uint64_t)i * 1000 - s.new_off);
 	}
+	/* a retransmission: nothing new, the same place */
+	seg(d, true, seq - 1000, "x");
+	assert_int_equal(s.new_off, s.stream_len);
+	assert_int_equal(s.p.stream_off, 100000 - s.stream_len);
 	kn_decoder_free(d);
 }
 
@@ -236,6 +243,9 @@ static void test_ooo_bounds(void **state)
 	memset(want, 'q', 4096);
 	strcpy(want + 4096, "after");
 	assert_new(want);
+	/* the history is gone, the offsets go on past the 100 lost bytes */
+	assert_int_equal(s.new_off, 0);
+	assert_int_equal(s.p.stream_off, 100);
 	kn_decoder_stats(d, &st);
 	assert_int_equal(st.tcp_gaps, 1);
 	kn_decoder_free(d);
