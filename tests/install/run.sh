@@ -60,5 +60,20 @@ else
 	echo "cmake: the consumer did not build"
 	fail=1
 fi
+# The moved install finds its own soda-agent and soda-monitor, with no
+# environment variables: an image build copies the agent in (root only:
+# the uml backend runs as root).
+if [ "$(id -u)" = 0 ]; then
+	if env -u SODA_MONITOR -u SODA_AGENT LD_LIBRARY_PATH="$libdir" \
+		"$prefix/bin/sodactl" --state-dir "$tmp/state" image build busybox >"$tmp/img.log" 2>&1; then
+		echo "install: the moved install's sodactl found its soda-agent"
+	else
+		cat "$tmp/img.log"
+		echo "install: the moved install's sodactl did not find its helpers"
+		fail=1
+	fi
+else
+	echo "install: not root, the moved install's helpers not tried"
+fi
 [ "$fail" = 0 ] && echo "install: 4 ways built and ran against a moved install"
 exit "$fail"
