@@ -12,14 +12,15 @@
  *   soda-blackbox replay --key FILE [--session N] [--speed X]
  *                        [--max-wait SEC] STORE
  *
- * Exit codes: 0 the store is intact; 1 it is incomplete (losses the host
- * declared, a stream without its end); 2 it is damaged (tampering, corrupt
- * data: the findings name the positions); 3 the command could not run (bad
- * key, missing store...); 64 bad usage.
+ * Exit codes, the tools' common ones (examples/common/cli.h): 0 the store
+ * is intact (or the command did its work); 1 the command could not run (bad
+ * key...); 2 bad usage; 3 no such store or file; 4 the store is incomplete
+ * (losses the host declared, a stream without its end); 5 it is damaged
+ * (tampering, corrupt data, foreign streams: the findings name the
+ * positions). The command line is parsed by examples/common/cli.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,48 +34,15 @@
 #include <soda/blackbox.h>
 #include <soda/soda.h>
 
-#define EXIT_INTACT 0
-#define EXIT_INCOMPLETE 1
-#define EXIT_DAMAGED 2
-#define EXIT_FAILED 3
-#define EXIT_USAGE 64
+#include "../common/cli.h"
+
+#define EXIT_INTACT CLI_EXIT_OK
+#define EXIT_INCOMPLETE CLI_EXIT_INCOMPLETE
+#define EXIT_DAMAGED CLI_EXIT_DAMAGED
+#define EXIT_FAILED CLI_EXIT_FAIL
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 static volatile sig_atomic_t interrupted;
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: soda-blackbox COMMAND [OPTIONS] ...\n"
-		"\n"
-		"The tenant:\n"
-		"  keygen [--factory] [--force] FILE\n"
-		"        a new key pair: FILE (secret, mode 0600: keep it off the host)\n"
-		"        and FILE.pub (give this one to the host: sodactl create --blackbox)\n"
-		"  read --key FILE [--type T,...] [--since TIME] [--until TIME]\n"
-		"       [--stream ID] [--json] [--strict] STORE\n"
-		"        decrypts and prints the records, then what is wrong with the store\n"
-		"  follow --key FILE [--type T,...] [--json] [--anchors FILE] STORE\n"
-		"        the same, and waits for new records (Ctrl-C ends); --anchors\n"
-		"        appends the store's committed head to FILE as it grows (keep\n"
-		"        FILE off the host: verify --anchors proves nothing was cut)\n"
-		"  export --key FILE [--format jsonl|asciicast] [--session N] [--input]\n"
-		"         [--title TEXT] [--output FILE] STORE\n"
-		"        JSON lines (records, then findings), or a console session as\n"
-		"        asciicast v2 (asciinema play FILE)\n"
-		"  replay --key FILE [--session N] [--speed X] [--max-wait SEC] STORE\n"
-		"        plays a console session on this terminal with its original timing\n"
-		"The landlord (no key):\n"
-		"  verify [--anchor SEG:OFF:DIGEST]... [--anchors FILE] [--json] STORE\n"
-		"        checks integrity and completeness; prints the findings and the\n"
-		"        store's anchor (publish it; a later verify --anchor proves that\n"
-		"        nothing up to it was rewritten); --anchors: every anchor in\n"
-		"        FILE (one per line, the last word of the line; # comments)\n"
-		"\n"
-		"TIME: seconds since the epoch, or YYYY-MM-DDTHH:MM:SS (UTC).\n"
-		"Types: console-out console-in syslog kernel exec audit ids-alert lifecycle\n"
-		"  snapshot heartbeat loss end console-size text.\n"
-		"Exit: 0 intact, 1 incomplete, 2 damaged, 3 could not run, 64 bad usage.\n");
-}
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -85,15 +53,17 @@ static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs(" (see soda-blackbox --help)\n", stderr);
+	fputs(" (see soda-blackbox COMMAND --help)\n", stderr);
 	return EXIT_USAGE;
 }
 
 static int fail(soda_error *e, const char *what)
 {
+	int code = soda_error_code(e);
+
 	fprintf(stderr, "soda-blackbox: %s: %s\n", what, e ? soda_error_message(e) : "failed");
 	soda_error_free(e);
-	return EXIT_FAILED;
+	return code == -ENOENT ? CLI_EXIT_NOTFOUND : EXIT_FAILED;
 }
 
 static void on_signal(int sig)
@@ -159,101 +129,59 @@ static int parse_types(const char *s, uint64_t *ret)
 	return r;
 }
 
-/* Parses the options of read, follow, export and replay. Returns 0 or an
- * exit code. */
-static int parse_read_args(int argc, char **argv, struct read_args *a, const char *allowed)
+/* The options of read, follow, export and replay, from the parsed line
+ * (the table says which command takes which). Returns 0 or an exit code. */
+static int parse_read_args(struct cli_call *c, struct read_args *a)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },    { "type", required_argument, NULL, 't' },
-		{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
-		{ "stream", required_argument, NULL, 'S' }, { "json", no_argument, NULL, 'j' },
-		{ "strict", no_argument, NULL, 'x' },       { "format", required_argument, NULL, 'f' },
-		{ "session", required_argument, NULL, 'n' }, { "input", no_argument, NULL, 'i' },
-		{ "title", required_argument, NULL, 'T' },  { "output", required_argument, NULL, 'o' },
-		{ "speed", required_argument, NULL, 'p' },  { "max-wait", required_argument, NULL, 'w' },
-		{ "anchors", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	const char *v;
+	char *end;
 
 	a->speed = 1.0;
 	a->max_wait = 2.0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-
-		if (c == '?' || !strchr(allowed, c))
-			return usage_error("bad option to %s", argv[0]);
-		switch (c) {
-		case 'k':
-			a->key = optarg;
-			break;
-		case 't':
-			if (parse_types(optarg, &a->types) < 0)
-				return EXIT_USAGE;
-			break;
-		case 's':
-		case 'u':
-			if (parse_time(optarg, c == 's' ? &a->since : &a->until) < 0)
-				return usage_error("bad time '%s'", optarg);
-			break;
-		case 'S':
-			a->stream = optarg;
-			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'x':
-			a->strict = true;
-			break;
-		case 'f':
-			if (strcmp(optarg, "jsonl") == 0)
-				a->format = SODA_BLACKBOX_EXPORT_JSONL;
-			else if (strcmp(optarg, "asciicast") == 0)
-				a->format = SODA_BLACKBOX_EXPORT_ASCIICAST;
-			else
-				return usage_error("unknown format '%s' (jsonl or asciicast)", optarg);
-			break;
-		case 'n': {
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (end == optarg || *end || v > UINT32_MAX)
-				return usage_error("bad session '%s'", optarg);
-			a->session = (uint32_t)v;
-			a->has_session = true;
-			break;
-		}
-		case 'i':
-			a->with_input = true;
-			break;
-		case 'T':
-			a->title = optarg;
-			break;
-		case 'o':
-			a->output = optarg;
-			break;
-		case 'A':
-			a->anchors = optarg;
-			break;
-		case 'p':
-		case 'w': {
-			double v = strtod(optarg, &end);
-
-			if (end == optarg || *end || !(v > 0) || v > 1e6)
-				return usage_error("bad number '%s'", optarg);
-			if (c == 'p')
-				a->speed = v;
-			else
-				a->max_wait = v;
-			break;
-		}
-		}
+	a->key = cli_get(c, "key");
+	a->stream = cli_get(c, "stream");
+	a->title = cli_get(c, "title");
+	a->output = cli_get(c, "output");
+	a->anchors = cli_get(c, "anchors");
+	a->json = c->json;
+	a->strict = cli_has(c, "strict");
+	a->with_input = cli_has(c, "input");
+	if ((v = cli_get(c, "type")) && parse_types(v, &a->types) < 0)
+		return EXIT_USAGE;
+	if ((v = cli_get(c, "since")) && parse_time(v, &a->since) < 0)
+		return cli_usage_error(c, "bad time '%s'", v);
+	if ((v = cli_get(c, "until")) && parse_time(v, &a->until) < 0)
+		return cli_usage_error(c, "bad time '%s'", v);
+	if ((v = cli_get(c, "format"))) {
+		if (strcmp(v, "jsonl") == 0)
+			a->format = SODA_BLACKBOX_EXPORT_JSONL;
+		else if (strcmp(v, "asciicast") == 0)
+			a->format = SODA_BLACKBOX_EXPORT_ASCIICAST;
+		else
+			return cli_usage_error(c, "unknown format '%s' (jsonl or asciicast)", v);
 	}
-	if (strchr(allowed, 'k') && !a->key)
-		return usage_error("%s needs --key (the tenant's secret key file)", argv[0]);
-	if (optind != argc - 1)
-		return usage_error("%s takes one store directory", argv[0]);
-	a->store = argv[optind];
+	if ((v = cli_get(c, "session"))) {
+		unsigned long long n;
+
+		if (!cli_parse_u64(v, UINT32_MAX, &n))
+			return cli_usage_error(c, "bad session '%s'", v);
+		a->session = (uint32_t)n;
+		a->has_session = true;
+	}
+	for (int i = 0; i < 2; i++) {
+		double d;
+
+		if (!(v = cli_get(c, i ? "max-wait" : "speed")))
+			continue;
+		d = strtod(v, &end);
+		if (end == v || *end || !(d > 0) || d > 1e6)
+			return cli_usage_error(c, "bad number '%s'", v);
+		if (i)
+			a->max_wait = d;
+		else
+			a->speed = d;
+	}
+	a->store = c->argv[0];
 	return 0;
 }
 
@@ -405,8 +333,9 @@ static void collect_anchor(const char *store, const char *file, char *last, size
 	soda_free(anchor);
 }
 
-static int cmd_read(int argc, char **argv, bool follow)
+static int cmd_read(struct cli_call *c)
 {
+	bool follow = strcmp(c->cmd->path, "follow") == 0;
 	struct read_args a = { 0 };
 	soda_blackbox_reader *rd = NULL;
 	const soda_blackbox_record *rec;
@@ -420,7 +349,7 @@ static int cmd_read(int argc, char **argv, bool follow)
 	FILE *hold = NULL;
 	uint64_t n_held = 0;
 
-	r = parse_read_args(argc, argv, &a, follow ? "ktjA" : "ktsuSjx");
+	r = parse_read_args(c, &a);
 	if (r)
 		return r;
 	/* Records of foreign streams (not the server's) are shown apart,
@@ -532,12 +461,8 @@ static int read_anchor_file(const char *path, char ***v, size_t *n)
 	return 0;
 }
 
-static int cmd_verify(int argc, char **argv)
+static int cmd_verify(struct cli_call *c)
 {
-	static const struct option opts[] = { { "anchor", required_argument, NULL, 'a' },
-					      { "anchors", required_argument, NULL, 'A' },
-					      { "json", no_argument, NULL, 'j' },
-					      { NULL, 0, NULL, 0 } };
 	char **from_file = NULL;
 	size_t n_file = 0;
 	soda_blackbox_verify_options vo = SODA_BLACKBOX_VERIFY_OPTIONS_INIT;
@@ -545,36 +470,17 @@ static int cmd_verify(int argc, char **argv)
 	const char **anchors = NULL;
 	soda_error *e = NULL;
 	size_t n = 0;
-	bool json = false;
-	int c, r;
+	bool json = c->json;
+	const char *store = c->argv[0], *anchors_file = cli_get(c, "anchors");
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'a') {
-			const char **na = realloc(anchors, (n + 1) * sizeof(*na));
-
-			if (!na) {
-				free(anchors);
-				return fail(NULL, "out of memory");
-			}
-			anchors = na;
-			anchors[n++] = optarg;
-		} else if (c == 'A') {
-			if (read_anchor_file(optarg, &from_file, &n_file) < 0) {
-				free(anchors);
-				free_strv(from_file, n_file);
-				return EXIT_FAILED;
-			}
-		} else if (c == 'j') {
-			json = true;
-		} else {
-			free(anchors);
-			return usage_error("bad option to verify");
-		}
-	}
-	if (optind != argc - 1) {
+	anchors = cli_get_all(c, "anchor", &n);
+	if (!anchors)
+		return fail(NULL, "out of memory");
+	if (anchors_file && read_anchor_file(anchors_file, &from_file, &n_file) < 0) {
 		free(anchors);
-		return usage_error("verify takes one store directory");
+		free_strv(from_file, n_file);
+		return EXIT_FAILED;
 	}
 	for (size_t i = 0; i < n_file; i++) {
 		const char **na = realloc(anchors, (n + 1) * sizeof(*na));
@@ -589,12 +495,12 @@ static int cmd_verify(int argc, char **argv)
 	}
 	vo.anchors = anchors;
 	vo.n_anchors = n;
-	r = soda_blackbox_verify(&rep, argv[optind], &vo,
+	r = soda_blackbox_verify(&rep, store, &vo,
 				 use_threads() ? SODA_BLACKBOX_VERIFY_PARALLEL : 0, &e);
 	free(anchors);
 	free_strv(from_file, n_file);
 	if (r < 0)
-		return fail(e, argv[optind]);
+		return fail(e, store);
 	print_findings(rep, json, stdout);
 	if (json) {
 		const char *anchor = soda_blackbox_report_get_anchor(rep);
@@ -608,7 +514,7 @@ static int cmd_verify(int argc, char **argv)
 	} else {
 		printf("store %s: %s: %" PRIu64 " frames in %" PRIu64 " segments, %" PRIu64
 		       " streams\n",
-		       argv[optind], status_name(rep),
+		       store, status_name(rep),
 		       soda_blackbox_report_get_counter(rep, SODA_BLACKBOX_REPORT_FRAMES),
 		       soda_blackbox_report_get_counter(rep, SODA_BLACKBOX_REPORT_SEGMENTS),
 		       soda_blackbox_report_get_counter(rep, SODA_BLACKBOX_REPORT_STREAMS));
@@ -622,7 +528,7 @@ static int cmd_verify(int argc, char **argv)
 
 /* ---- export, replay ---- */
 
-static int cmd_export(int argc, char **argv)
+static int cmd_export(struct cli_call *c)
 {
 	soda_blackbox_export_options eo = SODA_BLACKBOX_EXPORT_OPTIONS_INIT;
 	struct read_args a = { 0 };
@@ -631,7 +537,7 @@ static int cmd_export(int argc, char **argv)
 	FILE *out = stdout;
 	int r;
 
-	r = parse_read_args(argc, argv, &a, "kfniTo");
+	r = parse_read_args(c, &a);
 	if (r)
 		return r;
 	if (a.output && !(out = fopen(a.output, "we"))) {
@@ -674,7 +580,7 @@ static void sleep_s(double s)
 
 /* Console output of one session, at the pace it was written (monotonic
  * times of the guest), waits capped at --max-wait, sped up by --speed. */
-static int cmd_replay(int argc, char **argv)
+static int cmd_replay(struct cli_call *c)
 {
 	struct read_args a = { 0 };
 	soda_blackbox_reader *rd = NULL;
@@ -684,7 +590,7 @@ static int cmd_replay(int argc, char **argv)
 	bool started = false;
 	int r;
 
-	r = parse_read_args(argc, argv, &a, "knpw");
+	r = parse_read_args(c, &a);
 	if (r)
 		return r;
 	a.types = 1ull << SODA_BLACKBOX_CONSOLE_OUT;
@@ -730,34 +636,21 @@ static int cmd_replay(int argc, char **argv)
 
 /* ---- keygen ---- */
 
-static int cmd_keygen(int argc, char **argv)
+static int cmd_keygen(struct cli_call *c)
 {
-	static const struct option opts[] = { { "factory", no_argument, NULL, 'f' },
-					      { "force", no_argument, NULL, 'F' },
-					      { NULL, 0, NULL, 0 } };
 	soda_blackbox_key *key = NULL;
 	soda_error *e = NULL;
-	uint32_t type = SODA_BLACKBOX_KEY_TENANT;
-	unsigned int flags = SODA_BLACKBOX_KEY_NO_CLOBBER;
+	uint32_t type = cli_has(c, "factory") ? SODA_BLACKBOX_KEY_FACTORY : SODA_BLACKBOX_KEY_TENANT;
+	unsigned int flags = cli_has(c, "force") ? 0 : SODA_BLACKBOX_KEY_NO_CLOBBER;
+	const char *file = c->argv[0];
 	char *pub = NULL;
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'f')
-			type = SODA_BLACKBOX_KEY_FACTORY;
-		else if (c == 'F')
-			flags &= ~SODA_BLACKBOX_KEY_NO_CLOBBER;
-		else
-			return usage_error("bad option to keygen");
-	}
-	if (optind != argc - 1)
-		return usage_error("keygen takes one file name");
-	if (asprintf(&pub, "%s.pub", argv[optind]) < 0)
+	if (asprintf(&pub, "%s.pub", file) < 0)
 		return fail(NULL, "out of memory");
 	r = soda_blackbox_key_generate(&key, type, 0, &e);
 	if (r == 0)
-		r = soda_blackbox_key_save_secret(key, argv[optind], flags, &e);
+		r = soda_blackbox_key_save_secret(key, file, flags, &e);
 	if (r == 0)
 		r = soda_blackbox_key_save_public(key, pub, flags, &e);
 	if (r < 0) {
@@ -765,35 +658,93 @@ static int cmd_keygen(int argc, char **argv)
 		free(pub);
 		return fail(e, "keygen");
 	}
-	printf("secret key %s (keep it off the host), public key %s, id %s\n", argv[optind], pub,
+	printf("secret key %s (keep it off the host), public key %s, id %s\n", file, pub,
 	       soda_blackbox_key_get_id(key));
 	soda_blackbox_key_free(key);
 	free(pub);
 	return 0;
 }
 
+static const struct cli_option keygen_options[] = {
+	{ "factory", 0, NULL, 0, "a factory signing key instead of a tenant's", 0 },
+	{ "force", 0, NULL, 0, "overwrite existing files", 0 },
+	{ NULL },
+};
+static const struct cli_option read_options[] = {
+	{ "key", 0, "FILE", 0, "the tenant's secret key file", 'f' },
+	{ "type", 0, "T,...", 0, "only these record types", 0 },
+	{ "since", 0, "TIME", 0, "records from TIME on", 0 },
+	{ "until", 0, "TIME", 0, "records up to TIME", 0 },
+	{ "stream", 0, "ID", 0, "only this stream", 0 },
+	{ "strict", 0, NULL, 0, "stop at the first damage", 0 },
+	{ NULL },
+};
+static const struct cli_option follow_options[] = {
+	{ "key", 0, "FILE", 0, "the tenant's secret key file", 'f' },
+	{ "type", 0, "T,...", 0, "only these record types", 0 },
+	{ "anchors", 0, "FILE", 0, "append the store's committed head to FILE as it grows (keep it off the host)", 'f' },
+	{ NULL },
+};
+static const struct cli_option verify_options[] = {
+	{ "anchor", 0, "SEG:OFF:DIGEST", CLI_OPT_REPEAT, "a published anchor the store must still hold", 0 },
+	{ "anchors", 0, "FILE", 0, "every anchor in FILE (follow --anchors writes it)", 'f' },
+	{ NULL },
+};
+static const struct cli_option export_options[] = {
+	{ "key", 0, "FILE", 0, "the tenant's secret key file", 'f' },
+	{ "format", 0, "jsonl|asciicast", 0, "JSON lines (default), or a console session as asciicast v2", 0 },
+	{ "session", 0, "N", 0, "the console session (default: the first)", 0 },
+	{ "input", 0, NULL, 0, "asciicast: the keys typed too", 0 },
+	{ "title", 0, "TEXT", 0, "asciicast: the title", 0 },
+	{ "output", 0, "FILE", 0, "write to FILE, not standard output", 'f' },
+	{ NULL },
+};
+static const struct cli_option replay_options[] = {
+	{ "key", 0, "FILE", 0, "the tenant's secret key file", 'f' },
+	{ "session", 0, "N", 0, "the console session (default: the first)", 0 },
+	{ "speed", 0, "X", 0, "play X times faster", 0 },
+	{ "max-wait", 0, "SEC", 0, "wait at most SEC seconds between outputs (default 2)", 0 },
+	{ NULL },
+};
+
+#define TENANT "The tenant"
+#define LANDLORD "The landlord (no key)"
+
+static const struct cli_command commands[] = {
+	{ "keygen", "FILE", 1, 1, keygen_options, cmd_keygen, TENANT,
+	  "a new key pair: FILE (secret, mode 0600) and FILE.pub (for the host)",
+	  "Keep FILE off the host; give FILE.pub to the host: sodactl create --blackbox FILE.pub.",
+	  0, "f" },
+	{ "read", "STORE", 1, 1, read_options, cmd_read, TENANT,
+	  "decrypt and print the records, then what is wrong with the store",
+	  "Records of streams that are not the server's (someone else in the guest wrote them) are\n"
+	  "shown apart, after the server's. TIME: seconds since the epoch, or YYYY-MM-DDTHH:MM:SS\n"
+	  "(UTC). Types: console-out console-in syslog kernel exec audit ids-alert lifecycle\n"
+	  "snapshot heartbeat loss end console-size text.", CLI_JSON, "d" },
+	{ "follow", "STORE", 1, 1, follow_options, cmd_read, TENANT,
+	  "read, then wait for new records (Ctrl-C ends)", NULL, CLI_JSON, "d" },
+	{ "export", "STORE", 1, 1, export_options, cmd_export, TENANT,
+	  "JSON lines (records, then findings), or a console session as asciicast v2", NULL, 0, "d" },
+	{ "replay", "STORE", 1, 1, replay_options, cmd_replay, TENANT,
+	  "play a console session on this terminal with its original timing", NULL, 0, "d" },
+	{ "verify", "STORE", 1, 1, verify_options, cmd_verify, LANDLORD,
+	  "check integrity and completeness; print the findings and the store's anchor",
+	  "Publish the anchor off the host: a later verify --anchor proves nothing up to it was\n"
+	  "rewritten or cut.", CLI_JSON, "d" },
+	{ NULL },
+};
+
 int main(int argc, char **argv)
 {
-	const char *cmd;
+	static char version[64];
+	struct cli_tool tool = {
+		.name = "soda-blackbox",
+		.version = version,
+		.synopsis = "COMMAND [OPTIONS] ARGS",
+		.commands = commands,
+		.footer = "See soda-blackbox(1) and docs/blackbox-format.md.\n",
+	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	cmd = argv[1];
-	argc--;
-	argv++;
-	if (strcmp(cmd, "keygen") == 0)
-		return cmd_keygen(argc, argv);
-	if (strcmp(cmd, "read") == 0)
-		return cmd_read(argc, argv, false);
-	if (strcmp(cmd, "follow") == 0)
-		return cmd_read(argc, argv, true);
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(argc, argv);
-	if (strcmp(cmd, "export") == 0)
-		return cmd_export(argc, argv);
-	if (strcmp(cmd, "replay") == 0)
-		return cmd_replay(argc, argv);
-	return usage_error("unknown command '%s'", cmd);
+	snprintf(version, sizeof(version), "(libsoda %s)", soda_version());
+	return cli_main(&tool, argc, argv, NULL);
 }

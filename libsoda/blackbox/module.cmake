@@ -78,6 +78,7 @@ if(SODA_SANITIZE)
   target_compile_options(soda_blackbox_writer PRIVATE -fno-sanitize=all)
 endif()
 
-add_executable(soda-blackbox ${CMAKE_SOURCE_DIR}/examples/soda-blackbox/soda-blackbox.c)
+add_executable(soda-blackbox ${CMAKE_SOURCE_DIR}/examples/soda-blackbox/soda-blackbox.c
+  ${CMAKE_SOURCE_DIR}/examples/common/cli.c)
 target_link_libraries(soda-blackbox PRIVATE soda)
 install(TARGETS soda-blackbox DESTINATION ${CMAKE_INSTALL_BINDIR})
