@@ -11,6 +11,16 @@
  * its next occurrence when the rest fails, as Suricata's inspection
  * engine does; the number of steps per rule is bounded.
  *
+ * The prefilter scans each stream byte once. A packet's scan covers its
+ * new bytes and, before them, the longest fast pattern less one byte (a
+ * pattern that ends in the new bytes starts there at the earliest); the
+ * fast patterns found in earlier packets' scans are remembered per flow
+ * direction with the end of the scan that found them, and stay
+ * candidates while that scan overlaps the window (a rule may match with
+ * its fast pattern wholly in old bytes and a later content in the new
+ * ones). When the memory is incomplete (its first packet, past a gap,
+ * more than KN_SEEN_MAX patterns) the whole window is scanned instead.
+ *
  * The buffer: for TCP with a stream (p->stream), rules inspect the
  * reassembled window unless they say flow:no_stream, and a match must
  * end in the bytes this packet added (so old data is not alerted on
@@ -33,6 +43,9 @@
 #include "../util.h"
 
 #define KN_INSPECT_BUDGET 3000
+/* Fast patterns remembered per flow direction; past that, whole-window
+ * scans (the cost before the memory, never a lost candidate). */
+#define KN_SEEN_MAX 128
 
 struct kn_detector {
 	const kn_ruleset *rs;
@@ -44,13 +57,44 @@ struct kn_detector {
 	uint64_t *counts;
 	pcre2_match_data *md;
 	struct kn_thstate *th;
+	/* the fast patterns one stream scan found (each once: single match) */
+	uint32_t *hits;
+	size_t n_hits;
+	uint32_t *pat_mark, pgen;
+	uint64_t id;              /* unique in the process: whose memory a kn_seen is */
 };
 
-/* Flowbits of a flow: the hashes of the names that are set. */
+/* What the prefilter found in one direction's stream before this packet:
+ * every fast pattern that occurs wholly in [from, scanned_end) has an
+ * entry whose end (the end of the last scan that found it) is at least
+ * the end of that occurrence. Absolute stream offsets. */
+struct kn_seen {
+	uint64_t owner;           /* the detector (pattern ids are its ruleset's) */
+	bool valid;
+	uint64_t from, scanned_end;
+	uint32_t n, cap;
+	struct kn_seen_pat {
+		uint32_t pat;
+		uint64_t end;
+	} *e;
+};
+
+/* A flow's detection state: flowbits (the hashes of the names that are
+ * set) and, per direction, the prefilter's memory. */
 struct kn_fbstate {
 	size_t n, cap;
 	uint64_t *bits;
+	struct kn_seen seen[2];
 };
+
+static struct kn_fbstate *flow_state(struct kn_flow *f)
+{
+	if (!f->detect_state)
+		f->detect_state = calloc(1, sizeof(struct kn_fbstate));
+	return f->detect_state;
+}
+
+static uint64_t detector_ids;
 
 int kn_detector_new(kn_detector **ret, const kn_ruleset *rs, soda_error **error)
 {
@@ -64,11 +108,15 @@ int kn_detector_new(kn_detector **ret, const kn_ruleset *rs, soda_error **error)
 	if (!d)
 		return su_errorf(error, -ENOMEM, "out of memory");
 	d->rs = rs;
+	d->id = __atomic_add_fetch(&detector_ids, 1, __ATOMIC_RELAXED);
 	d->stamp = calloc(n, sizeof(*d->stamp));
 	d->cand = calloc(n, sizeof(*d->cand));
 	d->counts = calloc(n, sizeof(*d->counts));
 	d->md = pcre2_match_data_create(rs->max_ovector, NULL);
-	if (!d->stamp || !d->cand || !d->counts || !d->md || kn_thstate_new(&d->th) < 0) {
+	d->hits = calloc(rs->n_pats ? rs->n_pats : 1, sizeof(*d->hits));
+	d->pat_mark = calloc(rs->n_pats ? rs->n_pats : 1, sizeof(*d->pat_mark));
+	if (!d->stamp || !d->cand || !d->counts || !d->md || !d->hits || !d->pat_mark ||
+	    kn_thstate_new(&d->th) < 0) {
 		kn_detector_free(d);
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
@@ -89,6 +137,8 @@ void kn_detector_free(kn_detector *d)
 	free(d->stamp);
 	free(d->cand);
 	free(d->counts);
+	free(d->hits);
+	free(d->pat_mark);
 	pcre2_match_data_free(d->md);
 	kn_thstate_free(d->th);
 	free(d);
@@ -101,6 +151,8 @@ void kn_detect_flow_free(void *detect_state)
 	if (!f)
 		return;
 	free(f->bits);
+	free(f->seen[0].e);
+	free(f->seen[1].e);
 	free(f);
 }
 
@@ -143,12 +195,9 @@ static int fb_set(struct kn_flow *f, uint64_t h, bool on)
 			}
 		return 0;
 	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		f->detect_state = s;
-	}
+	s = flow_state(f);
+	if (!s)
+		return -ENOMEM;
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 4;
 		uint64_t *nb = realloc(s->bits, nc * sizeof(*nb));
@@ -736,12 +785,12 @@ static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct 
 
 struct scan_ctx {
 	kn_detector *d;
+	bool record;              /* keep the pattern ids in d->hits */
 };
 
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx)
+/* The rules of fast pattern id become candidates. */
+static void add_pat(kn_detector *d, uint32_t id)
 {
-	kn_detector *d = ((struct scan_ctx *)ctx)->d;
 	const kn_ruleset *rs = d->rs;
 
 	for (uint32_t k = 0; k < rs->pat_n[id]; k++) {
@@ -752,6 +801,16 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 			d->cand[d->n_cand++] = r;
 		}
 	}
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
+{
+	struct scan_ctx *sc = ctx;
+
+	add_pat(sc->d, id);
+	if (sc->record)
+		sc->d->hits[sc->d->n_hits++] = id;
 	return 0;
 }
 
@@ -773,13 +832,92 @@ static int pclass(uint8_t proto)
 	}
 }
 
-static void scan(kn_detector *d, const uint8_t *buf, size_t len)
+static void scan(kn_detector *d, const uint8_t *buf, size_t len, bool record)
 {
-	struct scan_ctx sc = { d };
+	struct scan_ctx sc = { d, record };
 
+	d->n_hits = 0;
 	if (!d->scratch || !buf || !len || len > UINT32_MAX)
 		return;
 	hs_scan(d->rs->hs_db, (const char *)buf, (unsigned int)len, 0, d->scratch, on_match, &sc);
+}
+
+/* The prefilter over a TCP packet's stream window (it has new bytes):
+ * the part no earlier scan of this direction covered, and the patterns
+ * those scans found that the window still holds (see the top). */
+static void scan_stream(kn_detector *d, struct kn_packet *p)
+{
+	struct kn_fbstate *fs = p->flow ? flow_state(p->flow) : NULL;
+	struct kn_seen *sn = fs ? &fs->seen[p->to_server ? 0 : 1] : NULL;
+	uint64_t win = p->stream_off, end = win + p->stream_len;
+	uint64_t from = win, keep = d->rs->max_pat_len ? d->rs->max_pat_len - 1 : 0;
+	uint32_t n = 0;
+
+	if (sn && sn->owner != d->id) {
+		sn->owner = d->id;
+		sn->valid = false;
+	}
+	if (sn && sn->valid && sn->from <= win && sn->scanned_end >= win &&
+	    sn->scanned_end <= end) {
+		/* a pattern ending past scanned_end starts at most keep
+		 * bytes before it */
+		from = sn->scanned_end - win > keep ? sn->scanned_end - keep : win;
+	} else if (sn) {
+		sn->valid = false;
+		sn->n = 0;
+	}
+	scan(d, p->stream + (from - win), (size_t)(end - from), sn != NULL);
+	if (!sn)
+		return;
+	/* the remembered patterns the window still overlaps; the ones this
+	 * scan found again move to its end */
+	if (++d->pgen == 0) {
+		memset(d->pat_mark, 0, (d->rs->n_pats ? d->rs->n_pats : 1) * sizeof(*d->pat_mark));
+		d->pgen = 1;
+	}
+	for (size_t k = 0; k < d->n_hits; k++)
+		d->pat_mark[d->hits[k]] = d->pgen;
+	for (uint32_t k = 0; k < sn->n; k++) {
+		struct kn_seen_pat e = sn->e[k];
+
+		if (e.end <= win)
+			continue;
+		if (d->pat_mark[e.pat] == d->pgen) {
+			e.end = end;
+			d->pat_mark[e.pat] = 0; /* recorded */
+		} else {
+			add_pat(d, e.pat);
+		}
+		sn->e[n++] = e;
+	}
+	sn->n = n;
+	for (size_t k = 0; k < d->n_hits; k++) {
+		uint32_t id = d->hits[k];
+
+		if (d->pat_mark[id] != d->pgen)
+			continue;
+		if (sn->n == sn->cap) {
+			uint32_t nc = sn->cap ? sn->cap * 2 : 8;
+			struct kn_seen_pat *ne = nc <= KN_SEEN_MAX ?
+				realloc(sn->e, nc * sizeof(*ne)) : NULL;
+
+			if (!ne) {
+				/* too many to remember: the next packet scans
+				 * its whole window */
+				sn->valid = false;
+				sn->n = 0;
+				return;
+			}
+			sn->e = ne;
+			sn->cap = nc;
+		}
+		sn->e[sn->n++] = (struct kn_seen_pat){ id, end };
+	}
+	if (!sn->valid) {
+		sn->valid = true;
+		sn->from = win;
+	}
+	sn->scanned_end = end;
 }
 
 int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *userdata)
@@ -799,14 +937,22 @@ int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *user
 		d->gen = 1;
 	}
 	d->n_cand = 0;
-	{
+	if (p->ip_proto == KN_IPPROTO_TCP && p->stream && p->stream_new_off < p->stream_len) {
+		size_t fresh = p->stream_len - p->stream_new_off;
+
+		scan_stream(d, p);
+		/* the payload too, unless it is the first of the new bytes,
+		 * which the stream's scan covered (not so when some of it
+		 * was old, or lost to bytes held before it) */
+		if (p->payload_len > fresh ||
+		    memcmp(p->payload, p->stream + p->stream_new_off, p->payload_len) != 0)
+			scan(d, p->payload, p->payload_len, false);
+	} else {
 		size_t len;
 		const uint8_t *pl = suri_payload(p, &len);
 
-		scan(d, pl, len);
+		scan(d, pl, len, false);
 	}
-	if (p->ip_proto == KN_IPPROTO_TCP && p->stream && p->stream_new_off < p->stream_len)
-		scan(d, p->stream, p->stream_len);
 	if (d->n_cand > 1)
 		qsort(d->cand, d->n_cand, sizeof(*d->cand), cmp_u32);
 	pc = pclass(p->ip_proto);

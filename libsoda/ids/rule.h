@@ -311,6 +311,7 @@ struct kn_ruleset {
 	uint32_t **pat_rules;
 	uint32_t *pat_n;
 	size_t n_pats;
+	size_t max_pat_len;        /* the longest fast pattern the prefilter holds */
 	pcre2_match_context *mctx;
 	uint32_t max_ovector;
 	size_t n_thresholded;      /* rules with threshold/detection_filter */

@@ -238,6 +238,8 @@ static int build_prefilter(kn_ruleset *rs, soda_error **error)
 			np = rs->n_pats++;
 			exprs[np] = (const char *)fps[i].pat;
 			lens[np] = fps[i].len;
+			if (fps[i].len > rs->max_pat_len)
+				rs->max_pat_len = fps[i].len;
 			flags[np] = HS_FLAG_SINGLEMATCH | (fps[i].nocase ? HS_FLAG_CASELESS : 0);
 			ids[np] = (unsigned int)np;
 		}

@@ -583,6 +583,170 @@ static void test_stream(void **state)
 	assert_false(pkt_match("content:\"/admin\";", &p, "tcp"));
 }
 
+/* A TCP stream fed segment by segment through one detector, each packet
+ * with the window the decoder would give it (KN_STREAM_WINDOW bytes of
+ * history before the new ones, stream_off where it starts). */
+struct feed {
+	kn_detector *d;
+	struct kn_flow flow;
+	uint8_t *all;
+	size_t len;
+	struct sink s;
+};
+
+static void feed_start(struct feed *f, const kn_ruleset *rs)
+{
+	memset(f, 0, sizeof(*f));
+	f->flow.id = 7;
+	f->all = malloc(1 << 20);
+	assert_non_null(f->all);
+	assert_int_equal(kn_detector_new(&f->d, rs, NULL), 0);
+}
+
+/* Sends data; returns how many alerts it raised. */
+static size_t feed(struct feed *f, const void *data, size_t len)
+{
+	size_t before = f->s.n, skip = f->len > KN_STREAM_WINDOW ? f->len - KN_STREAM_WINDOW : 0;
+	struct kn_packet p = mkpkt(KN_IPPROTO_TCP, "198.51.100.1", 40000, "203.0.113.2", 80,
+				   data, len);
+
+	assert_true(f->len + len <= 1 << 20);
+	memcpy(f->all + f->len, data, len);
+	p.flow = &f->flow;
+	p.to_server = p.established = true;
+	p.stream = f->all + skip;
+	p.stream_off = skip;
+	p.stream_new_off = f->len - skip;
+	f->len += len;
+	p.stream_len = f->len - skip;
+	assert_true(kn_detect(f->d, &p, sink_alert, &f->s) >= 0);
+	return f->s.n - before;
+}
+
+static void feed_end(struct feed *f)
+{
+	kn_detect_flow_free(f->flow.detect_state);
+	kn_detector_free(f->d);
+	free(f->all);
+	free(f->s.eve);
+}
+
+static void fill(struct feed *f, size_t n)
+{
+	char *x = malloc(n);
+
+	memset(x, '.', n);
+	assert_int_equal(feed(f, x, n), 0);
+	free(x);
+}
+
+/* The prefilter scans each stream byte once (detect.c): no match may be
+ * lost at the boundary of two packets, nor when the fast pattern is
+ * wholly in old bytes and the rest of the rule in the new ones. */
+static void test_stream_prefilter(void **state)
+{
+	char rules[8192], big[601], text[64];
+	kn_ruleset *rs;
+	struct feed f;
+
+	/* a 600-byte fast pattern split 599 / 1 over two segments (after
+	 * 3000 bytes, so the window starts mid-stream) */
+	for (int i = 0; i < 600; i++)
+		big[i] = (char)('a' + (i * 7) % 26);
+	big[600] = '\0';
+	snprintf(rules, sizeof(rules),
+		 "alert tcp any any -> any any (content:\"%s\"; sid:1;)\n"
+		 "alert tcp any any -> any any (content:\"short\"; sid:2;)\n"
+		 /* the fast pattern (the longest content) in old bytes, the
+		  * match ending in new ones */
+		 "alert tcp any any -> any any (content:\"long-fast-pattern-first\"; "
+		 "content:\"Z\"; distance:0; sid:3;)\n"
+		 "alert tcp any any -> any any (content:\"sh\"; content:\"pattern-in-new-bytes\"; "
+		 "fast_pattern; sid:4;)\n", big);
+	rs = load_rules(rules, NULL);
+	feed_start(&f, rs);
+	fill(&f, 3000);
+	assert_int_equal(feed(&f, big, 599), 0);
+	assert_int_equal(feed(&f, big + 599, 1), 1);
+	assert_int_equal(f.s.last.sid, 1);
+	/* split at every place, one byte at a time */
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(feed(&f, big + i, 1), i == 599 ? 1 : 0);
+	/* sid 3: its fast pattern, then 2000 bytes (beyond any look-back),
+	 * then Z in another packet */
+	assert_int_equal(feed(&f, "long-fast-pattern-first", 23), 0);
+	fill(&f, 2000);
+	assert_int_equal(feed(&f, "Z", 1), 1);
+	assert_int_equal(f.s.last.sid, 3);
+	assert_int_equal(feed(&f, "Z", 1), 1); /* still in the window */
+	/* out of the window: no more */
+	fill(&f, KN_STREAM_WINDOW);
+	assert_int_equal(feed(&f, "Z", 1), 0);
+	/* sid 4: the fast pattern new, the first content old */
+	assert_int_equal(feed(&f, "sh", 2), 0);
+	fill(&f, 500);
+	assert_int_equal(feed(&f, "pattern-in-new-bytes", 20), 1);
+	assert_int_equal(f.s.last.sid, 4);
+	feed_end(&f);
+	kn_ruleset_free(rs);
+
+	/* more patterns in the window than the memory holds: whole-window
+	 * scans, still every rule */
+	{
+		size_t len = 0;
+		char *t = malloc(300 * 100);
+
+		for (int i = 0; i < 300; i++)
+			len += (size_t)snprintf(t + len, 300 * 100 - len,
+						"alert tcp any any -> any any (content:\"pattern-%03d\"; "
+						"content:\"END\"; distance:0; sid:%d;)\n", i, 100 + i);
+		rs = load_rules(t, NULL);
+		free(t);
+	}
+	feed_start(&f, rs);
+	for (int i = 0; i < 300; i++) {
+		snprintf(text, sizeof(text), "pattern-%03d", i);
+		assert_int_equal(feed(&f, text, strlen(text)), 0);
+	}
+	assert_int_equal(feed(&f, "END", 3), 300);
+	assert_int_equal(feed(&f, "END", 3), 300);
+	feed_end(&f);
+	/* the flow's memory belongs to one detector: another one (a new
+	 * ruleset) over the same flow starts afresh */
+	{
+		kn_ruleset *rs2 = load_rules("alert tcp any any -> any any (content:\"other\"; "
+					     "content:\"END\"; distance:0; sid:1;)", NULL);
+		struct feed g;
+
+		feed_start(&g, rs);
+		assert_int_equal(feed(&g, "pattern-007 other", 17), 0);
+		kn_detector_free(g.d);
+		assert_int_equal(kn_detector_new(&g.d, rs2, NULL), 0);
+		assert_int_equal(feed(&g, "END", 3), 1);
+		feed_end(&g);
+		kn_ruleset_free(rs2);
+	}
+	kn_ruleset_free(rs);
+
+	/* a payload that is not the stream's new bytes (its head overlapped
+	 * old data, which won): the prefilter scans it too, for packet rules */
+	{
+		struct kn_flow fl = { .id = 3 };
+		struct kn_packet p = mkpkt(KN_IPPROTO_TCP, "198.51.100.1", 40000, "203.0.113.2",
+					   80, "XYZghi", 6);
+
+		p.flow = &fl;
+		p.to_server = p.established = true;
+		p.stream = (const uint8_t *)"abcdefghi";
+		p.stream_len = 9;
+		p.stream_new_off = 6;
+		assert_true(pkt_match("flow:no_stream; content:\"XYZg\";", &p, "tcp"));
+		assert_false(pkt_match("content:\"XYZg\";", &p, "tcp"));
+		assert_true(pkt_match("content:\"defghi\";", &p, "tcp"));
+		kn_detect_flow_free(fl.detect_state);
+	}
+}
+
 /* ---- flowbits ---- */
 
 static void test_flowbits(void **state)
@@ -922,6 +1086,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_fields),
 		cmocka_unit_test(test_flow),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_prefilter),
 		cmocka_unit_test(test_flowbits),
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_two_detectors),
