@@ -585,6 +585,13 @@ static int inspect_content(struct insp *x, size_t i, size_t cursor, size_t maxen
 			return 0;
 		return inspect(x, i + 1, cursor, maxend);
 	}
+	if (x->stream && i + 1 == x->n && maxend <= x->new_off && x->new_off + 1 > c->len &&
+	    start < x->new_off + 1 - c->len) {
+		/* the last operation, and nothing before it ended in the new
+		 * bytes: this content must (an occurrence before would fail
+		 * in inspect), so the search starts where it can */
+		start = x->new_off + 1 - c->len;
+	}
 	for (;;) {
 		long at = find(x->buf, start, end, c);
 		size_t mend;

@@ -539,6 +539,14 @@ static void test_stream(void **state)
 	assert_true(pkt_match("content:\"/\";", &p, "tcp"));
 	p.stream_new_off = 11;
 	assert_true(pkt_match("content:\"/\";", &p, "tcp")); /* "HTTP/1.0" */
+	/* ending in the first new byte counts, ending just before does not */
+	p.stream_new_off = 9;
+	assert_true(pkt_match("content:\"/admin\";", &p, "tcp"));
+	assert_true(pkt_match("content:\"/ad\"; content:\"min\"; distance:0;", &p, "tcp"));
+	p.stream_new_off = 10;
+	assert_false(pkt_match("content:\"/admin\";", &p, "tcp"));
+	assert_true(pkt_match("content:\"/admin\"; content:\"HTTP\"; distance:0;", &p, "tcp"));
+	assert_false(pkt_match("content:\"/ad\"; content:\"min\"; distance:0;", &p, "tcp"));
 	/* absolute positions count from the stream's start */
 	p.stream_new_off = 7;
 	assert_true(pkt_match("content:\"/admin\"; offset:4; depth:6;", &p, "tcp"));
