@@ -795,14 +795,20 @@ struct scan_ctx {
 	bool record;              /* keep the pattern ids in d->hits */
 };
 
-/* The rules of fast pattern id become candidates. */
-static void add_pat(kn_detector *d, uint32_t id)
+/* The rules of fast pattern id become candidates. remembered: the
+ * pattern is not in this packet's scan, only in older bytes of the window:
+ * a rule whose one operation is the fast pattern's content cannot match
+ * (on the stream its match must end in the new bytes, so it would lie in
+ * the scanned part; the payload is in it or scanned too). */
+static void add_pat(kn_detector *d, uint32_t id, bool remembered)
 {
 	const kn_ruleset *rs = d->rs;
 
 	for (uint32_t k = 0; k < rs->pat_n[id]; k++) {
 		uint32_t r = rs->pat_rules[id][k];
 
+		if (remembered && rs->rules[r]->fp_alone)
+			continue;
 		if (d->stamp[r] != d->gen) {
 			d->stamp[r] = d->gen;
 			d->cand[d->n_cand++] = r;
@@ -815,7 +821,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 {
 	struct scan_ctx *sc = ctx;
 
-	add_pat(sc->d, id);
+	add_pat(sc->d, id, false);
 	if (sc->record)
 		sc->d->hits[sc->d->n_hits++] = id;
 	return 0;
@@ -893,7 +899,7 @@ static void scan_stream(kn_detector *d, struct kn_packet *p)
 			e.end = end;
 			d->pat_mark[e.pat] = 0; /* recorded */
 		} else {
-			add_pat(d, e.pat);
+			add_pat(d, e.pat, true);
 		}
 		sn->e[n++] = e;
 	}

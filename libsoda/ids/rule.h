@@ -242,6 +242,7 @@ struct kn_rule {
 	struct kn_threshold threshold, detection_filter;
 
 	int fp_content;            /* index in ops of the fast pattern, -1 none */
+	bool fp_alone;             /* the fast pattern's content is the only operation */
 	uint32_t line;             /* where the rule starts, for messages */
 	size_t load_order;
 };

@@ -1616,13 +1616,15 @@ static void choose_fast_pattern(struct kn_rule *r)
 			continue;
 		if (op->u.c.flags & KN_C_FAST) {
 			r->fp_content = op->u.c.flags & KN_C_NEGATED ? -1 : (int)i;
-			return;
+			break;
 		}
 		if (!(op->u.c.flags & KN_C_NEGATED) && op->u.c.len > best) {
 			best = op->u.c.len;
 			r->fp_content = (int)i;
 		}
 	}
+	/* detect.c: such a rule cannot match where its fast pattern is not */
+	r->fp_alone = r->n_ops == 1 && r->fp_content == 0;
 }
 
 void kn_rule_free(struct kn_rule *r)

@@ -690,6 +690,13 @@ static void test_stream_prefilter(void **state)
 	/* out of the window: no more */
 	fill(&f, KN_STREAM_WINDOW);
 	assert_int_equal(feed(&f, "Z", 1), 0);
+	/* sid 2, one content: in old bytes only, it does not match again;
+	 * new, it does */
+	assert_int_equal(feed(&f, "short", 5), 1);
+	assert_int_equal(feed(&f, "shor", 4), 0);
+	assert_int_equal(feed(&f, "t", 1), 1);
+	assert_int_equal(feed(&f, "xx", 2), 0);
+	assert_int_equal(feed(&f, "short", 5), 1);
 	/* sid 4: the fast pattern new, the first content old */
 	assert_int_equal(feed(&f, "sh", 2), 0);
 	fill(&f, 500);
