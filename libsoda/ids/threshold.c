@@ -128,10 +128,14 @@ bool kn_threshold_check(struct kn_thstate *t, uint32_t rule, const struct kn_thr
 	switch (th->track) {
 	case KN_TRACK_SRC: memcpy(key.a, p->src, alen); break;
 	case KN_TRACK_DST: memcpy(key.a, p->dst, alen); break;
-	case KN_TRACK_BOTH:
-		memcpy(key.a, p->src, alen);
-		memcpy(key.b, p->dst, alen);
+	case KN_TRACK_BOTH: {
+		/* the pair in either direction, as Suricata's by_both */
+		bool swap = memcmp(p->src, p->dst, alen) > 0;
+
+		memcpy(key.a, swap ? p->dst : p->src, alen);
+		memcpy(key.b, swap ? p->src : p->dst, alen);
 		break;
+	}
 	case KN_TRACK_FLOW: key.flow = p->flow ? p->flow->id : 0; break;
 	case KN_TRACK_RULE: key.family = 0; break;
 	}

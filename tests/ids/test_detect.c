@@ -886,6 +886,19 @@ static void test_threshold(void **state)
 	/* by_rule: every source counts together */
 	assert_int_equal(thr("threshold: type limit, track by_rule, count 2, seconds 60;",
 			     "198.51.100.9", "203.0.113.2", 3), 200);
+	/* by_both: the pair, either way (Suricata: opposite directions
+	 * between the same addresses are the same pair); another pair counts
+	 * apart */
+	assert_int_equal(thr("threshold: type limit, track by_both, count 2, seconds 60;",
+			     "203.0.113.2", "198.51.100.1", 3), 200);
+	assert_int_equal(thr("threshold: type limit, track by_both, count 2, seconds 60;",
+			     "198.51.100.1", "203.0.113.9", 3), 202);
+	/* type both with Suricata's form of the example rule: once at the
+	 * 5th of 7 matches in 60 seconds */
+	assert_int_equal(thr("threshold: type both, track by_src, count 5, seconds 60;",
+			     NULL, NULL, 0), 1);
+	assert_int_equal(thr("threshold: type both, track by_src, count 8, seconds 60;",
+			     NULL, NULL, 0), 0);
 }
 
 /* One ruleset, two detectors: each keeps its own threshold state. */
