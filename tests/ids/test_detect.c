@@ -589,6 +589,7 @@ static void test_stream(void **state)
 	assert_true(pkt_match("content:\"min\";", &p, "tcp"));
 	assert_false(pkt_match("flow:only_stream; content:\"min\";", &p, "tcp"));
 	assert_false(pkt_match("content:\"/admin\";", &p, "tcp"));
+	kn_detect_flow_free(f.detect_state);
 }
 
 /* A TCP stream fed segment by segment through one detector, each packet
