@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/kernort: what Kernort inside the guest costs the guest.
+ *
+ *   bench-kernort [--rounds R] [--scale S]
+ *
+ * Three servers of the same image, all with a blackbox: Kernort off (no
+ * rules), on with 10 rules and on with 1,000 (generated: every event kind,
+ * contents that the benchmark's own activity never matches, one rule in
+ * ten with a pcre, so that every event is evaluated against every rule of
+ * its kind). In each of R rounds (default 3) each server runs kernort-lat
+ * (bench/kernort_guest.c: null system call, fork+exit, fork+exec, context
+ * switch, pipe latency and bandwidth, file create+delete in /tmp and in
+ * /etc, which Kernort watches) from a read-only share; the servers take
+ * turns, so that a slow spell of the machine touches all three. Printed:
+ * the median of each figure, and the ratios on/off (time on over time
+ * off; for bandwidth off over on: above 1 is slower either way). Targets:
+ * <= 1.03 with 10 rules, <= 1.05 with 1,000.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <soda/blackbox.h>
+#include <soda/ids.h>
+#include <soda/soda.h>
+
+#include "../examples/common/console_exec.h"
+
+#define N_CONF 3
+#define N_TEST 8
+#define MAX_ROUNDS 15
+
+static const char *const tests[N_TEST] = { "null",    "fork",	 "exec",   "ctxsw",
+					   "pipe-lat", "pipe-bw", "create", "create-etc" };
+static const char *const conf_name[N_CONF] = { "off", "10 rules", "1000 rules" };
+static const unsigned conf_rules[N_CONF] = { 0, 10, 1000 };
+
+static soda_context *bench_ctx;
+static soda_server *srvs[N_CONF];
+static char bench_dir[] = "/tmp/soda-bench-kernort-XXXXXX";
+
+static void cleanup(void)
+{
+	char cmd[96];
+
+	for (int c = 0; c < N_CONF; c++)
+		if (srvs[c]) {
+			soda_server_kill(srvs[c], 0, NULL);
+			soda_server_undefine(srvs[c], 0, NULL);
+			soda_server_unref(srvs[c]);
+			srvs[c] = NULL;
+		}
+	if (bench_ctx) {
+		soda_context_recover(bench_ctx, 0, NULL);
+		soda_context_unref(bench_ctx);
+		bench_ctx = NULL;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", bench_dir);
+	if (bench_dir[sizeof(bench_dir) - 2] != 'X' && system(cmd) != 0)
+		fprintf(stderr, "bench-kernort: could not remove %s\n", bench_dir);
+}
+
+static void die(const char *what, soda_error *e)
+{
+	fprintf(stderr, "bench-kernort: %s: %s\n", what, e ? soda_error_message(e) : "failed");
+	cleanup();
+	exit(1);
+}
+
+static void write_rules(const char *path, unsigned n)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		die(path, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		const char *pcre = i % 10 == 9 ? "pcre:\"/kxb[0-9]+\\s+-[a-z]/\"; " : "";
+
+		switch (i % 6) {
+		case 0:
+			fprintf(f, "alert exec any any -> any any (msg:\"b%u\"; exec.path; "
+				   "content:\"/kxb%u\"; endswith; exec.argv; %ssid:%u;)\n", i, i, pcre,
+				i + 1);
+			break;
+		case 1:
+			fprintf(f, "alert file any any -> any any (msg:\"b%u\"; file.path; "
+				   "content:\"/etc/kxb%u\"; startswith; %ssid:%u;)\n", i, i, pcre, i + 1);
+			break;
+		case 2:
+			fprintf(f, "alert net any any -> any any (msg:\"b%u\"; net.op; content:\"listen\"; "
+				   "net.port; content:\"%u\"; startswith; endswith; sid:%u;)\n", i,
+				40000 + i, i + 1);
+			break;
+		case 3:
+			fprintf(f, "alert syslog any any -> any any (msg:\"b%u\"; syslog.message; "
+				   "content:\"kxb%u \"; %ssid:%u;)\n", i, i, pcre, i + 1);
+			break;
+		case 4:
+			fprintf(f, "alert tty any any -> any any (msg:\"b%u\"; tty.input; "
+				   "content:\"kxb%u \"; %ssid:%u;)\n", i, i, pcre, i + 1);
+			break;
+		default:
+			fprintf(f, "alert klog any any -> any any (msg:\"b%u\"; klog.message; "
+				   "content:\"kxb%u \"; %ssid:%u;)\n", i, i, pcre, i + 1);
+			break;
+		}
+	}
+	if (fclose(f) != 0)
+		die(path, NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "rounds", required_argument, NULL, 'r' },
+					      { "scale", required_argument, NULL, 's' },
+					      { NULL, 0, NULL, 0 } };
+	static double v[N_CONF][N_TEST][MAX_ROUNDS];
+	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
+	soda_blackbox_key *key = NULL;
+	soda_error *e = NULL;
+	unsigned rounds = 3, scale = 1;
+	char state[300], share[300], cmd[2048];
+	uint8_t box[32];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'r' && atoi(optarg) > 0 && atoi(optarg) <= MAX_ROUNDS)
+			rounds = (unsigned)atoi(optarg);
+		else if (c == 's' && atoi(optarg) > 0)
+			scale = (unsigned)atoi(optarg);
+		else {
+			fprintf(stderr, "usage: bench-kernort [--rounds 1-%d] [--scale S]\n", MAX_ROUNDS);
+			return 2;
+		}
+	}
+	/* the agent checks the rules on the host too */
+	setenv("SODA_AGENT", BENCH_AGENT, 0);
+	setenv("SODA_MONITOR", BENCH_MONITOR, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (!mkdtemp(bench_dir))
+		die("mkdtemp", NULL);
+	snprintf(state, sizeof(state), "%s/state", bench_dir);
+	snprintf(share, sizeof(share), "%s/kb", bench_dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s/kernort-lat && chmod -R a+rX %s", share,
+		 BENCH_KERNORT_LAT, share, bench_dir);
+	if (system(cmd) != 0)
+		die("the share", NULL);
+	copts.state_dir = state;
+	if (soda_blackbox_key_generate(&key, SODA_BLACKBOX_KEY_TENANT, 0, &e) < 0 ||
+	    soda_blackbox_key_get_box_public(key, box, sizeof(box)) < 0 ||
+	    soda_context_open(&bench_ctx, NULL, &copts, 0, &e) < 0 ||
+	    soda_image_build(bench_ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0)
+		die("setup", e);
+	for (int k = 0; k < N_CONF; k++) {
+		soda_server_config *cfg = NULL;
+		char name[32], rules[400];
+
+		snprintf(name, sizeof(name), "kernort-b%u", conf_rules[k]);
+		snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, conf_rules[k]);
+		if (conf_rules[k])
+			write_rules(rules, conf_rules[k]);
+		if (soda_server_config_new(&cfg, name, &e) < 0 ||
+		    soda_server_config_set_memory(cfg, 96u << 20, &e) < 0 ||
+		    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
+		    soda_server_config_add_share(cfg, share, "/kb", SODA_SHARE_READONLY, &e) < 0 ||
+		    (conf_rules[k] && soda_server_config_set_ids_rules(cfg, rules, 0, &e) < 0) ||
+		    soda_server_define(&srvs[k], bench_ctx, cfg, 0, &e) < 0 ||
+		    soda_server_start(srvs[k], SODA_START_WAIT_READY, &e) < 0)
+			die(name, e);
+		soda_server_config_free(cfg);
+	}
+	snprintf(cmd, sizeof(cmd), "/kb/kernort-lat %u", scale);
+	for (unsigned r = 0; r < rounds; r++)
+		for (int k = 0; k < N_CONF; k++) {
+			char *out = NULL, *line;
+			int status = -1;
+
+			if (soda_console_exec(srvs[k], cmd, 600000, &out, &status, &e) < 0 ||
+			    status != 0)
+				die("kernort-lat", e);
+			for (int t = 0; t < N_TEST; t++) {
+				char key_[32];
+
+				snprintf(key_, sizeof(key_), "\n%s ", tests[t]);
+				line = strstr(out, key_);
+				if (!line && strncmp(out, key_ + 1, strlen(key_ + 1)) == 0)
+					line = out - 1;
+				if (!line)
+					die("kernort-lat's output", NULL);
+				v[k][t][r] = strtod(line + strlen(key_), NULL);
+			}
+			free(out);
+		}
+	printf("Kernort in the guest: medians of %u rounds (scale %u)\n\n", rounds, scale);
+	printf("%-11s %12s %12s %12s %9s %9s\n", "test", conf_name[0], conf_name[1], conf_name[2],
+	       "ratio 10", "ratio 1k");
+	for (int t = 0; t < N_TEST; t++) {
+		double m[N_CONF];
+		bool bw = strcmp(tests[t], "pipe-bw") == 0;
+
+		for (int k = 0; k < N_CONF; k++)
+			m[k] = median(v[k][t], rounds);
+		printf("%-11s %12.3f %12.3f %12.3f %9.3f %9.3f  %s\n", tests[t], m[0], m[1], m[2],
+		       bw ? m[0] / m[1] : m[1] / m[0], bw ? m[0] / m[2] : m[2] / m[0],
+		       bw ? "MB/s" : "us");
+	}
+	printf("\nratio: time with Kernort / time without (bandwidth: without / with); "
+	       "targets <= 1.03 (10 rules), <= 1.05 (1000 rules)\n");
+	soda_blackbox_key_free(key);
+	cleanup();
+	return 0;
+}
