@@ -61,6 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.stream_len = sizeof(pay) - 1;
 		p.stream_new_off = 10;
 		kn_detect(d, &p, sink, &n);
+		/* the window moved on: absolute positions past its start, the
+		 * prefilter's memory of the previous scan */
+		p.stream_off = 12;
+		p.stream_new_off = sizeof(pay) - 13;
+		kn_detect(d, &p, sink, &n);
+		p.stream_off = 0;
 		p.ip_proto = 17;
 		p.stream = NULL;
 		kn_detect(d, &p, sink, &n);
