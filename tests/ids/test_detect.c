@@ -220,6 +220,23 @@ static void test_byte_extract(void **state)
 	MATCH("content:\"T\"; byte_extract:1,0,v,relative; byte_test:1,=,v,0,relative;", "TAB TCC");
 }
 
+/* The forms real rules use, with Suricata's meaning. */
+static void test_real_shapes(void **state)
+{
+	/* relative and caseless: ^ is the cursor */
+	MATCH("content:\"abc\"; pcre:\"/^de+f/Ri\";", "xxabcDEEF");
+	NOMATCH("content:\"abc\"; pcre:\"/^de+f/Ri\";", "xxabcxDEEF");
+	NOMATCH("content:\"abc\"; pcre:\"/^de+f/Ri\";", "DEEFabc");
+	/* 4 bytes little-endian after the content: 1001 > 1000, 1000 not */
+	MATCH("content:\"abc\"; byte_test:4,>,1000,0,relative,little;", "abc\xe9\x03\x00\x00");
+	NOMATCH("content:\"abc\"; byte_test:4,>,1000,0,relative,little;", "abc\xe8\x03\x00\x00");
+	NOMATCH("content:\"abc\"; byte_test:4,>,1000,0,relative,little;", "abc\xe9\x03\x00");
+	/* negated content: anywhere in the buffer */
+	MATCH("content:\"abc\"; content:!\"x\";", "abcdef");
+	NOMATCH("content:\"abc\"; content:!\"x\";", "xabcdef");
+	NOMATCH("content:\"abc\"; content:!\"x\";", "abcdefx");
+}
+
 static void test_dsize(void **state)
 {
 	MATCH("dsize:5;", "12345");
@@ -1106,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(test_byte_test),
 		cmocka_unit_test(test_byte_jump),
 		cmocka_unit_test(test_byte_extract),
+		cmocka_unit_test(test_real_shapes),
 		cmocka_unit_test(test_dsize),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_ports),

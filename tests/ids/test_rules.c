@@ -293,6 +293,38 @@ static void test_feed_style(void **state)
 	soda_error_free(err);
 }
 
+/* Shapes from real rule files: each loads, or is skipped by sid. */
+static void test_real_shapes(void **state)
+{
+	static const char text[] =
+		"alert tcp any any -> any 80 (msg:\"m\"; flow:established,to_server; "
+		"content:\"GET\"; http_method; sid:3000001; rev:1;)\n"
+		"alert tcp any any -> any any (msg:\"x\"; content:\"abc\"; "
+		"metadata:affected_product Any, attack_target Client_Endpoint, created_at 2024_01_01; "
+		"reference:url,example.org/a; reference:cve,2024-0001; classtype:trojan-activity; "
+		"sid:3000002; rev:2;)\n"
+		"alert tcp any any -> any any (content:\"abc\"; content:!\"x\"; sid:3000003;)\n"
+		"alert tcp any any -> any any (content:\"abc\"; pcre:\"/^de+f/Ri\"; sid:3000004;)\n"
+		"alert tcp any any -> any any (content:\"abc\"; "
+		"byte_test:4,>,1000,0,relative,little; sid:3000005;)\n"
+		"alert tcp any any -> any any (dsize:>100; sid:3000006;)\n"
+		"alert tcp any any -> any any (flags:S,12; sid:3000007;)\n"
+		"alert tcp any any -> any any (content:\"abc\"; "
+		"threshold: type both, track by_src, count 5, seconds 60; sid:3000008;)\n";
+	kn_ruleset *rs = NULL;
+	struct warns w = { 0 };
+	soda_error *err = NULL;
+
+	assert_int_equal(kn_ruleset_load_text(&rs, "real.rules", text, sizeof(text) - 1, NULL,
+					      KN_LOAD_SKIP_UNSUPPORTED, on_warn, &w, &err), 0);
+	assert_null(err);
+	assert_int_equal(kn_ruleset_count(rs), 7);
+	assert_int_equal(w.n, 1);
+	assert_non_null(strstr(w.last, "sid 3000001"));
+	assert_non_null(strstr(w.last, "http_method"));
+	kn_ruleset_free(rs);
+}
+
 static void test_limits(void **state)
 {
 	char text[8192];
@@ -407,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_feed_style),
+		cmocka_unit_test(test_real_shapes),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_vars),
