@@ -797,9 +797,10 @@ struct scan_ctx {
 
 /* The rules of fast pattern id become candidates. remembered: the
  * pattern is not in this packet's scan, only in older bytes of the window:
- * a rule whose one operation is the fast pattern's content cannot match
- * (on the stream its match must end in the new bytes, so it would lie in
- * the scanned part; the payload is in it or scanned too). */
+ * a rule whose one operation is the fast pattern's content (whole, or
+ * without leading NULs: it ends where the content ends) cannot match (on
+ * the stream its match must end in the new bytes, so the pattern would
+ * lie in the scanned part; the payload is in it or scanned too). */
 static void add_pat(kn_detector *d, uint32_t id, bool remembered)
 {
 	const kn_ruleset *rs = d->rs;
@@ -822,7 +823,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	struct scan_ctx *sc = ctx;
 
 	add_pat(sc->d, id, false);
-	if (sc->record)
+	/* single match: each id once per scan */
+	if (sc->record && sc->d->n_hits < sc->d->rs->n_pats)
 		sc->d->hits[sc->d->n_hits++] = id;
 	return 0;
 }

@@ -1623,8 +1623,11 @@ static void choose_fast_pattern(struct kn_rule *r)
 			r->fp_content = (int)i;
 		}
 	}
-	/* detect.c: such a rule cannot match where its fast pattern is not */
-	r->fp_alone = r->n_ops == 1 && r->fp_content == 0;
+	/* detect.c: such a rule cannot match where its fast pattern is not
+	 * (the whole content, or its tail: a match ending in new bytes has
+	 * its fast pattern end there too; not so for fast_pattern:o,l) */
+	r->fp_alone = r->n_ops == 1 && r->fp_content == 0 &&
+		      !(r->ops[0].u.c.flags & KN_C_FAST_CHOP);
 }
 
 void kn_rule_free(struct kn_rule *r)

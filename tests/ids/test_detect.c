@@ -723,6 +723,17 @@ static void test_stream_prefilter(void **state)
 	feed_end(&f);
 	kn_ruleset_free(rs);
 
+	/* one content whose fast pattern is its head (the longest fast
+	 * pattern: 4 bytes): the head in an older packet, the end in this one */
+	rs = load_rules("alert tcp any any -> any any (content:\"0123456789abcdefghij\"; "
+			"fast_pattern:0,4; sid:5;)", NULL);
+	feed_start(&f, rs);
+	assert_int_equal(feed(&f, "0123456789", 10), 0);
+	assert_int_equal(feed(&f, "abcdefghij", 10), 1);
+	assert_int_equal(f.s.last.sid, 5);
+	feed_end(&f);
+	kn_ruleset_free(rs);
+
 	/* more patterns in the window than the memory holds: whole-window
 	 * scans, still every rule */
 	{
