@@ -618,15 +618,34 @@ int sctl_exec(struct cli_call *c)
 	rc = timeout_ms(c, 60000, &timeout);
 	if (rc)
 		return CLI_EXIT_EXEC_FAIL;
+	/* One argument is a shell command line ('ls; df'); several are words,
+	 * each quoted, so that `exec NAME -- sh -c 'echo a > f'` means what it
+	 * says. */
 	for (int i = 1; i < c->argc; i++)
-		len += strlen(c->argv[i]) + 1;
+		len += 4 * strlen(c->argv[i]) + 3;
 	command = calloc(1, len + 1);
 	if (!command)
 		return CLI_EXIT_EXEC_FAIL;
-	for (int i = 1; i < c->argc; i++) {
-		strcat(command, c->argv[i]);
-		if (i + 1 < c->argc)
-			strcat(command, " ");
+	if (c->argc == 2) {
+		strcpy(command, c->argv[1]);
+	} else {
+		char *p = command;
+
+		for (int i = 1; i < c->argc; i++) {
+			*p++ = '\'';
+			for (const char *q = c->argv[i]; *q; q++) {
+				if (*q == '\'') {
+					memcpy(p, "'\\''", 4);
+					p += 4;
+				} else {
+					*p++ = *q;
+				}
+			}
+			*p++ = '\'';
+			if (i + 1 < c->argc)
+				*p++ = ' ';
+		}
+		*p = '\0';
 	}
 	rc = sctl_server(c, c->argv[0], &srv);
 	if (rc) {
