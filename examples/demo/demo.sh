@@ -3,7 +3,8 @@
 #
 # The libsoda demo: a landlord hosts three tenants' virtual servers on this
 # machine and shows what protects whom: jails, the switch and its firewall,
-# shares, freeze and dumps, crash recovery and the tenants' blackbox.
+# shares, freeze and dumps, Kernort (the IDS) at a server's port against a
+# Lion worm attack, crash recovery and the tenants' blackbox.
 # Everything happens in a temporary
 # state directory that is removed at the end, even on failure.
 #
@@ -22,6 +23,7 @@ ip -n "$NETNS" link set lo up
 export SODA_NFT_PLUGIN="$BUILD/libsoda-nft.so"
 SODACTL="$BUILD/sodactl --state-dir $STATE --netns $NETNS"
 BLACKBOX="$BUILD/soda-blackbox"
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 cleanup() {
 	for s in web db cache; do
@@ -43,13 +45,17 @@ run $SODACTL image list
 
 step "2. A switch (a bridge with no address for the host) and three tenants' servers on it; the web server gets a read-only share of its site and a blackbox"
 run $SODACTL network create lan
-mkdir -p "$STATE/site" "$STATE/tenant"
+mkdir -p "$STATE/site" "$STATE/tenant" "$STATE/tools"
+# Lion-like attack traffic for step 6 (a static program the guests get
+# through a read-only share).
+cp "$BUILD/tests/network/liongen" "$STATE/tools/"
 echo "<h1>tenant web's site</h1>" > "$STATE/site/index.html"
 echo "   The web tenant makes its key pair (on its own machine; the host only ever sees the .pub):"
 run $BLACKBOX keygen "$STATE/tenant/web"
-run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --shares "cpu.weight=100 cpus=0" \
-	--nic lan --address 0:198.51.100.10/24 --label front --blackbox "$STATE/tenant/web.pub"
-run $SODACTL create db --memory 96 --shares "cpu.weight=300 cpus=0 pids.max=256" \
+run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --share "$STATE/tools:/tools:ro" \
+	--shares "cpu.weight=100 cpus=0" --nic lan --address 0:198.51.100.10/24 --label front \
+	--blackbox "$STATE/tenant/web.pub" --ids-landlord-alerts
+run $SODACTL create db --memory 96 --share "$STATE/tools:/tools:ro" --shares "cpu.weight=300 cpus=0 pids.max=256" \
 	--nic lan --address 0:198.51.100.20/24
 run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB" \
 	--nic lan --address 0:198.51.100.30/24
@@ -73,15 +79,18 @@ for s in web db cache; do
 		"$(grep '^CapEff:' /proc/"$pid"/status | tr -s '\t' ' ')"
 done
 echo "   The web tenant tries to escape its share through hostfs:"
-run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. && ls /esc && (cat /esc/etc/shadow || echo "   -> no /etc/shadow: only its own jail is there")'
+run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. && ls /esc && (cat /esc/etc/shadow || echo "   -> no /etc/shadow: hostfs shows the server's shares and nothing of the host")'
 echo "   Without a share there is no hostfs at all:"
 run $SODACTL exec db 'grep -c hostfs /proc/filesystems || echo "   -> hostfs absent"'
 
 step "5. The firewall: default deny; the policy says who may connect to whom"
 cat > "$STATE/lan.policy" <<'POLICY'
-# web (group front) may reach db; cache may reach web; nobody reaches cache
+# web (group front) may reach db; cache may reach web; nobody reaches cache;
+# db may reach web's DNS service (and, as it turns out, a backdoor port)
 allow from group front to server db icmp
 allow from server cache to group front icmp
+allow from server db to group front udp port 53
+allow from server db to group front tcp port 53, 60008
 POLICY
 run cat "$STATE/lan.policy"
 run $SODACTL policy check lan "$STATE/lan.policy"
@@ -102,7 +111,24 @@ printf 'allow from server web to server db icmp\nallow from server web to server
 $SODACTL policy apply lan "$STATE/bad.policy" || true
 run $SODACTL policy show lan
 
-step "6. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
+step "6. Kernort, the IDS at the web server's port, against a Lion worm attack from a neighbour"
+echo "   The IDS runs outside the guest, in a jailed process of its own, on the host side of"
+echo "   web's switch port: even an intruder who owns web's kernel cannot blind it."
+printf 'HOME_NET 198.51.100.10\n' > "$STATE/web.vars"
+run $SODACTL ids enable web --rules "$HERE/../ids/lion.rules" --vars "$STATE/web.vars"
+$SODACTL exec web '/tools/liongen serve 53 60 >/dev/null 2>&1 &' >/dev/null
+echo "   A neighbour (db) sends an ordinary DNS query, then the Lion worm's BIND TSIG overflow:"
+run $SODACTL exec db '/tools/liongen dns 198.51.100.10'
+run $SODACTL exec db '/tools/liongen tsig-udp 198.51.100.10'
+run $SODACTL exec db '/tools/liongen tsig-tcp 198.51.100.10'
+$SODACTL exec db '/tools/liongen backdoor 198.51.100.10 60008' >/dev/null 2>&1 || true
+sleep 1
+run $SODACTL ids stats web
+echo "   The alerts are sealed into web's blackbox (step 10); web's tenant let the landlord see"
+echo "   their metadata, and no more:"
+run sh -c "$SODACTL ids alerts web | cut -c1-160"
+
+step "7. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
 for s in web db cache; do
 	$SODACTL exec "$s" '(while :; do :; done) >/dev/null 2>&1 &' >/dev/null
 done
@@ -115,18 +141,18 @@ c0=$(cpu cache); sleep 2; c1=$(cpu cache)
 echo "   cache after the live change: $(( (c1 - c0) / 10000 / 2 ))% of a CPU"
 run $SODACTL stats
 
-step "7. Freeze: the cache server's processes stop; thaw resumes them"
+step "8. Freeze: the cache server's processes stop; thaw resumes them"
 run $SODACTL freeze cache
 run $SODACTL list
 run $SODACTL thaw cache
 
-step "8. Forensics: dump the db server (disk layer, facts, memory) while it runs"
+step "9. Forensics: dump the db server (disk layer, facts, memory) while it runs"
 $SODACTL exec db 'echo "order #42 paid" > /root/ledger && sync' >/dev/null
 run $SODACTL dump db "$STATE/db-dump" --memory
 run ls -l "$STATE/db-dump"
 grep -c "order #42 paid" "$STATE/db-dump/disk.cow" >/dev/null && echo "   the ledger entry is in the dumped disk layer"
 
-step "9. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
+step "10. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
 run $SODACTL exec web 'printf "order %s accepted\n" 1001 > /dev/blackbox; logger -t shop "payment service up"'
 echo "   An intruder takes the web server: kills every process it can and wipes the logs."
 run $SODACTL exec web 'kill -9 -1 2>/dev/null; rm -rf /var/log; echo "   (intruder) done"'
@@ -135,16 +161,16 @@ echo "   The landlord proves the store intact and complete without any key:"
 run $BLACKBOX verify "$STATE/blackbox/web"
 grep -rqa "order 1001" "$STATE/blackbox/web" && echo "   !! plaintext in the store" || echo "   the host's copy holds no plaintext (grep 'order 1001' finds nothing)"
 echo "   The tenant reads it with its secret key (orders, syslog and exec events, before and after the intrusion):"
-run sh -c "$BLACKBOX read --key $STATE/tenant/web --type text,syslog,exec,snapshot $STATE/blackbox/web | cut -c1-110"
+run sh -c "$BLACKBOX read --key $STATE/tenant/web --type text,syslog,exec,snapshot,ids-alert $STATE/blackbox/web | cut -c1-110"
 
-step "10. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
+step "11. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
 mpid=$($SODACTL info db --json | sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p')
 run kill -9 "$mpid"
 sleep 0.3
 run $SODACTL recover
 run $SODACTL list
 
-step "11. Graceful stop of the others, and the servers are gone"
+step "12. Graceful stop of the others, and the servers are gone"
 run $SODACTL stop web
 run $SODACTL stop cache
 run $SODACTL list
