@@ -79,7 +79,7 @@ for s in web db cache; do
 		"$(grep '^CapEff:' /proc/"$pid"/status | tr -s '\t' ' ')"
 done
 echo "   The web tenant tries to escape its share through hostfs:"
-run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. && ls /esc && (cat /esc/etc/shadow || echo "   -> no /etc/shadow: hostfs shows the server's shares and nothing of the host")'
+run $SODACTL exec web 'mkdir -p /esc && mount -t hostfs none /esc -o /../../.. && ls /esc && (cat /esc/etc/shadow || echo "   -> no /etc/shadow: hostfs shows the shares and nothing of the host")'
 echo "   Without a share there is no hostfs at all:"
 run $SODACTL exec db 'grep -c hostfs /proc/filesystems || echo "   -> hostfs absent"'
 
