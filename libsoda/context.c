@@ -1,19 +1,37 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "private.h"
 
 #define MAX_DRIVERS 16
+#define PLUGIN_NAME_MAX 32
 
+/* The drivers: the built-in ones the build listed (su_builtin_drivers), then
+ * those registered, by hand or by a plugin. The core names none. */
 static pthread_mutex_t drivers_lock = PTHREAD_MUTEX_INITIALIZER;
-static const soda_backend_driver *drivers[MAX_DRIVERS] = { &su_uml_driver, &su_test_driver };
-static size_t n_drivers = 2;
+static const soda_backend_driver *drivers[MAX_DRIVERS];
+static size_t n_drivers;
+static bool builtins_added;
+
+/* Called with drivers_lock held. */
+static void add_builtins(void)
+{
+	if (builtins_added)
+		return;
+	builtins_added = true;
+	for (size_t i = 0; su_builtin_drivers[i] && n_drivers < MAX_DRIVERS; i++)
+		drivers[n_drivers++] = su_builtin_drivers[i];
+}
 
 SODA_EXPORT const char *soda_version(void)
 {
@@ -44,6 +62,7 @@ SODA_EXPORT int soda_backend_register(const soda_backend_driver *driver, soda_er
 		return su_errorf(error, -EINVAL,
 				 "backend driver table is incomplete or of another version");
 	pthread_mutex_lock(&drivers_lock);
+	add_builtins();
 	for (size_t i = 0; i < n_drivers; i++)
 		if (strcmp(drivers[i]->scheme, driver->scheme) == 0)
 			r = su_errorf(error, -EEXIST, "a backend for '%s' is already registered",
@@ -61,11 +80,127 @@ static const soda_backend_driver *find_driver(const char *scheme, size_t len)
 	const soda_backend_driver *d = NULL;
 
 	pthread_mutex_lock(&drivers_lock);
+	add_builtins();
 	for (size_t i = 0; i < n_drivers && !d; i++)
 		if (strlen(drivers[i]->scheme) == len && strncmp(drivers[i]->scheme, scheme, len) == 0)
 			d = drivers[i];
 	pthread_mutex_unlock(&drivers_lock);
 	return d;
+}
+
+/* ---- backend plugins ---- */
+
+/* A scheme no driver has, NAME or NAME+TRANSPORT, may belong to the plugin
+ * libsoda-NAME.so: looked for in $SODA_BACKEND_PLUGIN_DIR alone if set,
+ * else beside this library (a build tree), then in the install's libdir.
+ * Its entry SODA_BACKEND_PLUGIN_SYMBOL registers its driver(s). NAME is
+ * lower-case letters and digits, so a URI cannot name a path. Plugins stay
+ * loaded for the life of the process. */
+static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool plugin_name_ok(const char *name, size_t len)
+{
+	if (len == 0 || len >= PLUGIN_NAME_MAX || name[0] < 'a' || name[0] > 'z')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int try_plugin(const char *dir, const char *name, char *why, size_t why_size)
+{
+	soda_backend_plugin_init_fn init;
+	soda_error *err = NULL;
+	size_t used = strlen(why);
+	char *path = su_strdup_printf("%s/libsoda-%s.so", dir, name);
+	void *h;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	if (access(path, R_OK) < 0) {
+		snprintf(why + used, why_size - used, "%s%s: %s", used ? "; " : "", path,
+			 strerror(errno));
+		free(path);
+		return -ENOENT;
+	}
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(why + used, why_size - used, "%s%s", used ? "; " : "", dlerror());
+		free(path);
+		return -ENOENT;
+	}
+	init = (soda_backend_plugin_init_fn)dlsym(h, SODA_BACKEND_PLUGIN_SYMBOL);
+	r = init ? init(SODA_BACKEND_VERSION, &err) : -ENOENT;
+	if (r < 0 && r != -EEXIST) {
+		snprintf(why + used, why_size - used, "%s%s: %s", used ? "; " : "", path,
+			 err ? soda_error_message(err)
+			     : "no " SODA_BACKEND_PLUGIN_SYMBOL "() of this interface version");
+		soda_error_free(err);
+		dlclose(h);
+		free(path);
+		return r;
+	}
+	soda_error_free(err);
+	free(path);
+	return 0;
+}
+
+static int load_plugin(const char *name, size_t len, soda_error **error)
+{
+	char plugin[PLUGIN_NAME_MAX], why[1024] = "";
+	const char *env = secure_getenv("SODA_BACKEND_PLUGIN_DIR");
+	Dl_info info;
+	int r = -ENOENT;
+
+	if (!plugin_name_ok(name, len))
+		return -ENOENT;
+	memcpy(plugin, name, len);
+	plugin[len] = '\0';
+	pthread_mutex_lock(&plugins_lock);
+	if (find_driver(plugin, len)) {
+		r = 0; /* another thread loaded it */
+	} else if (env && *env) {
+		r = try_plugin(env, plugin, why, sizeof(why)); /* not second-guessed */
+	} else {
+		if (dladdr((void *)soda_context_open, &info) && info.dli_fname &&
+		    strchr(info.dli_fname, '/')) {
+			char *copy = strdup(info.dli_fname);
+
+			r = copy ? try_plugin(dirname(copy), plugin, why, sizeof(why)) : -ENOMEM;
+			free(copy);
+		}
+		if (r < 0 && r != -ENOMEM)
+			r = try_plugin(su_backend_plugin_dir, plugin, why, sizeof(why));
+	}
+	pthread_mutex_unlock(&plugins_lock);
+	if (r == 0 && !find_driver(plugin, len))
+		r = su_errorf(error, -ENOENT, "plugin libsoda-%s.so registered no '%s' backend",
+			      plugin, plugin);
+	if (r < 0)
+		su_errorf(error, r, "no backend for '%s' (plugin libsoda-%s.so: %s)", plugin, plugin,
+			  why[0] ? why : "not loadable");
+	return r;
+}
+
+/* The driver of scheme @s (length @len): a registered one, else one a
+ * plugin registers. For NAME+TRANSPORT the driver of NAME is the fallback,
+ * and *@ret_whole is set: it gets the whole URI, unparsed. */
+static const soda_backend_driver *driver_for(const char *s, size_t len, bool *ret_whole,
+					     soda_error **error)
+{
+	const char *plus = memchr(s, '+', len);
+	size_t name_len = plus ? (size_t)(plus - s) : len;
+	const soda_backend_driver *d = find_driver(s, len);
+
+	*ret_whole = false;
+	if (d)
+		return d;
+	if (!find_driver(s, name_len) && load_plugin(s, name_len, error) < 0)
+		return NULL;
+	*ret_whole = plus != NULL;
+	return find_driver(s, name_len);
 }
 
 void su_log(soda_context *ctx, int level, const char *fmt, ...)
@@ -124,21 +259,36 @@ static char *percent_decode(const char *s, size_t len)
 	return out;
 }
 
-/* scheme "://" [host] path ["?" key=value {"&" key=value}] */
+/* scheme "://" [host] path ["?" key=value {"&" key=value}], or for a
+ * NAME+TRANSPORT scheme whose driver is NAME's, anything (see driver_for) */
 static int parse_uri(const char *uri, const soda_backend_driver **ret_drv, char **ret_path,
 		     char **ret_state, soda_error **error)
 {
 	const char *sep = strstr(uri, "://"), *path, *query;
 	const soda_backend_driver *drv;
+	soda_error *perr = NULL;
 	char *state = NULL;
+	bool whole;
 
 	if (!sep || sep == uri)
 		return su_errorf_at(error, -EINVAL, "uri", 1, 1,
-				    "URI '%s' has no scheme (expected e.g. uml:///)", uri);
-	drv = find_driver(uri, (size_t)(sep - uri));
-	if (!drv)
-		return su_errorf_at(error, -ENOENT, "uri", 1, 1, "URI '%s': no backend for '%.*s'",
-				    uri, (int)(sep - uri), uri);
+				    "URI '%s' has no scheme (expected e.g. %s)", uri,
+				    su_default_uri);
+	drv = driver_for(uri, (size_t)(sep - uri), &whole, &perr);
+	if (!drv) {
+		int r = su_errorf_at(error, -ENOENT, "uri", 1, 1, "URI '%s': %s", uri,
+				     perr ? soda_error_message(perr) : "no backend");
+
+		soda_error_free(perr);
+		return r;
+	}
+	if (whole) {
+		/* Its transport, host and query are the driver's to read. */
+		*ret_path = strdup(uri);
+		*ret_state = NULL;
+		*ret_drv = drv;
+		return *ret_path ? 0 : su_errorf(error, -ENOMEM, "out of memory");
+	}
 	path = sep + 3;
 	if (*path != '/')
 		return su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(path - uri) + 1,
@@ -205,7 +355,7 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 		return su_errorf(error, -EINVAL, "log level %d is out of range 0..%d",
 				 opts->log_level, SODA_LOG_DEBUG);
 	if (!uri)
-		uri = "uml:///";
+		uri = su_default_uri;
 	r = parse_uri(uri, &drv, &path, &state, error);
 	if (r < 0)
 		return r;

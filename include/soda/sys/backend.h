@@ -109,11 +109,30 @@ typedef struct soda_backend_driver {
 /**
  * soda_backend_register:
  * Makes @driver (which must outlive its use; normally static) available for
- * URIs of its scheme. Built-in: "uml", "test".
+ * URIs of its scheme. Built-in: those the build lists (cmake/backends.cmake).
  * Returns: 0; -EEXIST if the scheme is taken; -EINVAL for a bad table.
  * @since 0.1
  */
 SODA_EXPORT int soda_backend_register(const soda_backend_driver *driver, soda_error **error);
+
+/**
+ * soda_backend_plugin_init_fn:
+ * The entry of a backend plugin, libsoda-NAME.so, exported under the name
+ * SODA_BACKEND_PLUGIN_SYMBOL. libsoda loads the plugin when a context is
+ * opened for a URI of scheme NAME or NAME+TRANSPORT that no registered
+ * driver has: from $SODA_BACKEND_PLUGIN_DIR alone if that is set, else
+ * from the directory of libsoda.so, then from the install's libdir (NAME:
+ * lower-case letters and digits). The entry registers the driver of scheme
+ * NAME with soda_backend_register() (-EEXIST counts as done). For a
+ * NAME+TRANSPORT URI the driver's open() receives the whole URI as @path,
+ * unparsed, and @state_dir only from the options. Plugins need the shared
+ * libsoda and stay loaded.
+ * @version: SODA_BACKEND_VERSION of the loading library.
+ * Returns: 0 or -errno (with @error filled).
+ * @since 0.2
+ */
+typedef int (*soda_backend_plugin_init_fn)(uint32_t version, soda_error **error);
+#define SODA_BACKEND_PLUGIN_SYMBOL "soda_backend_plugin_init"
 
 /**
  * soda_error_set:

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The libvirt backend's parts. */
+#ifndef SODA_LV_H
+#define SODA_LV_H
+
+#include <soda/sys/backend.h>
+
+/* loop.c: libvirt's event loop on one epoll descriptor. */
+int lv_loop_init(void);
+int lv_loop_fd(void);
+void lv_loop_dispatch(void);
+void lv_loop_reap(void);
+
+/* meta.c: the soda configuration a domain carries in its metadata, one line
+ * of space-separated words "v1 image=I memory=N arg=A nic=NETWORK,MAC
+ * label=L" with values percent-encoded (so that the text needs no XML
+ * escaping). lv_meta_parse() rejects anything else with -EINVAL. */
+#define LV_META_NS "https://libsoda.org/xmlns/libvirt/1"
+#define LV_META_PREFIX "soda"
+int lv_meta_format(char **ret, const soda_server_config *cfg, soda_error **error);
+int lv_meta_parse(soda_server_config **ret, const char *name, const char *text,
+		  soda_error **error);
+/* The text of the first element in @xml (libvirt's metadata element), or
+ * NULL; malloc'ed. */
+char *lv_meta_text(const char *xml);
+
+/* xml.c: XML text escaping. */
+int lv_buf_printf(char **buf, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int lv_buf_escaped(char **buf, size_t *len, const char *s);
+
+#endif
