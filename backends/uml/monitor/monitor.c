@@ -583,12 +583,31 @@ static void on_control(void)
 		handle_control(fd);
 }
 
-/* The filter's listener: a call outside linux.uml's allowlist. */
+static bool memory_file_made(pid_t pid);
+static void fsize_lower_now(pid_t pid);
+
+/* The answer to a notification: a thread gate goes ahead once the file size
+ * limit is down (linux.uml makes its memory file before its first helper
+ * thread, and runs its guest after: that limit is in force before the
+ * guest's first instruction); a call outside the allowlist fails (log
+ * mode: goes ahead). */
+static bool seccomp_decide(const su_seccomp_event *ev)
+{
+	if (su_seccomp_is_gate(ev)) {
+		if (M.l.fsize_run && M.guest > 0 && memory_file_made(M.guest))
+			fsize_lower_now(M.guest);
+		return true;
+	}
+	return M.seccomp_mode == SU_SECCOMP_LOG;
+}
+
+/* The filter's listener: a thread gate, or a call outside linux.uml's
+ * allowlist. */
 static void on_seccomp(void)
 {
-	bool log_only = M.seccomp_mode == SU_SECCOMP_LOG;
+	bool log_only = M.seccomp_mode == SU_SECCOMP_LOG, allowed = false;
 	su_seccomp_event ev;
-	int r = su_seccomp_handle(M.seccomp_fd, log_only, &ev);
+	int r = su_seccomp_handle(M.seccomp_fd, seccomp_decide, &allowed, &ev);
 
 	if (r == -EAGAIN)
 		return;
@@ -604,6 +623,8 @@ static void on_seccomp(void)
 		}
 		return;
 	}
+	if (su_seccomp_is_gate(&ev))
+		return;
 	/* SODA_SECCOMP_REPORT=FILE: every call outside the allowlist also goes
 	 * to FILE (the server's own log goes when its state directory does:
 	 * for tracing linux.uml over a test suite). */
@@ -961,7 +982,7 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 			close(fd);
 	/* The filter last: from here on only linux.uml's calls are allowed
 	 * (the listener goes to the monitor, the exec is one of them). */
-	listener = su_seccomp_install(M.seccomp_mode, err, sizeof(err));
+	listener = su_seccomp_install(M.seccomp_mode, M.l.fsize_run != 0, err, sizeof(err));
 	if (listener < 0)
 		child_fail(errfd, listener, err);
 	r = send_fds(sc_fd, (int[JAIL_FDS]){ listener, ns[0], ns[1] });
@@ -1015,20 +1036,13 @@ static bool memory_file_made(pid_t pid)
  * it), then every process of the server that it started before. Done as
  * the server's uid (lowering a limit needs no privilege, and a host
  * without CAP_SYS_RESOURCE, a container, could not do it as root). */
-static void lower_fsize(pid_t pid)
+static void fsize_lower_now(pid_t pid)
 {
 	struct rlimit lim = { M.l.fsize_run, M.l.fsize_run };
 	pid_t *pids = NULL, child;
 	size_t n = 0;
 	int status;
 
-	for (int i = 0; i < 5000 && !memory_file_made(pid); i++)
-		usleep(1000);
-	if (!memory_file_made(pid)) {
-		mlog("no memory file after 5 s: the file size limit stays at %" PRIu64,
-		     M.l.fsize);
-		return;
-	}
 	if (su_cg_pids(&M.cg, &pids, &n) < 0)
 		n = 0;
 	child = fork();
@@ -1047,9 +1061,25 @@ static void lower_fsize(pid_t pid)
 	}
 	free(pids);
 	if (child < 0 || waitpid(child, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
+	    WEXITSTATUS(status) != 0) {
 		mlog("cannot lower linux.uml's file size limit (%d)",
 		     child < 0 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status));
+		return;
+	}
+	M.l.fsize_run = 0;
+}
+
+static void lower_fsize(pid_t pid)
+{
+	for (int i = 0; i < 5000 && !memory_file_made(pid); i++)
+		usleep(1000);
+	if (!memory_file_made(pid)) {
+		mlog("no memory file after 5 s: the file size limit stays at %" PRIu64
+		     " until linux.uml starts a thread",
+		     M.l.fsize);
+		return;
+	}
+	fsize_lower_now(pid);
 }
 
 /* The server's TAPs, opened here in the switch's namespace: linux.uml, in a

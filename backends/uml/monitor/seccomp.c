@@ -75,7 +75,7 @@ static const int allowed[] = {
 	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + 4)
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 
-int su_seccomp_install(enum su_seccomp_mode mode, char *err, size_t errlen)
+int su_seccomp_install(enum su_seccomp_mode mode, bool gate_threads, char *err, size_t errlen)
 {
 	const uint32_t violation = SECCOMP_RET_USER_NOTIF;
 	const size_t n_allowed = sizeof(allowed) / sizeof(allowed[0]);
@@ -87,11 +87,15 @@ int su_seccomp_install(enum su_seccomp_mode mode, char *err, size_t errlen)
 		/* x32 numbers carry bit 30. */
 		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
 		RET(violation),
-		/* clone: no new namespaces (the flags are in the low word). */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
+		/* clone: no new namespaces (the flags are in the low word);
+		 * with @gate_threads, a clone of the address space (linux.uml's
+		 * helper threads) waits for the monitor's answer. */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 6),
 		LD_ARG0_LO,
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, NS_FLAGS, 0, 1),
 		RET(violation),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, gate_threads ? CLONE_VM : 0, 0, 1),
+		RET(SECCOMP_RET_USER_NOTIF),
 		RET(SECCOMP_RET_ALLOW),
 		/* clone3's flags sit behind a pointer BPF cannot follow: libc
 		 * falls back to clone on ENOSYS. */
@@ -179,8 +183,15 @@ void su_syscall_name(int nr, char *buf, size_t len)
 		snprintf(buf, len, "syscall %d", nr);
 }
 
-int su_seccomp_handle(int listener, bool allow, su_seccomp_event *ev)
+bool su_seccomp_is_gate(const su_seccomp_event *ev)
 {
+	return ev->nr == __NR_clone && !(ev->args[0] & NS_FLAGS) && (ev->args[0] & CLONE_VM);
+}
+
+int su_seccomp_handle(int listener, bool (*decide)(const su_seccomp_event *ev), bool *ret_allowed,
+		      su_seccomp_event *ev)
+{
+	bool allow;
 	struct seccomp_notif_sizes sizes;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
@@ -213,6 +224,8 @@ int su_seccomp_handle(int listener, bool allow, su_seccomp_event *ev)
 	else
 		su_syscall_name(ev->nr, ev->name, sizeof(ev->name));
 	resp->id = req->id;
+	allow = decide(ev);
+	*ret_allowed = allow;
 	if (allow) {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	} else {

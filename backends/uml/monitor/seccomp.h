@@ -30,8 +30,11 @@ enum su_seccomp_mode { SU_SECCOMP_ENFORCE, SU_SECCOMP_LOG };
 enum su_seccomp_mode su_seccomp_mode_from_env(void);
 
 /* Installs the filter on the calling process (no_new_privs set already).
+ * With @gate_threads, a clone of the address space (linux.uml starts its
+ * helper threads so, after it has made its memory file and before its
+ * guest's first instruction) waits for the monitor (su_seccomp_is_gate()).
  * Returns the listener descriptor (close-on-exec), or -errno with @err. */
-int su_seccomp_install(enum su_seccomp_mode mode, char *err, size_t errlen);
+int su_seccomp_install(enum su_seccomp_mode mode, bool gate_threads, char *err, size_t errlen);
 
 typedef struct su_seccomp_event {
 	int nr;            /* the system call */
@@ -40,11 +43,15 @@ typedef struct su_seccomp_event {
 	char name[32];     /* "io_uring_setup", or "syscall 999" */
 } su_seccomp_event;
 
-/* Takes one notification from @listener and answers it: with @allow the
- * call goes ahead (log mode), otherwise it fails with EPERM (the monitor
- * kills the server next). Returns 0 with @ev filled, or -errno (-ENOENT:
- * the caller died before the answer; -EAGAIN: nothing pending). */
-int su_seccomp_handle(int listener, bool allow, su_seccomp_event *ev);
+/* Takes one notification from @listener and answers it as @decide says:
+ * true, the call goes ahead (a gate, or log mode); false, it fails with
+ * EPERM (the monitor kills the server next). Returns 0 with @ev and
+ * @allowed filled, or -errno (-ENOENT: the caller died before the answer;
+ * -EAGAIN: nothing pending). */
+int su_seccomp_handle(int listener, bool (*decide)(const su_seccomp_event *ev), bool *allowed,
+		      su_seccomp_event *ev);
+/* Is @ev the thread gate (a clone of the address space, no namespace)? */
+bool su_seccomp_is_gate(const su_seccomp_event *ev);
 
 /* "name" of a system call number, or "syscall N". */
 void su_syscall_name(int nr, char *buf, size_t len);
