@@ -62,6 +62,7 @@ struct kn_detector {
 	size_t n_hits;
 	uint32_t *pat_mark, pgen;
 	uint64_t id;              /* unique in the process: whose memory a kn_seen is */
+	bool reference;           /* kn_detector_reference_mode() */
 };
 
 /* What the prefilter found in one direction's stream before this packet:
@@ -142,6 +143,12 @@ void kn_detector_free(kn_detector *d)
 	pcre2_match_data_free(d->md);
 	kn_thstate_free(d->th);
 	free(d);
+}
+
+void kn_detector_reference_mode(kn_detector *d, bool on)
+{
+	if (d)
+		d->reference = on;
 }
 
 void kn_detect_flow_free(void *detect_state)
@@ -446,6 +453,7 @@ struct insp {
 	size_t n;
 	uint64_t vals[KN_MAX_BYTE_VARS];  /* byte_extract */
 	int64_t base;             /* absolute position of buf[0] (stream_off) */
+	bool reference;           /* no search bound (kn_detector_reference_mode) */
 };
 
 /* A literal, or the value of the byte_extract variable ref (index + 1). */
@@ -585,7 +593,8 @@ static int inspect_content(struct insp *x, size_t i, size_t cursor, size_t maxen
 			return 0;
 		return inspect(x, i + 1, cursor, maxend);
 	}
-	if (x->stream && i + 1 == x->n && maxend <= x->new_off && x->new_off + 1 > c->len &&
+	if (x->stream && !x->reference && i + 1 == x->n && maxend <= x->new_off &&
+	    x->new_off + 1 > c->len &&
 	    start < x->new_off + 1 - c->len) {
 		/* the last operation, and nothing before it ended in the new
 		 * bytes: this content must (an occurrence before would fail
@@ -759,7 +768,7 @@ static int inspect(struct insp *x, size_t i, size_t cursor, size_t maxend)
 static bool payload_match(kn_detector *d, const struct kn_rule *r, const struct kn_packet *p)
 {
 	struct insp x = { .budget = KN_INSPECT_BUDGET, .md = d->md, .mctx = d->rs->mctx,
-			  .ops = r->ops, .n = r->n_ops };
+			  .ops = r->ops, .n = r->n_ops, .reference = d->reference };
 	/* dsize makes a rule a packet rule, as in Suricata */
 	/* dsize makes a packet rule, as in Suricata; so does the lack of a
 	 * positive content or pcre here (nothing could tie a match to the
@@ -862,7 +871,7 @@ static void scan(kn_detector *d, const uint8_t *buf, size_t len, bool record)
  * those scans found that the window still holds (see the top). */
 static void scan_stream(kn_detector *d, struct kn_packet *p)
 {
-	struct kn_fbstate *fs = p->flow ? flow_state(p->flow) : NULL;
+	struct kn_fbstate *fs = p->flow && !d->reference ? flow_state(p->flow) : NULL;
 	struct kn_seen *sn = fs ? &fs->seen[p->to_server ? 0 : 1] : NULL;
 	uint64_t win = p->stream_off, end = win + p->stream_len;
 	uint64_t from = win, keep = d->rs->max_pat_len ? d->rs->max_pat_len - 1 : 0;
@@ -959,7 +968,7 @@ int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *user
 		/* the payload too, unless it is the first of the new bytes,
 		 * which the stream's scan covered (not so when some of it
 		 * was old, or lost to bytes held before it) */
-		if (p->payload_len > fresh ||
+		if (d->reference || p->payload_len > fresh ||
 		    memcmp(p->payload, p->stream + p->stream_new_off, p->payload_len) != 0)
 			scan(d, p->payload, p->payload_len, false);
 	} else {

@@ -83,6 +83,11 @@ void kn_detector_free(kn_detector *d);
  * flowbits in detect_state. Not thread-safe per detector. */
 int kn_detect(kn_detector *d, struct kn_packet *p, kn_alert_fn alert, void *userdata);
 
+/* Tests only: the prefilter scans every stream window whole and the
+ * exact match searches every content over the whole buffer, as before the
+ * single scan (the reference it is checked against). */
+void kn_detector_reference_mode(kn_detector *d, bool on);
+
 /* Frees what the engine kept in a flow's detect_state. */
 void kn_detect_flow_free(void *detect_state);
 

@@ -791,6 +791,119 @@ static void test_stream_prefilter(void **state)
 	}
 }
 
+static uint64_t drng = 0x2545f4914f6cdd1dull;
+
+static uint32_t drand(uint32_t n)
+{
+	drng ^= drng << 13;
+	drng ^= drng >> 7;
+	drng ^= drng << 17;
+	return (uint32_t)(drng % n);
+}
+
+static void rand_word(char *w, size_t len, const char *alpha)
+{
+	size_t na = strlen(alpha);
+
+	for (size_t i = 0; i < len; i++)
+		w[i] = alpha[drand((uint32_t)na)];
+	w[len] = '\0';
+}
+
+/* n random rules over alpha: one to three contents (absolute or relative,
+ * sometimes a chosen or partial fast pattern), sometimes a relative pcre
+ * or byte_test. */
+static kn_ruleset *rand_rules(int n, const char *alpha, size_t maxlen)
+{
+	size_t cap = (size_t)n * 400, len = 0;
+	char *t = malloc(cap);
+	kn_ruleset *rs;
+
+	for (int i = 0; i < n; i++) {
+		int nc = 1 + (int)drand(3);
+		bool fp = false;
+
+		len += (size_t)snprintf(t + len, cap - len, "alert tcp any any -> any any (");
+		for (int k = 0; k < nc; k++) {
+			char w[64];
+			size_t wl = 1 + drand((uint32_t)maxlen);
+
+			rand_word(w, wl, alpha);
+			len += (size_t)snprintf(t + len, cap - len, "content:\"%s\"; ", w);
+			if (k == 0 && drand(4) == 0)
+				len += (size_t)snprintf(t + len, cap - len, "offset:%u; depth:%zu; ",
+							drand(6000), wl + drand(3000));
+			else if (k > 0 && drand(2))
+				len += (size_t)snprintf(t + len, cap - len, "distance:%u; within:%zu; ",
+							drand(4), wl + drand(200));
+			else if (k > 0)
+				len += (size_t)snprintf(t + len, cap - len, "distance:0; ");
+			if (!fp && drand(6) == 0) {
+				len += (size_t)snprintf(t + len, cap - len, "fast_pattern; ");
+				fp = true;
+			} else if (!fp && wl > 2 && drand(6) == 0) {
+				len += (size_t)snprintf(t + len, cap - len, "fast_pattern:1,%zu; ",
+							wl - 2);
+				fp = true;
+			}
+		}
+		if (drand(6) == 0)
+			len += (size_t)snprintf(t + len, cap - len, "pcre:\"/%c.%c/R\"; ",
+						alpha[0], alpha[1]);
+		else if (drand(8) == 0)
+			len += (size_t)snprintf(t + len, cap - len, "byte_test:1,>,%u,0,relative; ",
+						(unsigned)alpha[0]);
+		len += (size_t)snprintf(t + len, cap - len, "sid:%d;)\n", i + 1);
+	}
+	rs = load_rules(t, NULL);
+	free(t);
+	return rs;
+}
+
+/* The single stream scan against the reference (whole windows, no search
+ * bound) on random rules and random streams cut at random: the same
+ * alerts for every packet. */
+static void test_stream_prefilter_differential(void **state)
+{
+	static const struct { int rules; const char *alpha; size_t maxlen, seg; } runs[] = {
+		{ 60, "abc", 6, 700 },   /* frequent short matches */
+		{ 60, "ab", 12, 90 },    /* small segments, longer patterns */
+		{ 300, "abcd", 5, 1500 }, /* more patterns than the memory holds */
+		{ 40, "abcdefgh", 40, 300 }, /* long fast patterns across packets */
+	};
+	size_t total = 0;
+
+	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		kn_ruleset *rs = rand_rules(runs[r].rules, runs[r].alpha, runs[r].maxlen);
+		struct feed a, b;
+		size_t sent = 0;
+
+		feed_start(&a, rs);
+		feed_start(&b, rs);
+		kn_detector_reference_mode(b.d, true);
+		while (sent < 9000) {
+			char seg[2048];
+			size_t n = 1 + drand((uint32_t)runs[r].seg), na, nb;
+
+			rand_word(seg, n, runs[r].alpha);
+			na = feed(&a, seg, n);
+			nb = feed(&b, seg, n);
+			assert_int_equal(na, nb);
+			if (a.s.n <= 64 && na)
+				assert_memory_equal(a.s.sids + a.s.n - na, b.s.sids + b.s.n - nb,
+						    na * sizeof(uint32_t));
+			sent += n;
+		}
+		total += a.s.n;
+		feed_end(&a);
+		feed_end(&b);
+		kn_ruleset_free(rs);
+	}
+	/* the streams did raise alerts to compare */
+	printf("differential: %zu alerts compared\n", total);
+	assert_true(total > 1000);
+}
+
 /* ---- flowbits ---- */
 
 static void test_flowbits(void **state)
@@ -1145,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(test_flow),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_stream_prefilter),
+		cmocka_unit_test(test_stream_prefilter_differential),
 		cmocka_unit_test(test_flowbits),
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_two_detectors),
