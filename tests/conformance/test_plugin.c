@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Backend plugins (libsoda/context.c): a URI of a scheme no driver has
+ * loads libsoda-NAME.so from $SODA_BACKEND_PLUGIN_DIR (argv[1] here, where
+ * the build put libsoda-cftest.so and libsoda-cfbad.so), whose driver gets
+ * a NAME+TRANSPORT URI whole; names that could reach outside the plugin
+ * directory are never looked up.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "testhelp.h"
+
+static const char *plugin_dir;
+
+static void test_compound_uri_reaches_driver_whole(void **state)
+{
+	const char *uri = "cftest+tcp://203.0.113.7:16509/system?keyfile=/x&no_verify=1";
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_soda_ok(soda_context_open(&ctx, uri, NULL, 0, &err), err);
+	/* the core parsed nothing: not the host, not the query */
+	assert_string_equal(soda_context_get_state_dir(ctx), uri);
+	soda_context_unref(ctx);
+	/* the plain scheme goes through the core's parser as ever */
+	assert_soda_ok(soda_context_open(&ctx, "cftest:///p?state=/tmp", NULL, 0, &err), err);
+	assert_string_equal(soda_context_get_state_dir(ctx), "/p");
+	soda_context_unref(ctx);
+	assert_soda_fails(soda_context_open(&ctx, "cftest://203.0.113.7/p", NULL, 0, &err),
+			  -EINVAL, err);
+}
+
+static void test_registered_once(void **state)
+{
+	soda_backend_driver again = { .version = SODA_BACKEND_VERSION, .scheme = "cftest" };
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_soda_ok(soda_context_open(&ctx, "cftest:///a", NULL, 0, &err), err);
+	soda_context_unref(ctx);
+	again.open = (void *)1;
+	again.close = (void *)1;
+	assert_soda_fails(soda_backend_register(&again, &err), -EEXIST, err);
+}
+
+static void test_missing_and_failing_plugins(void **state)
+{
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(soda_context_open(&ctx, "cfnone+x:///a", NULL, 0, &err), -ENOENT);
+	assert_non_null(strstr(soda_error_message(err), "libsoda-cfnone.so"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_context_open(&ctx, "cfbad:///a", NULL, 0, &err), -ENOENT);
+	assert_non_null(strstr(soda_error_message(err), "refuses to load"));
+	soda_error_free(err);
+	err = NULL;
+	assert_null(ctx);
+}
+
+/* Schemes that are not plain lower-case names never become a path: with
+ * libsoda-x/ beside evil.so (the failing plugin) in the plugin directory,
+ * "x/../evil" would name evil.so. Its message would show that it ran. */
+static void test_names_stay_in_the_directory(void **state)
+{
+	static const char *const uris[] = { "x/../evil:///a", "x/../evil+t:///a" };
+	char dir[] = "/tmp/soda-it-plugins-XXXXXX";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(th_sh("mkdir %s/libsoda-x && cp %s/libsoda-cfbad.so %s/evil.so", dir,
+			       plugin_dir, dir),
+			 0);
+	setenv("SODA_BACKEND_PLUGIN_DIR", dir, 1);
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		soda_context *ctx = NULL;
+		soda_error *err = NULL;
+		int r = soda_context_open(&ctx, uris[i], NULL, 0, &err);
+
+		if (r >= 0 || strstr(soda_error_message(err), "refuses to load"))
+			fail_msg("%s loaded %s/evil.so: %s", uris[i], dir,
+				 r >= 0 ? "opened" : soda_error_message(err));
+		soda_error_free(err);
+	}
+	setenv("SODA_BACKEND_PLUGIN_DIR", plugin_dir, 1);
+	assert_int_equal(th_sh("rm -rf %s", dir), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_compound_uri_reaches_driver_whole),
+		cmocka_unit_test(test_registered_once),
+		cmocka_unit_test(test_missing_and_failing_plugins),
+		cmocka_unit_test(test_names_stay_in_the_directory),
+	};
+
+	if (argc < 2)
+		return 2;
+	plugin_dir = argv[1];
+	setenv("SODA_BACKEND_PLUGIN_DIR", plugin_dir, 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
