@@ -209,6 +209,9 @@ int main(int argc, char **argv)
 					die("kernort-lat's output", NULL);
 				v[k][t][r] = strtod(line + strlen(key_), NULL);
 			}
+			if (getenv("BENCH_VERBOSE"))
+				printf("round %u %-10s exec %.0f us, ctxsw %.2f us, create-etc %.1f us\n",
+				       r + 1, conf_name[k], v[k][2][r], v[k][3][r], v[k][7][r]);
 			free(out);
 		}
 	printf("Kernort in the guest: medians of %u rounds (scale %u)\n\n", rounds, scale);

@@ -34,6 +34,10 @@
 
 #define RULES_MAX (16u << 20)
 #define NET_POLL_MS 250
+/* After file events woke the agent, the next ones wait this long and come
+ * together: a burst of writes in /etc costs the guest one wakeup of the
+ * agent per FILE_BATCH_MS, not one per event. */
+#define FILE_BATCH_MS 100
 #define TTY_LINE_MAX 4096
 #define FIELD_MAX 4096
 /* The landlord's lines: at most this many a second (the rest counted). */
@@ -63,6 +67,7 @@ static struct {
 	size_t tty_len;
 	/* file */
 	int inotify;
+	uint64_t file_quiet_until; /* monotonic ms: inotify out of poll() until then */
 	struct watch watches[8];
 	size_t n_watches;
 	/* net */
@@ -705,7 +710,7 @@ void ids_set_line(int fd)
 
 int ids_poll_fds(struct pollfd *pfd, int max)
 {
-	if (!K.on || K.inotify < 0 || max < 1)
+	if (!K.on || K.inotify < 0 || max < 1 || mono_ms() < K.file_quiet_until)
 		return 0;
 	pfd[0] = (struct pollfd){ K.inotify, POLLIN, 0 };
 	return 1;
@@ -718,6 +723,8 @@ int ids_timeout_ms(void)
 	if (!K.on)
 		return -1;
 	now = mono_ms();
+	if (K.file_quiet_until > now && K.file_quiet_until < K.next_net_ms)
+		return (int)(K.file_quiet_until - now);
 	return K.next_net_ms > now ? (int)(K.next_net_ms - now) : 0;
 }
 
@@ -731,8 +738,15 @@ void ids_handle(const struct pollfd *pfd, int n)
 	for (int i = 0; i < n; i++)
 		if (pfd[i].fd == K.inotify && pfd[i].revents) {
 			on_inotify();
+			K.file_quiet_until = mono_ms() + FILE_BATCH_MS;
 			any = true;
 		}
+	/* the quiet time is over: what came meanwhile, at once */
+	if (K.file_quiet_until && mono_ms() >= K.file_quiet_until) {
+		K.file_quiet_until = 0;
+		on_inotify();
+		any = true;
+	}
 	if (mono_ms() >= K.next_net_ms) {
 		poll_net();
 		K.next_net_ms = mono_ms() + NET_POLL_MS;
