@@ -38,6 +38,11 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 
 	if (su_strv_len(p->share_dirs) != cfg->n_shares || su_strv_len(p->ifnames) != cfg->n_nics)
 		return su_errorf(error, -EINVAL, "internal error: shares or NICs do not match");
+	/* Kernort in the guest seals its alerts: without a blackbox it would
+	 * watch for nobody */
+	if (cfg->ids_rules && !cfg->blackbox)
+		return su_errorf(error, -EINVAL, "the guest's IDS rules need a blackbox "
+				 "(soda_server_config_set_blackbox) to seal their alerts into");
 	if (dupto(&l.name, cfg->name) < 0 || dupto(&l.state_dir, p->state_dir) < 0 ||
 	    dupto(&l.run_dir, p->run_dir) < 0 || dupto(&l.status_path, p->status_path) < 0 ||
 	    dupto(&l.console_log, p->console_log) < 0 || dupto(&l.cgroup, p->cgroup) < 0 ||
@@ -155,6 +160,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 	if (cfg->blackbox)
 		push(&l, &r, "ssl1=null,fd:%d", SU_FD_BLACKBOX);
 	push(&l, &r, "ssl2=null,fd:%d", SU_FD_READY);
+	/* The exec line (backends/uml/exec_proto.h): both ways, raw. */
+	push(&l, &r, "ssl3=fd:%d", SU_FD_EXEC);
 	push(&l, &r, "quiet");
 	if (p->lpj)
 		push(&l, &r, "lpj=%" PRIu64, p->lpj);
