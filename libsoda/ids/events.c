@@ -8,12 +8,14 @@
  * field it inspects (kn_op.field, set by the last field keyword before it).
  * The ruleset builder leaves event rules out of the packet prefilter and
  * out of every packet class, so kn_detect() never sees them; here they are
- * grouped by kind and matched with detect.c's inspection, one run per
- * field: the keywords of one field see that field with a cursor of their
+ * grouped by kind, prefiltered per field (a Vectorscan literal database
+ * of the fast patterns on that field) and matched with detect.c's
+ * inspection, one run per field: the keywords of one field see that field with a cursor of their
  * own (relative keywords are relative within the field), and the rule
  * matches when every field's run matches.
  */
 #include <errno.h>
+#include <hs.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,14 +100,106 @@ bool kn_event_keyword_ok(const char *kw)
 
 /* ---- the detector ---- */
 
+/* The prefilter of one field: a Vectorscan literal database of the fast
+ * patterns that rules of the kind have on that field (pattern id: the
+ * rule's position in the kind's list); rules without one are in always. */
+struct kn_evfield {
+	hs_database_t *db;
+};
+
 struct kn_evdetector {
 	const kn_ruleset *rs;
 	uint32_t *rules[KN_EV_KINDS];   /* indices into rs->rules, ascending */
 	size_t n_rules[KN_EV_KINDS];
+	uint32_t *always[KN_EV_KINDS];  /* positions in rules[k] without a fast pattern */
+	size_t n_always[KN_EV_KINDS];
+	struct kn_evfield fields[KN_EV_KINDS][KN_EV_MAX_FIELDS];
+	hs_scratch_t *scratch;
+	uint32_t *stamp, gen;           /* per position, the largest kind's size */
+	uint32_t *cand;
+	size_t n_cand;
 	size_t total;
 	pcre2_match_data *md;
 	struct kn_thstate *th;
 };
+
+/* Builds the prefilter of (kind, field) from the rules whose fast pattern
+ * is on that field; 0, or -ENOMEM / -EINVAL. */
+static int build_field(kn_evdetector *d, unsigned int k, unsigned int f, soda_error **error)
+{
+	size_t n = 0, cap = d->n_rules[k];
+	const char **exprs = calloc(cap ? cap : 1, sizeof(*exprs));
+	unsigned int *flags = calloc(cap ? cap : 1, sizeof(*flags));
+	unsigned int *ids = calloc(cap ? cap : 1, sizeof(*ids));
+	size_t *lens = calloc(cap ? cap : 1, sizeof(*lens));
+	hs_compile_error_t *cerr = NULL;
+	int r = 0;
+
+	if (!exprs || !flags || !ids || !lens) {
+		r = su_errorf(error, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t pos = 0; pos < d->n_rules[k]; pos++) {
+		const struct kn_rule *ru = d->rs->rules[d->rules[k][pos]];
+		const struct kn_content *c;
+		const uint8_t *pat;
+		size_t len;
+
+		if (ru->fp_content < 0 || ru->ops[ru->fp_content].field != f + 1)
+			continue;
+		c = &ru->ops[ru->fp_content].u.c;
+		pat = c->pat;
+		len = c->len;
+		if (c->flags & KN_C_FAST_CHOP) {
+			pat += c->fp_off;
+			len = c->fp_len;
+		}
+		/* Vectorscan's literal API refuses a leading NUL */
+		while (len && pat[0] == '\0')
+			pat++, len--;
+		if (!len)
+			continue; /* stays in always (added by the caller) */
+		exprs[n] = (const char *)pat;
+		lens[n] = len;
+		flags[n] = HS_FLAG_SINGLEMATCH | (c->flags & KN_C_NOCASE ? HS_FLAG_CASELESS : 0);
+		ids[n] = (unsigned int)pos;
+		n++;
+	}
+	if (!n)
+		goto out;
+	if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned int)n, HS_MODE_BLOCK, NULL,
+				 &d->fields[k][f].db, &cerr) != HS_SUCCESS) {
+		r = su_errorf(error, -EINVAL, "guest events' prefilter: Vectorscan: %s",
+			      cerr && cerr->message ? cerr->message : "unknown error");
+		hs_free_compile_error(cerr);
+		goto out;
+	}
+	if (hs_alloc_scratch(d->fields[k][f].db, &d->scratch) != HS_SUCCESS)
+		r = su_errorf(error, -ENOMEM, "Vectorscan: cannot allocate scratch space");
+out:
+	free(exprs);
+	free(flags);
+	free(ids);
+	free(lens);
+	return r;
+}
+
+/* Whether the rule at @pos of kind @k is in a field's prefilter. */
+static bool prefiltered(const kn_evdetector *d, unsigned int k, size_t pos)
+{
+	const struct kn_rule *ru = d->rs->rules[d->rules[k][pos]];
+	const struct kn_content *c;
+	size_t len;
+
+	if (ru->fp_content < 0)
+		return false;
+	c = &ru->ops[ru->fp_content].u.c;
+	len = c->flags & KN_C_FAST_CHOP ? c->fp_len : c->len;
+	for (size_t i = 0; i < len; i++)
+		if ((c->flags & KN_C_FAST_CHOP ? c->pat[c->fp_off + i] : c->pat[i]) != '\0')
+			return true;
+	return false;
+}
 
 int kn_evdetector_new(kn_evdetector **ret, const kn_ruleset *rs, soda_error **error)
 {
@@ -133,6 +227,36 @@ int kn_evdetector_new(kn_evdetector **ret, const kn_ruleset *rs, soda_error **er
 		n[d->n_rules[k]++] = (uint32_t)i;
 		d->total++;
 	}
+	{
+		size_t most = 1;
+
+		for (unsigned int k = 1; k < KN_EV_KINDS; k++) {
+			int r;
+
+			if (d->n_rules[k] > most)
+				most = d->n_rules[k];
+			for (unsigned int f = 0; f < KN_EV_MAX_FIELDS; f++)
+				if ((r = build_field(d, k, f, error)) < 0) {
+					kn_evdetector_free(d);
+					return r;
+				}
+			for (size_t pos = 0; pos < d->n_rules[k]; pos++) {
+				uint32_t *na;
+
+				if (prefiltered(d, k, pos))
+					continue;
+				na = realloc(d->always[k], (d->n_always[k] + 1) * sizeof(*na));
+				if (!na)
+					goto oom;
+				d->always[k] = na;
+				na[d->n_always[k]++] = (uint32_t)pos;
+			}
+		}
+		d->stamp = calloc(most, sizeof(*d->stamp));
+		d->cand = calloc(most, sizeof(*d->cand));
+		if (!d->stamp || !d->cand)
+			goto oom;
+	}
 	*ret = d;
 	return 0;
 oom:
@@ -144,8 +268,17 @@ void kn_evdetector_free(kn_evdetector *d)
 {
 	if (!d)
 		return;
-	for (int k = 0; k < KN_EV_KINDS; k++)
+	for (int k = 0; k < KN_EV_KINDS; k++) {
 		free(d->rules[k]);
+		free(d->always[k]);
+		for (int f = 0; f < KN_EV_MAX_FIELDS; f++)
+			if (d->fields[k][f].db)
+				hs_free_database(d->fields[k][f].db);
+	}
+	if (d->scratch)
+		hs_free_scratch(d->scratch);
+	free(d->stamp);
+	free(d->cand);
 	pcre2_match_data_free(d->md);
 	kn_thstate_free(d->th);
 	free(d);
@@ -177,10 +310,60 @@ static bool fields_match(kn_evdetector *d, const struct kn_rule *r, const struct
 	return true;
 }
 
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
+{
+	kn_evdetector *d = ctx;
+
+	(void)from, (void)to, (void)flags;
+	if (d->stamp[id] != d->gen) {
+		d->stamp[id] = d->gen;
+		d->cand[d->n_cand++] = id;
+	}
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The positions of the rules of the event's kind worth evaluating, in
+ * rule order: those whose fast pattern is in its field, and the rest. */
+static size_t candidates(kn_evdetector *d, const struct kn_event *ev)
+{
+	unsigned int k = ev->kind;
+
+	if (++d->gen == 0) {
+		size_t most = 1;
+
+		for (unsigned int i = 1; i < KN_EV_KINDS; i++)
+			if (d->n_rules[i] > most)
+				most = d->n_rules[i];
+		memset(d->stamp, 0, most * sizeof(*d->stamp));
+		d->gen = 1;
+	}
+	d->n_cand = 0;
+	for (size_t i = 0; i < d->n_always[k]; i++) {
+		d->stamp[d->always[k][i]] = d->gen;
+		d->cand[d->n_cand++] = d->always[k][i];
+	}
+	for (unsigned int f = 0; f < KN_EV_MAX_FIELDS; f++)
+		if (d->fields[k][f].db && ev->f[f].len && ev->f[f].len <= UINT32_MAX)
+			hs_scan(d->fields[k][f].db, ev->f[f].data, (unsigned int)ev->f[f].len, 0,
+				d->scratch, on_match, d);
+	if (d->n_cand > 1)
+		qsort(d->cand, d->n_cand, sizeof(*d->cand), cmp_u32);
+	return d->n_cand;
+}
+
 int kn_detect_event(kn_evdetector *d, const struct kn_event *ev, kn_event_alert_fn alert,
 		    void *userdata)
 {
 	int alerts = 0;
+	size_t n_cand;
 	/* thresholds track "by_src"/"by_dst" by the event's uid */
 	struct kn_packet key = { .family = 4 };
 
@@ -191,8 +374,9 @@ int kn_detect_event(kn_evdetector *d, const struct kn_event *ev, kn_event_alert_
 	key.src[1] = key.dst[1] = (uint8_t)(ev->uid >> 16);
 	key.src[2] = key.dst[2] = (uint8_t)(ev->uid >> 8);
 	key.src[3] = key.dst[3] = (uint8_t)ev->uid;
-	for (size_t k = 0; k < d->n_rules[ev->kind]; k++) {
-		uint32_t idx = d->rules[ev->kind][k];
+	n_cand = candidates(d, ev);
+	for (size_t c = 0; c < n_cand; c++) {
+		uint32_t idx = d->rules[ev->kind][d->cand[c]];
 		const struct kn_rule *r = d->rs->rules[idx];
 
 		if (!fields_match(d, r, ev))

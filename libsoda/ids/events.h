@@ -20,9 +20,9 @@
  * packets and packet rules never see events, so one rule file can hold
  * both.
  *
- * Matching an event costs one pass over the rules of its kind (no
- * prefilter): events come at the rate programs start and files change,
- * not at the rate packets arrive.
+ * As for packets, a Vectorscan prefilter picks the rules worth
+ * evaluating: one literal database per (kind, field) of the fast patterns
+ * that rules have on that field; rules without one are always evaluated.
  */
 #ifndef SODA_IDS_EVENTS_H
 #define SODA_IDS_EVENTS_H
@@ -93,8 +93,8 @@ void kn_evdetector_free(kn_evdetector *d);
 /* Event rules in the ruleset, all kinds. */
 size_t kn_evdetector_count(const kn_evdetector *d);
 
-/* Evaluates the rules of the event's kind in rule order (pass ends the
- * evaluation, as for packets), calling alert for each match that passes
+/* Evaluates the rules of the event's kind that the prefilter lets through,
+ * in rule order (pass ends the evaluation, as for packets), calling alert for each match that passes
  * threshold/detection_filter. Returns the number of alerts or -EINVAL. */
 int kn_detect_event(kn_evdetector *d, const struct kn_event *ev, kn_event_alert_fn alert,
 		    void *userdata);

@@ -270,6 +270,46 @@ static void test_bad_rules(void **state)
 	}
 }
 
+/* The prefilter over many rules: each event reaches exactly its rules,
+ * whatever field the fast pattern is on, in rule order, and the rules
+ * without a fast pattern (only negated contents, none at all) too. */
+static void test_prefilter(void **state)
+{
+	struct fixture f = { 0 };
+	char *text = NULL, buf[160];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	struct evsink s = { 0 };
+	struct kn_event e;
+
+	(void)state;
+	assert_non_null(m);
+	for (int i = 0; i < 600; i++) {
+		if (i % 2)
+			fprintf(m, "alert exec any any -> any any (exec.path; content:\"/bin/\"; "
+				   "exec.argv; content:\"-kx%d-\"; nocase; sid:%d;)\n", i, 1000 + i);
+		else
+			fprintf(m, "alert exec any any -> any any (exec.cwd; content:\"/srv/kx%d/\"; "
+				   "sid:%d;)\n", i, 1000 + i);
+	}
+	fprintf(m, "alert exec any any -> any any (exec.path; content:!\"/bin/\"; sid:3000;)\n");
+	fclose(m);
+	load(&f, text);
+	free(text);
+	e = ev(KN_EV_EXEC, "/bin/ls", "ls -KX301-", "0", "/srv/kx302/", "sh");
+	assert_int_equal(kn_detect_event(f.d, &e, on_alert, &s), 2);
+	assert_int_equal(s.sids[0], 1301);
+	assert_int_equal(s.sids[1], 1302);
+	free(s.eve);
+	s = (struct evsink){ 0 };
+	snprintf(buf, sizeof(buf), "/usr/sbin/x");
+	e = ev(KN_EV_EXEC, buf, "x -kx301-", "0", "/", "sh");
+	assert_int_equal(kn_detect_event(f.d, &e, on_alert, &s), 1);
+	assert_int_equal(s.sids[0], 3000);
+	free(s.eve);
+	unload(&f);
+}
+
 static void test_eve(void **state)
 {
 	struct fixture f = { 0 };
@@ -301,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_file),	    cmocka_unit_test(test_net),
 		cmocka_unit_test(test_logs),	    cmocka_unit_test(test_packets_apart),
 		cmocka_unit_test(test_bad_rules),   cmocka_unit_test(test_eve),
+		cmocka_unit_test(test_prefilter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
