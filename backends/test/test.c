@@ -5,6 +5,13 @@
  * follows the same rules as the uml backend (which states allow which
  * actions, which errors come back) so that code tested against it behaves
  * the same on real guests.
+ *
+ * Exec runs nothing; it echoes, so that bindings can test their plumbing:
+ * stdout gets argv's words joined by spaces and a newline, then all of
+ * stdin; stderr gets "user U cwd D env N" and a newline (U "root" and D
+ * "~" when not given, N the number of environment entries). The status is
+ * 0, but for "exit N" (N, 0-255), "kill N" (killed by signal N, 1-64) and
+ * "sleep ..." with a timeout (-ETIMEDOUT).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -390,6 +397,73 @@ static int t_image_remove(void *priv, const char *name, unsigned int flags, soda
 	return su_errorf(error, -ENOENT, "no image named '%s'", name);
 }
 
+static int t_put(int fd, const char *p, size_t n)
+{
+	while (fd >= 0 && n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int t_exec(void *priv, const char *name, const char *const *argv,
+		  const soda_exec_options *opts, int *ret_status, soda_error **error)
+{
+	tbackend *t = priv;
+	tserver *s = find(t, name);
+	int r = need(s, name, s && s->state == SODA_STATE_RUNNING, error), status = 0;
+	char line[300], buf[4096];
+	size_t envc = 0;
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; argv[i] && r == 0; i++)
+		if ((r = t_put(opts->stdout_fd, " ", i > 0)) == 0)
+			r = t_put(opts->stdout_fd, argv[i], strlen(argv[i]));
+	if (r == 0)
+		r = t_put(opts->stdout_fd, "\n", 1);
+	while (r == 0 && opts->stdin_fd >= 0) {
+		ssize_t n = read(opts->stdin_fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		r = t_put(opts->stdout_fd, buf, (size_t)n);
+	}
+	while (opts->env && opts->env[envc])
+		envc++;
+	snprintf(line, sizeof(line), "user %.100s cwd %.100s env %zu\n",
+		 opts->user ? opts->user : "root", opts->cwd ? opts->cwd : "~", envc);
+	if (r == 0)
+		r = t_put(opts->stderr_fd, line, strlen(line));
+	if (r < 0)
+		return su_errorf(error, r, "exec: %s", strerror(-r));
+	if (argv[1] && (strcmp(argv[0], "exit") == 0 || strcmp(argv[0], "kill") == 0)) {
+		char *end;
+		long v = strtol(argv[1], &end, 10);
+		bool kill = argv[0][0] == 'k';
+
+		if (*end || v < (kill ? 1 : 0) || v > (kill ? 64 : 255))
+			return su_errorf(error, -EINVAL, "test exec: bad number '%s'", argv[1]);
+		status = kill ? SODA_EXEC_SIGNALED + (int)v : (int)v;
+	} else if (strcmp(argv[0], "sleep") == 0 && opts->timeout_ms) {
+		return su_errorf(error, -ETIMEDOUT,
+				 "the command did not end within %u ms; it was killed",
+				 opts->timeout_ms);
+	}
+	*ret_status = status;
+	return 0;
+}
+
 const soda_backend_driver su_test_driver = {
 	.version = SODA_BACKEND_VERSION,
 	.scheme = "test",
@@ -410,4 +484,5 @@ const soda_backend_driver su_test_driver = {
 	.image_build = t_image_build,
 	.image_list = t_image_list,
 	.image_remove = t_image_remove,
+	.exec = t_exec,
 };

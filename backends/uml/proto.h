@@ -31,6 +31,7 @@
 #define SU_FD_CONSOLE 3 /* con0=fd:3,fd:3: the guest console (socketpair) */
 #define SU_FD_READY 4   /* ssl2=null,fd:4: the guest's write-only agent line */
 #define SU_FD_BLACKBOX 5 /* ssl1=null,fd:5: the guest's write-only blackbox line */
+#define SU_FD_EXEC 6     /* ssl3=fd:6: the exec line (exec_proto.h; a socketpair) */
 
 #define SU_UMID "soda"
 #define SU_JAIL_UML "/usr/bin/linux.uml"

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec_client.h"
 #include "../../libsoda/config.h"
 #include "../../libsoda/kv.h"
 #include "../../libsoda/private.h"
@@ -1925,6 +1926,27 @@ static int uml_ids_alerts(void *priv, const char *name, int *ret_fd, soda_error 
 	return r;
 }
 
+/* A command in the guest, through the monitor and the agent (exec_client.h). */
+static int uml_exec(void *priv, const char *name, const char *const *argv,
+		    const soda_exec_options *opts, int *ret_status, soda_error **error)
+{
+	uml *u = priv;
+	su_status st;
+	char *run;
+	int r;
+
+	r = live_status(u, name, &st, error);
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	run = run_dir(u, name);
+	if (!run)
+		return OOM(error);
+	r = su_exec_run(run, argv, opts, ret_status, error);
+	free(run);
+	return r;
+}
+
 static int uml_thaw(void *priv, const char *name, unsigned int flags, soda_error **error)
 {
 	uml *u = priv;
@@ -2466,6 +2488,7 @@ const soda_backend_driver su_uml_driver = {
 	.freeze = uml_freeze,
 	.ids = uml_ids,
 	.ids_alerts = uml_ids_alerts,
+	.exec = uml_exec,
 	.thaw = uml_thaw,
 	.dump = uml_dump,
 	.open_console = uml_open_console,

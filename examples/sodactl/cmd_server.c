@@ -15,7 +15,6 @@
 #include <soda/sys/backend.h>
 
 #include "sodactl.h"
-#include "../common/console_exec.h"
 #include "commands.h"
 
 /* ---- create ------------------------------------------------------------ */
@@ -606,61 +605,54 @@ int sctl_console(struct cli_call *c)
 	return 0;
 }
 
+/* Through the guest's agent (include/soda/exec.h): the exact status,
+ * stdin passed through, stdout and stderr apart, nothing on the console. */
 int sctl_exec(struct cli_call *c)
 {
+	soda_exec_options o = SODA_EXEC_OPTIONS_INIT;
+	const char *shell[] = { "sh", "-c", NULL, NULL };
+	const char **env = NULL;
 	soda_server *srv = NULL;
 	soda_error *e = NULL;
-	char *out = NULL, *command = NULL;
-	uint32_t timeout = 60000;
-	size_t len = 0;
-	int status = 0, rc;
+	int status = 0, rc, r;
 
-	rc = timeout_ms(c, 60000, &timeout);
+	rc = timeout_ms(c, 60000, &o.timeout_ms);
 	if (rc)
 		return CLI_EXIT_EXEC_FAIL;
-	/* One argument is a shell command line ('ls; df'); several are words,
-	 * each quoted, so that `exec NAME -- sh -c 'echo a > f'` means what it
-	 * says. */
-	for (int i = 1; i < c->argc; i++)
-		len += 4 * strlen(c->argv[i]) + 3;
-	command = calloc(1, len + 1);
-	if (!command)
-		return CLI_EXIT_EXEC_FAIL;
-	if (c->argc == 2) {
-		strcpy(command, c->argv[1]);
-	} else {
-		char *p = command;
-
-		for (int i = 1; i < c->argc; i++) {
-			*p++ = '\'';
-			for (const char *q = c->argv[i]; *q; q++) {
-				if (*q == '\'') {
-					memcpy(p, "'\\''", 4);
-					p += 4;
-				} else {
-					*p++ = *q;
-				}
-			}
-			*p++ = '\'';
-			if (i + 1 < c->argc)
-				*p++ = ' ';
+	o.user = cli_get(c, "user");
+	o.cwd = cli_get(c, "cwd");
+	env = cli_get_all(c, "env", NULL);
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strchr(env[i], '=') || env[i][0] == '=') {
+			cli_usage_error(c, "--env takes NAME=VALUE, not '%s'", env[i]);
+			free(env);
+			return CLI_EXIT_EXEC_FAIL;
 		}
-		*p = '\0';
-	}
+	o.env = env;
+	o.stdin_fd = 0;
+	o.stdout_fd = 1;
+	o.stderr_fd = 2;
+	fflush(stdout);
 	rc = sctl_server(c, c->argv[0], &srv);
 	if (rc) {
-		free(command);
+		free(env);
 		return CLI_EXIT_EXEC_FAIL;
 	}
-	if (soda_console_exec(srv, command, (int)timeout, &out, &status, &e) < 0) {
+	/* One argument is a shell command line ('ls; df'); several are the
+	 * command's words, as they are. */
+	shell[2] = c->argv[1];
+	r = soda_server_exec(&status, srv,
+			     c->argc == 2 ? shell : (const char *const *)(c->argv + 1), &o, 0, &e);
+	if (r < 0) {
 		sctl_fail(e, c->argv[0]);
-		rc = CLI_EXIT_EXEC_FAIL;
+		/* As shells and timeout(1) say it. */
+		rc = r == -ENOENT ? 127 : r == -EACCES ? 126 : r == -ETIMEDOUT ? 124
+									: CLI_EXIT_EXEC_FAIL;
 	} else {
-		fputs(out, stdout);
-		rc = status;
+		rc = soda_exec_status_signal(status) ? 128 + soda_exec_status_signal(status)
+						     : status;
 	}
-	free(out);
-	free(command);
+	free(env);
 	soda_server_unref(srv);
 	return rc;
 }

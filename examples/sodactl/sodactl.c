@@ -239,7 +239,10 @@ static const struct cli_option dump_options[] = {
 	{ NULL },
 };
 static const struct cli_option exec_options[] = {
-	{ "timeout", 0, "SEC", 0, "give up after SEC seconds (default 60)", 0 },
+	{ "timeout", 0, "SEC", 0, "kill the command after SEC seconds (default 60; 0: never)", 0 },
+	{ "user", 0, "USER", 0, "run as USER (a name or uid in the guest; default root)", 0 },
+	{ "cwd", 0, "DIR", 0, "in DIR (default the user's home)", 0 },
+	{ "env", 0, "NAME=VALUE", CLI_OPT_REPEAT, "set NAME in the command's environment", 0 },
 	{ NULL },
 };
 static const struct cli_option events_options[] = {
@@ -309,8 +312,13 @@ static const struct cli_command commands[] = {
 	{ "stats", "[NAME...]", 0, -1, stats_options, sctl_stats, S, "usage of running servers", NULL, CLI_JSON, "ssssssss" },
 	{ "console", "NAME", 1, 1, NULL, sctl_console, S, "attach to its console (leave with Ctrl-])", NULL, 0, "s" },
 	{ "exec", "NAME COMMAND...", 2, -1, exec_options, sctl_exec, S, "run a command in the guest; its exit status is sodactl's",
-	  "COMMAND runs under the guest's /bin/sh -c. Put options for sodactl before COMMAND\n"
-	  "(or use '--'): everything from COMMAND on is the command's.", CLI_ARGS_REST, "s" },
+	  "One COMMAND word runs under the guest's sh -c; several are the command's argv.\n"
+	  "It runs through the guest's agent, not the console: stdin is passed through,\n"
+	  "stdout and stderr stay apart, and nothing lands in the console's recording (the\n"
+	  "tenant's blackbox records that the landlord ran it). The exit status is the\n"
+	  "command's (128+N when signal N ended it); 124: --timeout passed (the command is\n"
+	  "killed); 126, 127: it could not start, or is not there; 125: sodactl failed.\n"
+	  "Put options for sodactl before COMMAND (or use '--').", CLI_ARGS_REST, "s" },
 	{ "events", "", 0, 0, events_options, sctl_events, S, "print state changes as they happen", NULL, CLI_JSON, NULL },
 	{ "recover", "", 0, 0, NULL, sctl_recover, S, "clean up after crashed monitors", NULL, 0, NULL },
 #ifdef SODA_HAVE_NETWORK

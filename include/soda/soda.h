@@ -24,5 +24,6 @@
 #include <soda/network.h>
 #include <soda/blackbox.h>
 #include <soda/ids.h>
+#include <soda/exec.h>
 
 #endif

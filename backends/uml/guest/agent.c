@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_exec.h"
 #include "agent_ids.h"
 #include "lockdown.h"
 
@@ -601,6 +602,12 @@ static void power_off(void)
 		pause();
 }
 
+/* What the landlord ran, sealed (agent_exec.h); never on the console. */
+static void exec_record(const char *text)
+{
+	bb_event(blackbox, EXEC_BB_AUX, text);
+}
+
 static long mono_ms(void)
 {
 	struct timespec ts;
@@ -694,6 +701,10 @@ int main(int argc, char **argv)
 
 	line = open_agent_line();
 	ids_set_line(line);
+	/* The exec line (agent_exec.h), announced before "ready" so that the
+	 * host knows of it when it first may use it. */
+	if (ex_open(profile, exec_record) == 0)
+		agent_send(line, "exec 1\n");
 	agent_send(line, "ready\n");
 
 	foreign = foreign_init() != NULL;
@@ -701,20 +712,25 @@ int main(int argc, char **argv)
 	if (userland < 0)
 		say("cannot start the userland: %s", strerror(errno));
 	bb_set_userland(blackbox, userland > 0 ? userland : 0);
+	ex_set_userland(userland > 0 ? userland : 0);
 	next_check = mono_ms() + CHECK_MS;
 
 	for (;;) {
 		struct signalfd_siginfo si;
-		struct pollfd pfd[1 + BB_MAX_FDS + IDS_MAX_FDS];
-		int nfd = 1, timeout, nbb, tids;
+		struct pollfd pfd[1 + BB_MAX_FDS + IDS_MAX_FDS + EXEC_MAX_FDS];
+		int nfd = 1, timeout, nbb, tids, nids, nex, tex;
 
 		pfd[0] = (struct pollfd){ sfd, POLLIN, 0 };
 		nfd += nbb = bb_poll_fds(blackbox, pfd + 1, BB_MAX_FDS);
-		nfd += ids_poll_fds(pfd + nfd, IDS_MAX_FDS);
+		nfd += nids = ids_poll_fds(pfd + nfd, IDS_MAX_FDS);
+		nfd += nex = ex_poll_fds(pfd + nfd, EXEC_MAX_FDS);
 		timeout = blackbox ? bb_timeout_ms(blackbox) : -1;
 		tids = ids_timeout_ms();
 		if (tids >= 0 && (timeout < 0 || timeout > tids))
 			timeout = tids;
+		tex = ex_timeout_ms();
+		if (tex >= 0 && (timeout < 0 || timeout > tex))
+			timeout = tex;
 		if (stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;
 		{
@@ -729,7 +745,8 @@ int main(int argc, char **argv)
 			continue;
 		if (blackbox)
 			bb_handle(blackbox, pfd + 1, nbb);
-		ids_handle(pfd + 1 + nbb, nfd - 1 - nbb);
+		ids_handle(pfd + 1 + nbb, nids);
+		ex_handle(pfd + 1 + nbb + nids, nex);
 		if (mono_ms() >= next_check) {
 			char what[300];
 
@@ -746,9 +763,12 @@ int main(int argc, char **argv)
 				int status;
 
 				for (pid_t p; (p = waitpid(-1, &status, WNOHANG)) > 0;)
-					if (p == userland) {
+					if (ex_reaped(p, status)) {
+						continue;
+					} else if (p == userland) {
 						userland = 0;
 						bb_set_userland(blackbox, 0);
+						ex_set_userland(0);
 						/* A foreign init that ends means the guest is done;
 						 * so does one that could not take its profile. */
 						if (stopping || foreign ||
@@ -760,6 +780,7 @@ int main(int argc, char **argv)
 						}
 						userland = start_userland();
 						bb_set_userland(blackbox, userland > 0 ? userland : 0);
+						ex_set_userland(userland > 0 ? userland : 0);
 					}
 			} else if (!stopping) {
 				say("shutting down");

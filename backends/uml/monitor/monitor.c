@@ -55,6 +55,7 @@
 #include "seccomp.h"
 #include "ids.h"
 #include "ids_guest.h"
+#include "exec.h"
 
 #define CONSOLE_RING (64 * 1024)
 #define CONSOLE_LOG_MAX (1024 * 1024)
@@ -74,6 +75,7 @@ enum fd_kind {
 	K_BLACKBOX,
 	K_SECCOMP,
 	K_IDS,          /* the IDS at the port (ids.c) */
+	K_EXEC,         /* the exec line and exec connections (exec.c) */
 };
 
 struct monitor {
@@ -89,6 +91,7 @@ struct monitor {
 	int agent_fd;
 	int output_fd;
 	int bb_fd;
+	int exec_fd;              /* the exec line (exec.c) */
 	int timer_fd;
 	int log_fd;
 	int console_log_fd;
@@ -365,6 +368,10 @@ static void on_agent_line(const char *line)
 	}
 	if (midg_on_line(line)) /* Kernort inside the guest (ids_guest.h) */
 		return;
+	if (strcmp(line, "exec 1") == 0) { /* the agent holds the exec line */
+		mex_set_available();
+		return;
+	}
 	mlog("agent: %.200s", line);
 }
 
@@ -565,6 +572,15 @@ static void handle_control(int fd)
 	} else if (strcmp(req, "kill") == 0) {
 		M.kill_requested = true;
 		force_kill("kill requested");
+	} else if (strcmp(req, "exec") == 0) {
+		/* The connection becomes the command's stream (exec.h). */
+		if (M.st.state == SODA_STATE_RUNNING && M.st.ready) {
+			mex_client(fd);
+			return;
+		}
+		r = -EAGAIN;
+		snprintf(msg, sizeof(msg), "server is %s%s", soda_state_name(M.st.state),
+			 M.st.state == SODA_STATE_RUNNING ? " but not ready" : ", not running");
 	} else {
 		r = -EINVAL;
 		snprintf(msg, sizeof(msg), "unknown request '%.40s'", req);
@@ -905,7 +921,7 @@ static int test_exec_setup(void)
 
 /* The descriptors linux.uml inherits (beyond 0-2). */
 struct guest_fds {
-	int con, agent, out, null, bb;
+	int con, agent, out, null, bb, exec;
 	int taps[SODA_NICS_MAX];
 	size_t n_taps;
 };
@@ -920,7 +936,7 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 			NULL };
 	sigset_t none;
 	char err[512], go;
-	int keep_from, r, listener, taps[SODA_NICS_MAX], con, agent, null, out, bb, ns[2];
+	int keep_from, r, listener, taps[SODA_NICS_MAX], con, agent, null, out, bb, ns[2], exec;
 
 	libpath = library_path();
 	ldpath = libpath ? su_strdup_printf("LD_LIBRARY_PATH=%s", libpath) : NULL;
@@ -964,10 +980,12 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 	null = fcntl(g->null, F_DUPFD_CLOEXEC, keep_from + 2);
 	out = fcntl(g->out, F_DUPFD_CLOEXEC, keep_from + 2);
 	bb = g->bb >= 0 ? fcntl(g->bb, F_DUPFD_CLOEXEC, keep_from + 2) : -1;
-	if (con < 0 || agent < 0 || null < 0 || out < 0 || (g->bb >= 0 && bb < 0))
+	exec = fcntl(g->exec, F_DUPFD_CLOEXEC, keep_from + 2);
+	if (con < 0 || agent < 0 || null < 0 || out < 0 || (g->bb >= 0 && bb < 0) || exec < 0)
 		child_fail(errfd, errno, "dup");
 	if (dup2(con, SU_FD_CONSOLE) < 0 || dup2(agent, SU_FD_READY) < 0 || dup2(null, 0) < 0 ||
-	    dup2(out, 1) < 0 || dup2(out, 2) < 0 || (bb >= 0 && dup2(bb, SU_FD_BLACKBOX) < 0))
+	    dup2(out, 1) < 0 || dup2(out, 2) < 0 || (bb >= 0 && dup2(bb, SU_FD_BLACKBOX) < 0) ||
+	    dup2(exec, SU_FD_EXEC) < 0)
 		child_fail(errfd, errno, "dup2");
 	/* The TAPs (opened in the switch's namespace) at SU_FD_TAP0 + i; the
 	 * copies made above sit beyond the error pipe. */
@@ -977,7 +995,7 @@ static void exec_guest(int go_fd, int errfd, int sc_fd, const struct guest_fds *
 	/* Keep only 0-4 (5: the blackbox line), the TAPs, the error pipe and
 	 * the filter's socket (both close-on-exec) across exec. */
 	for (int fd = g->bb >= 0 ? SU_FD_BLACKBOX + 1 : SU_FD_BLACKBOX; fd < 1024; fd++)
-		if (fd != errfd && fd != sc_fd && fd != ns[0] && fd != ns[1] &&
+		if (fd != errfd && fd != sc_fd && fd != ns[0] && fd != ns[1] && fd != SU_FD_EXEC &&
 		    !(fd >= SU_FD_TAP0 && fd < SU_FD_TAP0 + (int)g->n_taps))
 			close(fd);
 	/* The filter last: from here on only linux.uml's calls are allowed
@@ -1123,7 +1141,7 @@ static int start_guest(int report_fd)
 {
 	int con[2] = { -1, -1 }, agent[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int go[2] = { -1, -1 }, errp[2] = { -1, -1 }, null_fd, bb[2] = { -1, -1 };
-	int sc[2] = { -1, -1 };
+	int sc[2] = { -1, -1 }, ex[2] = { -1, -1 };
 	struct guest_fds g = { .bb = -1 };
 	soda_error *e = NULL;
 	char *root, buf[600], cpus[64] = "";
@@ -1147,7 +1165,8 @@ static int start_guest(int report_fd)
 	if (null_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
 	    pipe2(agent, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sc) < 0) {
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sc) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ex) < 0) {
 		r = su_neg_errno();
 		report(report_fd, "err %d cannot make pipes: %s", -r, strerror(-r));
 		return r;
@@ -1209,6 +1228,7 @@ static int start_guest(int report_fd)
 		g.out = out[1];
 		g.null = null_fd;
 		g.bb = bb[1];
+		g.exec = ex[1];
 		exec_guest(go[0], errp[1], sc[1], &g, root);
 	}
 	close(go[0]);
@@ -1218,6 +1238,7 @@ static int start_guest(int report_fd)
 		close(g.taps[i]);
 	close(con[1]);
 	close(agent[1]);
+	close(ex[1]);
 	close(out[1]);
 	close(null_fd);
 	su_close(bb[1]);
@@ -1290,6 +1311,7 @@ static int start_guest(int report_fd)
 	M.agent_fd = agent[0];
 	M.output_fd = out[0];
 	M.bb_fd = bb[0];
+	M.exec_fd = ex[0];
 	fcntl(M.guest_con_fd, F_SETFL, O_NONBLOCK);
 	return 0;
 }
@@ -1444,6 +1466,7 @@ static int run(const char *launch_path, int sync_fd)
 
 	M.log_fd = -1;
 	M.bb_fd = -1;
+	M.exec_fd = -1;
 	M.seccomp_fd = -1;
 	M.guest_netns = -1;
 	M.seccomp_mode = su_seccomp_mode_from_env();
@@ -1483,8 +1506,16 @@ static int run(const char *launch_path, int sync_fd)
 					  .jail_uid = M.l.uid, .log = mlog_text,
 					  .freeze = ids_freeze, .seal = mbb_host_event };
 
+		midg_init(M.l.name, M.l.ids_landlord, mlog_text);
 		if ((r = mids_init(&ic)) < 0)
 			mlog("ids: no %s: %s", MIDS_SOCK, strerror(-r));
+	}
+	{
+		struct mex_config xc = { .epfd = M.epfd, .ep_tag = (uint64_t)K_EXEC << 32,
+					 .line_fd = M.exec_fd, .log = mlog_text };
+
+		if ((r = mex_init(&xc)) < 0)
+			mlog("exec: %s", strerror(-r));
 	}
 
 	for (;;) {
@@ -1528,6 +1559,9 @@ static int run(const char *launch_path, int sync_fd)
 			case K_IDS:
 				mids_on_event(evs[i].data.u64);
 				break;
+			case K_EXEC:
+				mex_on_event(evs[i].data.u64, evs[i].events);
+				break;
 			case K_SECCOMP:
 				on_seccomp();
 				break;
@@ -1548,7 +1582,6 @@ done:
 	while (M.guest_con_fd >= 0) {
 		char buf[4096];
 		ssize_t k = read(M.guest_con_fd, buf, sizeof(buf));
-		midg_init(M.l.name, M.l.ids_landlord, mlog_text);
 
 		if (k <= 0)
 			break;
@@ -1556,6 +1589,7 @@ done:
 	}
 	/* The IDS's last alerts, the guest's last records, then the store's end. */
 	mids_close();
+	mex_close();
 	mbb_close();
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		close_client(i);

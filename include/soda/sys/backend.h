@@ -14,6 +14,7 @@
 
 #include <soda/soda.h>
 #include <soda/shares.h>
+#include <soda/exec.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,11 @@ typedef struct soda_backend_driver {
 	int (*ids)(void *priv, const char *name, const char *request, const int *fds,
 		   size_t n_fds, char **ret_reply, soda_error **error);
 	int (*ids_alerts)(void *priv, const char *name, int *ret_fd, soda_error **error);
+
+	/* A command in a running server (since 0.2; include/soda/exec.h): the
+	 * core checked @argv and @opts (version, flags, non-NULL). */
+	int (*exec)(void *priv, const char *name, const char *const *argv,
+		    const soda_exec_options *opts, int *ret_status, soda_error **error);
 } soda_backend_driver;
 
 /**
