@@ -22,7 +22,7 @@ libsoda.enums, libsoda.errors.
 """
 
 from . import blackbox, enums, errors, network
-from ._core import (Context, Event, Nic, Server, ServerConfig, ServerInfo, Share, Shares,
+from ._core import (Context, Event, ExecResult, Nic, Server, ServerConfig, ServerInfo, Share, Shares,
                     check_name, guest_profile_from_name, guest_profile_name, ids_stat_key_name,
                     memory_min,
                     name_max, retention_from_name, retention_name, stat_key_name, state_name,
@@ -35,7 +35,7 @@ from .errors import SodaError
 from .network import Counters, Network, NetworkInfo, Policy
 
 __all__ = [
-    "Context", "Event", "Nic", "Server", "ServerConfig", "ServerInfo", "Share", "Shares",
+    "Context", "Event", "ExecResult", "Nic", "Server", "ServerConfig", "ServerInfo", "Share", "Shares",
     "check_name", "guest_profile_from_name", "guest_profile_name", "memory_min",
     "retention_from_name", "retention_name", "Retention", "ids_stat_key_name", "IdsResponse",
     "IdsStat", "name_max", "stat_key_name", "state_name", "version",

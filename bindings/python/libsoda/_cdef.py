@@ -350,6 +350,22 @@ typedef struct soda_server_info soda_server_info;
  int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned int flags,
       soda_error **error);
  int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error);
+typedef struct soda_exec_options {
+ uint32_t version;
+ const char *const *env;
+ const char *user;
+ const char *cwd;
+ uint32_t timeout_ms;
+ int32_t stdin_fd;
+ int32_t stdout_fd;
+ int32_t stderr_fd;
+} soda_exec_options;
+ int soda_exec_options_init(soda_exec_options *opts, uint32_t version);
+ int soda_server_exec(int *ret_status, soda_server *srv, const char *const *argv,
+     const soda_exec_options *opts, unsigned int flags,
+     soda_error **error);
+ int soda_exec_status_signal(int status);
+ int soda_exec_status_code(int status);
  int soda_server_config_set_ids_landlord_alerts(soda_server_config *cfg,
           uint32_t allow, soda_error **error);
  uint32_t soda_server_config_get_ids_landlord_alerts(const soda_server_config *cfg);

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import select
 import socket
+import tempfile
 import time
 from typing import (Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple,
                     Union)
@@ -733,6 +734,15 @@ class ServerInfo:
     reason: str
 
 
+@dataclasses.dataclass(frozen=True)
+class ExecResult:
+    """How a command run by Server.run ended, and what it wrote."""
+    status: int   # its exit status, 0-255; -1 when a signal ended it
+    signal: int   # the signal that ended it, else 0
+    stdout: bytes
+    stderr: bytes
+
+
 class Server:
     """A virtual server. As a context manager (``with ctx.define(cfg) as
     srv:``), it is stopped (killed after stop_timeout) and undefined at the
@@ -843,39 +853,63 @@ class Server:
         call(lib.soda_server_open_console, out, self._p, 0)
         return socket.socket(fileno=out[0])
 
+    def run(self, argv: Sequence[Union[str, bytes]], *, input: Optional[bytes] = None,
+            env: Optional[Dict[str, str]] = None, user: Optional[Union[str, int]] = None,
+            cwd: Optional[str] = None, timeout: Optional[float] = None) -> "ExecResult":
+        """Runs @argv in the guest through its agent (soda_server_exec), not
+        the console: exact status, stdout and stderr apart and binary,
+        nothing in the console's recording. @input goes to its stdin (None:
+        /dev/null). TimeoutError after @timeout s (the command is killed)."""
+        return self._run(argv, input, env, user, cwd, timeout, False)
+
+    def _run(self, argv: Sequence[Union[str, bytes]], input: Optional[bytes],
+             env: Optional[Dict[str, str]], user: Optional[Union[str, int]],
+             cwd: Optional[str], timeout: Optional[float], merge: bool) -> "ExecResult":
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv is a sequence of words (use ['sh', '-c', line] for a shell)")
+        keep = [ffi.new("char[]", os.fsencode(a)) for a in argv]
+        c_argv = ffi.new("const char *[]", keep + [ffi.NULL])
+        opts = ffi.new("soda_exec_options *")
+        check_rc(lib.soda_exec_options_init(opts, 1), "exec options")
+        if env:
+            envs = [ffi.new("char[]", os.fsencode("%s=%s" % kv)) for kv in env.items()]
+            keep += envs
+            c_env = ffi.new("const char *[]", envs + [ffi.NULL])
+            opts.env = c_env
+        if user is not None:
+            keep.append(ffi.new("char[]", str(user).encode()))
+            opts.user = keep[-1]
+        if cwd is not None:
+            keep.append(ffi.new("char[]", os.fsencode(cwd)))
+            opts.cwd = keep[-1]
+        if timeout is not None:
+            opts.timeout_ms = max(1, _ms(timeout))
+        status = ffi.new("int *")
+        # Files, not pipes: the call blocks until the command ends, so
+        # nothing may wait on a reader.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+                tempfile.TemporaryFile() as inp:
+            if input is not None:
+                inp.write(input)
+                inp.flush()
+                inp.seek(0)
+                opts.stdin_fd = inp.fileno()
+            opts.stdout_fd = out.fileno()
+            opts.stderr_fd = out.fileno() if merge else err.fileno()
+            call(lib.soda_server_exec, status, self._p, c_argv, opts, 0)
+            out.seek(0)
+            err.seek(0)
+            code = int(status[0])
+            return ExecResult(lib.soda_exec_status_code(code), lib.soda_exec_status_signal(code),
+                              out.read(), err.read())
+
     def exec(self, command: str, timeout: float = 30.0) -> Tuple[int, str]:
-        """Runs a shell command line on the guest's console (images whose
-        console runs a shell, as the busybox image's does); returns its
-        exit status and what it printed. TimeoutError after @timeout s."""
-        nonce = "%d_%d_%d" % (os.getpid(), id(self), time.monotonic_ns())
-        begin = "__SODA_%s_BEGIN\n" % nonce
-        end = "__SODA_%s_END_" % nonce
-        command = command.rstrip(" \n") or ":"
-        sep = "" if command.endswith("&") else ";"
-        # The markers are split by quotes in what is typed, so the echo of
-        # the command line never matches them.
-        line = '\necho "__SODA_""%s_BEGIN"; %s%s echo "__SODA_""%s_END_$?"\n' % (
-            nonce, command, sep, nonce)
-        deadline = time.monotonic() + timeout
-        with self.open_console() as sock:
-            sock.sendall(line.encode())
-            buf = ""
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise make_error(errno.ETIMEDOUT, "%s: the command did not finish in time" % self.name)
-                r, _, _ = select.select([sock], [], [], left)
-                if not r:
-                    continue
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise make_error(errno.ECONNRESET, "%s: the console closed" % self.name)
-                buf += chunk.decode("utf-8", "replace").replace("\r", "")
-                b = buf.find(begin)
-                e = buf.find(end, b + len(begin)) if b >= 0 else -1
-                if e >= 0 and "\n" in buf[e + len(end):]:
-                    status = buf[e + len(end):].split("\n", 1)[0]
-                    return int(status), buf[b + len(begin):e]
+        """Runs a shell command line (sh -c) through the guest's agent;
+        returns its exit status (128 + N when signal N ended it) and what it
+        printed, stdout and stderr together. TimeoutError after @timeout s."""
+        r = self._run(["sh", "-c", command], None, None, None, None, timeout, True)
+        return (128 + r.signal if r.signal else r.status,
+                r.stdout.decode("utf-8", "replace"))
 
     @property
     def shares(self) -> Shares:

@@ -356,3 +356,30 @@ def test_ids_configuration_and_calls(ctx, tmp_path):
         with pytest.raises(SodaError) as e:
             f()
         assert e.value.errno in (errno.EOPNOTSUPP, errno.ENOTCONN, errno.ENODEV), e.value
+
+
+def test_exec_through_the_test_backend(ctx):
+    """The test backend echoes (backends/test/test.c): argv joined, then stdin
+    on stdout; who and where on stderr; 'exit N' and 'kill N' as statuses."""
+    srv = ctx.define(libsoda.ServerConfig("ex"))
+    with pytest.raises(SodaError) as e:
+        srv.run(["true"])  # not running
+    assert e.value.errno == errno.EBUSY
+    srv.start()
+    data = bytes(range(256)) * 512
+    r = srv.run(["cat", "-"], input=data, env={"A": "1", "B": "2"}, user="nobody", cwd="/tmp")
+    assert r.status == 0 and r.signal == 0
+    assert r.stdout == b"cat -\n" + data
+    assert r.stderr == b"user nobody cwd /tmp env 2\n"
+    r = srv.run(["exit", "3"])
+    assert (r.status, r.signal, r.stderr) == (3, 0, b"user root cwd ~ env 0\n")
+    r = srv.run(["kill", "9"])
+    assert (r.status, r.signal) == (-1, 9)
+    with pytest.raises(TimeoutError):
+        srv.run(["sleep", "9"], timeout=0.5)
+    with pytest.raises(TypeError):
+        srv.run("echo hi")  # type: ignore[arg-type]
+    with pytest.raises(SodaError) as e:
+        srv.run(["x"], cwd="relative")
+    assert e.value.errno == errno.EINVAL
+    assert srv.exec("exit 5") == (0, "sh -c exit 5\nuser root cwd ~ env 0\n")
