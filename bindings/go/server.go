@@ -11,13 +11,13 @@ import "C"
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -781,64 +781,174 @@ func (s *Server) OpenConsole() (*Console, error) {
 	return &Console{conn}, nil
 }
 
-var execCounter atomic.Uint64
+// ExecOptions say how Run runs a command. The zero value runs it as root
+// in root's home, stdin /dev/null, its output thrown away, no time limit
+// but the context's.
+type ExecOptions struct {
+	Env    []string  // "NAME=VALUE" entries added to the command's environment
+	User   string    // a user name or decimal uid in the guest; "": root
+	Dir    string    // an absolute directory; "": the user's home
+	Stdin  io.Reader // nil: none
+	Stdout io.Writer // nil: discarded
+	Stderr io.Writer // nil: discarded
 
-// Exec runs a shell command line on the guest's console (images whose
-// console runs a shell, as the busybox image's does) and returns its exit
-// status and output. It gives up when ctx is done.
-func (s *Server) Exec(ctx context.Context, command string) (int, string, error) {
-	con, err := s.OpenConsole()
-	if err != nil {
-		return -1, "", err
+	merged bool // Exec: stderr into Stdout's pipe, in the order written
+}
+
+// ExecResult is how a command ended: its exit status (0-255), or the
+// signal that ended it (Status -1).
+type ExecResult struct {
+	Status int
+	Signal int
+}
+
+// cstrv is a C array of C strings, NULL-terminated, and its release.
+func cstrv(words []string) (**C.char, func()) {
+	arr := (**C.char)(C.calloc(C.size_t(len(words)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	sl := unsafe.Slice(arr, len(words)+1)
+	for i, w := range words {
+		sl[i] = C.CString(w)
 	}
-	defer con.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			con.SetDeadline(time.Unix(1, 0))
-		case <-done:
+	return arr, func() {
+		for i := range words {
+			C.free(unsafe.Pointer(sl[i]))
 		}
-	}()
-	nonce := fmt.Sprintf("%d_%d_%d", os.Getpid(), execCounter.Add(1), time.Now().UnixNano())
-	begin := "__SODA_" + nonce + "_BEGIN\n"
-	end := "__SODA_" + nonce + "_END_"
-	command = strings.TrimRight(command, " \n")
-	if command == "" {
-		command = ":"
+		C.free(unsafe.Pointer(arr))
 	}
-	sep := ";"
-	if strings.HasSuffix(command, "&") {
-		sep = ""
+}
+
+// Run runs argv in the guest through its agent (soda_server_exec), not the
+// console: the exact status, stdout and stderr apart and binary-safe,
+// nothing in the console's recording (the tenant's blackbox records that
+// the landlord ran it). The context's deadline is the command's timeout
+// (it is killed; the error is the context's). Run holds s's context for
+// the command's duration: run commands at once on Ref()s.
+func (s *Server) Run(ctx context.Context, argv []string, o *ExecOptions) (ExecResult, error) {
+	if o == nil {
+		o = &ExecOptions{}
 	}
-	// The markers are split by quotes in what is typed, so the echo of the
-	// command line never matches them.
-	line := fmt.Sprintf("\necho \"__SODA_\"\"%s_BEGIN\"; %s%s echo \"__SODA_\"\"%s_END_$?\"\n", nonce, command, sep, nonce)
-	if _, err := con.Write([]byte(line)); err != nil {
+	if len(argv) == 0 {
+		return ExecResult{}, fmt.Errorf("soda: exec: %w", syscall.EINVAL)
+	}
+	var copts C.soda_exec_options
+	if err := checkRC("exec options", C.soda_exec_options_init(&copts, 1)); err != nil {
+		return ExecResult{}, err
+	}
+	cargv, freeArgv := cstrv(argv)
+	defer freeArgv()
+	if len(o.Env) > 0 {
+		cenv, freeEnv := cstrv(o.Env)
+		defer freeEnv()
+		copts.env = cenv
+	}
+	if o.User != "" {
+		u, free := cstring(o.User)
+		defer free()
+		copts.user = u
+	}
+	if o.Dir != "" {
+		d, free := cstring(o.Dir)
+		defer free()
+		copts.cwd = d
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		ms := time.Until(dl).Milliseconds()
+		if ms < 1 {
+			return ExecResult{}, context.DeadlineExceeded
+		}
+		if ms > 1<<31 {
+			ms = 1 << 31
+		}
+		copts.timeout_ms = C.uint32_t(ms)
+	}
+	// Pipes, each drained by a goroutine while the C call blocks.
+	var wg sync.WaitGroup
+	var closeAfter []*os.File
+	var copyErr error
+	var mu sync.Mutex
+	out := func(w io.Writer, field *C.int32_t) error {
+		if w == nil {
+			return nil
+		}
+		r, wr, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		*field = C.int32_t(wr.Fd())
+		closeAfter = append(closeAfter, wr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			if _, err := io.Copy(w, r); err != nil {
+				mu.Lock()
+				copyErr = err
+				mu.Unlock()
+				io.Copy(io.Discard, r)
+			}
+		}()
+		return nil
+	}
+	if err := out(o.Stdout, &copts.stdout_fd); err != nil {
+		return ExecResult{}, err
+	}
+	if o.merged {
+		copts.stderr_fd = copts.stdout_fd
+	} else if err := out(o.Stderr, &copts.stderr_fd); err != nil {
+		return ExecResult{}, err
+	}
+	if o.Stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return ExecResult{}, err
+		}
+		copts.stdin_fd = C.int32_t(r.Fd())
+		closeAfter = append(closeAfter, r)
+		go func() {
+			io.Copy(w, o.Stdin)
+			w.Close()
+		}()
+	}
+	var status C.int
+	err := s.do("exec", func(e **C.soda_error) C.int {
+		return C.soda_server_exec(&status, s.p, cargv, &copts, 0, e)
+	})
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	wg.Wait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExecResult{}, ctx.Err()
+		}
+		// The guest's timer was the context's deadline.
+		if _, ok := ctx.Deadline(); ok && errors.Is(err, syscall.ETIMEDOUT) {
+			return ExecResult{}, fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+		}
+		return ExecResult{}, err
+	}
+	if copyErr != nil {
+		return ExecResult{}, copyErr
+	}
+	return ExecResult{Status: int(C.soda_exec_status_code(status)),
+		Signal: int(C.soda_exec_status_signal(status))}, nil
+}
+
+// Exec runs a shell command line (sh -c) in the guest through its agent
+// and returns its exit status (128 + N when signal N ended it) and what it
+// printed, stdout and stderr together. The context's deadline is its
+// timeout.
+func (s *Server) Exec(ctx context.Context, command string) (int, string, error) {
+	var buf bytes.Buffer
+	r, err := s.Run(ctx, []string{"sh", "-c", command}, &ExecOptions{Stdout: &buf, merged: true})
+	if err != nil {
 		return -1, "", s.execErr(ctx, err)
 	}
-	var buf []byte
-	chunk := make([]byte, 65536)
-	for {
-		n, err := con.Read(chunk)
-		if n > 0 {
-			buf = append(buf, bytes.ReplaceAll(chunk[:n], []byte("\r"), nil)...)
-			if b := bytes.Index(buf, []byte(begin)); b >= 0 {
-				rest := buf[b+len(begin):]
-				if e := bytes.Index(rest, []byte(end)); e >= 0 {
-					tail := rest[e+len(end):]
-					if nl := bytes.IndexByte(tail, '\n'); nl >= 0 {
-						status, _ := strconv.Atoi(string(tail[:nl]))
-						return status, string(rest[:e]), nil
-					}
-				}
-			}
-		}
-		if err != nil {
-			return -1, "", s.execErr(ctx, err)
-		}
+	status := r.Status
+	if r.Signal != 0 {
+		status = 128 + r.Signal
 	}
+	return status, buf.String(), nil
 }
 
 func (s *Server) execErr(ctx context.Context, err error) error {
