@@ -82,6 +82,8 @@ static double t_pingpong(long n)
 		exit(1);
 	p = fork();
 	if (p == 0) {
+		close(a[1]);
+		close(b[0]);
 		for (;;) {
 			if (read(a[0], &c, 1) != 1)
 				_exit(0);
