@@ -233,12 +233,24 @@ static void test_volume_binary(void **state)
 
 	in = malloc(inlen);
 	assert_non_null(in);
-	for (size_t i = 0; i < inlen; i++)
-		in[i] = (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
+	/* Random bytes: newlines, ^C, ^D, XON/XOFF, 0xff and NULs anywhere,
+	 * and more than the guest's tty holds unread (exec_proto.h). */
+	{
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, in, inlen), (ssize_t)inlen);
+		close(fd);
+	}
 	t0 = th_mono_ms();
-	assert_soda_ok(run_capture(srv_main, cat, NULL, in, inlen, &out, &outlen, NULL, &status,
-				   &env->err),
-		       env->err);
+	{
+		soda_exec_options o = SODA_EXEC_OPTIONS_INIT;
+
+		o.timeout_ms = 60000; /* a stalled line fails here, not at ctest's timeout */
+		assert_soda_ok(run_capture(srv_main, cat, &o, in, inlen, &out, &outlen, NULL,
+					   &status, &env->err),
+			       env->err);
+	}
 	print_message("1 MiB in and back in %llu ms\n", (unsigned long long)(th_mono_ms() - t0));
 	assert_int_equal(status, 0);
 	assert_int_equal(outlen, inlen);
@@ -488,7 +500,7 @@ static void test_hostile_agent(void **state)
 		/* exec works before */
 		assert_soda_ok(run(srv, echo, NULL, &status, &env->err), env->err);
 		snprintf(script, sizeof(script),
-			 "mknod /tmp/line c 4 67 && exec 3>/tmp/line && (%s); echo done",
+			 "mknod /dev/xq7-line c 4 67 && exec 3>/dev/xq7-line && (%s); echo done",
 			 attacks[a].script);
 		/* The attack rides on an exec of its own: it breaks the line
 		 * under its own feet (EPROTO), or its console twin... either
