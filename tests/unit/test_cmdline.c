@@ -202,6 +202,64 @@ static void test_blackbox(void **state)
 	soda_server_config_free(cfg);
 }
 
+/* Kernort's rules for the guest (agent_ids.h): bound read-only into the
+ * jail, a read-only block device, soda.ids for the agent, the landlord's
+ * consent in the spec (the monitor's word, not the guest's); the record
+ * keeps the text and its digest; without a blackbox, refused. */
+static void test_ids_rules(void **state)
+{
+	static const char rules[] = "alert exec any any -> any any (exec.path; content:\"x\"; "
+				    "sid:1;)\n# a second line\n";
+	char *none[] = { NULL };
+	soda_server_config *cfg = NULL, *back = NULL;
+	su_uml_params p = base_params;
+	uint8_t box[32] = { 1 };
+	char *text, *record;
+	su_launch l = { 0 };
+	soda_error *err = NULL;
+
+	(void)state;
+	p.share_dirs = none;
+	p.ifnames = none;
+	p.ids_rules_path = "/var/lib/soda/run/web/ids.rules";
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	cfg->ids_rules = strdup(rules);
+	memset(cfg->ids_rules_sha256, 'a', 64);
+	assert_int_equal(su_uml_build_launch(&l, cfg, &p, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "blackbox"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_set_blackbox(cfg, box, NULL, NULL), 0);
+	p.blackbox_dir = "/var/lib/soda/blackbox/web";
+	text = render(cfg, &p);
+	assert_non_null(strstr(text, "\nbind-ro /disk/ids.rules:/var/lib/soda/run/web/ids.rules\n"));
+	assert_non_null(strstr(text, "\narg ubd1r=disk/ids.rules\n"));
+	assert_non_null(strstr(text, "\narg soda.ids=ubdb\n"));
+	assert_null(strstr(text, "ids-landlord"));
+	free(text);
+	assert_int_equal(soda_server_config_set_ids_landlord_alerts(cfg, 1, NULL), 0);
+	text = render(cfg, &p);
+	assert_non_null(strstr(text, "\narg soda.ids=ubdb,landlord\n"));
+	assert_int_equal(su_launch_parse(&l, text, strlen(text), "test", &err), 0);
+	assert_true(l.ids_landlord);
+	su_launch_free(&l);
+	free(text);
+	record = su_config_serialize(cfg);
+	assert_non_null(record);
+	assert_soda_ok(su_config_parse(&back, record, strlen(record), "record", &err), err);
+	assert_string_equal(back->ids_rules, rules);
+	assert_string_equal(soda_server_config_get_ids_rules_sha256(back), cfg->ids_rules_sha256);
+	free(record);
+	soda_server_config_free(back);
+	/* no rules: no device, no soda.ids */
+	p.ids_rules_path = NULL;
+	text = render(cfg, &p);
+	assert_null(strstr(text, "ubd1r="));
+	assert_null(strstr(text, "soda.ids="));
+	free(text);
+	soda_server_config_free(cfg);
+}
+
 /* The FPU-state shim: bound read-only into the jail and named in the spec,
  * which round-trips it; a relative path is refused on parse. */
 static void test_preload(void **state)
@@ -265,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_fsize),
 		cmocka_unit_test(test_blackbox),
+		cmocka_unit_test(test_ids_rules),
 		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_mismatch),
 	};
