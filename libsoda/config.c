@@ -265,6 +265,7 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	if (cfg->ids_rules && !(c->ids_rules = strdup(cfg->ids_rules)))
 		goto oom;
 	memcpy(c->ids_rules_sha256, cfg->ids_rules_sha256, sizeof(c->ids_rules_sha256));
+	c->ids_packets = cfg->ids_packets;
 	*ret = c;
 	return 0;
 oom:
@@ -1129,6 +1130,8 @@ char *su_config_serialize(const soda_server_config *cfg)
 	if (cfg->ids_rules) {
 		su_kv_add(&b, "ids-rules", cfg->ids_rules);
 		su_kv_add(&b, "ids-rules-sha256", cfg->ids_rules_sha256);
+		if (cfg->ids_packets)
+			su_kv_add(&b, "ids-rules-packets", "yes");
 	}
 	return su_buf_steal(&b);
 }
@@ -1251,6 +1254,10 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		ps->cfg->ids_rules = strdup(value);
 		if (!ps->cfg->ids_rules)
 			r = su_errorf(&inner, -ENOMEM, "out of memory");
+	} else if (strcmp(key, "ids-rules-packets") == 0) {
+		if (strcmp(value, "yes") != 0)
+			r = su_errorf(&inner, -EINVAL, "ids-rules-packets '%s' is not 'yes'", value);
+		ps->cfg->ids_packets = true;
 	} else if (strcmp(key, "ids-rules-sha256") == 0) {
 		size_t n = strspn(value, "0123456789abcdef");
 

@@ -53,6 +53,7 @@ struct soda_server_config {
 	uint32_t ids_response_priority; /* 1..255; 0 read as 1 */
 	char *ids_rules;             /* Kernort in the guest: the rule text, or NULL */
 	char ids_rules_sha256[65];   /* its SHA-256 in hex, as the checker gave it */
+	bool ids_packets;            /* ... also on the frames the guest receives */
 };
 
 /* The memory backstop a server actually gets. */

@@ -177,7 +177,8 @@ int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_
 		push(&l, &r, "soda.blackbox=%.64s", l.blackbox_key);
 	}
 	if (p->ids_rules_path) {
-		push(&l, &r, "soda.ids=ubdb%s", cfg->ids_landlord ? ",landlord" : "");
+		push(&l, &r, "soda.ids=ubdb%s%s", cfg->ids_packets ? ",packets" : "",
+		     cfg->ids_landlord ? ",landlord" : "");
 		/* the monitor's own word on it: the guest's is worth nothing */
 		l.ids_landlord = cfg->ids_landlord;
 	}

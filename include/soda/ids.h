@@ -102,13 +102,17 @@ SODA_EXPORT int soda_server_ids_disable(soda_server *srv, unsigned int flags,
  * read-only at every start and seals its SHA-256 into the blackbox at
  * boot. Alerts are sealed as ids-alert records; their metadata reaches the
  * landlord only with soda_server_config_set_ids_landlord_alerts(). Needs
- * the blackbox. @path NULL removes the rules. @flags must be 0.
+ * the blackbox. @path NULL removes the rules. @flags: 0, or
+ * SODA_IDS_RULES_GUEST_PACKETS to have the guest also match its packet
+ * rules on the frames it receives (AF_PACKET inside the guest; it costs
+ * the guest's CPU, and the port IDS sees the same frames from the host).
  * Returns: 0; -EINVAL (or -EOPNOTSUPP for a keyword outside the subset)
  * with @path, the line and the column of the bad rule in @error; -ENOENT,
  * -EIO, -EFBIG (over 16 MiB) for the file; -ENOEXEC if the checker cannot
  * run.
  * @since 0.2
  */
+#define SODA_IDS_RULES_GUEST_PACKETS (1u << 0)
 SODA_EXPORT int soda_server_config_set_ids_rules(soda_server_config *cfg, const char *path,
 						 unsigned int flags, soda_error **error);
 /** The SHA-256 of the guest's rule text as 64 hex digits (borrowed), or

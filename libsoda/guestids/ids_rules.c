@@ -178,13 +178,14 @@ SODA_EXPORT int soda_server_config_set_ids_rules(soda_server_config *cfg, const 
 
 	if (!cfg)
 		return su_errorf(error, -EINVAL, "soda_server_config_set_ids_rules: cfg is NULL");
-	if (flags)
+	if (flags & ~SODA_IDS_RULES_GUEST_PACKETS)
 		return su_errorf(error, -EINVAL, "soda_server_config_set_ids_rules: unknown flags 0x%x",
-				 flags);
+				 flags & ~SODA_IDS_RULES_GUEST_PACKETS);
 	if (!path) {
 		free(cfg->ids_rules);
 		cfg->ids_rules = NULL;
 		cfg->ids_rules_sha256[0] = '\0';
+		cfg->ids_packets = false;
 		return 0;
 	}
 	r = read_all(path, &text, &len, error);
@@ -198,6 +199,7 @@ SODA_EXPORT int soda_server_config_set_ids_rules(soda_server_config *cfg, const 
 	free(cfg->ids_rules);
 	cfg->ids_rules = text;
 	memcpy(cfg->ids_rules_sha256, sha256, sizeof(sha256));
+	cfg->ids_packets = flags & SODA_IDS_RULES_GUEST_PACKETS;
 	return 0;
 }
 

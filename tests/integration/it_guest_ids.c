@@ -75,7 +75,7 @@ static void test_bad_rules(void **state)
 	assert_null(soda_server_config_get_ids_rules_sha256(cfg));
 	soda_error_free(env->err);
 	env->err = NULL;
-	assert_int_equal(soda_server_config_set_ids_rules(cfg, path, 1, NULL), -EINVAL);
+	assert_int_equal(soda_server_config_set_ids_rules(cfg, path, 2, NULL), -EINVAL);
 	soda_server_config_free(cfg);
 	free(path);
 }
@@ -210,11 +210,89 @@ static void test_alerts(void **state)
 	free(path);
 }
 
+/* Packets the guest receives (SODA_IDS_RULES_GUEST_PACKETS): a packet rule
+ * on what one guest process sends another over loopback alerts with the
+ * option, and (the control) not without it; its benign twin never. */
+static unsigned packet_alerts(th_env *env, const char *name, unsigned int flags)
+{
+	static const char prules[] =
+		"alert tcp any any -> any 7777 (msg:\"marker over tcp\"; flow:to_server; "
+		"content:\"KX-PKT-BAD\"; sid:2001;)\n"
+		"alert exec any any -> any any (exec.path; content:\"/kx-none\"; sid:2002;)\n";
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	char *path = write_rules(env, "packets.rules", prules), *dir;
+	unsigned n = 0;
+	uint8_t box[32];
+	int r;
+
+	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
+	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_ids_rules(cfg, path, flags, &env->err), env->err);
+	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
+	dir = bb_store_dir(env, srv);
+	assert_int_equal(th_exec(srv, "ip link set lo up 2>/dev/null; "
+				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
+				      "echo KX-PKT-OK | nc -w 1 127.0.0.1 7777; "
+				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
+				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 1; true",
+			 NULL),
+			 0);
+	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &env->err), env->err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &env->err)) == 1) {
+		size_t blen;
+		const char *b = (const char *)soda_blackbox_record_get_data(rec, &blen);
+
+		/* the agent says whether it inspects packets */
+		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_LIFECYCLE &&
+		    blen > 8 && memcmp(b, "kernort:", 8) == 0) {
+			print_message("%s: %.*s\n", name, (int)blen, b);
+			const char *want = flags ? "packets=yes" : "packets=no";
+
+			assert_non_null(memmem(b, blen, want, strlen(want)));
+		}
+		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_IDS_ALERT) {
+			size_t len;
+			const char *body = (const char *)soda_blackbox_record_get_data(rec, &len);
+
+			print_message("%s: %.*s\n", name, (int)len, body);
+			assert_int_equal(soda_blackbox_record_get_aux(rec), 2001);
+			n++;
+		}
+		if (getenv("SODA_TEST_VERBOSE") && soda_blackbox_record_get_type(rec) ==
+							SODA_BLACKBOX_CONSOLE_OUT)
+			print_message("%.*s", (int)blen, b);
+	}
+	assert_soda_ok(r, env->err);
+	soda_blackbox_reader_close(rd);
+	soda_server_unref(srv);
+	free(dir);
+	free(path);
+	return n;
+}
+
+static void test_packets(void **state)
+{
+	th_env *env = *state;
+
+	th_build_image(env);
+	assert_int_equal(packet_alerts(env, "kx-pkt-off", 0), 0);
+	assert_int_equal(packet_alerts(env, "kx-pkt-on", SODA_IDS_RULES_GUEST_PACKETS), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_rules, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_alerts, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_packets, env_setup, env_teardown),
 	};
 	int r;
 

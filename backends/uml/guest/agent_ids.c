@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -30,6 +33,7 @@
 
 #include "agent_blackbox_int.h"
 #include "agent_ids.h"
+#include "decode.h"
 #include "events.h"
 
 #define RULES_MAX (16u << 20)
@@ -75,11 +79,16 @@ static struct {
 	size_t n_inodes;
 	bool net_primed;
 	uint64_t next_net_ms;
+	/* packets (",packets"): AF_PACKET in the guest, the packet rules */
+	int pkt;
+	kn_decoder *dec;
+	kn_detector *pdet;
+	uint8_t *frame;
 	/* the landlord's rate */
 	uint64_t ll_sec;
 	uint32_t ll_count, ll_dropped;
 	uint64_t alerts;
-} K = { .inotify = -1, .line = -1 };
+} K = { .inotify = -1, .line = -1, .pkt = -1 };
 
 static uint64_t mono_ms(void)
 {
@@ -106,7 +115,7 @@ static const char *kind_word(enum kn_event_kind k)
 	return n ? n : "none";
 }
 
-static void landlord_line(const struct kn_alert *a, const struct kn_event *ev)
+static void landlord_line(const struct kn_alert *a, const char *kind)
 {
 	uint64_t sec = mono_ms() / 1000;
 	char line[128];
@@ -129,7 +138,7 @@ static void landlord_line(const struct kn_alert *a, const struct kn_event *ev)
 		return;
 	}
 	n = snprintf(line, sizeof(line), "ids-alert %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32
-		     " %s\n", a->gid, a->sid, a->rev, a->priority, kind_word(ev->kind));
+		     " %s\n", a->gid, a->sid, a->rev, a->priority, kind);
 	if (n > 0 && write(K.line, line, (size_t)n) < 0) {
 		/* as above */
 	}
@@ -149,7 +158,7 @@ static void on_alert(void *userdata, const struct kn_alert *a, const struct kn_e
 		sbw_append(K.bb->w, SBX_R_IDS_ALERT, a->sid, eve, len);
 		free(eve);
 	}
-	landlord_line(a, ev);
+	landlord_line(a, kind_word(ev->kind));
 }
 
 static void detect(struct kn_event *ev)
@@ -577,6 +586,69 @@ static void poll_net(void)
 	}
 }
 
+/* ---- packets (AF_PACKET in the guest) ---- */
+
+static void on_packet_alert(void *userdata, const struct kn_alert *a, const struct kn_packet *p)
+{
+	char *eve = NULL;
+
+	(void)userdata;
+	K.alerts++;
+	if (kn_eve_alert(&eve, a, p) == 0) {
+		size_t len = strlen(eve);
+
+		if (len > SBX_RECORD_MAX_BODY)
+			len = SBX_RECORD_MAX_BODY;
+		sbw_append(K.bb->w, SBX_R_IDS_ALERT, a->sid, eve, len);
+		free(eve);
+	}
+	landlord_line(a, "packet");
+}
+
+static void on_packet(void *userdata, struct kn_packet *p)
+{
+	(void)userdata;
+	kn_detect(K.pdet, p, on_packet_alert, NULL);
+}
+
+/* The frames the guest receives (a loopback frame twice: only the copy
+ * that arrives), at most 64 a pass so that a flood does not starve the
+ * agent's other sources. */
+static void on_packets(void)
+{
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_ll sll;
+		socklen_t sl = sizeof(sll);
+		ssize_t n = recvfrom(K.pkt, K.frame, 65536, MSG_DONTWAIT, (struct sockaddr *)&sll,
+				     &sl);
+
+		if (n <= 0)
+			return;
+		if (sll.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		kn_decode(K.dec, KN_LINK_ETHERNET, now_usec(), 0, K.frame, (size_t)n, on_packet, NULL);
+	}
+}
+
+static void start_packets(void)
+{
+	struct kn_decode_config cfg;
+	soda_error *err = NULL;
+
+	kn_decode_config_init(&cfg);
+	cfg.flow_state_free = kn_detect_flow_free;
+	cfg.max_flows = 4096;
+	K.frame = malloc(65536);
+	if (!K.frame || kn_decoder_new(&K.dec, &cfg) < 0 || kn_detector_new(&K.pdet, K.rs, &err) < 0) {
+		soda_error_free(err);
+		say("kernort: no packet inspection: out of memory");
+		return;
+	}
+	K.pkt = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (K.pkt < 0)
+		say("kernort: no packet inspection: %s", strerror(errno));
+}
+
 /* ---- start ---- */
 
 static void ids_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -677,6 +749,7 @@ void ids_start(struct bb_agent *bb, const char *spec)
 	n = strcspn(spec, ",");
 	snprintf(dev, sizeof(dev), "%.*s", (int)(n < sizeof(dev) ? n : sizeof(dev) - 1), spec);
 	K.landlord = strstr(spec, ",landlord") != NULL;
+	bool packets = strstr(spec, ",packets") != NULL;
 	text = read_rules(dev, &len);
 	if (!text) {
 		ids_note("kernort: cannot read the rules on %s: %s; off", dev, strerror(errno));
@@ -695,12 +768,15 @@ void ids_start(struct bb_agent *bb, const char *spec)
 	}
 	free(text);
 	watch_dirs();
+	if (packets)
+		start_packets();
 	K.on = true;
 	poll_net(); /* what is there before the userland: not its doing */
 	K.next_net_ms = mono_ms() + NET_POLL_MS;
 	ids_note("kernort: rules sha256=%s bytes=%zu rules=%zu event-rules=%zu file-watches=%zu "
-		 "landlord=%s", hex, len, kn_ruleset_count(K.rs), kn_evdetector_count(K.det),
-		 K.n_watches, K.landlord ? "yes" : "no");
+		 "packets=%s landlord=%s", hex, len, kn_ruleset_count(K.rs),
+		 kn_evdetector_count(K.det), K.n_watches, K.pkt >= 0 ? "yes" : "no",
+		 K.landlord ? "yes" : "no");
 }
 
 void ids_set_line(int fd)
@@ -710,10 +786,15 @@ void ids_set_line(int fd)
 
 int ids_poll_fds(struct pollfd *pfd, int max)
 {
-	if (!K.on || K.inotify < 0 || max < 1 || mono_ms() < K.file_quiet_until)
+	int n = 0;
+
+	if (!K.on)
 		return 0;
-	pfd[0] = (struct pollfd){ K.inotify, POLLIN, 0 };
-	return 1;
+	if (K.inotify >= 0 && n < max && mono_ms() >= K.file_quiet_until)
+		pfd[n++] = (struct pollfd){ K.inotify, POLLIN, 0 };
+	if (K.pkt >= 0 && n < max)
+		pfd[n++] = (struct pollfd){ K.pkt, POLLIN, 0 };
+	return n;
 }
 
 int ids_timeout_ms(void)
@@ -735,6 +816,11 @@ void ids_handle(const struct pollfd *pfd, int n)
 	if (!K.on)
 		return;
 	bb_read_clocks(K.bb);
+	for (int i = 0; i < n; i++)
+		if (pfd[i].fd == K.pkt && K.pkt >= 0 && pfd[i].revents) {
+			on_packets();
+			any = true;
+		}
 	for (int i = 0; i < n; i++)
 		if (pfd[i].fd == K.inotify && pfd[i].revents) {
 			on_inotify();

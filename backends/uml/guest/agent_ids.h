@@ -21,6 +21,9 @@
  *            that lives less than a poll is missed; so is the process)
  *   syslog   /dev/log messages
  *   klog     kernel log lines
+ *   packets  with ",packets": the frames the guest receives (AF_PACKET),
+ *            decoded and matched by the packet rules (off by default: it
+ *            costs the guest's CPU; the port IDS sees them from the host)
  *
  * The rules come read-only on DEVICE (a UML block device the monitor
  * backs with the rule file: the text, NUL-padded to 512 bytes), are
@@ -42,7 +45,7 @@
 /* The lifecycle record's aux for the rules' digest. */
 #define IDS_EV_RULES 16
 /* Descriptors ids_poll_fds() may add. */
-#define IDS_MAX_FDS 1
+#define IDS_MAX_FDS 2
 
 #ifdef SODA_AGENT_IDS
 struct bb_agent;

@@ -22,7 +22,7 @@ static struct {
 	uint64_t logged_sec;
 } G = { .tokens = MIDG_BURST };
 
-static const char *const kinds[] = { "exec", "tty", "file", "net", "syslog", "klog" };
+static const char *const kinds[] = { "exec", "tty", "file", "net", "syslog", "klog", "packet" };
 
 /* A decimal number without sign or leading zeros, at most @max; moves *p
  * past it. */
