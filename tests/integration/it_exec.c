@@ -266,7 +266,10 @@ static void test_volume_binary(void **state)
 			in[v] = (uint8_t)v;
 			snprintf(want + 2 * v, 3, "%02x", v);
 		}
-		assert_soda_ok(run_capture(srv_main, od, NULL, in, 256, &out, NULL, NULL, &status,
+		soda_exec_options o = SODA_EXEC_OPTIONS_INIT;
+
+		o.timeout_ms = 30000;
+		assert_soda_ok(run_capture(srv_main, od, &o, in, 256, &out, NULL, NULL, &status,
 					   &env->err),
 			       env->err);
 		assert_string_equal(out, want);
