@@ -240,7 +240,9 @@ char *lv_meta_text(const char *xml)
 {
 	const char *start = strchr(xml, '>'), *end;
 
-	if (!start || start[-1] == '/')
+	if (!start)
+		return NULL;
+	if (start > xml && start[-1] == '/') /* <element/> */
 		return strdup("");
 	start++;
 	end = strchr(start, '<');
