@@ -46,7 +46,8 @@ typedef struct lv_event {
 
 typedef struct lv_known {
 	char *name;
-	int state; /* last reported, for "previous" */
+	int state;   /* last reported, for "previous" */
+	char **taps; /* the switch's TAPs while it runs, to detach at its end */
 } lv_known;
 
 typedef struct lv_backend {
@@ -155,8 +156,23 @@ static lv_known *remember(lv_backend *b, const char *name, int state)
 	if (!k->name)
 		return NULL;
 	k->state = state;
+	k->taps = NULL;
 	b->n_known++;
 	return k;
+}
+
+static void detach_nics(lv_backend *b, const char *name, char **taps);
+
+/* The server ended: its TAPs go. */
+static void release_nics(lv_backend *b, const char *name)
+{
+	lv_known *k = known(b, name);
+
+	if (k && k->taps) {
+		detach_nics(b, name, k->taps);
+		soda_strv_free(k->taps);
+		k->taps = NULL;
+	}
 }
 
 static void forget(lv_backend *b, const char *name)
@@ -164,6 +180,7 @@ static void forget(lv_backend *b, const char *name)
 	lv_known *k = known(b, name);
 
 	if (k) {
+		release_nics(b, name);
 		free(k->name);
 		*k = b->known[--b->n_known];
 	}
@@ -248,6 +265,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 		state_event(b, name, SODA_STATE_RUNNING, "thawed");
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:
+		release_nics(b, name);
 		if (detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ||
 		    detail == VIR_DOMAIN_EVENT_STOPPED_FAILED)
 			state_event(b, name, SODA_STATE_CRASHED, "crashed");
@@ -257,6 +275,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 										 : "stopped");
 		break;
 	case VIR_DOMAIN_EVENT_CRASHED:
+		release_nics(b, name);
 		state_event(b, name, SODA_STATE_CRASHED, "crashed");
 		break;
 	default:
@@ -315,8 +334,11 @@ static void lv_close(void *priv)
 	for (size_t i = 0; i < b->n_events; i++)
 		free(b->events[i].server);
 	free(b->events);
-	for (size_t i = 0; i < b->n_known; i++)
+	/* Servers outlive the context: their TAPs stay. */
+	for (size_t i = 0; i < b->n_known; i++) {
 		free(b->known[i].name);
+		soda_strv_free(b->known[i].taps);
+	}
 	free(b->known);
 	if (b->epfd >= 0)
 		close(b->epfd);
@@ -487,9 +509,10 @@ static const char *domain_type(lv_backend *b)
 	return "qemu";
 }
 
-/* The domain XML of @cfg; NIC i is on TAP @taps[i] when @taps is given. */
-static int domain_xml(lv_backend *b, const soda_server_config *cfg, char **taps, char **ret,
-		      soda_error **error)
+/* The domain XML of @cfg; NIC i is on TAP @taps[i] when @taps is given;
+ * @uuid (or NULL) is the domain's, when it is redefined. */
+static int domain_xml(lv_backend *b, const soda_server_config *cfg, const char *uuid,
+		      char **taps, char **ret, soda_error **error)
 {
 	char *buf = NULL, *meta = NULL;
 	size_t len = 0;
@@ -502,8 +525,12 @@ static int domain_xml(lv_backend *b, const soda_server_config *cfg, char **taps,
 	if (r == 0)
 		r = lv_buf_escaped(&buf, &len, soda_server_config_get_name(cfg));
 	if (r == 0)
+		r = lv_buf_printf(&buf, &len, "</name>\n");
+	if (r == 0 && uuid)
+		r = lv_buf_printf(&buf, &len, "  <uuid>%s</uuid>\n", uuid);
+	if (r == 0)
 		r = lv_buf_printf(&buf, &len,
-				  "</name>\n  <memory unit='b'>%llu</memory>\n"
+				  "  <memory unit='b'>%llu</memory>\n"
 				  "  <vcpu>1</vcpu>\n"
 				  "  <os><type arch='x86_64'>hvm</type></os>\n"
 				  "  <on_poweroff>destroy</on_poweroff>\n"
@@ -558,7 +585,7 @@ static int lv_define(void *priv, const soda_server_config *cfg, unsigned int fla
 	if (soda_server_config_get_share_count(cfg) > 0)
 		return failf(error, -EOPNOTSUPP,
 			     "server '%s': the libvirt backend has no shared directories yet", name);
-	r = domain_xml(b, cfg, NULL, &xml, error);
+	r = domain_xml(b, cfg, NULL, NULL, &xml, error);
 	if (r < 0)
 		return r;
 	dom = virDomainDefineXMLFlags(b->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
@@ -665,21 +692,21 @@ static int lv_status(void *priv, const char *name, soda_backend_status *ret,
 	return r;
 }
 
-/* Detaches the NICs attach_nics() attached. */
-static void detach_nics(lv_backend *b, const char *name, char **taps, size_t n)
+/* Detaches the NICs attach_nics() attached (@taps: NULL-terminated). */
+static void detach_nics(lv_backend *b, const char *name, char **taps)
 {
 	void *userdata = NULL;
 	const soda_netdev_ops *ops = soda_context_get_netdev_ops(b->ctx, &userdata);
 
-	for (size_t i = 0; ops && i < n; i++)
-		if (taps[i])
+	for (size_t i = 0; ops && taps && taps[i]; i++)
 			ops->detach(userdata, name, (uint32_t)i, taps[i], NULL);
 }
 
 /* Makes the switch's TAP for each NIC and redefines the domain on them. */
-static int attach_nics(lv_backend *b, const soda_server_config *cfg, char ***ret_taps,
-		       soda_error **error)
+static int attach_nics(lv_backend *b, virDomainPtr cur, const soda_server_config *cfg,
+		       char ***ret_taps, soda_error **error)
 {
+	char uuid[VIR_UUID_STRING_BUFLEN];
 	const char *name = soda_server_config_get_name(cfg);
 	size_t n = soda_server_config_get_nic_count(cfg);
 	void *userdata = NULL;
@@ -691,6 +718,8 @@ static int attach_nics(lv_backend *b, const soda_server_config *cfg, char ***ret
 	*ret_taps = NULL;
 	if (n == 0)
 		return 0;
+	if (virDomainGetUUIDString(cur, uuid) < 0)
+		return fail(error, "cannot read the UUID of", name);
 	ops = soda_context_get_netdev_ops(b->ctx, &userdata);
 	if (!ops)
 		return failf(error, -ENOTSUP, "server '%s' has NICs but the context has no switch",
@@ -709,7 +738,7 @@ static int attach_nics(lv_backend *b, const soda_server_config *cfg, char ***ret
 			r = failf(error, -ENOMEM, "out of memory");
 	}
 	if (r == 0)
-		r = domain_xml(b, cfg, taps, &xml, error);
+		r = domain_xml(b, cfg, uuid, taps, &xml, error);
 	if (r == 0) {
 		dom = virDomainDefineXML(b->conn, xml);
 		if (!dom)
@@ -719,7 +748,7 @@ static int attach_nics(lv_backend *b, const soda_server_config *cfg, char ***ret
 	}
 	free(xml);
 	if (r < 0) {
-		detach_nics(b, name, taps, n);
+		detach_nics(b, name, taps);
 		soda_strv_free(taps);
 		return r;
 	}
@@ -740,10 +769,19 @@ static int lv_start(void *priv, const char *name, unsigned int flags, soda_error
 		return r;
 	r = config_of(dom, name, &cfg, error);
 	if (r == 0)
-		r = attach_nics(b, cfg, &taps, error);
+		r = attach_nics(b, dom, cfg, &taps, error);
 	if (r == 0 && virDomainCreate(dom) < 0) {
 		r = fail(error, "cannot start", name);
-		detach_nics(b, name, taps, soda_server_config_get_nic_count(cfg));
+		detach_nics(b, name, taps);
+	}
+	if (r == 0 && taps) {
+		lv_known *k = remember(b, name, SODA_STATE_SHUTOFF);
+
+		release_nics(b, name);
+		if (k) {
+			k->taps = taps;
+			taps = NULL;
+		}
 	}
 	soda_strv_free(taps);
 	soda_server_config_free(cfg);
@@ -780,6 +818,8 @@ static int lv_stop(void *priv, const char *name, uint32_t timeout_ms, unsigned i
 		}
 		nanosleep(&pause, NULL);
 	}
+	if (r == 0)
+		release_nics(priv, name);
 	virDomainFree(dom);
 	return r;
 }
@@ -797,9 +837,18 @@ static int lv_stop(void *priv, const char *name, uint32_t timeout_ms, unsigned i
 		return r;                                                                   \
 	}
 
-SIMPLE(lv_kill, live, virDomainDestroy, "cannot kill")
+SIMPLE(lv_kill_domain, live, virDomainDestroy, "cannot kill")
 SIMPLE(lv_freeze, running, virDomainSuspend, "cannot freeze")
 SIMPLE(lv_thaw, paused, virDomainResume, "cannot thaw")
+
+static int lv_kill(void *priv, const char *name, unsigned int flags, soda_error **error)
+{
+	int r = lv_kill_domain(priv, name, flags, error);
+
+	if (r == 0)
+		release_nics(priv, name);
+	return r;
+}
 
 /* ---- shares and statistics ---- */
 
@@ -814,7 +863,7 @@ static int set_sched(virDomainPtr dom, const char *name, const soda_shares *s,
 	if (!type)
 		return fail(error, "cannot read the CPU scheduler of", name);
 	if (weight && strcmp(type, "fair") == 0) /* the test driver's */
-		r = virTypedParamsAddInt(&params, &nparams, &maxparams, "weight", (int)weight);
+		r = virTypedParamsAddUInt(&params, &nparams, &maxparams, "weight", weight);
 	else if (weight)
 		r = virTypedParamsAddULLong(&params, &nparams, &maxparams,
 					    VIR_DOMAIN_SCHEDULER_CPU_SHARES, weight);
