@@ -241,7 +241,7 @@ static unsigned packet_alerts(th_env *env, const char *name, unsigned int flags)
 				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
 				      "echo KX-PKT-OK | nc -w 1 127.0.0.1 7777; "
 				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
-				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 1; true",
+				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 2; true",
 			 NULL),
 			 0);
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
