@@ -36,6 +36,8 @@ const struct cli_option sctl_create_options[] = {
 	  "locked (default): no modules, /dev/mem or ptrace of PID 1 for root in the guest; open: all of them", 0 },
 	{ "ids-rules", 0, "FILE", 0,
 	  "Kernort in the guest: rules on its programs, console, files, sockets and logs; alerts into the blackbox", 'f' },
+	{ "ids-guest-packets", 0, NULL, 0,
+	  "with --ids-rules: the packet rules also run in the guest on the frames it receives (costs its CPU)", 0 },
 	{ "ids-landlord-alerts", 0, NULL, 0, "the IDS's alert metadata may reach the landlord (sodactl ids alerts)", 0 },
 	{ "ids-response", 0, "none|freeze:PRIORITY", 0,
 	  "freeze the server on a port IDS alert of PRIORITY or higher (1 is the highest)", 0 },
@@ -186,8 +188,15 @@ static int apply_create_options(struct cli_call *c, soda_server_config *cfg, sod
 				soda_error_set(e, -ENOMEM, "out of memory");
 				return -1;
 			}
-			r = soda_server_config_set_ids_rules(cfg, abs, 0, e);
+			r = soda_server_config_set_ids_rules(cfg, abs,
+							     cli_has(c, "ids-guest-packets")
+								     ? SODA_IDS_RULES_GUEST_PACKETS
+								     : 0,
+							     e);
 			free(abs);
+		} else if (strcmp(o, "ids-guest-packets") == 0) {
+			if (!cli_has(c, "ids-rules"))
+				return cli_usage_error(c, "--ids-guest-packets goes with --ids-rules");
 		} else if (strcmp(o, "ids-landlord-alerts") == 0 || strcmp(o, "ids-response") == 0) {
 			r = sodactl_ids_create_option(cfg, o, v, e);
 		} else if (strcmp(o, "guest-profile") == 0) {
