@@ -387,7 +387,14 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	}
 	b->conn = virConnectOpen(b->virt_uri);
 	if (!b->conn) {
-		r = fail(error, "cannot connect to libvirt at", b->virt_uri);
+		virErrorPtr e = virGetLastError();
+
+		/* Not -EIO: no hypervisor answering is a refused connection. */
+		r = errno_of(e);
+		r = failf(error, r == -EACCES || r == -EINVAL ? r : -ECONNREFUSED,
+			  "cannot connect to libvirt at '%s': %s", b->virt_uri,
+			  e && e->message ? e->message : "libvirt failed");
+		virResetLastError();
 		goto out;
 	}
 	virConnSetErrorFunc(b->conn, NULL, quiet);
@@ -1019,5 +1026,9 @@ __attribute__((visibility("default"))) int soda_backend_plugin_init(uint32_t ver
 	r = lv_loop_init();
 	if (r < 0)
 		return failf(error, r, "libvirt event loop: %s", strerror(-r));
+	/* libvirt prints errors without a handler, and errors of a failed
+	 * connection reach only the global one; libsoda prints nothing. An
+	 * application of its own libvirt calls sets its handler after this. */
+	virSetErrorFunc(NULL, quiet);
 	return soda_backend_register(&lv_driver, error);
 }
