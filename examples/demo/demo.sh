@@ -54,7 +54,7 @@ echo "   The web tenant makes its key pair (on its own machine; the host only ev
 run $BLACKBOX keygen "$STATE/tenant/web"
 run $SODACTL create web --memory 64 --share "$STATE/site:/var/www:ro" --share "$STATE/tools:/tools:ro" \
 	--shares "cpu.weight=100 cpus=0" --nic lan --address 0:198.51.100.10/24 --label front \
-	--blackbox "$STATE/tenant/web.pub" --ids-landlord-alerts
+	--blackbox "$STATE/tenant/web.pub" --ids-landlord-alerts --ids-rules "$HERE/../ids/lion-guest.rules"
 run $SODACTL create db --memory 96 --share "$STATE/tools:/tools:ro" --shares "cpu.weight=300 cpus=0 pids.max=256" \
 	--nic lan --address 0:198.51.100.20/24
 run $SODACTL create cache --memory 32 --shares "cpu.max=20% memory.max=96MiB" \
@@ -124,11 +124,43 @@ run $SODACTL exec db '/tools/liongen tsig-tcp 198.51.100.10'
 $SODACTL exec db '/tools/liongen backdoor 198.51.100.10 60008' >/dev/null 2>&1 || true
 sleep 1
 run $SODACTL ids stats web
-echo "   The alerts are sealed into web's blackbox (step 10); web's tenant let the landlord see"
+echo "   The alerts are sealed into web's blackbox (step 11); web's tenant let the landlord see"
 echo "   their metadata, and no more:"
 run sh -c "$SODACTL ids alerts web | cut -c1-160"
 
-step "7. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
+step "7. Kernort inside web: what the worm does once in, seen where the wire cannot see"
+echo "   web runs Kernort in its guest too (rules on programs, files, sockets, logs: examples/ids/lion-guest.rules),"
+echo "   in a locked guest whose root cannot blind it. The intruder (played here through sodactl exec) installs"
+echo "   the worm's files, removes /etc/hosts.deny, reads /etc/shadow to send it out, opens a backdoor"
+echo "   and runs the t0rn rootkit's log cleaner:"
+$SODACTL exec web 'echo "ALL: ALL" > /etc/hosts.deny' >/dev/null
+guest_alerts() { $SODACTL ids alerts web --json | grep '"source":"guest"' | sed -n 's/.*"sid":\([0-9]*\).*/\1/p'; }
+before=$(guest_alerts | wc -l)
+echo "   The intruder types at web's console (recorded in web's blackbox, replayed in step 13):"
+(printf 'unset HISTFILE\nid; ls /dev\n'; sleep 1) | $SODACTL console web >/dev/null
+sleep 0.5
+run $SODACTL exec web 'mkdir -p /dev/.lib && cp /bin/busybox /dev/.lib/1i0n; /dev/.lib/1i0n true 2>/dev/null; true'
+sleep 0.3
+run $SODACTL exec web 'rm -f /etc/hosts.deny'
+sleep 0.3
+run $SODACTL exec web 'cat /etc/shadow > /dev/null'
+sleep 0.3
+run $SODACTL exec web 'nc -l -p 60008 >/dev/null 2>&1 &'
+sleep 0.6
+run $SODACTL exec web 'cp /bin/busybox /dev/.lib/t0rns; /dev/.lib/t0rns true 2>/dev/null; true'
+sleep 1
+echo "   The landlord's view (metadata only; web's tenant allowed it), port and guest alike:"
+run sh -c "$SODACTL ids alerts web | cut -c1-150"
+got=$(guest_alerts | tail -n +$((before + 1)) | tr '\n' ' ')
+want="3000006 3000001 3000002 3000003 3000004 3000001 3000005 "
+if [ "$got" = "$want" ]; then
+	echo "   the guest's alerts came one per step, in the steps' order: $got"
+else
+	echo "   !! the guest's alerts were '$got', not '$want'"
+	exit 1
+fi
+
+step "8. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
 for s in web db cache; do
 	$SODACTL exec "$s" '(while :; do :; done) >/dev/null 2>&1 &' >/dev/null
 done
@@ -141,18 +173,18 @@ c0=$(cpu cache); sleep 2; c1=$(cpu cache)
 echo "   cache after the live change: $(( (c1 - c0) / 10000 / 2 ))% of a CPU"
 run $SODACTL stats
 
-step "8. Freeze: the cache server's processes stop; thaw resumes them"
+step "9. Freeze: the cache server's processes stop; thaw resumes them"
 run $SODACTL freeze cache
 run $SODACTL list
 run $SODACTL thaw cache
 
-step "9. Forensics: dump the db server (disk layer, facts, memory) while it runs"
+step "10. Forensics: dump the db server (disk layer, facts, memory) while it runs"
 $SODACTL exec db 'echo "order #42 paid" > /root/ledger && sync' >/dev/null
 run $SODACTL dump db "$STATE/db-dump" --memory
 run ls -l "$STATE/db-dump"
 grep -c "order #42 paid" "$STATE/db-dump/disk.cow" >/dev/null && echo "   the ledger entry is in the dumped disk layer"
 
-step "10. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
+step "11. The blackbox: the web tenant's log is sealed inside the guest and kept by the host, which cannot read it"
 run $SODACTL exec web 'printf "order %s accepted\n" 1001 > /dev/blackbox; logger -t shop "payment service up"'
 echo "   An intruder takes the web server: kills every process it can and wipes the logs."
 run $SODACTL exec web 'kill -9 -1 2>/dev/null; rm -rf /var/log; echo "   (intruder) done"'
@@ -163,18 +195,20 @@ grep -rqa "order 1001" "$STATE/blackbox/web" && echo "   !! plaintext in the sto
 echo "   The tenant reads it with its secret key (orders, syslog and exec events, before and after the intrusion):"
 run sh -c "$BLACKBOX read --key $STATE/tenant/web --type text,syslog,exec,snapshot,ids-alert $STATE/blackbox/web | cut -c1-110"
 
-step "11. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
+step "12. A crash: the db server's monitor is killed; the next look cleans up (every context recovers when it opens)"
 mpid=$($SODACTL info db --json | sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p')
 run kill -9 "$mpid"
 sleep 0.3
 run $SODACTL recover
 run $SODACTL list
 
-step "12. Graceful stop of the others, and the servers are gone"
+step "13. Graceful stop of the others, and the servers are gone"
 run $SODACTL stop web
 run $SODACTL stop cache
 run $SODACTL list
-echo "   The web tenant replays its console sessions from the blackbox (20 times faster):"
+echo "   The web tenant reads what the intruder typed at the console:"
+run sh -c "$BLACKBOX read --key $STATE/tenant/web --type console-in $STATE/blackbox/web 2>/dev/null | cut -c1-110"
+echo "   and replays the console from its blackbox (20 times faster):"
 $BLACKBOX replay --key "$STATE/tenant/web" --speed 20 --max-wait 0.2 "$STATE/blackbox/web" | tail -n 6 | cut -c1-100
 echo
 run $BLACKBOX export --key "$STATE/tenant/web" --format asciicast --output "$STATE/web.cast" "$STATE/blackbox/web"
