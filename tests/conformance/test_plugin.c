@@ -67,10 +67,19 @@ static void test_missing_and_failing_plugins(void **state)
 /* Schemes that are not plain lower-case names never become a path: with
  * libsoda-x/ beside evil.so (the failing plugin) in the plugin directory,
  * "x/../evil" would name evil.so. Its message would show that it ran. */
+static char evil_dir[] = "/tmp/soda-it-plugins-XXXXXX";
+
+static int evil_teardown(void **state)
+{
+	(void)state;
+	setenv("SODA_BACKEND_PLUGIN_DIR", plugin_dir, 1);
+	return evil_dir[sizeof(evil_dir) - 2] != 'X' ? th_sh("rm -rf %s", evil_dir) : 0;
+}
+
 static void test_names_stay_in_the_directory(void **state)
 {
 	static const char *const uris[] = { "x/../evil:///a", "x/../evil+t:///a" };
-	char dir[] = "/tmp/soda-it-plugins-XXXXXX";
+	char *dir = evil_dir;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -88,8 +97,6 @@ static void test_names_stay_in_the_directory(void **state)
 				 r >= 0 ? "opened" : soda_error_message(err));
 		soda_error_free(err);
 	}
-	setenv("SODA_BACKEND_PLUGIN_DIR", plugin_dir, 1);
-	assert_int_equal(th_sh("rm -rf %s", dir), 0);
 }
 
 int main(int argc, char **argv)
@@ -98,7 +105,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_compound_uri_reaches_driver_whole),
 		cmocka_unit_test(test_registered_once),
 		cmocka_unit_test(test_missing_and_failing_plugins),
-		cmocka_unit_test(test_names_stay_in_the_directory),
+		cmocka_unit_test_teardown(test_names_stay_in_the_directory, evil_teardown),
 	};
 
 	if (argc < 2)
