@@ -76,21 +76,22 @@ static void test_starter_exits(void **state)
 	soda_server_unref(srv);
 }
 
-/* sodactl's exit codes: 0 ok, 1 failure with a message, 2 bad usage. */
+/* sodactl's exit codes: 0 ok, 1 failure with a message, 2 bad usage,
+ * 3 not found. */
 static void test_sodactl_errors(void **state)
 {
 	th_env *env = *state;
 	char *out = NULL;
 
 	th_require_root();
-	assert_int_equal(run_sodactl(env, &out, "start", "ghost", NULL), 1);
+	assert_int_equal(run_sodactl(env, &out, "start", "ghost", NULL), 3);
 	assert_non_null(strstr(out, "no server named 'ghost'"));
 	free(out);
 	assert_int_equal(run_sodactl(env, &out, "create", "bad/name", NULL), 1);
 	assert_non_null(strstr(out, "'/'"));
 	free(out);
 	assert_int_equal(run_sodactl(env, &out, "frobnicate", NULL, NULL), 2);
-	assert_non_null(strstr(out, "unknown command"));
+	assert_non_null(strstr(out, "no command 'frobnicate'"));
 	free(out);
 	assert_int_equal(run_sodactl(env, &out, "create", "x", "--memory"), 2);
 	free(out);
