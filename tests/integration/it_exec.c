@@ -394,7 +394,7 @@ static void test_recording(void **state)
 
 	th_require_root();
 	assert_non_null(srv_main);
-	assert_soda_ok(run_capture(srv_main, argv, NULL, "in-" MARK, 12 + strlen(MARK), NULL, NULL,
+	assert_soda_ok(run_capture(srv_main, argv, NULL, "in-" MARK, strlen("in-" MARK), NULL, NULL,
 				   NULL, &status, &env->err),
 		       env->err);
 	/* Positive control: a console command does show in both. */
