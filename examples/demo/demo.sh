@@ -134,31 +134,56 @@ echo "   in a locked guest whose root cannot blind it. The intruder (played here
 echo "   the worm's files, removes /etc/hosts.deny, reads /etc/shadow to send it out, opens a backdoor"
 echo "   and runs the t0rn rootkit's log cleaner:"
 $SODACTL exec web 'echo "ALL: ALL" > /etc/hosts.deny' >/dev/null
-guest_alerts() { $SODACTL ids alerts web --json | grep '"source":"guest"' | sed -n 's/.*"sid":\([0-9]*\).*/\1/p'; }
+# The guest's alerts on the landlord's stream: "SID TIME-NS" per line.
+guest_alerts() {
+	$SODACTL ids alerts web --json | grep '"source":"guest"' |
+		sed -n 's/.*"timestamp":"\([^"]*\)".*"sid":\([0-9]*\).*/\2 \1/p' |
+		while read -r sid ts; do echo "$sid $(date -d "$ts" +%s%N)"; done
+}
 before=$(guest_alerts | wc -l)
+steps=""
+mark() { steps="$steps $(date +%s%N)"; }
 echo "   The intruder types at web's console (recorded in web's blackbox, replayed in step 13):"
+mark
 (printf 'unset HISTFILE\nid; ls /dev\n'; sleep 1) | $SODACTL console web >/dev/null
 sleep 0.5
+mark
 run $SODACTL exec web 'mkdir -p /dev/.lib && cp /bin/busybox /dev/.lib/1i0n; /dev/.lib/1i0n true 2>/dev/null; true'
 sleep 0.3
+mark
 run $SODACTL exec web 'rm -f /etc/hosts.deny'
 sleep 0.3
+mark
 run $SODACTL exec web 'cat /etc/shadow > /dev/null'
 sleep 0.3
+mark
 run $SODACTL exec web 'nc -l -p 60008 >/dev/null 2>&1 &'
 sleep 0.6
+mark
 run $SODACTL exec web 'cp /bin/busybox /dev/.lib/t0rns; /dev/.lib/t0rns true 2>/dev/null; true'
 sleep 1
 echo "   The landlord's view (metadata only; web's tenant allowed it), port and guest alike:"
 run sh -c "$SODACTL ids alerts web | cut -c1-150"
-got=$(guest_alerts | tail -n +$((before + 1)) | tr '\n' ' ')
+# Each step's alerts, in order, within a second of the step.
+new_alerts=$(guest_alerts | tail -n +$((before + 1)))
+got=$(printf '%s\n' "$new_alerts" | cut -d' ' -f1 | tr '\n' ' ')
 want="3000006 3000001 3000002 3000003 3000004 3000001 3000005 "
-if [ "$got" = "$want" ]; then
-	echo "   the guest's alerts came one per step, in the steps' order: $got"
-else
+if [ "$got" != "$want" ]; then
 	echo "   !! the guest's alerts were '$got', not '$want'"
 	exit 1
 fi
+late=0
+set -- $steps
+i=0
+for step_of in 1 2 3 4 5 6 6; do
+	i=$((i + 1))
+	eval "t_step=\${$step_of}"
+	t_alert=$(printf '%s\n' "$new_alerts" | sed -n "${i}p" | cut -d' ' -f2)
+	d=$(( (t_alert - t_step) / 1000000 ))
+	[ "$d" -ge 0 ] && [ "$d" -le 1000 ] || { echo "   !! alert $i came ${d} ms after its step"; late=1; }
+done
+[ "$late" = 0 ] || exit 1
+echo "   the guest's alerts came one per step, in the steps' order, each within a second of its step: $got"
 
 step "8. Shares: web and db share CPU 0 at 1:3, cache is capped at 20 % of a CPU"
 for s in web db cache; do
