@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <soda/ids.h>
+
 #include "config.h"
 #include "kv.h"
 
@@ -1123,7 +1125,8 @@ char *su_config_serialize(const soda_server_config *cfg)
 	if (cfg->ids_response) {
 		char v[32];
 
-		snprintf(v, sizeof(v), "freeze %u", cfg->ids_response_priority ? cfg->ids_response_priority : 1);
+		snprintf(v, sizeof(v), "%s %u", cfg->ids_response == SODA_IDS_RESPONSE_DUMP ? "dump" : "freeze",
+			 cfg->ids_response_priority ? cfg->ids_response_priority : 1);
 		su_kv_add(&b, "ids-response", v);
 	}
 	/* Kernort in the guest: the rule text itself (kv escapes the lines) */
@@ -1266,14 +1269,21 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		else
 			memcpy(ps->cfg->ids_rules_sha256, value, 65);
 	} else if (strcmp(key, "ids-response") == 0) {
-		unsigned prio = 1;
+		unsigned prio = 1, resp = SODA_IDS_RESPONSE_FREEZE;
 		int end = 0;
 
-		if (sscanf(value, "freeze %u%n", &prio, &end) != 1 || value[end] || prio < 1 ||
-		    prio > 255)
-			r = su_errorf(&inner, -EINVAL, "ids-response '%s' is not 'freeze PRIORITY'",
+		if (strncmp(value, "dump ", 5) == 0) {
+			resp = SODA_IDS_RESPONSE_DUMP;
+			if (sscanf(value, "dump %u%n", &prio, &end) != 1)
+				end = -1;
+		} else if (sscanf(value, "freeze %u%n", &prio, &end) != 1) {
+			end = -1;
+		}
+		if (end < 0 || value[end] || prio < 1 || prio > 255)
+			r = su_errorf(&inner, -EINVAL,
+				      "ids-response '%s' is not 'freeze PRIORITY' or 'dump PRIORITY'",
 				      value);
-		ps->cfg->ids_response = 1;
+		ps->cfg->ids_response = resp;
 		ps->cfg->ids_response_priority = prio;
 	} else {
 		r = su_errorf(&inner, -EINVAL, "unknown key '%s'", key);

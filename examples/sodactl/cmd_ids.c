@@ -12,6 +12,7 @@
  * and, for `sodactl create`, the tenant's choices:
  *   --ids-landlord-alerts            the landlord may see alert metadata
  *   --ids-response freeze:PRIORITY   freeze on alerts of PRIORITY or higher
+ *   --ids-response dump:PRIORITY     dump (disk and memory) on such alerts
  *
  * Each command is a function of its own taking plain values (ids_enable(),
  * ids_stats()...), so a table-driven parser can call them directly;
@@ -248,11 +249,15 @@ int sodactl_ids_create_option(soda_server_config *cfg, const char *opt, const ch
 		if (strcmp(value, "none") == 0)
 			return soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_NONE, 1,
 								   error);
-		if (sscanf(value, "freeze:%u%n", &prio, &end) != 1 || value[end])
-			return soda_error_set(error, -EINVAL,
-					      "--ids-response takes none or freeze:PRIORITY");
-		return soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_FREEZE, prio,
-							   error);
+		if (sscanf(value, "freeze:%u%n", &prio, &end) == 1 && !value[end])
+			return soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_FREEZE,
+								   prio, error);
+		end = 0;
+		if (sscanf(value, "dump:%u%n", &prio, &end) == 1 && !value[end])
+			return soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_DUMP,
+								   prio, error);
+		return soda_error_set(error, -EINVAL,
+				      "--ids-response takes none, freeze:PRIORITY or dump:PRIORITY");
 	}
 	return soda_error_set(error, -EINVAL, "unknown IDS option");
 }

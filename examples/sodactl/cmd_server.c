@@ -39,8 +39,8 @@ const struct cli_option sctl_create_options[] = {
 	{ "ids-guest-packets", 0, NULL, 0,
 	  "with --ids-rules: the packet rules also run in the guest on the frames it receives (costs its CPU)", 0 },
 	{ "ids-landlord-alerts", 0, NULL, 0, "the IDS's alert metadata may reach the landlord (sodactl ids alerts)", 0 },
-	{ "ids-response", 0, "none|freeze:PRIORITY", 0,
-	  "freeze the server on a port IDS alert of PRIORITY or higher (1 is the highest)", 0 },
+	{ "ids-response", 0, "none|freeze:PRIORITY|dump:PRIORITY", 0,
+	  "freeze, or dump (disk and memory, into STATE/dumps; it runs on), the server on a port IDS alert of PRIORITY or higher (1 is the highest)", 0 },
 	{ NULL },
 };
 

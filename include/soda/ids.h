@@ -11,7 +11,7 @@
  * ids-alert record (the EVE JSON line); its metadata (time, server, rule,
  * message, protocol, addresses, ports; never payload) goes to the
  * landlord's stream only when the server's configuration allows it; and
- * the server can be frozen on alerts at or above a priority.
+ * the server can be frozen, or dumped, on alerts at or above a priority.
  */
 #ifndef SODA_IDS_H
 #define SODA_IDS_H
@@ -26,6 +26,10 @@ extern "C" {
 /* Automatic responses to an alert. */
 #define SODA_IDS_RESPONSE_NONE 0   /* the default */
 #define SODA_IDS_RESPONSE_FREEZE 1 /* freeze the server (once per enable or reload) */
+/* Take a forensic dump (disk layer and guest memory, as soda_server_dump with
+ * SODA_DUMP_MEMORY) into STATE/dumps/NAME-ids-TIME/, then let the server run
+ * on (once per enable or reload). @since 0.2 */
+#define SODA_IDS_RESPONSE_DUMP 2
 
 /**
  * soda_server_config_set_ids_landlord_alerts:

@@ -55,7 +55,7 @@ SODA_EXPORT int soda_server_config_set_ids_response(soda_server_config *cfg, uin
 {
 	if (!cfg)
 		return su_errorf(error, -EINVAL, "cfg is NULL");
-	if (response > SODA_IDS_RESPONSE_FREEZE)
+	if (response > SODA_IDS_RESPONSE_DUMP)
 		return su_errorf(error, -EINVAL, "unknown IDS response %u", response);
 	if (response != SODA_IDS_RESPONSE_NONE && (min_priority < 1 || min_priority > 255))
 		return su_errorf(error, -EINVAL, "IDS response priority %u is not 1 to 255",

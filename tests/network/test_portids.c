@@ -2,7 +2,7 @@
 /*
  * The port IDS's decisions and parsers, without guests: where an alert
  * goes (the tenant's blackbox always; the landlord only when allowed; the
- * freeze at or above the configured priority, 1 being the highest), the
+ * freeze or dump at or above the configured priority, 1 being the highest), the
  * policy the library sends, the landlord's metadata line (escaped, no
  * payload), the check of kernort's alert messages, and the TPACKET_V3
  * block walk over hand-made blocks (good and corrupt).
@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <soda/soda.h>
 
 #include "backends/uml/kernort/ring.h"
 #include "backends/uml/monitor/ids_route.h"
@@ -47,6 +49,14 @@ static void test_route(void **state)
 	p.response_priority = 1;
 	assert_int_equal(mids_route_alert(&p, 2).response, MIDS_RESPONSE_NONE);
 	assert_true(mids_route_alert(&p, 2).seal);
+	/* The dump: at priority 1 only with dump:1; never for 2, 3 or 0. */
+	p.response = MIDS_RESPONSE_DUMP;
+	assert_int_equal(mids_route_alert(&p, 1).response, MIDS_RESPONSE_DUMP);
+	assert_int_equal(mids_route_alert(&p, 2).response, MIDS_RESPONSE_NONE);
+	assert_int_equal(mids_route_alert(&p, 0).response, MIDS_RESPONSE_NONE);
+	p.response_priority = 3;
+	assert_int_equal(mids_route_alert(&p, 3).response, MIDS_RESPONSE_DUMP);
+	assert_int_equal(mids_route_alert(&p, 4).response, MIDS_RESPONSE_NONE);
 }
 
 static void test_policy_parse(void **state)
@@ -60,12 +70,51 @@ static void test_policy_parse(void **state)
 	assert_int_equal(p.response_priority, 2);
 	assert_int_equal(mids_policy_parse(&p, "0 0 1"), 0);
 	assert_false(p.landlord);
-	static const char *const bad[] = { "", "1 1", "2 0 1", "0 2 1", "0 1 0", "0 1 256",
+	assert_int_equal(mids_policy_parse(&p, "0 2 7"), 0);
+	assert_int_equal(p.response, MIDS_RESPONSE_DUMP);
+	assert_int_equal(p.response_priority, 7);
+	static const char *const bad[] = { "", "1 1", "2 0 1", "0 3 1", "0 2 0", "0 2 256",
+					   "0 1 0", "0 1 256",
 					   "0 1 1 x", "0 1 1 ", "a b c", "-1 0 1" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (mids_policy_parse(&p, bad[i]) != -EINVAL)
 			fail_msg("policy '%s' accepted", bad[i]);
 	assert_int_equal(mids_policy_parse(&p, NULL), -EINVAL);
+}
+
+/* The public setter: the library's constant is the monitor's, dump:N is
+ * kept, and unknown responses or priorities out of 1..255 are refused
+ * with the configuration unchanged. */
+static void test_config_response(void **state)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+	uint32_t resp = 9, prio = 9;
+
+	(void)state;
+	assert_int_equal(SODA_IDS_RESPONSE_DUMP, MIDS_RESPONSE_DUMP);
+	assert_int_equal(SODA_IDS_RESPONSE_FREEZE, MIDS_RESPONSE_FREEZE);
+	assert_int_equal(soda_server_config_new(&cfg, "idsdump", &err), 0);
+	assert_int_equal(soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_DUMP, 2, &err), 0);
+	assert_int_equal(soda_server_config_get_ids_response(cfg, &resp, &prio), 0);
+	assert_int_equal(resp, SODA_IDS_RESPONSE_DUMP);
+	assert_int_equal(prio, 2);
+	assert_int_equal(soda_server_config_set_ids_response(cfg, 3, 1, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "unknown IDS response 3"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_DUMP, 0, &err),
+			 -EINVAL);
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_DUMP, 256, &err),
+			 -EINVAL);
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_get_ids_response(cfg, &resp, &prio), 0);
+	assert_int_equal(resp, SODA_IDS_RESPONSE_DUMP);
+	assert_int_equal(prio, 2);
+	soda_server_config_free(cfg);
 }
 
 static struct kp_alert sample(void)
@@ -254,7 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route),       cmocka_unit_test(test_policy_parse),
 		cmocka_unit_test(test_landlord_line), cmocka_unit_test(test_alert_check),
-		cmocka_unit_test(test_ring_walk),
+		cmocka_unit_test(test_ring_walk),   cmocka_unit_test(test_config_response),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -33,10 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../../libsoda/kv.h"
+#include "../proto.h"
 #include "ids.h"
 #include "ids_route.h"
 
 #define SEALED_TYPE 7 /* SODA_BLACKBOX_IDS_ALERT */
+#define SNAPSHOT_TYPE 9 /* SODA_BLACKBOX_SNAPSHOT (blackbox.h SU_BB_SNAPSHOT) */
 #define LANDLORD_MAX (4 << 20)
 #define LOAD_TIMEOUT_MS 60000
 #define STATS_TIMEOUT_MS 3000
@@ -133,6 +137,167 @@ static void landlord_append(const char *line)
 	close(fd);
 }
 
+/* ---- the dump response ---- */
+
+/* Copies @src (open) into a new file @name under @dirfd. */
+static int dump_copy(int src, int dirfd, const char *name)
+{
+	int out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r;
+
+	if (out < 0)
+		return -errno;
+	r = su_copy_fd(src, out);
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* The guest's memory file: the unlinked file linux.uml made in its jail's
+ * TMPDIR, still reachable through /proc/PID/fd (as uml.c's dump finds it).
+ * Returns an open descriptor or -errno. */
+static int memory_fd(int pid)
+{
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char link[320], target[512];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, SU_JAIL_TMP "/", strlen(SU_JAIL_TMP) + 1) == 0 &&
+		    strstr(target, "(deleted)")) {
+			int fd = open(link, O_RDONLY | O_CLOEXEC);
+
+			closedir(d);
+			return fd < 0 ? -errno : fd;
+		}
+	}
+	closedir(d);
+	return -ENOENT;
+}
+
+/* Freezes the server, copies its disk layer and memory file into
+ * STATE/dumps/NAME-ids-TIME/, thaws it, writes the manifest. The copy is
+ * bounded (the layer and the memory file only) and made here, in the event
+ * loop, while the guest is frozen anyway. @dir gets the directory's path. */
+static int ids_dump(const struct kp_alert *a, char *dir, size_t dirlen, char *msg,
+		    size_t msglen)
+{
+	char path[PATH_MAX], stamp[32], sub[128];
+	int dumps = -1, dfd = -1, src = -1, mem = -1, held = 0, r;
+	uint64_t t0 = 0, frozen_usec = 0;
+	time_t now = time(NULL);
+	su_buf man = { 0 };
+	struct tm tm;
+
+	dir[0] = '\0';
+	if (!I.c.state_dir || !I.c.hold) {
+		snprintf(msg, msglen, "no state directory");
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/dumps", I.c.state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot make %.200s: %s", path, strerror(-r));
+		return r;
+	}
+	dumps = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dumps < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot open %.200s: %s", path, strerror(-r));
+		return r;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(sub, sizeof(sub), "%.64s-ids-%s", I.c.server, stamp);
+	snprintf(dir, dirlen, "%.3800s/%s", path, sub);
+	if (mkdirat(dumps, sub, 0700) < 0 ||
+	    (dfd = openat(dumps, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot make %.200s: %s", dir, strerror(-r));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/servers/%s/disk.cow", I.c.state_dir, I.c.server);
+	src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0) {
+		r = -errno;
+		snprintf(msg, msglen, "cannot open %.200s: %s", path, strerror(-r));
+		goto out;
+	}
+	t0 = su_mono_usec();
+	held = I.c.hold(true, msg, msglen);
+	if (held < 0) {
+		r = held;
+		goto out;
+	}
+	r = dump_copy(src, dfd, "disk.cow");
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot copy the disk layer: %s", strerror(-r));
+	} else if ((mem = memory_fd(I.c.guest_pid)) < 0) {
+		r = mem;
+		snprintf(msg, msglen, "cannot find the guest's memory file: %s", strerror(-r));
+	} else if ((r = dump_copy(mem, dfd, "memory")) < 0) {
+		snprintf(msg, msglen, "cannot copy the memory file: %s", strerror(-r));
+	}
+	if (held == 1) {
+		char tmsg[160] = "";
+
+		frozen_usec = su_mono_usec() - t0;
+		if (I.c.hold(false, tmsg, sizeof(tmsg)) < 0 && r == 0) {
+			r = -EIO;
+			snprintf(msg, msglen, "thaw after dump: %s", tmsg);
+		}
+	}
+	if (r < 0)
+		goto out;
+	{
+		char trig[80];
+		int fd;
+
+		snprintf(trig, sizeof(trig), "ids-alert %u:%u:%u priority %u", a->gid, a->sid,
+			 a->rev, a->priority);
+		su_kv_header(&man, "soda-dump", 1);
+		su_kv_add(&man, "server", I.c.server);
+		su_kv_add_u64(&man, "time-usec", su_now_usec());
+		su_kv_add(&man, "trigger", trig);
+		su_kv_add_u64(&man, "frozen-usec", frozen_usec);
+		su_kv_add(&man, "disk", "disk.cow");
+		su_kv_add(&man, "memory", "memory");
+		fd = openat(dfd, "manifest", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (man.oom || fd < 0 || write(fd, man.data, man.len) != (ssize_t)man.len ||
+		    fsync(fd) < 0)
+			r = man.oom ? -ENOMEM : -errno;
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			snprintf(msg, msglen, "cannot write the manifest: %s", strerror(-r));
+	}
+out:
+	su_buf_free(&man);
+	if (mem >= 0)
+		close(mem);
+	if (src >= 0)
+		close(src);
+	if (dfd >= 0)
+		close(dfd);
+	close(dumps);
+	return r;
+}
+
 static void on_alert(const char *buf, size_t len)
 {
 	const struct kp_alert *a = (const void *)buf;
@@ -175,6 +340,28 @@ static void on_alert(const char *buf, size_t len)
 		I.responses++;
 		ilog("ids: alert %u:%u priority %u: freeze %s%s", a->gid, a->sid, a->priority,
 		     r < 0 ? "failed: " : "done", r < 0 ? msg : "");
+	}
+	if (route.response == MIDS_RESPONSE_DUMP && !I.responded) {
+		char msg[300] = "", dir[PATH_MAX], note[PATH_MAX + 200];
+		int r = ids_dump(a, dir, sizeof(dir), msg, sizeof(msg));
+
+		I.responded = true;
+		I.responses++;
+		if (r < 0) {
+			ilog("ids: alert %u:%u priority %u: dump failed: %s", a->gid, a->sid,
+			     a->priority, msg);
+			snprintf(note, sizeof(note),
+				 "forensic dump on ids-alert %u:%u priority %u failed: %.300s", a->gid,
+				 a->sid, a->priority, msg);
+		} else {
+			ilog("ids: alert %u:%u priority %u: dump (disk and memory) in %s", a->gid,
+			     a->sid, a->priority, dir);
+			snprintf(note, sizeof(note),
+				 "forensic dump on ids-alert %u:%u priority %u (disk and memory) to %s",
+				 a->gid, a->sid, a->priority, dir);
+		}
+		if (I.c.seal)
+			I.c.seal(SNAPSHOT_TYPE, a->sid, note);
 	}
 }
 

@@ -16,11 +16,18 @@
  * Each alert kernort reports is sealed into the tenant's blackbox as an
  * ids-alert record (the EVE line), appended as metadata to ids-alerts.jsonl
  * in the run directory when the tenant allows the landlord to see alerts,
- * and freezes the server when the response says so (ids_route.h).
+ * and freezes the server, or takes a forensic dump of it, when the response
+ * says so (ids_route.h). The dump (disk.cow and the guest's memory file,
+ * copied while the server is frozen, then a manifest) goes into
+ * STATE/dumps/NAME-ids-TIME/ (0700; every file made O_EXCL|O_NOFOLLOW under
+ * directory descriptors, so nothing the guest controls redirects it); the
+ * server is thawed and runs on; the tenant's blackbox gets a snapshot record.
  */
 #ifndef SODA_MONITOR_IDS_H
 #define SODA_MONITOR_IDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MIDS_SOCK "ids.sock"
@@ -34,6 +41,14 @@ struct mids_config {
 	uint32_t jail_uid;   /* the server's; kernort gets a uid of its own from it */
 	void (*log)(const char *msg);
 	int (*freeze)(char *msg, size_t msglen);
+	/* For the dump response: the context's state directory (the server's
+	 * disk layer is STATE/servers/NAME/disk.cow), the guest's pid (its
+	 * memory file is reached through /proc/PID/fd), and hold(true) that
+	 * freezes (1: it froze, 0: it was frozen already, <0 error) and
+	 * hold(false) that thaws. */
+	const char *state_dir;
+	int guest_pid;
+	int (*hold)(bool frozen, char *msg, size_t msglen);
 	void (*seal)(uint32_t type, uint32_t aux, const char *text);
 };
 

@@ -14,7 +14,7 @@ int mids_policy_parse(struct mids_policy *ret, const char *text)
 	int end = 0;
 
 	if (!text || sscanf(text, "%u %u %u%n", &landlord, &response, &priority, &end) != 3 ||
-	    text[end] != '\0' || landlord > 1 || response > MIDS_RESPONSE_FREEZE ||
+	    text[end] != '\0' || landlord > 1 || response > MIDS_RESPONSE_DUMP ||
 	    priority < 1 || priority > 255)
 		return -EINVAL;
 	ret->landlord = landlord == 1;

@@ -16,7 +16,7 @@
 
 #include "../kernort/kproto.h"
 
-enum mids_response { MIDS_RESPONSE_NONE = 0, MIDS_RESPONSE_FREEZE = 1 };
+enum mids_response { MIDS_RESPONSE_NONE = 0, MIDS_RESPONSE_FREEZE = 1, MIDS_RESPONSE_DUMP = 2 };
 
 struct mids_policy {
 	bool landlord;              /* the tenant allows metadata to the landlord */

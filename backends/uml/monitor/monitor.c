@@ -461,6 +461,15 @@ static int ids_freeze(char *msg, size_t msglen)
 	return do_freeze(true, msg, msglen);
 }
 
+/* The IDS's dump response holds the guest still while it copies (ids.c):
+ * 1 when it froze it, 0 when the operator had already frozen it. */
+static int ids_hold(bool frozen, char *msg, size_t msglen)
+{
+	if (frozen && M.st.state == SODA_STATE_PAUSED)
+		return 0;
+	return do_freeze(frozen, msg, msglen) < 0 ? -EBUSY : frozen ? 1 : 0;
+}
+
 static void force_kill(const char *why)
 {
 	soda_error *e = NULL;
@@ -1504,7 +1513,9 @@ static int run(const char *launch_path, int sync_fd)
 		struct mids_config ic = { .epfd = M.epfd, .ep_tag = (uint64_t)K_IDS << 32,
 					  .server = M.l.name, .netdevs = M.l.netdevs,
 					  .jail_uid = M.l.uid, .log = mlog_text,
-					  .freeze = ids_freeze, .seal = mbb_host_event };
+					  .freeze = ids_freeze, .seal = mbb_host_event,
+					  .state_dir = M.l.state_dir, .guest_pid = M.guest,
+					  .hold = ids_hold };
 
 		midg_init(M.l.name, M.l.ids_landlord, mlog_text);
 		if ((r = mids_init(&ic)) < 0)
