@@ -615,11 +615,13 @@ type IDSResponse int
 const (
 	IDSResponseNone   IDSResponse = 0
 	IDSResponseFreeze IDSResponse = 1
+	IDSResponseDump   IDSResponse = 2 // disk and memory into STATE/dumps; the server runs on
 )
 
 var namesIDSResponse = map[IDSResponse]string{
 	IDSResponseNone:   "none",
 	IDSResponseFreeze: "freeze",
+	IDSResponseDump:   "dump",
 }
 
 func (v IDSResponse) String() string {

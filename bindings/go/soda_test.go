@@ -477,7 +477,7 @@ func TestIDS(t *testing.T) {
 			t.Errorf("ids stat %d: %q", k, IDSStatKeyName(k))
 		}
 	}
-	if defs["SODA_IDS_STAT_MAX"] != int(IDSPID) || defs["SODA_IDS_RESPONSE_FREEZE"] != int(IDSResponseFreeze) || defs["SODA_IDS_RESPONSE_NONE"] != int(IDSResponseNone) {
+	if defs["SODA_IDS_STAT_MAX"] != int(IDSPID) || defs["SODA_IDS_RESPONSE_FREEZE"] != int(IDSResponseFreeze) || defs["SODA_IDS_RESPONSE_NONE"] != int(IDSResponseNone) || defs["SODA_IDS_RESPONSE_DUMP"] != int(IDSResponseDump) {
 		t.Error("ids constants")
 	}
 	cfg := must1(NewServerConfig("ids"))

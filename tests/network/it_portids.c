@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -693,6 +694,100 @@ static void test_private_and_freeze(void **state)
 	soda_server_unref(v);
 }
 
+/* The path of the one entry of STATE/dumps starting with @prefix, or NULL
+ * (none there). */
+static char *dump_dir(net_env *ne, const char *prefix)
+{
+	char path[600], *found = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/dumps", ne->env.state_dir);
+	d = opendir(path);
+	if (!d)
+		return NULL;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0) {
+			assert_null(found);
+			found = malloc(strlen(path) + strlen(de->d_name) + 2);
+			assert_non_null(found);
+			sprintf(found, "%s/%s", path, de->d_name);
+		}
+	closedir(d);
+	return found;
+}
+
+/* dump:1: a priority-2 alert takes no dump; the priority-1 alert takes one
+ * (the disk layer, the memory file, a manifest naming the server) into
+ * STATE/dumps/NAME-ids-TIME/, and the server runs on afterwards. */
+static void test_dump(void **state)
+{
+	net_env *ne = *state;
+	struct lane l;
+	char ntap[16], path[700];
+	soda_server *v = setup_pair(ne, &l, "idsd", "idse", 0, SODA_IDS_RESPONSE_DUMP, ntap);
+	char *dir = NULL, *eve, *ddir = NULL, *man = NULL;
+	struct stat sb;
+	int st;
+
+	assert_soda_ok(soda_server_ids_enable(v, rules_path(), vars_path, 0, &ne->env.err),
+		       ne->env.err);
+	assert_soda_ok(soda_server_get_blackbox_dir(&dir, v, &ne->env.err), ne->env.err);
+
+	/* version.bind is priority 2: sealed, no dump. */
+	udp_to_victim(&l, 53, version_bind, sizeof(version_bind));
+	assert_int_equal(wait_alerts(ne, v, 1), 1);
+	usleep(200000);
+	assert_null(dump_dir(ne, "idsd-ids-"));
+	assert_int_equal(stat_of(ne, v, SODA_IDS_STAT_RESPONSES), 0);
+
+	/* The TSIG overflow is priority 1: dumped, and running afterwards. */
+	udp_to_victim(&l, 53, tsig_udp, sizeof(tsig_udp));
+	assert_int_equal(wait_alerts(ne, v, 2), 2);
+	for (int i = 0; i < 100 && stat_of(ne, v, SODA_IDS_STAT_RESPONSES) < 1; i++)
+		usleep(50000);
+	assert_int_equal(stat_of(ne, v, SODA_IDS_STAT_RESPONSES), 1);
+	ddir = dump_dir(ne, "idsd-ids-");
+	assert_non_null(ddir);
+	print_message("dump in %s\n", ddir);
+	assert_int_equal(stat(ddir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	snprintf(path, sizeof(path), "%s/disk.cow", ddir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 0);
+	snprintf(path, sizeof(path), "%s/memory", ddir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size >= (48 << 20));
+	snprintf(path, sizeof(path), "%s/manifest", ddir);
+	{
+		FILE *f = fopen(path, "re");
+		size_t n;
+
+		assert_non_null(f);
+		man = calloc(1, 65536);
+		assert_non_null(man);
+		n = fread(man, 1, 65535, f);
+		fclose(f);
+		assert_true(n > 0);
+	}
+	assert_non_null(strstr(man, "soda-dump"));
+	assert_non_null(strstr(man, "server idsd\n"));
+	assert_non_null(strstr(man, "trigger ids-alert\nrule 1:314:"));
+	assert_non_null(strstr(man, "priority 1\n"));
+	assert_soda_ok(soda_server_get_state(&st, v, &ne->env.err), ne->env.err);
+	assert_int_equal(st, SODA_STATE_RUNNING);
+	eve = find_alert(dir, "\"signature_id\":314");
+	assert_non_null(eve);
+	free(eve);
+
+	close(l.vfd);
+	fake_detach(ne, "idse", ntap, l.nfd);
+	free(man);
+	free(ddir);
+	free(dir);
+	soda_server_unref(v);
+}
+
 /* The same attack from a real neighbour guest, through both guests' TCP
  * stacks (tests/tools/liongen.c): the TSIG overflow over TCP to a real
  * listener, and a connection to the 60008 backdoor. */
@@ -767,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alerts, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_private_and_freeze, net_env_setup,
 						net_env_teardown),
+		cmocka_unit_test_setup_teardown(test_dump, net_env_setup, net_env_teardown),
 		cmocka_unit_test_setup_teardown(test_real_neighbour, net_env_setup, net_env_teardown),
 	};
 

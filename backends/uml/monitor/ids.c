@@ -264,15 +264,16 @@ static int ids_dump(const struct kp_alert *a, char *dir, size_t dirlen, char *ms
 	if (r < 0)
 		goto out;
 	{
-		char trig[80];
+		char rule[48];
 		int fd;
 
-		snprintf(trig, sizeof(trig), "ids-alert %u:%u:%u priority %u", a->gid, a->sid,
-			 a->rev, a->priority);
+		snprintf(rule, sizeof(rule), "%u:%u:%u", a->gid, a->sid, a->rev);
 		su_kv_header(&man, "soda-dump", 1);
 		su_kv_add(&man, "server", I.c.server);
 		su_kv_add_u64(&man, "time-usec", su_now_usec());
-		su_kv_add(&man, "trigger", trig);
+		su_kv_add(&man, "trigger", "ids-alert");
+		su_kv_add(&man, "rule", rule);
+		su_kv_add_u64(&man, "priority", a->priority);
 		su_kv_add_u64(&man, "frozen-usec", frozen_usec);
 		su_kv_add(&man, "disk", "disk.cow");
 		su_kv_add(&man, "memory", "memory");

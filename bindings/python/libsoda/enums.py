@@ -56,6 +56,7 @@ class IdsResponse(enum.IntEnum):
     """SODA_IDS_RESPONSE_*: the automatic response to an alert."""
     NONE = 0
     FREEZE = 1
+    DUMP = 2  # disk and memory into STATE/dumps; the server runs on
 
 
 class IdsStat(enum.IntEnum):
