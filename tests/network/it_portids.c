@@ -111,7 +111,7 @@ static uint64_t wait_alerts(net_env *ne, soda_server *srv, uint64_t n)
 }
 
 /* The body of the first ids-alert record holding @needle, or NULL. */
-static char *find_alert(const char *dir, const char *needle)
+static char *find_record(const char *dir, uint32_t type, const char *needle)
 {
 	soda_blackbox_reader *rd = NULL;
 	const soda_blackbox_record *rec;
@@ -126,13 +126,18 @@ static char *find_alert(const char *dir, const char *needle)
 		size_t n;
 		const uint8_t *body = soda_blackbox_record_get_data(rec, &n);
 
-		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_IDS_ALERT &&
+		if (soda_blackbox_record_get_type(rec) == type &&
 		    memmem(body, n, needle, strlen(needle)))
 			found = strndup((const char *)body, n);
 	}
 	soda_error_free(err);
 	soda_blackbox_reader_close(rd);
 	return found;
+}
+
+static char *find_alert(const char *dir, const char *needle)
+{
+	return find_record(dir, SODA_BLACKBOX_IDS_ALERT, needle);
 }
 
 /* Polls the store from another thread while the test makes traffic: the
@@ -774,10 +779,18 @@ static void test_dump(void **state)
 	assert_non_null(strstr(man, "server idsd\n"));
 	assert_non_null(strstr(man, "trigger ids-alert\nrule 1:314:"));
 	assert_non_null(strstr(man, "priority 1\n"));
+	print_message("manifest frozen-usec %lld\n",
+		      strstr(man, "frozen-usec ") ? atoll(strstr(man, "frozen-usec ") + 12) : -1LL);
 	assert_soda_ok(soda_server_get_state(&st, v, &ne->env.err), ne->env.err);
 	assert_int_equal(st, SODA_STATE_RUNNING);
 	eve = find_alert(dir, "\"signature_id\":314");
 	assert_non_null(eve);
+	free(eve);
+	/* The tenant's blackbox says where the dump is. */
+	eve = find_record(dir, SODA_BLACKBOX_SNAPSHOT, ddir);
+	assert_non_null(eve);
+	print_message("sealed: %s\n", eve);
+	assert_non_null(strstr(eve, "forensic dump on ids-alert 1:314 priority 1"));
 	free(eve);
 
 	close(l.vfd);
