@@ -385,6 +385,47 @@ static void test_guest_profile(void **state)
 	expect_parse_error(bad, 6, "given twice");
 }
 
+/* The port IDS's response: dump N is written and read back as dump (not
+ * as freeze); a bad response or priority names its line. */
+static void test_ids_response(void **state)
+{
+	static const char base[] = "soda-server 1\nname a\nimage b\nmemory 67108864\n";
+	soda_server_config *cfg = NULL, *back = NULL;
+	soda_error *err = NULL;
+	uint32_t resp = 0, prio = 0;
+	char *text, bad[160];
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	assert_int_equal(soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_DUMP, 3, NULL),
+			 0);
+	text = su_config_serialize(cfg);
+	assert_non_null(strstr(text, "\nids-response dump%203\n"));
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	assert_int_equal(soda_server_config_get_ids_response(back, &resp, &prio), 0);
+	assert_int_equal(resp, SODA_IDS_RESPONSE_DUMP);
+	assert_int_equal(prio, 3);
+	free(text);
+	soda_server_config_free(back);
+	back = NULL;
+	assert_int_equal(soda_server_config_set_ids_response(cfg, SODA_IDS_RESPONSE_FREEZE, 2, NULL),
+			 0);
+	text = su_config_serialize(cfg);
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	assert_int_equal(soda_server_config_get_ids_response(back, &resp, &prio), 0);
+	assert_int_equal(resp, SODA_IDS_RESPONSE_FREEZE);
+	assert_int_equal(prio, 2);
+	free(text);
+	soda_server_config_free(back);
+	soda_server_config_free(cfg);
+	static const char *const bads[] = { "dump%200", "dump%20256", "dump", "dump%201x",
+					    "explode%201", "freeze%200" };
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		snprintf(bad, sizeof(bad), "%sids-response %s\n", base, bads[i]);
+		expect_parse_error(bad, 5, "is not 'freeze PRIORITY' or 'dump PRIORITY'");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_sensitive_shares),
 		cmocka_unit_test(test_nics),         cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_guest_profile),
+		cmocka_unit_test(test_ids_response),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
