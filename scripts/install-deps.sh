@@ -27,16 +27,24 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	rest=""
-	for p in $missing; do [ "$p" = prometheus ] || rest="$rest $p"; done
+	guarded=""
+	for p in $missing; do
+		case "$p" in
+		prometheus | libvirt-daemon-system) guarded="$guarded $p" ;;
+		*) rest="$rest $p" ;;
+		esac
+	done
 	if [ -n "$rest" ]; then
 		# shellcheck disable=SC2086
 		apt-get install -y -q --no-install-recommends $rest
 	fi
 	# The tests want promtool, which comes with the Prometheus server
-	# (about 100 MB) and whose package would start and enable the
-	# server: it may not start (unless the machine has a policy of its
-	# own), and it is not enabled.
-	if [ "$rest" != "$missing" ]; then
+	# (about 100 MB), and libvirtd for the libvirt backend's conformance
+	# test, which starts and stops its own daemons. Their packages would
+	# start and enable the services (libvirtd with a default network and
+	# its bridge): they may not start (unless the machine has a policy of
+	# its own), and are not enabled.
+	if [ -n "$guarded" ]; then
 		guard=""
 		if [ ! -e /usr/sbin/policy-rc.d ]; then
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -44,11 +52,14 @@ if [ -n "$missing" ]; then
 			guard=1
 		fi
 		rc=0
-		apt-get install -y -q --no-install-recommends prometheus || rc=$?
+		# shellcheck disable=SC2086
+		apt-get install -y -q --no-install-recommends $guarded || rc=$?
 		[ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
 		[ "$rc" = 0 ] || exit "$rc"
 		if command -v systemctl >/dev/null 2>&1; then
-			systemctl disable prometheus >/dev/null 2>&1 || true
+			for unit in prometheus libvirtd libvirtd.socket virtlogd.socket; do
+				systemctl disable "$unit" >/dev/null 2>&1 || true
+			done
 		fi
 	fi
 fi
