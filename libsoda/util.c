@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
+#include <libgen.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -770,4 +772,42 @@ int su_affinity_avoid(pid_t pid, const char *cpus)
 	}
 	closedir(d);
 	return r;
+}
+
+#ifndef SODA_LIBEXEC_FROM_LIBDIR
+#define SODA_LIBEXEC_FROM_LIBDIR "../libexec"
+#endif
+
+/*
+ * A helper program of ours (soda-monitor, soda-agent), found from where the
+ * code calling this lies, so that neither a build tree nor an install moved
+ * to another prefix needs environment variables: beside the library (a
+ * build tree puts them there; in soda-monitor, beside the monitor, which
+ * is libexec), then in the libexec directory relative to the library's
+ * directory (an install). NULL: not found so; the caller falls back to
+ * the configured path.
+ */
+char *su_find_helper(const char *name)
+{
+	Dl_info info;
+	char *copy, *dir, *p;
+
+	if (!dladdr((void *)su_find_helper, &info) || !info.dli_fname ||
+	    !strchr(info.dli_fname, '/'))
+		return NULL;
+	copy = strdup(info.dli_fname);
+	if (!copy)
+		return NULL;
+	dir = dirname(copy);
+	p = su_strdup_printf("%s/%s", dir, name);
+	if (p && access(p, X_OK) != 0) {
+		free(p);
+		p = su_strdup_printf("%s/" SODA_LIBEXEC_FROM_LIBDIR "/%s", dir, name);
+		if (p && access(p, X_OK) != 0) {
+			free(p);
+			p = NULL;
+		}
+	}
+	free(copy);
+	return p;
 }

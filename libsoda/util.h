@@ -153,4 +153,8 @@ static inline void su_closep(int *fd)
 		su_close(*fd);
 }
 
+/* soda-monitor or soda-agent found beside the library (a build tree) or in
+ * the libexec directory relative to it (an install); NULL if not (free()). */
+char *su_find_helper(const char *name);
+
 #endif

@@ -46,42 +46,6 @@
 #ifndef SODA_AGENT_DEFAULT
 #define SODA_AGENT_DEFAULT "/usr/libexec/soda-agent"
 #endif
-#ifndef SODA_LIBEXEC_FROM_LIBDIR
-#define SODA_LIBEXEC_FROM_LIBDIR "../libexec"
-#endif
-
-/*
- * Where soda-monitor and soda-agent are, found from where the library
- * itself lies, so that neither a build tree nor an install moved to another
- * prefix needs environment variables: beside libsoda.so (a build tree puts
- * them there), then the libexec directory relative to the library's
- * (an install), then the configured absolute path. NULL: not found by
- * location (the caller falls back to the configured path).
- */
-static char *find_beside_library(const char *name)
-{
-	Dl_info info;
-	char *copy, *dir, *p;
-
-	if (!dladdr((void *)soda_context_open, &info) || !info.dli_fname ||
-	    !strchr(info.dli_fname, '/'))
-		return NULL;
-	copy = strdup(info.dli_fname);
-	if (!copy)
-		return NULL;
-	dir = dirname(copy);
-	p = su_strdup_printf("%s/%s", dir, name);
-	if (p && access(p, X_OK) != 0) {
-		free(p);
-		p = su_strdup_printf("%s/" SODA_LIBEXEC_FROM_LIBDIR "/%s", dir, name);
-		if (p && access(p, X_OK) != 0) {
-			free(p);
-			p = NULL;
-		}
-	}
-	free(copy);
-	return p;
-}
 
 #define DEFAULT_STATE_DIR "/var/lib/soda"
 #define DEFAULT_UML "/usr/bin/linux.uml"
@@ -832,12 +796,12 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const 
 	u->uml_binary = strdup(opts->uml_binary ? opts->uml_binary : DEFAULT_UML);
 	if (opts->monitor_path || (env && *env))
 		u->monitor_path = strdup(opts->monitor_path ? opts->monitor_path : env);
-	else if (!(u->monitor_path = find_beside_library("soda-monitor")))
+	else if (!(u->monitor_path = su_find_helper("soda-monitor")))
 		u->monitor_path = strdup(SODA_MONITOR_DEFAULT);
 	env = getenv("SODA_AGENT");
 	if (opts->agent_path || (env && *env))
 		u->agent_path = strdup(opts->agent_path ? opts->agent_path : env);
-	else if (!(u->agent_path = find_beside_library("soda-agent")))
+	else if (!(u->agent_path = su_find_helper("soda-agent")))
 		u->agent_path = strdup(SODA_AGENT_DEFAULT);
 	u->cgroup_parent = strdup(opts->cgroup_parent ? opts->cgroup_parent : "soda");
 	if (!u->state_dir || !u->uml_binary || !u->monitor_path || !u->agent_path ||

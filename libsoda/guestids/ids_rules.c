@@ -88,14 +88,21 @@ static int check(const char *name, const char *text, size_t len, char sha256[65]
 		 soda_error **error)
 {
 	const char *agent = getenv("SODA_AGENT");
+	char agent_buf[4096];
 	posix_spawn_file_actions_t fa;
 	char *argv[4], out[1024];
 	int in = -1, pipefd[2] = { -1, -1 }, r, status;
 	size_t olen = 0;
 	pid_t pid;
 
-	if (!agent || !*agent)
-		agent = SODA_AGENT_DEFAULT;
+	if (!agent || !*agent) {
+		/* Beside the library or in its libexec, as the backend finds it. */
+		char *found = su_find_helper("soda-agent");
+
+		snprintf(agent_buf, sizeof(agent_buf), "%s", found ? found : SODA_AGENT_DEFAULT);
+		free(found);
+		agent = agent_buf;
+	}
 	in = memfd_create("soda-ids-rules", MFD_CLOEXEC);
 	if (in < 0)
 		return su_errorf(error, -errno, "memfd_create: %s", strerror(errno));

@@ -14,6 +14,7 @@
 #include "it_bb_common.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <soda/ids.h>
 
@@ -244,6 +245,23 @@ static unsigned packet_alerts(th_env *env, const char *name, unsigned int flags)
 				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 2; true",
 			 NULL),
 			 0);
+	/* With packets on, the agent takes the frames on its next passes: on a
+	 * loaded machine that can be seconds after the command; wait for the
+	 * alert to be in the store (10 s at most) before stopping, rather than
+	 * guess a time. Without packets nothing may come: the 2 s above. */
+	for (int tries = 0; flags && tries < 50; tries++) {
+		unsigned seen = 0;
+
+		if (soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, NULL) == 0) {
+			while (soda_blackbox_reader_next(rd, &rec, 0, NULL) == 1)
+				seen += soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_IDS_ALERT;
+			soda_blackbox_reader_close(rd);
+			rd = NULL;
+		}
+		if (seen)
+			break;
+		usleep(200 * 1000);
+	}
 	assert_soda_ok(soda_server_stop(srv, 10000, 0, &env->err), env->err);
 	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &env->err), env->err);
 	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &env->err)) == 1) {
