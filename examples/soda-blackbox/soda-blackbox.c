@@ -359,8 +359,13 @@ static int cmd_read(struct cli_call *c)
 	r = open_reader(&a, (follow ? SODA_BLACKBOX_READ_FOLLOW : 0) |
 				    (a.strict ? SODA_BLACKBOX_READ_STRICT : 0),
 			&rd);
-	if (r)
+	if (r) {
+		if (hold) {
+			fclose(hold);
+			free(held);
+		}
 		return r;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	while (!interrupted) {
