@@ -1849,22 +1849,28 @@ static int uml_freeze(void *priv, const char *name, unsigned int flags, soda_err
 	return ctl(u, name, "freeze", error);
 }
 
+/* The run directory of a server that runs (the IDS talks to its monitor there). */
+static int live_run_dir(uml *u, const char *name, char **ret, soda_error **error)
+{
+	su_status st;
+	int r = live_status(u, name, &st, error);
+
+	if (r < 0)
+		return r;
+	su_status_done(&st);
+	*ret = run_dir(u, name);
+	return *ret ? 0 : OOM(error);
+}
+
 /* The IDS at the server's port: the monitor's ids.sock (ids_ctl.c). */
 static int uml_ids(void *priv, const char *name, const char *request, const int *fds,
 		   size_t n_fds, char **ret_reply, soda_error **error)
 {
-	uml *u = priv;
-	su_status st;
 	char *run;
-	int r;
+	int r = live_run_dir(priv, name, &run, error);
 
-	r = live_status(u, name, &st, error);
 	if (r < 0)
 		return r;
-	su_status_done(&st);
-	run = run_dir(u, name);
-	if (!run)
-		return OOM(error);
 	/* Loading rules compiles them: a large set takes seconds. */
 	r = su_ids_request(run, request, fds, n_fds, ret_reply, 70000, error);
 	free(run);
@@ -1873,18 +1879,11 @@ static int uml_ids(void *priv, const char *name, const char *request, const int 
 
 static int uml_ids_alerts(void *priv, const char *name, int *ret_fd, soda_error **error)
 {
-	uml *u = priv;
-	su_status st;
 	char *run;
-	int r;
+	int r = live_run_dir(priv, name, &run, error);
 
-	r = live_status(u, name, &st, error);
 	if (r < 0)
 		return r;
-	su_status_done(&st);
-	run = run_dir(u, name);
-	if (!run)
-		return OOM(error);
 	r = su_ids_open_alerts(run, ret_fd, error);
 	free(run);
 	return r;
