@@ -238,11 +238,16 @@ static unsigned packet_alerts(th_env *env, const char *name, unsigned int flags)
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
 	dir = bb_store_dir(env, srv);
+	/* Each listener's input stays open (sleep 3 |) so that it does not
+	 * close first: a client that sees the server's FIN before it has
+	 * read its own input leaves without sending (the marker never goes
+	 * on the wire). The exit status says both markers arrived. */
 	assert_int_equal(th_exec(srv, "ip link set lo up 2>/dev/null; "
-				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
+				      "(sleep 3 | nc -l -p 7777 >/tmp/kx-got1 2>&1 &) ; sleep 0.3; "
 				      "echo KX-PKT-OK | nc -w 1 127.0.0.1 7777; "
-				      "(nc -l -p 7777 >/dev/null 2>&1 &) ; sleep 0.3; "
-				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 2; true",
+				      "(sleep 3 | nc -l -p 7777 >/tmp/kx-got2 2>&1 &) ; sleep 0.3; "
+				      "echo KX-PKT-BAD | nc -w 1 127.0.0.1 7777; sleep 2; "
+				      "grep -q KX-PKT-OK /tmp/kx-got1 && grep -q KX-PKT-BAD /tmp/kx-got2",
 			 NULL),
 			 0);
 	/* With packets on, the agent takes the frames on its next passes: on a
