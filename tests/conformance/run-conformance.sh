@@ -4,11 +4,20 @@
 # backend can run here; otherwise exits 77 (skip) with the reason printed.
 # For libvirt+qemu:///system without a libvirtd answering, it starts
 # virtlogd and libvirtd itself (root) and stops them, by PID, at the end.
+# For libvirt+qemu+tcp://127.0.0.1/system (many hosts, shown on one) it
+# starts them itself with its own configuration: libvirtd listening on TCP
+# at 127.0.0.1 on a port picked here, without authentication, and the
+# suite runs through that remote URI, port added.
 set -u
 bin=$1 uri=$2
 plugin_dir=$(dirname "$bin")/../..
-tmp=
+tmp= kvm_was=
+PATH=$PATH:/usr/sbin
 cleanup() {
+	if [ -n "$kvm_was" ]; then
+		chown "${kvm_was%:*}" /dev/kvm
+		chmod "${kvm_was##*:}" /dev/kvm
+	fi
 	[ -n "$tmp" ] || return 0
 	for d in libvirtd virtlogd; do
 		if [ -s "$tmp/$d.pid" ]; then
@@ -25,17 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-case $uri in
-libvirt+*)
-	if [ ! -e "$plugin_dir/libsoda-libvirt.so" ]; then
-		echo "SKIP $uri: libsoda-libvirt.so was not built (no libvirt-dev)"
-		exit 77
-	fi ;;
-esac
-if [ "$uri" = "libvirt+qemu:///system" ] &&
-   ! virsh -c qemu:///system version >/dev/null 2>&1; then
+# The tools and the rights to start virtlogd and libvirtd here, or exit 77.
+need_daemons() {
 	for p in virsh libvirtd virtlogd qemu-system-x86_64; do
-		if ! command -v $p >/dev/null 2>&1 && ! [ -x /usr/sbin/$p ]; then
+		if ! command -v $p >/dev/null 2>&1; then
 			echo "SKIP $uri: no $p (packages libvirt-daemon-system, qemu-system-x86)"
 			exit 77
 		fi
@@ -44,16 +46,83 @@ if [ "$uri" = "libvirt+qemu:///system" ] &&
 		echo "SKIP $uri: no libvirtd answers and starting one needs root"
 		exit 77
 	fi
-	tmp=$(mktemp -d /tmp/soda-it-libvirtd-XXXXXX)
-	PATH=$PATH:/usr/sbin
-	virtlogd -d -p "$tmp/virtlogd.pid" && libvirtd -d -p "$tmp/libvirtd.pid"
-	for _ in $(seq 1 40); do
-		virsh -c qemu:///system version >/dev/null 2>&1 && break
+}
+
+# Starts virtlogd and libvirtd (arguments $@ added), their PID files in
+# $tmp, and waits until libvirt URI $answer_at answers, or exits 77.
+start_daemons() {
+	virtlogd -d -p "$tmp/virtlogd.pid" && libvirtd -d -p "$tmp/libvirtd.pid" "$@"
+	for _ in $(seq 1 120); do
+		virsh -c "$answer_at" version >/dev/null 2>&1 && return 0
 		sleep 0.25
 	done
-	if ! virsh -c qemu:///system version >/dev/null 2>&1; then
-		echo "SKIP $uri: libvirtd started here does not answer at qemu:///system"
+	echo "SKIP $uri: libvirtd started here does not answer at $answer_at"
+	exit 77
+}
+
+# libvirtd probes QEMU with CAP_DAC_OVERRIDE, so the probe finds KVM, but
+# judges its capability cache by whether the qemu user (libvirt-qemu) may
+# open /dev/kvm. Without udev, /dev/kvm stays root's 0600: the two disagree
+# ("KVM was enabled when probing, but it shouldn't be"), and libvirtd probes
+# QEMU again, about 8 s, at every define and start (3.5 minutes for this
+# suite instead of 30 s). While the test runs /dev/kvm gets udev's default,
+# group kvm and 0660; its owner and mode are restored at the end.
+kvm_for_qemu() {
+	[ -c /dev/kvm ] && id libvirt-qemu >/dev/null 2>&1 &&
+		getent group kvm >/dev/null || return 0
+	setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --init-groups \
+		sh -c 'test -r /dev/kvm -a -w /dev/kvm' 2>/dev/null && return 0
+	kvm_was=$(stat -c %u:%g:%a /dev/kvm)
+	chgrp kvm /dev/kvm && chmod 0660 /dev/kvm &&
+		echo "/dev/kvm: group kvm, 0660 while the test runs (was $kvm_was)"
+}
+
+# A TCP port on 127.0.0.1 nothing listens on.
+free_port() {
+	p=$((20000 + $$ % 20000))
+	while [ -n "$(ss -Htln "sport = :$p")" ]; do
+		p=$((p + 1))
+	done
+	echo $p
+}
+
+case $uri in
+libvirt+*)
+	if [ ! -e "$plugin_dir/libsoda-libvirt.so" ]; then
+		echo "SKIP $uri: libsoda-libvirt.so was not built (no libvirt-dev)"
+		exit 77
+	fi ;;
+esac
+case $uri in
+libvirt+qemu:* | libvirt+qemu+*)
+	[ "$(id -u)" = 0 ] && kvm_for_qemu ;;
+esac
+if [ "$uri" = "libvirt+qemu:///system" ] &&
+   ! virsh -c qemu:///system version >/dev/null 2>&1; then
+	need_daemons
+	tmp=$(mktemp -d /tmp/soda-it-libvirtd-XXXXXX)
+	answer_at=qemu:///system
+	start_daemons
+fi
+if [ "$uri" = "libvirt+qemu+tcp://127.0.0.1/system" ]; then
+	need_daemons
+	if virsh -c qemu:///system version >/dev/null 2>&1; then
+		echo "SKIP $uri: a libvirtd this test did not start already runs here;" \
+		     "the test needs its own, listening on TCP"
 		exit 77
 	fi
+	port=$(free_port)
+	answer_at=qemu+tcp://127.0.0.1:$port/system
+	tmp=$(mktemp -d /tmp/soda-it-libvirtd-XXXXXX)
+	cat >"$tmp/libvirtd.conf" <<-CONF
+	listen_tls = 0
+	listen_tcp = 1
+	listen_addr = "127.0.0.1"
+	tcp_port = "$port"
+	auth_tcp = "none"
+	CONF
+	start_daemons --listen -f "$tmp/libvirtd.conf"
+	uri=libvirt+$answer_at
+	echo "libvirtd (PID $(cat "$tmp/libvirtd.pid")) on 127.0.0.1:$port; suite at $uri"
 fi
 "$bin" "$uri"
