@@ -14,7 +14,7 @@ PACKAGES="build-essential cmake pkg-config clang
   libmnl-dev libnftnl-dev libbpf-dev libsodium-dev librust-blake3-dev libcmocka-dev
   libvectorscan-dev libpcre2-dev libvirt-dev libpcap-dev libarchive-dev
   libacl1-dev libzstd-dev liblz4-dev
-  libvirt-daemon-system qemu-system-x86
+  libvirt-daemon-system qemu-system-x86 linux-image-amd64
   python3 python3-pytest python3-cffi python3-scapy python3-setuptools python3-wheel python3-venv python3-mypy golang-go
   doxygen scdoc man-db
   python3-prometheus-client prometheus"

@@ -35,6 +35,7 @@
 
 #define SCHEME "libvirt"
 #define STOP_POLL_USEC 20000
+#define DEFAULT_STATE_DIR "/var/lib/soda" /* the uml backend's: its image store */
 
 typedef struct lv_event {
 	int kind;
@@ -54,6 +55,7 @@ typedef struct lv_backend {
 	soda_context *ctx;
 	virConnectPtr conn;
 	char *virt_uri;
+	char *state_dir; /* the image store's (the uml backend's state directory) */
 	int efd;  /* queued events pending */
 	int epfd; /* efd + the loop's descriptor */
 	int cb_id;
@@ -255,7 +257,9 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 		}
 		break;
 	case VIR_DOMAIN_EVENT_STARTED:
-		state_event(b, name, SODA_STATE_RUNNING, "started");
+		state_event(b, name, lv_boot_ready(name) == 0 ? SODA_STATE_STARTING
+							     : SODA_STATE_RUNNING,
+			    "started");
 		break;
 	case VIR_DOMAIN_EVENT_SUSPENDED:
 	case VIR_DOMAIN_EVENT_PMSUSPENDED:
@@ -345,6 +349,7 @@ static void lv_close(void *priv)
 	if (b->efd >= 0)
 		close(b->efd);
 	free(b->virt_uri);
+	free(b->state_dir);
 	free(b);
 }
 
@@ -357,7 +362,6 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	int r;
 
 	(void)path;
-	(void)state_dir;
 	(void)opts;
 	if (!uri || strncmp(uri, SCHEME "+", strlen(SCHEME) + 1) != 0)
 		return failf(error, -EINVAL,
@@ -374,9 +378,11 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	b->cb_id = -1;
 	b->epfd = -1;
 	b->virt_uri = strdup(uri + strlen(SCHEME) + 1);
+	b->state_dir = strdup(state_dir ? state_dir : DEFAULT_STATE_DIR);
 	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!b->virt_uri || b->efd < 0) {
-		r = failf(error, b->virt_uri ? -errno : -ENOMEM, "eventfd: %s", strerror(errno));
+	if (!b->virt_uri || !b->state_dir || b->efd < 0) {
+		r = failf(error, b->virt_uri && b->state_dir ? -errno : -ENOMEM, "eventfd: %s",
+			  strerror(errno));
 		goto out;
 	}
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -516,10 +522,85 @@ static const char *domain_type(lv_backend *b)
 	return "qemu";
 }
 
+/* Boot words as under UML (backends/uml/cmdline.c), for the agent. */
+static int boot_cmdline(const soda_server_config *cfg, char **buf, size_t *len)
+{
+	int r = lv_buf_printf(buf, len, "console=ttyS0 quiet panic=-1 soda.name=");
+
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, soda_server_config_get_name(cfg));
+	for (size_t i = 0; r == 0 && i < soda_server_config_get_nic_count(cfg); i++)
+		for (size_t a = 0; r == 0 && a < soda_server_config_get_nic_address_count(cfg, i);
+		     a++) {
+			r = lv_buf_printf(buf, len, " soda.addr=%zu,", i);
+			if (r == 0)
+				r = lv_buf_escaped(buf, len,
+						   soda_server_config_get_nic_address(cfg, i, a));
+		}
+	for (size_t i = 0; r == 0 && i < soda_server_config_get_kernel_arg_count(cfg); i++) {
+		r = lv_buf_printf(buf, len, " ");
+		if (r == 0)
+			r = lv_buf_escaped(buf, len, soda_server_config_get_kernel_arg(cfg, i));
+	}
+	return r;
+}
+
+/* A QEMU guest booting image @bt->image: kernel, initramfs and command line
+ * (boot.c), the image read-only on virtio, the console on ttyS0 (a pty for
+ * virDomainOpenConsole), the blackbox and agent lines on ttyS1 and ttyS2
+ * (files QEMU writes). QEMU runs as root without relabelling: the image
+ * store, /boot and LV_RUN_DIR keep their owners. */
+static int boot_xml(const soda_server_config *cfg, const lv_boot *bt, char **buf, size_t *len)
+{
+	int r = lv_buf_printf(buf, len, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
+					"    <kernel>");
+
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, bt->kernel);
+	if (r == 0)
+		r = lv_buf_printf(buf, len, "</kernel>\n    <initrd>");
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, bt->initrd);
+	if (r == 0)
+		r = lv_buf_printf(buf, len, "</initrd>\n    <cmdline>");
+	if (r == 0)
+		r = boot_cmdline(cfg, buf, len);
+	if (r == 0)
+		r = lv_buf_printf(buf, len,
+				  "</cmdline>\n  </os>\n"
+				  "  <seclabel type='static' model='dac' relabel='no'>"
+				  "<label>+0:+0</label></seclabel>\n"
+				  "  <on_poweroff>destroy</on_poweroff>\n"
+				  "  <on_reboot>destroy</on_reboot>\n"
+				  "  <on_crash>destroy</on_crash>\n  <devices>\n"
+				  "    <disk type='file' device='disk'>\n"
+				  "      <driver name='qemu' type='raw'/>\n      <source file='");
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, bt->image);
+	if (r == 0)
+		r = lv_buf_printf(buf, len,
+				  "'/>\n      <target dev='vda' bus='virtio'/>\n      <readonly/>\n"
+				  "    </disk>\n"
+				  "    <serial type='pty'><target port='0'/></serial>\n"
+				  "    <serial type='file'><source path='");
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, bt->blackbox_line);
+	if (r == 0)
+		r = lv_buf_printf(buf, len, "' append='on'/><target port='1'/></serial>\n"
+					    "    <serial type='file'><source path='");
+	if (r == 0)
+		r = lv_buf_escaped(buf, len, bt->agent_line);
+	if (r == 0)
+		r = lv_buf_printf(buf, len, "' append='off'/><target port='2'/></serial>\n"
+					    "    <console type='pty'><target type='serial' port='0'/>"
+					    "</console>\n");
+	return r;
+}
+
 /* The domain XML of @cfg; NIC i is on TAP @taps[i] when @taps is given;
  * @uuid (or NULL) is the domain's, when it is redefined. */
 static int domain_xml(lv_backend *b, const soda_server_config *cfg, const char *uuid,
-		      char **taps, char **ret, soda_error **error)
+		      char **taps, const lv_boot *bt, char **ret, soda_error **error)
 {
 	char *buf = NULL, *meta = NULL;
 	size_t len = 0;
@@ -538,12 +619,16 @@ static int domain_xml(lv_backend *b, const soda_server_config *cfg, const char *
 	if (r == 0)
 		r = lv_buf_printf(&buf, &len,
 				  "  <memory unit='b'>%llu</memory>\n"
-				  "  <vcpu>1</vcpu>\n"
+				  "  <vcpu>1</vcpu>\n",
+				  (unsigned long long)soda_server_config_get_memory(cfg));
+	if (r == 0 && bt && bt->kernel)
+		r = boot_xml(cfg, bt, &buf, &len);
+	else if (r == 0)
+		r = lv_buf_printf(&buf, &len,
 				  "  <os><type arch='x86_64'>hvm</type></os>\n"
 				  "  <on_poweroff>destroy</on_poweroff>\n"
 				  "  <on_reboot>restart</on_reboot>\n"
-				  "  <on_crash>destroy</on_crash>\n  <devices>\n",
-				  (unsigned long long)soda_server_config_get_memory(cfg));
+				  "  <on_crash>destroy</on_crash>\n  <devices>\n");
 	for (size_t i = 0; r == 0 && i < soda_server_config_get_nic_count(cfg); i++) {
 		const char *network = NULL, *mac = NULL;
 
@@ -573,12 +658,25 @@ static int domain_xml(lv_backend *b, const soda_server_config *cfg, const char *
 	return 0;
 }
 
+/* What boots @cfg's image; nothing (bt->kernel NULL) for the test driver
+ * or an image the store does not have. */
+static int boot_for(lv_backend *b, const soda_server_config *cfg, lv_boot *bt,
+		    soda_error **error)
+{
+	memset(bt, 0, sizeof(*bt));
+	if (strcmp(domain_type(b), "test") == 0)
+		return 0;
+	return lv_boot_prepare(bt, b->state_dir, soda_server_config_get_name(cfg),
+			       soda_server_config_get_image(cfg), error);
+}
+
 static int lv_define(void *priv, const soda_server_config *cfg, unsigned int flags,
 		     soda_error **error)
 {
 	lv_backend *b = priv;
 	const char *name = soda_server_config_get_name(cfg);
 	virDomainPtr dom = NULL;
+	lv_boot bt = { 0 };
 	char *xml = NULL;
 	int r;
 
@@ -592,7 +690,11 @@ static int lv_define(void *priv, const soda_server_config *cfg, unsigned int fla
 	if (soda_server_config_get_share_count(cfg) > 0)
 		return failf(error, -EOPNOTSUPP,
 			     "server '%s': the libvirt backend has no shared directories yet", name);
-	r = domain_xml(b, cfg, NULL, NULL, &xml, error);
+	r = boot_for(b, cfg, &bt, error);
+	if (r < 0)
+		return r;
+	r = domain_xml(b, cfg, NULL, NULL, &bt, &xml, error);
+	lv_boot_free(&bt);
 	if (r < 0)
 		return r;
 	dom = virDomainDefineXMLFlags(b->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
@@ -688,6 +790,9 @@ static int lv_status(void *priv, const char *name, soda_backend_status *ret,
 	if (r < 0)
 		return r;
 	r = soda_state(dom, &reason, error);
+	/* A guest booting an image runs once its agent said so. */
+	if (r == SODA_STATE_RUNNING && lv_boot_ready(name) == 0)
+		r = SODA_STATE_STARTING;
 	if (r >= 0) {
 		ret->state = r;
 		ret->ready = r == SODA_STATE_RUNNING || r == SODA_STATE_PAUSED;
@@ -720,6 +825,7 @@ static int attach_nics(lv_backend *b, virDomainPtr cur, const soda_server_config
 	const soda_netdev_ops *ops;
 	char **taps, *xml = NULL;
 	virDomainPtr dom = NULL;
+	lv_boot bt = { 0 };
 	int r = 0;
 
 	*ret_taps = NULL;
@@ -745,7 +851,10 @@ static int attach_nics(lv_backend *b, virDomainPtr cur, const soda_server_config
 			r = failf(error, -ENOMEM, "out of memory");
 	}
 	if (r == 0)
-		r = domain_xml(b, cfg, uuid, taps, &xml, error);
+		r = boot_for(b, cfg, &bt, error);
+	if (r == 0)
+		r = domain_xml(b, cfg, uuid, taps, &bt, &xml, error);
+	lv_boot_free(&bt);
 	if (r == 0) {
 		dom = virDomainDefineXML(b->conn, xml);
 		if (!dom)
@@ -777,6 +886,13 @@ static int lv_start(void *priv, const char *name, unsigned int flags, soda_error
 	r = config_of(dom, name, &cfg, error);
 	if (r == 0)
 		r = attach_nics(b, dom, cfg, &taps, error);
+	if (r == 0) {
+		/* The agent line of a previous run must not say "ready". */
+		char line[512];
+
+		snprintf(line, sizeof(line), LV_RUN_DIR "/%s/agent.line", name);
+		unlink(line);
+	}
 	if (r == 0 && virDomainCreate(dom) < 0) {
 		r = fail(error, "cannot start", name);
 		detach_nics(b, name, taps);

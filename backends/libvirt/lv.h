@@ -13,7 +13,7 @@ void lv_loop_reap(void);
 
 /* meta.c: the soda configuration a domain carries in its metadata, one line
  * of space-separated words "v1 image=I memory=N arg=A nic=NETWORK,MAC
- * label=L" with values percent-encoded (so that the text needs no XML
+ * addr=NIC,CIDR label=L" with values percent-encoded (so that the text needs no XML
  * escaping). lv_meta_parse() rejects anything else with -EINVAL. */
 #define LV_META_NS "https://libsoda.org/xmlns/libvirt/1"
 #define LV_META_PREFIX "soda"
@@ -23,6 +23,20 @@ int lv_meta_parse(soda_server_config **ret, const char *name, const char *text,
 /* The text of the first element in @xml (libvirt's metadata element), or
  * NULL; malloc'ed. */
 char *lv_meta_text(const char *xml);
+
+/* boot.c: direct kernel boot of an image of the store (QEMU domains). */
+#define LV_RUN_DIR "/run/libsoda-libvirt"
+typedef struct lv_boot {
+	char *kernel, *initrd, *image; /* NULL kernel: the image is not in the store */
+	char *run_dir, *agent_line, *blackbox_line;
+} lv_boot;
+int lv_boot_paths(lv_boot *bt, const char *state_dir, const char *name, const char *image);
+int lv_boot_prepare(lv_boot *bt, const char *state_dir, const char *name, const char *image,
+		    soda_error **error);
+void lv_boot_free(lv_boot *bt);
+/* 1 if the agent of @name said "ready" since its start, 0 if not yet,
+ * -ENOENT if the server does not boot an image. */
+int lv_boot_ready(const char *name);
 
 /* xml.c: XML text escaping. */
 int lv_buf_printf(char **buf, size_t *len, const char *fmt, ...)

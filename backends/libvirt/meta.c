@@ -101,6 +101,16 @@ int lv_meta_format(char **ret, const soda_server_config *cfg, soda_error **error
 		if (r == 0)
 			r = put(&buf, &len, "nic", both);
 		free(both);
+		for (size_t a = 0; r == 0 && a < soda_server_config_get_nic_address_count(cfg, i);
+		     a++) {
+			both = NULL;
+			if (asprintf(&both, "%zu,%s", i,
+				     soda_server_config_get_nic_address(cfg, i, a)) < 0)
+				r = -ENOMEM;
+			if (r == 0)
+				r = put(&buf, &len, "addr", both);
+			free(both);
+		}
 	}
 	for (size_t i = 0; r == 0 && i < soda_server_config_get_label_count(cfg); i++)
 		r = put(&buf, &len, "label", soda_server_config_get_label(cfg, i));
@@ -182,6 +192,13 @@ static int apply(soda_server_config *cfg, const char *key, char *value, soda_err
 			return soda_error_set(error, -EINVAL, "soda metadata: nic is not NETWORK,MAC");
 		*comma = '\0';
 		return soda_server_config_add_nic(cfg, value, comma[1] ? comma + 1 : NULL, 0, error);
+	}
+	if (strcmp(key, "addr") == 0) {
+		errno = 0;
+		n = strtoull(value, &end, 10);
+		if (errno || end == value || *end != ',' || value[0] == '-')
+			return soda_error_set(error, -EINVAL, "soda metadata: addr is not NIC,CIDR");
+		return soda_server_config_add_nic_address(cfg, (size_t)n, end + 1, error);
 	}
 	return soda_error_set(error, -EINVAL, "soda metadata: unknown key");
 }
