@@ -2,7 +2,7 @@
 /*
  * bench/start: how fast a server is up, and how many fit.
  *
- *   bench-start [--runs N] [--density N] [--memory MIB]
+ *   bench-start [--runs N] [--density N] [--memory MIB] [--libvirt URI] [--no-uml]
  *
  * Latency: start-to-ready through libsoda (soda_server_start with
  * SODA_START_WAIT_READY: monitor, jail, cgroups, boot, the guest's ready
@@ -14,6 +14,13 @@
  * Density: N idle servers started together; host memory charged to each
  * server's cgroup once all are ready, and the time until all are ready.
  * Targets: <= 10 MiB each, all ready within 45 s for N = 100.
+ *
+ * Libvirt (--libvirt qemu:///system): one domain defined through libsoda
+ * (libvirt+URI), started N times through libsoda (soda_server_start with
+ * SODA_START_WAIT_READY) and N times by `virsh -c URI start`, interleaved,
+ * killed through libsoda after each. The domain has no image, so it boots
+ * nothing: both sides measure start to running, not to ready. --no-uml
+ * leaves the UML rows out.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,7 +28,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,11 +251,107 @@ static uint64_t rss_kib(int pid)
 	return v;
 }
 
+/* `virsh -c @virt_uri start @name`, its output discarded: seconds until it
+ * has exited, successfully. */
+static double virsh_start(const char *virt_uri, const char *name)
+{
+	char *argv[] = { "virsh", "-q", "-c", (char *)virt_uri, "start", (char *)name, NULL };
+	posix_spawn_file_actions_t fa;
+	double t0 = now_s();
+	int status;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, "virsh", &fa, NULL, argv, environ) != 0)
+		die("virsh", NULL);
+	posix_spawn_file_actions_destroy(&fa);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("virsh start failed", NULL);
+	return now_s() - t0;
+}
+
+/* The libvirt row's domain, removed at exit even when a step fails. */
+static soda_server *lv_server;
+
+static void lv_cleanup(void)
+{
+	if (!lv_server)
+		return;
+	soda_server_kill(lv_server, 0, NULL);
+	soda_server_wait_state(lv_server, SODA_STATE_SHUTOFF, 30000, 0, NULL);
+	soda_server_undefine(lv_server, 0, NULL);
+	lv_server = NULL;
+}
+
+static void stop_now(soda_server *srv)
+{
+	soda_error *e = NULL;
+
+	if (soda_server_kill(srv, 0, &e) < 0 ||
+	    soda_server_wait_state(srv, SODA_STATE_SHUTOFF, 30000, 0, &e) < 0)
+		die("kill (libvirt)", e);
+}
+
+/* The libvirt row: start through libsoda against `virsh start`, the same
+ * domain, @runs each, interleaved. */
+static void libvirt_row(const char *virt_uri, int runs, unsigned mem)
+{
+	double *raw = calloc((size_t)runs, sizeof(double));
+	double *lib = calloc((size_t)runs, sizeof(double));
+	soda_context *ctx = NULL;
+	soda_error *e = NULL;
+	soda_server *srv;
+	char uri[256], name[64];
+
+	if (!raw || !lib)
+		die("calloc", NULL);
+	snprintf(uri, sizeof(uri), "libvirt+%s", virt_uri);
+	snprintf(name, sizeof(name), "soda-bench-%d", (int)getpid());
+	if (soda_context_open(&ctx, uri, NULL, 0, &e) < 0)
+		die(uri, e);
+	srv = lv_server = define(ctx, name, mem);
+	atexit(lv_cleanup);
+	/* Warm-up: libvirtd's caches, QEMU's pages. */
+	if (soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
+		die("start (libvirt warm-up)", e);
+	stop_now(srv);
+	for (int i = 0; i < runs; i++) {
+		double t0;
+
+		raw[i] = virsh_start(virt_uri, name);
+		stop_now(srv);
+		t0 = now_s();
+		if (soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
+			die("start (libvirt)", e);
+		lib[i] = now_s() - t0;
+		stop_now(srv);
+	}
+	lv_cleanup();
+	soda_server_unref(srv);
+	soda_context_unref(ctx);
+	{
+		double rp50 = pct(raw, runs, 0.5), rp90 = pct(raw, runs, 0.9);
+		double lp50 = pct(lib, runs, 0.5), lp90 = pct(lib, runs, 0.9);
+
+		printf("libvirt start to running (%s; the domain boots nothing yet), %d runs each, "
+		       "%u MiB, interleaved\n",
+		       virt_uri, runs, mem);
+		printf("  virsh start      p50 %.3f s  p90 %.3f s\n", rp50, rp90);
+		printf("  libsoda          p50 %.3f s  p90 %.3f s\n", lp50, lp90);
+		printf("  ratio libsoda/virsh  p50 %.3f  p90 %.3f\n", lp50 / rp50, lp90 / rp90);
+	}
+	free(raw);
+	free(lib);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "runs", required_argument, NULL, 'r' },
 					      { "density", required_argument, NULL, 'd' },
 					      { "memory", required_argument, NULL, 'm' },
+					      { "libvirt", required_argument, NULL, 'l' },
+					      { "no-uml", no_argument, NULL, 'n' },
 					      { NULL, 0, NULL, 0 } };
 	int runs = 20, density = 100, c;
 	unsigned mem = 32;
@@ -254,6 +359,8 @@ int main(int argc, char **argv)
 	soda_context *ctx = NULL;
 	soda_error *e = NULL;
 	char *image = NULL;
+	const char *virt_uri = NULL;
+	bool uml = true;
 	uint64_t lpj;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -263,11 +370,19 @@ int main(int argc, char **argv)
 			density = atoi(optarg);
 		else if (c == 'm')
 			mem = (unsigned)atoi(optarg);
+		else if (c == 'l')
+			virt_uri = optarg;
+		else if (c == 'n')
+			uml = false;
 		else
 			return 2;
 	}
 	if (runs < 1 || density < 0 || mem < 32)
 		return 2;
+	if (virt_uri)
+		libvirt_row(virt_uri, runs, mem);
+	if (!uml)
+		return 0;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(state_dir, sizeof(state_dir), "/tmp/soda-bench-XXXXXX");
 	if (!mkdtemp(state_dir))
