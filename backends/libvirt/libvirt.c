@@ -35,7 +35,6 @@
 
 #define SCHEME "libvirt"
 #define STOP_POLL_USEC 20000
-#define DEFAULT_STATE_DIR "/var/lib/soda" /* the uml backend's: its image store */
 
 typedef struct lv_event {
 	int kind;
@@ -55,7 +54,8 @@ typedef struct lv_backend {
 	soda_context *ctx;
 	virConnectPtr conn;
 	char *virt_uri;
-	char *state_dir; /* the image store's (the uml backend's state directory) */
+	char *state_dir; /* the image store's (a uml context's state directory), or NULL */
+	char *netns;     /* the switch's (the context's option), or NULL */
 	int efd;  /* queued events pending */
 	int epfd; /* efd + the loop's descriptor */
 	int cb_id;
@@ -350,6 +350,7 @@ static void lv_close(void *priv)
 		close(b->efd);
 	free(b->virt_uri);
 	free(b->state_dir);
+	free(b->netns);
 	free(b);
 }
 
@@ -362,7 +363,6 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	int r;
 
 	(void)path;
-	(void)opts;
 	if (!uri || strncmp(uri, SCHEME "+", strlen(SCHEME) + 1) != 0)
 		return failf(error, -EINVAL,
 			     "URI '%s': the libvirt backend takes libvirt+DRIVER://..., "
@@ -378,11 +378,12 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	b->cb_id = -1;
 	b->epfd = -1;
 	b->virt_uri = strdup(uri + strlen(SCHEME) + 1);
-	b->state_dir = strdup(state_dir ? state_dir : DEFAULT_STATE_DIR);
+	b->state_dir = state_dir ? strdup(state_dir) : NULL;
+	b->netns = opts && opts->netns ? strdup(opts->netns) : NULL;
 	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!b->virt_uri || !b->state_dir || b->efd < 0) {
-		r = failf(error, b->virt_uri && b->state_dir ? -errno : -ENOMEM, "eventfd: %s",
-			  strerror(errno));
+	if (!b->virt_uri || (state_dir && !b->state_dir) || b->efd < 0) {
+		r = failf(error, b->virt_uri && (!state_dir || b->state_dir) ? -errno : -ENOMEM,
+			  "eventfd: %s", strerror(errno));
 		goto out;
 	}
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -658,13 +659,14 @@ static int domain_xml(lv_backend *b, const soda_server_config *cfg, const char *
 	return 0;
 }
 
-/* What boots @cfg's image; nothing (bt->kernel NULL) for the test driver
- * or an image the store does not have. */
+/* What boots @cfg's image; nothing (bt->kernel NULL) for the test driver,
+ * a context that names no state directory (whose images/ is the image
+ * store) or an image the store does not have. */
 static int boot_for(lv_backend *b, const soda_server_config *cfg, lv_boot *bt,
 		    soda_error **error)
 {
 	memset(bt, 0, sizeof(*bt));
-	if (strcmp(domain_type(b), "test") == 0)
+	if (strcmp(domain_type(b), "test") == 0 || !b->state_dir)
 		return 0;
 	return lv_boot_prepare(bt, b->state_dir, soda_server_config_get_name(cfg),
 			       soda_server_config_get_image(cfg), error);
@@ -922,7 +924,17 @@ static int lv_stop(void *priv, const char *name, uint32_t timeout_ms, unsigned i
 	(void)flags;
 	if (r < 0)
 		return r;
-	if (virDomainShutdown(dom) < 0) {
+	/* The agent stops on ctrl-alt-del (SIGINT as PID 1); a domain that
+	 * boots nothing gets ACPI's power button. */
+	if (lv_boot_ready(name) >= 0) {
+		unsigned int keys[] = { 29, 56, 111 }; /* KEY_LEFTCTRL, KEY_LEFTALT, KEY_DELETE */
+
+		if (virDomainSendKey(dom, VIR_KEYCODE_SET_LINUX, 100, keys, 3, 0) < 0) {
+			r = fail(error, "cannot stop", name);
+			virDomainFree(dom);
+			return r;
+		}
+	} else if (virDomainShutdown(dom) < 0) {
 		r = fail(error, "cannot stop", name);
 		virDomainFree(dom);
 		return r;
@@ -1110,12 +1122,62 @@ static int lv_stats(void *priv, const char *name, uint64_t *value, uint8_t *have
 	return 0;
 }
 
+static int lv_open_console(void *priv, const char *name, int *ret_fd, unsigned int flags,
+			   soda_error **error)
+{
+	virDomainPtr dom = NULL;
+	int r = get_dom_in(priv, name, live, &dom, error);
+
+	(void)flags;
+	if (r < 0)
+		return r;
+	r = lv_console_open(dom, ret_fd, error);
+	virDomainFree(dom);
+	return r;
+}
+
+/* The guest's memory as an ELF core, DIR/memory.elf (the image is
+ * read-only: there is no disk layer to copy). */
+static int lv_dump(void *priv, const char *name, const char *dir, unsigned int flags,
+		   soda_error **error)
+{
+	virDomainPtr dom = NULL;
+	char *path = NULL;
+	int r = get_dom_in(priv, name, live, &dom, error);
+
+	(void)flags;
+	if (r < 0)
+		return r;
+	if (asprintf(&path, "%s/memory.elf", dir) < 0) {
+		virDomainFree(dom);
+		return failf(error, -ENOMEM, "out of memory");
+	}
+	if (virDomainCoreDumpWithFormat(dom, path, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+					VIR_DUMP_MEMORY_ONLY) < 0)
+		r = fail(error, "cannot dump", name);
+	free(path);
+	virDomainFree(dom);
+	return r;
+}
+
+static const char *lv_state_dir(void *priv)
+{
+	return ((lv_backend *)priv)->state_dir;
+}
+
+static const char *lv_netns(void *priv)
+{
+	return ((lv_backend *)priv)->netns;
+}
+
 static const soda_backend_driver lv_driver = {
 	.version = SODA_BACKEND_VERSION,
 	.scheme = SCHEME,
 	.open = lv_open,
 	.close = lv_close,
 	.get_fd = lv_get_fd,
+	.state_dir = lv_state_dir,
+	.netns = lv_netns,
 	.process = lv_process,
 	.define = lv_define,
 	.undefine = lv_undefine,
@@ -1129,6 +1191,8 @@ static const soda_backend_driver lv_driver = {
 	.thaw = lv_thaw,
 	.set_shares = lv_set_shares,
 	.stats = lv_stats,
+	.dump = lv_dump,
+	.open_console = lv_open_console,
 	/* dump, open_console, images, IDS: not yet (-EOPNOTSUPP from the core) */
 };
 

@@ -38,6 +38,10 @@ void lv_boot_free(lv_boot *bt);
  * -ENOENT if the server does not boot an image. */
 int lv_boot_ready(const char *name);
 
+/* console.c: the domain's console as a socket (a relay thread per open). */
+struct _virDomain;
+int lv_console_open(struct _virDomain *dom, int *ret_fd, soda_error **error);
+
 /* xml.c: XML text escaping. */
 int lv_buf_printf(char **buf, size_t *len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

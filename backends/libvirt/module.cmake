@@ -10,7 +10,7 @@ endif()
 
 add_library(soda-libvirt MODULE ${CMAKE_CURRENT_LIST_DIR}/libvirt.c
   ${CMAKE_CURRENT_LIST_DIR}/loop.c ${CMAKE_CURRENT_LIST_DIR}/meta.c
-  ${CMAKE_CURRENT_LIST_DIR}/boot.c)
+  ${CMAKE_CURRENT_LIST_DIR}/boot.c ${CMAKE_CURRENT_LIST_DIR}/console.c)
 set_target_properties(soda-libvirt PROPERTIES OUTPUT_NAME soda-libvirt PREFIX "lib"
   C_VISIBILITY_PRESET hidden
   # Beside libsoda.so in the build tree, where libsoda looks first.
