@@ -13,7 +13,6 @@
 #include "kv.h"
 
 #define KERNEL_ARG_MAX 256
-#define CMDLINE_BUDGET 2048 /* of UML's 4096-byte command line, what users may fill */
 #define PATH_MAX_SHARE 1024
 
 SODA_EXPORT uint64_t soda_memory_min(void)
@@ -300,8 +299,8 @@ static int check_memory(uint64_t bytes, soda_error **error)
 
 	if (bytes < SODA_MEMORY_MIN)
 		return su_errorf(error, -EINVAL,
-				 "memory %" PRIu64 " bytes (%" PRIu64 " MiB) is below the %llu MiB a "
-				 "UML guest needs to boot",
+				 "memory %" PRIu64 " bytes (%" PRIu64 " MiB) is below the %llu MiB "
+				 "a guest gets at least",
 				 bytes, bytes >> 20, SODA_MEMORY_MIN >> 20);
 	if (bytes % (1024 * 1024))
 		return su_errorf(error, -EINVAL, "memory %" PRIu64 " bytes is not a whole number of MiB",
@@ -327,15 +326,6 @@ SODA_EXPORT int soda_server_config_set_memory(soda_server_config *cfg, uint64_t 
 	return 0;
 }
 
-/* Kernel parameters the backend sets itself; a user's value would break the
- * jail, the disk layout or the monitor's channels. */
-static const char *const reserved_args[] = {
-	"mem=", "root=", "rootfstype=", "init=", "rw", "ro", "ubd", "umid=", "uml_dir=", "con",
-	"ssl", "eth", "vec", "hostfs", "initcall_blacklist=", "lpj=", "soda.", "mconsole",
-	"xterm=", "tty_log_dir=", "tty_log_fd=", "dsp=", "mixer=", "iomem=", "virtio_uml",
-	"time-travel", "noreboot", "hostname=", NULL,
-};
-
 static int check_kernel_arg(const char *arg, soda_error **error)
 {
 	size_t len;
@@ -355,24 +345,13 @@ static int check_kernel_arg(const char *arg, soda_error **error)
 					    "kernel argument '%.40s' has %s at position %zu", arg,
 					    describe_byte(c, desc), i + 1);
 	}
-	for (size_t i = 0; reserved_args[i]; i++) {
-		const char *r = reserved_args[i];
-		/* "rw"/"ro" are whole words; the others are prefixes of any word
-		 * ("ubd0=", "con1=", "eth0="). */
-		bool word = strcmp(r, "rw") == 0 || strcmp(r, "ro") == 0;
-
-		if (word ? strcmp(arg, r) == 0 : strncmp(arg, r, strlen(r)) == 0)
-			return su_errorf(error, -EINVAL,
-					 "kernel argument '%s' is set by libsoda itself and cannot be given",
-					 arg);
-	}
 	return 0;
 }
 
 SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
 						  soda_error **error)
 {
-	size_t total = 0, n;
+	size_t n;
 	int r;
 
 	if (!cfg)
@@ -383,12 +362,6 @@ SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const
 	n = su_strv_len(cfg->kernel_args);
 	if (n >= SODA_KERNEL_ARGS_MAX)
 		return su_errorf(error, -E2BIG, "at most %d kernel arguments", SODA_KERNEL_ARGS_MAX);
-	for (size_t i = 0; i < n; i++)
-		total += strlen(cfg->kernel_args[i]) + 1;
-	if (total + strlen(arg) + 1 > CMDLINE_BUDGET)
-		return su_errorf(error, -E2BIG,
-				 "kernel arguments would take more than %d bytes of the command line",
-				 CMDLINE_BUDGET);
 	if (su_strv_push(&cfg->kernel_args, arg) < 0)
 		return su_errorf(error, -ENOMEM, "out of memory");
 	return 0;

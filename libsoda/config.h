@@ -61,7 +61,7 @@ uint64_t su_shares_memory_max(const soda_shares *s, uint64_t guest_memory);
 uint32_t su_shares_pids_max(const soda_shares *s);
 /* True if any bandwidth limit is set. */
 bool su_shares_have_bandwidth(const soda_shares *s);
-/* Checks shares against a guest memory size (backstop room). */
+/* Checks shares against a guest memory size (a backstop above it). */
 int su_shares_check_memory(const soda_shares *s, uint64_t guest_memory, soda_error **error);
 
 #define SU_CONFIG_MAGIC "soda-server"

@@ -260,15 +260,19 @@ static char *percent_decode(const char *s, size_t len)
 }
 
 /* scheme "://" [host] path ["?" key=value {"&" key=value}], or for a
- * NAME+TRANSPORT scheme whose driver is NAME's, anything (see driver_for) */
+ * NAME+TRANSPORT scheme whose driver is NAME's, anything (see driver_for).
+ * The query is parsed here once: "state" is the core's, every other key
+ * goes to the driver's open() as "key=value" (value percent-decoded), for
+ * the driver to take or refuse. */
 static int parse_uri(const char *uri, const soda_backend_driver **ret_drv, char **ret_path,
-		     char **ret_state, soda_error **error)
+		     char ***ret_query, char **ret_state, soda_error **error)
 {
 	const char *sep = strstr(uri, "://"), *path, *query;
 	const soda_backend_driver *drv;
 	soda_error *perr = NULL;
-	char *state = NULL;
+	char *state = NULL, **keys = NULL;
 	bool whole;
+	int r = 0;
 
 	if (!sep || sep == uri)
 		return su_errorf_at(error, -EINVAL, "uri", 1, 1,
@@ -276,58 +280,88 @@ static int parse_uri(const char *uri, const soda_backend_driver **ret_drv, char 
 				    su_default_uri);
 	drv = driver_for(uri, (size_t)(sep - uri), &whole, &perr);
 	if (!drv) {
-		int r = su_errorf_at(error, -ENOENT, "uri", 1, 1, "URI '%s': %s", uri,
-				     perr ? soda_error_message(perr) : "no backend");
-
+		r = su_errorf_at(error, -ENOENT, "uri", 1, 1, "URI '%s': %s", uri,
+				 perr ? soda_error_message(perr) : "no backend");
 		soda_error_free(perr);
 		return r;
 	}
+	if (!(keys = calloc(1, sizeof(char *))))
+		return su_errorf(error, -ENOMEM, "out of memory");
 	if (whole) {
 		/* Its transport, host and query are the driver's to read. */
 		*ret_path = strdup(uri);
+		*ret_query = keys;
 		*ret_state = NULL;
 		*ret_drv = drv;
-		return *ret_path ? 0 : su_errorf(error, -ENOMEM, "out of memory");
+		return *ret_path ? 0 : (su_strv_free(keys), su_errorf(error, -ENOMEM, "out of memory"));
 	}
 	path = sep + 3;
-	if (*path != '/')
+	if (*path != '/') {
+		su_strv_free(keys);
 		return su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(path - uri) + 1,
 				    "URI '%s': remote hosts are not supported; use scheme:///", uri);
+	}
 	query = strchr(path, '?');
-	for (const char *q = query ? query + 1 : NULL; q && *q;) {
+	for (const char *q = query ? query + 1 : NULL; q && *q && r == 0;) {
 		const char *amp = strchr(q, '&'), *eq = strchr(q, '=');
-		size_t plen = amp ? (size_t)(amp - q) : strlen(q);
+		size_t plen = amp ? (size_t)(amp - q) : strlen(q), klen;
+		uint32_t col = (uint32_t)(q - uri) + 1;
+		char *value = NULL, *pair;
 
 		if (!eq || eq > q + plen) {
-			free(state);
-			return su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(q - uri) + 1,
-					    "URI '%s': query part '%.*s' is not key=value", uri,
-					    (int)plen, q);
+			r = su_errorf_at(error, -EINVAL, "uri", 1, col,
+					 "URI '%s': query part '%.*s' is not key=value", uri,
+					 (int)plen, q);
+			break;
 		}
-		if ((size_t)(eq - q) == 5 && strncmp(q, "state", 5) == 0) {
-			free(state);
-			state = percent_decode(eq + 1, plen - (size_t)(eq - q) - 1);
-			if (!state || state[0] != '/')
-				return free(state),
-				       su_errorf_at(error, -EINVAL, "uri", 1,
-						    (uint32_t)(eq - uri) + 2,
-						    "URI '%s': state must be an absolute, "
-						    "well-escaped path",
-						    uri);
-		} else {
-			free(state);
-			return su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(q - uri) + 1,
-					    "URI '%s': unknown query key '%.*s'", uri,
-					    (int)(eq - q), q);
+		klen = (size_t)(eq - q);
+		for (size_t i = 0; i < su_strv_len(keys) && r == 0; i++)
+			if (strncmp(keys[i], q, klen) == 0 && keys[i][klen] == '=')
+				r = su_errorf_at(error, -EINVAL, "uri", 1, col,
+						 "URI '%s': query key '%.*s' is given twice", uri,
+						 (int)klen, q);
+		if (r < 0)
+			break;
+		value = percent_decode(eq + 1, plen - klen - 1);
+		if (klen == 5 && strncmp(q, "state", 5) == 0 && (!value || value[0] != '/'))
+			r = su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(eq - uri) + 2,
+					 "URI '%s': state must be an absolute, well-escaped path",
+					 uri);
+		else if (!value)
+			r = su_errorf_at(error, -EINVAL, "uri", 1, (uint32_t)(eq - uri) + 2,
+					 "URI '%s': the value of '%.*s' is not well-escaped", uri,
+					 (int)klen, q);
+		pair = r == 0 ? su_strdup_printf("%.*s=%s", (int)klen, q, value) : NULL;
+		if (r == 0 && (!pair || su_strv_push(&keys, pair) < 0))
+			r = su_errorf(error, -ENOMEM, "out of memory");
+		free(pair);
+		if (r == 0 && klen == 5 && strncmp(q, "state", 5) == 0) {
+			state = value;
+			value = NULL;
 		}
+		free(value);
 		q = amp ? amp + 1 : NULL;
 	}
-	*ret_path = query ? strndup(path, (size_t)(query - path)) : strdup(path);
-	if (!*ret_path) {
+	if (r == 0) {
+		/* "state" is the core's; the driver gets the rest. */
+		for (size_t i = 0; keys[i]; i++)
+			if (strncmp(keys[i], "state=", 6) == 0) {
+				free(keys[i]);
+				memmove(&keys[i], &keys[i + 1],
+					(su_strv_len(keys + i + 1) + 1) * sizeof(char *));
+				break;
+			}
+		*ret_path = query ? strndup(path, (size_t)(query - path)) : strdup(path);
+		if (!*ret_path)
+			r = su_errorf(error, -ENOMEM, "out of memory");
+	}
+	if (r < 0) {
 		free(state);
-		return su_errorf(error, -ENOMEM, "out of memory");
+		su_strv_free(keys);
+		return r;
 	}
 	*ret_drv = drv;
+	*ret_query = keys;
 	*ret_state = state;
 	return 0;
 }
@@ -339,7 +373,7 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 	soda_context_options defaults = SODA_CONTEXT_OPTIONS_INIT;
 	const soda_backend_driver *drv = NULL;
 	soda_context *ctx;
-	char *path = NULL, *state = NULL;
+	char *path = NULL, *state = NULL, **query = NULL;
 	int r;
 
 	if (!ret)
@@ -356,7 +390,7 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 				 opts->log_level, SODA_LOG_DEBUG);
 	if (!uri)
 		uri = su_default_uri;
-	r = parse_uri(uri, &drv, &path, &state, error);
+	r = parse_uri(uri, &drv, &path, &query, &state, error);
 	if (r < 0)
 		return r;
 	if (opts->state_dir) {
@@ -364,6 +398,7 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 		state = strdup(opts->state_dir);
 		if (!state) {
 			free(path);
+			su_strv_free(query);
 			return su_errorf(error, -ENOMEM, "out of memory");
 		}
 	}
@@ -372,6 +407,7 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 		free(ctx);
 		free(path);
 		free(state);
+		su_strv_free(query);
 		return su_errorf(error, -ENOMEM, "out of memory");
 	}
 	ctx->refs = 1;
@@ -380,9 +416,10 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 	ctx->log_userdata = opts->log_userdata;
 	ctx->log_level = opts->log_level ? opts->log_level : SODA_LOG_INFO;
 	ctx->next_handler_id = 1;
-	r = drv->open(&ctx->priv, ctx, path, state, opts, error);
+	r = drv->open(&ctx->priv, ctx, path, (const char *const *)query, state, opts, error);
 	free(path);
 	free(state);
+	su_strv_free(query);
 	if (r < 0) {
 		free(ctx->uri);
 		free(ctx);

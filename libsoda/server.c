@@ -55,6 +55,12 @@ SODA_EXPORT int soda_server_define(soda_server **ret, soda_context *ctx,
 		return r;
 	if (!ctx->drv->define)
 		return unsupported(ctx, "defining servers", error);
+	/* The backend's own rules, on what the core found well-formed. */
+	if (ctx->drv->validate) {
+		r = ctx->drv->validate(ctx->priv, cfg, error);
+		if (r < 0)
+			return r;
+	}
 	r = ctx->drv->define(ctx->priv, cfg, 0, error);
 	if (r < 0)
 		return r;
@@ -185,7 +191,7 @@ SODA_EXPORT int soda_server_info_get_ready(const soda_server_info *info)
 
 SODA_EXPORT int32_t soda_server_info_get_monitor_pid(const soda_server_info *info)
 {
-	return info ? info->st.monitor_pid : 0;
+	return info ? info->st.helper_pid : 0;
 }
 
 SODA_EXPORT int32_t soda_server_info_get_guest_pid(const soda_server_info *info)
@@ -383,15 +389,11 @@ SODA_EXPORT int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned
 
 SODA_EXPORT int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error)
 {
-	const char *state;
-
 	if (!ret || !srv)
 		return su_errorf(error, -EINVAL, "ret or srv is NULL");
-	state = soda_context_get_state_dir(srv->ctx);
-	if (!state)
+	if (!srv->ctx->drv->blackbox_dir)
 		return unsupported(srv->ctx, "blackboxes", error);
-	*ret = su_strdup_printf("%s/blackbox/%s", state, srv->name);
-	return *ret ? 0 : su_errorf(error, -ENOMEM, "out of memory");
+	return srv->ctx->drv->blackbox_dir(srv->ctx->priv, srv->name, ret, error);
 }
 
 /* ---- images ---- */

@@ -307,11 +307,12 @@ bool su_shares_have_bandwidth(const soda_shares *s)
 
 int su_shares_check_memory(const soda_shares *s, uint64_t guest_memory, soda_error **error)
 {
-	if (s && s->memory_max && s->memory_max < guest_memory + BACKSTOP_ROOM_MIN)
+	/* The room a backend needs above it is the backend's to check. */
+	if (s && s->memory_max && s->memory_max <= guest_memory)
 		return su_errorf(error, -EINVAL,
-				 "memory backstop %" PRIu64 " MiB leaves less than %llu MiB above the "
-				 "guest's %" PRIu64 " MiB for linux.uml itself",
-				 s->memory_max >> 20, BACKSTOP_ROOM_MIN >> 20, guest_memory >> 20);
+				 "memory backstop %" PRIu64 " MiB leaves no room above the guest's %"
+				 PRIu64 " MiB",
+				 s->memory_max >> 20, guest_memory >> 20);
 	return 0;
 }
 

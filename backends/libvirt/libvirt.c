@@ -354,7 +354,8 @@ static void lv_close(void *priv)
 	free(b);
 }
 
-static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+static int lv_open(void **ret_priv, soda_context *ctx, const char *path,
+		   const char *const *query, const char *state_dir,
 		   const soda_context_options *opts, soda_error **error)
 {
 	const char *uri = soda_context_get_uri(ctx);
@@ -363,6 +364,7 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path, const c
 	int r;
 
 	(void)path;
+	(void)query; /* empty: libvirt's URI, query and all, is the driver's */
 	if (!uri || strncmp(uri, SCHEME "+", strlen(SCHEME) + 1) != 0)
 		return failf(error, -EINVAL,
 			     "URI '%s': the libvirt backend takes libvirt+DRIVER://..., "

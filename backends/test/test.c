@@ -86,7 +86,8 @@ static void set_state(tbackend *t, tserver *s, int state, const char *reason)
 	queue(t, SODA_EVENT_STATE, s->cfg->name, state, prev, reason);
 }
 
-static int t_open(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+static int t_open(void **ret_priv, soda_context *ctx, const char *path,
+		  const char *const *query, const char *state_dir,
 		  const soda_context_options *opts, soda_error **error)
 {
 	tbackend *t;
@@ -96,6 +97,10 @@ static int t_open(void **ret_priv, soda_context *ctx, const char *path, const ch
 	if (strcmp(path, "/default") != 0)
 		return su_errorf_at(error, -EINVAL, "uri", 1, 8,
 				    "the test backend's URI is test:///default, not path '%s'", path);
+	if (query[0])
+		return su_errorf(error, -EINVAL,
+				 "URI: unknown query key '%.*s' (the test backend takes only state)",
+				 (int)strcspn(query[0], "="), query[0]);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return su_errorf(error, -ENOMEM, "out of memory");

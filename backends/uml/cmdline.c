@@ -30,6 +30,56 @@ static int dupto(char **dst, const char *src)
 	return *dst ? 0 : -ENOMEM;
 }
 
+/* Kernel parameters the backend sets itself; a user's value would break the
+ * jail, the disk layout or the monitor's channels. */
+static const char *const reserved_args[] = {
+	"mem=", "root=", "rootfstype=", "init=", "rw", "ro", "ubd", "umid=", "uml_dir=", "con",
+	"ssl", "eth", "vec", "hostfs", "initcall_blacklist=", "lpj=", "soda.", "mconsole",
+	"xterm=", "tty_log_dir=", "tty_log_fd=", "dsp=", "mixer=", "iomem=", "virtio_uml",
+	"time-travel", "noreboot", "hostname=", NULL,
+};
+
+int su_uml_check_backstop(const soda_shares *s, uint64_t guest_memory, soda_error **error)
+{
+	uint64_t max = su_shares_memory_max(s, guest_memory);
+
+	if (max < guest_memory + SU_UML_BACKSTOP_ROOM)
+		return su_errorf(error, -EINVAL,
+				 "memory backstop %" PRIu64 " MiB leaves less than %llu MiB above the "
+				 "guest's %" PRIu64 " MiB for linux.uml itself",
+				 max >> 20, SU_UML_BACKSTOP_ROOM >> 20, guest_memory >> 20);
+	return 0;
+}
+
+int su_uml_validate(const soda_server_config *cfg, soda_error **error)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; cfg->kernel_args && cfg->kernel_args[i]; i++) {
+		const char *arg = cfg->kernel_args[i];
+
+		for (size_t k = 0; reserved_args[k]; k++) {
+			const char *res = reserved_args[k];
+			/* "rw"/"ro" are whole words; the others are prefixes of
+			 * any word ("ubd0=", "con1=", "eth0="). */
+			bool word = strcmp(res, "rw") == 0 || strcmp(res, "ro") == 0;
+
+			if (word ? strcmp(arg, res) == 0 : strncmp(arg, res, strlen(res)) == 0)
+				return su_errorf(error, -EINVAL,
+						 "kernel argument '%s' is set by libsoda itself "
+						 "(the uml backend) and cannot be given",
+						 arg);
+		}
+		total += strlen(arg) + 1;
+		if (total > SU_UML_CMDLINE_BUDGET)
+			return su_errorf(error, -E2BIG,
+					 "kernel arguments would take more than %d bytes of the "
+					 "command line (at argument %zu)",
+					 SU_UML_CMDLINE_BUDGET, i + 1);
+	}
+	return su_uml_check_backstop(cfg->resources, cfg->memory, error);
+}
+
 int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_uml_params *p,
 			soda_error **error)
 {

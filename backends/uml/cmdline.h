@@ -43,4 +43,17 @@ typedef struct su_uml_params {
 int su_uml_build_launch(su_launch *ret, const soda_server_config *cfg, const su_uml_params *p,
 			soda_error **error);
 
+/* What of UML's 4096-byte kernel command line the user's arguments may fill. */
+#define SU_UML_CMDLINE_BUDGET 2048
+/* Room the memory backstop must leave above guest memory for linux.uml. */
+#define SU_UML_BACKSTOP_ROOM (16ULL << 20)
+
+/* The uml backend's own rules on a configuration the core found well-formed
+ * (its driver's validate()): no kernel argument the backend sets itself, the
+ * arguments within SU_UML_CMDLINE_BUDGET, the backstop's room. */
+int su_uml_validate(const soda_server_config *cfg, soda_error **error);
+/* The backstop of @s (NULL: the default) leaves SU_UML_BACKSTOP_ROOM above
+ * @guest_memory. */
+int su_uml_check_backstop(const soda_shares *s, uint64_t guest_memory, soda_error **error);
+
 #endif

@@ -759,7 +759,8 @@ static int check_cgroup_parent(const char *p, soda_error **error)
 	return 0;
 }
 
-static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+static int uml_open(void **ret_priv, soda_context *ctx, const char *path,
+		    const char *const *query, const char *state_dir,
 		    const soda_context_options *opts, soda_error **error)
 {
 	static const char *const subdirs[] = { "host", "images", "servers", "status", "run", NULL };
@@ -772,6 +773,10 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path, const 
 	if (strcmp(path, "/") != 0 && strcmp(path, "/system") != 0)
 		return su_errorf_at(error, -EINVAL, "uri", 1, 7,
 				    "uml URIs have the path / (or /system), not '%s'", path);
+	if (query[0])
+		return su_errorf(error, -EINVAL,
+				 "URI: unknown query key '%.*s' (the uml backend takes only state)",
+				 (int)strcspn(query[0], "="), query[0]);
 	if (opts->uid_count && opts->uid_count < 1)
 		return su_errorf(error, -EINVAL, "uid_count must be positive");
 	if (opts->uid_base && (uint64_t)opts->uid_base + (opts->uid_count ? opts->uid_count
@@ -945,6 +950,18 @@ static int load_config(const uml *u, const char *name, soda_server_config **ret,
 		return r;
 	}
 	r = su_config_parse(ret, text, len, p, error);
+	if (r == 0) {
+		/* The record is root's, but checked as a define checks it. */
+		soda_error *inner = NULL;
+
+		r = su_uml_validate(*ret, &inner);
+		if (r < 0) {
+			su_errorf(error, r, "%s: %s", p, soda_error_message(inner));
+			soda_error_free(inner);
+			soda_server_config_free(*ret);
+			*ret = NULL;
+		}
+	}
 	free(text);
 	free(p);
 	return r;
@@ -1191,7 +1208,7 @@ static int uml_status(void *priv, const char *name, soda_backend_status *ret,
 		unlock(u);
 	}
 	ret->ready = st.ready;
-	ret->monitor_pid = dead ? 0 : st.monitor_pid;
+	ret->helper_pid = dead ? 0 : st.monitor_pid;
 	ret->guest_pid = dead ? 0 : st.guest_pid;
 	ret->uid = st.uid;
 	ret->started_usec = st.started_usec;
@@ -2166,6 +2183,8 @@ static int uml_set_shares(void *priv, const char *name, const soda_shares *share
 	if (r < 0)
 		goto out;
 	r = su_shares_check_memory(shares, cfg->memory, error);
+	if (r == 0)
+		r = su_uml_check_backstop(shares, cfg->memory, error);
 	if (r < 0)
 		goto out;
 	if (su_shares_have_bandwidth(shares) && !su_shape_available()) {
@@ -2430,6 +2449,19 @@ static int uml_image_path(void *priv, const char *name, char **ret_path, soda_er
 	return image_file(priv, name, ret_path, error);
 }
 
+static int uml_validate(void *priv, const soda_server_config *cfg, soda_error **error)
+{
+	(void)priv;
+	return su_uml_validate(cfg, error);
+}
+
+/* The tenant's blackbox store: root's, out of every jail's reach. */
+static int uml_blackbox_dir(void *priv, const char *name, char **ret_path, soda_error **error)
+{
+	*ret_path = pathf(priv, "blackbox/%s", name);
+	return *ret_path ? 0 : OOM(error);
+}
+
 const soda_backend_driver su_uml_driver = {
 	.version = SODA_BACKEND_VERSION,
 	.scheme = "uml",
@@ -2440,6 +2472,7 @@ const soda_backend_driver su_uml_driver = {
 	.recover = uml_recover,
 	.get_fd = uml_get_fd,
 	.process = uml_process,
+	.validate = uml_validate,
 	.define = uml_define,
 	.undefine = uml_undefine,
 	.lookup = uml_lookup,
@@ -2455,6 +2488,7 @@ const soda_backend_driver su_uml_driver = {
 	.thaw = uml_thaw,
 	.dump = uml_dump,
 	.open_console = uml_open_console,
+	.blackbox_dir = uml_blackbox_dir,
 	.set_shares = uml_set_shares,
 	.stats = uml_stats,
 	.image_build = uml_image_build,

@@ -62,9 +62,13 @@ SODA_EXPORT int soda_server_config_set_memory(soda_server_config *cfg, uint64_t 
 					      soda_error **error);
 /**
  * soda_server_config_add_kernel_arg:
- * Appends one guest kernel command-line word, such as "loglevel=4". Words
- * the library controls itself (mem=, root=, init=, ubd*, umid=, uml_dir=,
- * con*, ssl*, eth*, vec*, hostfs*, initcall_blacklist=) are refused.
+ * Appends one guest kernel command-line word, such as "loglevel=4": at
+ * most 256 printable bytes without spaces or quotes, SODA_KERNEL_ARGS_MAX
+ * words. The backend's own rules apply when the server is defined: words
+ * it sets itself are refused there, as is a command line longer than it
+ * has room for (uml: mem=, root=, init=, ubd*, umid=, uml_dir=, con*,
+ * ssl*, eth*, vec*, hostfs*, initcall_blacklist=... and 2048 bytes in
+ * all; docs/backends/uml.md).
  * @since 0.1
  */
 SODA_EXPORT int soda_server_config_add_kernel_arg(soda_server_config *cfg, const char *arg,
@@ -273,9 +277,10 @@ SODA_EXPORT void soda_server_info_free(soda_server_info *info);
 SODA_EXPORT int soda_server_info_get_state(const soda_server_info *info);
 /** Returns: 1 once the guest reported it is ready during this run. @since 0.1 */
 SODA_EXPORT int soda_server_info_get_ready(const soda_server_info *info);
-/** Returns: the monitor's pid, or 0 when not running. @since 0.1 */
+/** Returns: the pid of the host process that supervises the guest (uml:
+ * soda-monitor), or 0 when not running or the backend has none. @since 0.1 */
 SODA_EXPORT int32_t soda_server_info_get_monitor_pid(const soda_server_info *info);
-/** Returns: the main linux.uml pid, or 0. @since 0.1 */
+/** Returns: the guest's main host process (uml: linux.uml), or 0. @since 0.1 */
 SODA_EXPORT int32_t soda_server_info_get_guest_pid(const soda_server_info *info);
 /** Returns: the uid the guest runs as on the host. @since 0.1 */
 SODA_EXPORT uint32_t soda_server_info_get_uid(const soda_server_info *info);
@@ -378,11 +383,12 @@ SODA_EXPORT int soda_server_open_console(int *ret_fd, soda_server *srv, unsigned
 
 /**
  * soda_server_get_blackbox_dir:
- * @ret: the directory of the server's blackbox store (soda_free()):
- *       STATE_DIR/blackbox/NAME. It may not exist yet (the server never ran
+ * @ret: the directory of the server's blackbox store (soda_free()), as
+ *       its backend lays it out (uml: STATE_DIR/blackbox/NAME). It may
+ *       not exist yet (the server never ran
  *       with a blackbox). The store outlives the server's definition:
  *       soda_server_undefine() leaves it, for it is the tenant's evidence.
- * Returns: 0; -EOPNOTSUPP for a backend without a state directory.
+ * Returns: 0; -EOPNOTSUPP for a backend without blackbox stores.
  * @since 0.1
  */
 SODA_EXPORT int soda_server_get_blackbox_dir(char **ret, soda_server *srv, soda_error **error);

@@ -62,8 +62,9 @@ SODA_EXPORT int soda_shares_set_cpu_max(soda_shares *s, uint32_t percent, soda_e
  * the pinned guest's CPU time. @since 0.1 */
 SODA_EXPORT int soda_shares_set_cpus(soda_shares *s, const char *cpus, soda_error **error);
 /** @bytes: host backstop; 0 for the default (guest memory plus
- * SODA_MEMORY_OVERHEAD_DEFAULT). At least 16 MiB above the guest memory when
- * the server starts. @since 0.1 */
+ * SODA_MEMORY_OVERHEAD_DEFAULT). Above the guest memory, by as much as the
+ * backend needs for itself (uml: 16 MiB for linux.uml), checked when the
+ * server is defined and when its shares change. @since 0.1 */
 SODA_EXPORT int soda_shares_set_memory_max(soda_shares *s, uint64_t bytes, soda_error **error);
 /** @n: SODA_PIDS_MIN..SODA_PIDS_MAX; 0 for the default. @since 0.1 */
 SODA_EXPORT int soda_shares_set_pids_max(soda_shares *s, uint32_t n, soda_error **error);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libsoda-cftest.so: a backend plugin for test_plugin.c. Its driver keeps
- * the @path it was opened with, so the test sees what the core passed on.
+ * the @path and @query it was opened with, so the test sees what the core
+ * passed on.
  * Built as libsoda-cfbad.so (CF_BAD) it registers nothing and fails.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +15,38 @@
 #ifndef CF_BAD
 static char *last_path;
 
-static int cf_open(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+/* Keeps "PATH" or "PATH?KEY=VALUE&..." of what the core handed over. Its
+ * query keys are "color" and "size"; any other is refused by name. */
+static int cf_open(void **ret_priv, soda_context *ctx, const char *path,
+		   const char *const *query, const char *state_dir,
 		   const soda_context_options *opts, soda_error **error)
 {
+	size_t len = strlen(path) + 1;
+
 	(void)ctx;
 	(void)state_dir;
 	(void)opts;
+	for (size_t i = 0; query[i]; i++) {
+		if (strncmp(query[i], "color=", 6) != 0 && strncmp(query[i], "size=", 5) != 0) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "unknown query key '%.*s'",
+				 (int)strcspn(query[i], "="), query[i]);
+			return soda_error_set(error, -EINVAL, msg);
+		}
+		len += strlen(query[i]) + 1;
+	}
 	free(last_path);
-	last_path = strdup(path);
+	last_path = malloc(len);
+	if (!last_path)
+		return soda_error_set(error, -ENOMEM, "out of memory");
+	strcpy(last_path, path);
+	for (size_t i = 0; query[i]; i++) {
+		strcat(last_path, i ? "&" : "?");
+		strcat(last_path, query[i]);
+	}
 	*ret_priv = last_path;
-	return last_path ? 0 : soda_error_set(error, -ENOMEM, "out of memory");
+	return 0;
 }
 
 static void cf_close(void *priv)

@@ -29,6 +29,38 @@ static void test_compound_uri_reaches_driver_whole(void **state)
 	assert_soda_ok(soda_context_open(&ctx, "cftest:///p?state=/tmp", NULL, 0, &err), err);
 	assert_string_equal(soda_context_get_state_dir(ctx), "/p");
 	soda_context_unref(ctx);
+}
+
+/* The core parses a plain URI's query once and hands the driver every key
+ * but its own "state", values decoded; the driver refuses what it does not
+ * know, by name; the core refuses a key given twice. */
+static void test_query_reaches_driver(void **state)
+{
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_soda_ok(soda_context_open(&ctx, "cftest:///p?color=r%20ed&state=/tmp&size=2", NULL,
+					 0, &err),
+		       err);
+	assert_string_equal(soda_context_get_state_dir(ctx), "/p?color=r ed&size=2");
+	soda_context_unref(ctx);
+	ctx = NULL;
+	assert_int_equal(soda_context_open(&ctx, "cftest:///p?color=x&flavour=y", NULL, 0, &err),
+			 -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "unknown query key 'flavour'"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_context_open(&ctx, "cftest:///p?size=1&size=2", NULL, 0, &err),
+			 -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "'size' is given twice"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_context_open(&ctx, "cftest:///p?color=%zz", NULL, 0, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "not well-escaped"));
+	soda_error_free(err);
+	err = NULL;
+	assert_null(ctx);
 	assert_soda_fails(soda_context_open(&ctx, "cftest://203.0.113.7/p", NULL, 0, &err),
 			  -EINVAL, err);
 }
@@ -103,6 +135,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compound_uri_reaches_driver_whole),
+		cmocka_unit_test(test_query_reaches_driver),
 		cmocka_unit_test(test_registered_once),
 		cmocka_unit_test(test_missing_and_failing_plugins),
 		cmocka_unit_test_teardown(test_names_stay_in_the_directory, evil_teardown),

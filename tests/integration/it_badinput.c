@@ -102,6 +102,32 @@ static void test_define_errors(void **state)
 	assert_soda_fails(soda_server_config_set_memory(cfg, 16 << 20, &env->err), -EINVAL,
 			  env->err);
 	soda_server_config_free(cfg);
+	/* The uml backend's own rules (its driver's validate(); the core's
+	 * setters let these through): refused at define, changing nothing. */
+	{
+		soda_shares *sh = NULL;
+		char word[201];
+
+		assert_int_equal(soda_server_config_new(&cfg, "rules", NULL), 0);
+		assert_int_equal(soda_server_config_add_kernel_arg(cfg, "init=/bin/sh", NULL), 0);
+		define_fails(env, cfg, -EINVAL, "'init=/bin/sh' is set by libsoda");
+		soda_server_config_free(cfg);
+		memset(word, 'w', sizeof(word) - 1);
+		word[sizeof(word) - 1] = '\0';
+		assert_int_equal(soda_server_config_new(&cfg, "rules", NULL), 0);
+		for (int i = 0; i < 11; i++)
+			assert_int_equal(soda_server_config_add_kernel_arg(cfg, word, NULL), 0);
+		define_fails(env, cfg, -E2BIG, "2048 bytes");
+		soda_server_config_free(cfg);
+		assert_int_equal(soda_server_config_new(&cfg, "rules", NULL), 0);
+		assert_int_equal(soda_server_config_set_memory(cfg, 128 << 20, NULL), 0);
+		assert_int_equal(soda_shares_new(&sh, NULL), 0);
+		assert_int_equal(soda_shares_set_memory_max(sh, 130 << 20, NULL), 0);
+		assert_int_equal(soda_server_config_set_shares(cfg, sh, NULL), 0);
+		define_fails(env, cfg, -EINVAL, "for linux.uml itself");
+		soda_shares_free(sh);
+		soda_server_config_free(cfg);
+	}
 
 	/* Wrong-state operations. */
 	before = snapshot(env);

@@ -299,6 +299,91 @@ static void test_preload(void **state)
 	soda_server_config_free(cfg);
 }
 
+/* The uml backend's own rules (its driver's validate(), called by the core
+ * at define, and on the records it reads back): the kernel arguments it
+ * sets itself, its share of UML's command line, the backstop's room for
+ * linux.uml. The core's setters let all of these through. */
+static void test_uml_rules(void **state)
+{
+	static const char *const reserved[] = { "mem=1G", "root=/dev/sda", "init=/bin/sh", "rw",
+						"ubd1=/etc/passwd", "umid=x", "con0=fd:0",
+						"ssl1=fd:2", "eth0=tuntap,,", "hostfs=/",
+						"initcall_blacklist=x", "soda.share=0,/x,rw",
+						"uml_dir=/", "hostname=x" };
+	soda_server_config *cfg = NULL;
+	soda_shares *sh = NULL;
+	soda_error *err = NULL;
+	char word[201];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		assert_int_equal(soda_server_config_new(&cfg, "k", NULL), 0);
+		assert_int_equal(soda_server_config_add_kernel_arg(cfg, "loglevel=4", NULL), 0);
+		assert_int_equal(soda_server_config_add_kernel_arg(cfg, reserved[i], NULL), 0);
+		assert_int_equal(su_uml_validate(cfg, &err), -EINVAL);
+		if (!strstr(soda_error_message(err), "set by libsoda") ||
+		    !strstr(soda_error_message(err), reserved[i]))
+			fail_msg("%s: '%s'", reserved[i], soda_error_message(err));
+		soda_error_free(err);
+		err = NULL;
+		soda_server_config_free(cfg);
+	}
+	/* "ro" and "rw" are reserved only as whole words, "root=" as a prefix. */
+	assert_int_equal(soda_server_config_new(&cfg, "k", NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "rootdelay=1", NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "robust=1", NULL), 0);
+	assert_soda_ok(su_uml_validate(cfg, &err), err);
+	soda_server_config_free(cfg);
+	/* 2048 bytes of the command line: ten words of 200 and a space fit
+	 * (2010), an eleventh does not. */
+	memset(word, 'w', sizeof(word) - 1);
+	word[sizeof(word) - 1] = '\0';
+	assert_int_equal(soda_server_config_new(&cfg, "k", NULL), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(soda_server_config_add_kernel_arg(cfg, word, NULL), 0);
+	assert_soda_ok(su_uml_validate(cfg, &err), err);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, word, NULL), 0);
+	assert_int_equal(su_uml_validate(cfg, &err), -E2BIG);
+	assert_non_null(strstr(soda_error_message(err), "2048 bytes"));
+	soda_error_free(err);
+	err = NULL;
+	soda_server_config_free(cfg);
+	/* The backstop: 130 MiB over a 128 MiB guest passes the core, not uml. */
+	assert_int_equal(soda_server_config_new(&cfg, "m", NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 128ULL << 20, NULL), 0);
+	assert_int_equal(soda_shares_new(&sh, NULL), 0);
+	assert_int_equal(soda_shares_set_memory_max(sh, 130ULL << 20, NULL), 0);
+	assert_int_equal(soda_server_config_set_shares(cfg, sh, NULL), 0);
+	assert_int_equal(su_uml_validate(cfg, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "for linux.uml itself"));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_shares_set_memory_max(sh, (128ULL + 16) << 20, NULL), 0);
+	assert_int_equal(soda_server_config_set_shares(cfg, sh, NULL), 0);
+	assert_soda_ok(su_uml_validate(cfg, &err), err);
+	soda_shares_free(sh);
+	soda_server_config_free(cfg);
+}
+
+/* uml's records are checked by the same rules when read back: a record
+ * with a reserved word is refused, naming it. */
+static void test_uml_rules_on_records(void **state)
+{
+	static const char rec[] = "soda-server 1\nname r\nimage busybox\nmemory 67108864\n"
+				  "kernel-arg init=/bin/sh\n";
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	/* the core's parser takes it (the word is well-formed) ... */
+	assert_soda_ok(su_config_parse(&cfg, rec, strlen(rec), "rec", &err), err);
+	/* ... uml's rules do not */
+	assert_int_equal(su_uml_validate(cfg, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "init=/bin/sh"));
+	soda_error_free(err);
+	soda_server_config_free(cfg);
+}
+
 static void test_mismatch(void **state)
 {
 	char *none[] = { NULL };
@@ -326,6 +411,8 @@ int main(void)
 		cmocka_unit_test(test_ids_rules),
 		cmocka_unit_test(test_preload),
 		cmocka_unit_test(test_mismatch),
+		cmocka_unit_test(test_uml_rules),
+		cmocka_unit_test(test_uml_rules_on_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

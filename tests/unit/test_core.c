@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <soda/sys/backend.h>
+
 #include "testhelp.h"
 
 static soda_context *open_test(void)
@@ -285,6 +287,145 @@ static void test_error_object(void **state)
 	assert_string_equal(soda_state_name(42), "unknown");
 }
 
+/* ---- the driver boundary: validate() ---- */
+
+/* A driver of its own ("vtest:///"): its rule refuses kernel argument
+ * "vtest.forbidden"; it counts what the core called. */
+static struct {
+	int validated, defined, opened;
+	char query[64];
+} vt;
+
+static int vt_open(void **ret_priv, soda_context *ctx, const char *path, const char *const *query,
+		   const char *state_dir, const soda_context_options *opts, soda_error **error)
+{
+	(void)ctx;
+	(void)path;
+	(void)state_dir;
+	(void)opts;
+	vt.query[0] = '\0';
+	for (size_t i = 0; query[i]; i++)
+		if (strncmp(query[i], "depth=", 6) != 0)
+			return soda_error_set(error, -EINVAL, "unknown query key (vtest: depth only)");
+		else
+			snprintf(vt.query, sizeof(vt.query), "%s", query[i]);
+	vt.opened++;
+	*ret_priv = &vt;
+	return 0;
+}
+
+static void vt_close(void *priv)
+{
+	(void)priv;
+}
+
+static int vt_validate(void *priv, const soda_server_config *cfg, soda_error **error)
+{
+	assert_ptr_equal(priv, &vt);
+	vt.validated++;
+	for (size_t i = 0; i < soda_server_config_get_kernel_arg_count(cfg); i++)
+		if (strcmp(soda_server_config_get_kernel_arg(cfg, i), "vtest.forbidden") == 0)
+			return soda_error_set(error, -EPERM, "vtest refuses vtest.forbidden");
+	return 0;
+}
+
+static int vt_define(void *priv, const soda_server_config *cfg, unsigned int flags,
+		     soda_error **error)
+{
+	(void)priv;
+	(void)cfg;
+	(void)flags;
+	(void)error;
+	vt.defined++;
+	return 0;
+}
+
+static const soda_backend_driver vt_driver = {
+	.version = SODA_BACKEND_VERSION,
+	.scheme = "vtest",
+	.open = vt_open,
+	.close = vt_close,
+	.validate = vt_validate,
+	.define = vt_define,
+};
+
+/* The core runs its own checks, then the driver's validate(), then
+ * define(); validate()'s error reaches the caller as the driver gave it,
+ * and nothing is defined. A table of another version is refused. */
+static void test_driver_validate(void **state)
+{
+	soda_backend_driver old = vt_driver;
+	soda_server_config *cfg = NULL;
+	soda_shares *sh = NULL;
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	old.version = SODA_BACKEND_VERSION - 1;
+	old.scheme = "vold";
+	assert_soda_fails(soda_backend_register(&old, &err), -EINVAL, err);
+	assert_soda_ok(soda_backend_register(&vt_driver, &err), err);
+	assert_soda_ok(soda_context_open(&ctx, "vtest:///?depth=3", NULL, 0, &err), err);
+	assert_string_equal(vt.query, "depth=3");
+	assert_int_equal(soda_server_config_new(&cfg, "v", NULL), 0);
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "loglevel=4", NULL), 0);
+	assert_soda_ok(soda_server_define(NULL, ctx, cfg, 0, &err), err);
+	assert_int_equal(vt.validated, 1);
+	assert_int_equal(vt.defined, 1);
+	/* the driver's rule, its code and its message */
+	assert_int_equal(soda_server_config_add_kernel_arg(cfg, "vtest.forbidden", NULL), 0);
+	assert_int_equal(soda_server_define(NULL, ctx, cfg, 0, &err), -EPERM);
+	assert_non_null(err);
+	assert_string_equal(soda_error_message(err), "vtest refuses vtest.forbidden");
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(vt.validated, 2);
+	assert_int_equal(vt.defined, 1);
+	soda_server_config_free(cfg);
+	/* the core's checks come first: a backstop the guest memory has since
+	 * outgrown never reaches the driver */
+	assert_int_equal(soda_server_config_new(&cfg, "w", NULL), 0);
+	assert_int_equal(soda_shares_new(&sh, NULL), 0);
+	assert_int_equal(soda_shares_set_memory_max(sh, 100ULL << 20, NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 64ULL << 20, NULL), 0);
+	assert_int_equal(soda_server_config_set_shares(cfg, sh, NULL), 0);
+	assert_int_equal(soda_server_config_set_memory(cfg, 128ULL << 20, NULL), 0);
+	assert_soda_fails(soda_server_define(NULL, ctx, cfg, 0, &err), -EINVAL, err);
+	assert_int_equal(vt.validated, 2);
+	assert_int_equal(vt.defined, 1);
+	soda_shares_free(sh);
+	soda_server_config_free(cfg);
+	ctx = soda_context_unref(ctx);
+	/* a key the driver does not know is the driver's to refuse */
+	assert_int_equal(soda_context_open(&ctx, "vtest:///?colour=1", NULL, 0, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "unknown query key"));
+	soda_error_free(err);
+	assert_null(ctx);
+}
+
+/* uml's and test's drivers refuse query keys they do not know by name
+ * (after the path, before any work). */
+static void test_builtin_drivers_refuse_unknown_keys(void **state)
+{
+	static const char *const uris[] = { "test:///default?bogus=1", "uml:///?bogus=1&state=/x" };
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		assert_int_equal(soda_context_open(&ctx, uris[i], NULL, 0, &err), -EINVAL);
+		if (!strstr(soda_error_message(err), "unknown query key 'bogus'"))
+			fail_msg("%s: '%s'", uris[i], soda_error_message(err));
+		soda_error_free(err);
+		err = NULL;
+		assert_null(ctx);
+	}
+	assert_int_equal(soda_context_open(&ctx, "test:///default?state=/x&state=/y", NULL, 0, &err),
+			 -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "'state' is given twice"));
+	soda_error_free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_handler_stops_processing),
 		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_error_object),
+		cmocka_unit_test(test_driver_validate),
+		cmocka_unit_test(test_builtin_drivers_refuse_unknown_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,7 +126,7 @@ def test_config_round_trip(tmp_path):
     c2.memory = 64 << 20
     assert cfg.memory == 48 << 20 and c2.nics == cfg.nics
     with pytest.raises(SodaError):
-        cfg.add_kernel_arg("mem=1G")  # the library's own
+        cfg.add_kernel_arg("a b")  # two words as one (the backend's own words: at define)
     with pytest.raises(FileNotFoundError):
         cfg.add_nic_address(5, "198.51.100.8/24")
     with pytest.raises(SodaError):

@@ -20,7 +20,9 @@
 extern "C" {
 #endif
 
-#define SODA_BACKEND_VERSION 1
+/* 2 (0.2): open() gets the URI's query, validate() and blackbox_dir()
+ * entries, soda_backend_status.helper_pid (was monitor_pid). */
+#define SODA_BACKEND_VERSION 2
 
 /**
  * soda_backend_status:
@@ -31,7 +33,10 @@ typedef struct soda_backend_status {
 	uint32_t version; /* SODA_BACKEND_VERSION */
 	int32_t state;    /* SODA_STATE_* */
 	int32_t ready;
-	int32_t monitor_pid;
+	/* The host process that supervises the running guest for the backend
+	 * (uml: its soda-monitor), 0 if there is none or it is not running;
+	 * soda_server_info_get_monitor_pid() returns it. */
+	int32_t helper_pid;
 	int32_t guest_pid;
 	uint32_t uid;
 	uint64_t started_usec;
@@ -53,9 +58,15 @@ typedef struct soda_backend_driver {
 	uint32_t version; /* SODA_BACKEND_VERSION */
 	const char *scheme;
 
-	/* Context. @path is the URI's path, @state_dir the chosen state dir
+	/* Context. @path is the URI's path (the whole URI, unparsed, for a
+	 * NAME+TRANSPORT scheme: soda_backend_plugin_init_fn). @query holds the
+	 * URI's query as "key=value" strings, values percent-decoded, in the
+	 * URI's order, NULL-terminated, never NULL: every key but "state",
+	 * which the core reads itself, so the driver refuses each key it does
+	 * not know with an error naming it. @state_dir is the chosen state dir
 	 * (NULL if the URI and options named none). */
-	int (*open)(void **ret_priv, soda_context *ctx, const char *path, const char *state_dir,
+	int (*open)(void **ret_priv, soda_context *ctx, const char *path,
+		    const char *const *query, const char *state_dir,
 		    const soda_context_options *opts, soda_error **error);
 	void (*close)(void *priv);
 	const char *(*state_dir)(void *priv);
@@ -64,7 +75,11 @@ typedef struct soda_backend_driver {
 	int (*get_fd)(void *priv);
 	int (*process)(void *priv, soda_backend_emit_fn emit, void *emit_data, soda_error **error);
 
-	/* Servers, by validated name. */
+	/* Servers, by validated name. validate() (since 0.2; may be NULL) is
+	 * the backend's own rules on a configuration the core found well-formed
+	 * (kernel arguments it reserves, room it needs): the core calls it
+	 * before define(), and its error reaches the caller unchanged. */
+	int (*validate)(void *priv, const soda_server_config *cfg, soda_error **error);
 	int (*define)(void *priv, const soda_server_config *cfg, unsigned int flags,
 		      soda_error **error);
 	int (*undefine)(void *priv, const char *name, unsigned int flags, soda_error **error);
@@ -82,6 +97,9 @@ typedef struct soda_backend_driver {
 		    soda_error **error);
 	int (*open_console)(void *priv, const char *name, int *ret_fd, unsigned int flags,
 			    soda_error **error);
+	/* The host directory of the server's blackbox store (since 0.2):
+	 * *ret_path is malloc()ed; for soda_server_get_blackbox_dir(). */
+	int (*blackbox_dir)(void *priv, const char *name, char **ret_path, soda_error **error);
 	/* Shares (validated by the core) and statistics: @value and @have have
 	 * SODA_STAT_MAX + 1 entries indexed by SODA_STAT_*; set have[k] = 1 for
 	 * each value filled. */
@@ -131,7 +149,7 @@ SODA_EXPORT int soda_backend_register(const soda_backend_driver *driver, soda_er
  * lower-case letters and digits). The entry registers the driver of scheme
  * NAME with soda_backend_register() (-EEXIST counts as done). For a
  * NAME+TRANSPORT URI the driver's open() receives the whole URI as @path,
- * unparsed, and @state_dir only from the options. Plugins need the shared
+ * unparsed, an empty @query and @state_dir only from the options. Plugins need the shared
  * libsoda and stay loaded.
  * @version: SODA_BACKEND_VERSION of the loading library.
  * Returns: 0 or -errno (with @error filled).
