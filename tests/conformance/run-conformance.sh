@@ -6,18 +6,26 @@
 # virtlogd and libvirtd itself (root) and stops them, by PID, at the end.
 # For libvirt+qemu+tcp://127.0.0.1/system (many hosts, shown on one) it
 # starts them itself with its own configuration: libvirtd listening on TCP
-# at 127.0.0.1 on a port picked here, without authentication, and the
-# suite runs through that remote URI, port added.
+# at 127.0.0.1 on a port picked here, without authentication, inside a
+# network namespace made here (only lo, no route out: no other process of
+# the host reaches that listener), and the suite runs in the same namespace
+# through that remote URI, port added.
 set -u
 bin=$1 uri=$2
 plugin_dir=$(dirname "$bin")/../..
-tmp= kvm_was=
+tmp= kvm_was= netns= in_netns=
 PATH=$PATH:/usr/sbin
 cleanup() {
+	# libvirtd first (it may hold the namespace), then the namespace.
+	cleanup_daemons
+	[ -n "$netns" ] && ip netns del "$netns" 2>/dev/null
 	if [ -n "$kvm_was" ]; then
 		chown "${kvm_was%:*}" /dev/kvm
 		chmod "${kvm_was##*:}" /dev/kvm
 	fi
+	[ -z "$tmp" ] || rm -rf "$tmp"
+}
+cleanup_daemons() {
 	[ -n "$tmp" ] || return 0
 	for d in libvirtd virtlogd; do
 		if [ -s "$tmp/$d.pid" ]; then
@@ -30,7 +38,6 @@ cleanup() {
 			kill -9 "$pid" 2>/dev/null
 		fi
 	done
-	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
 
@@ -48,12 +55,14 @@ need_daemons() {
 	fi
 }
 
-# Starts virtlogd and libvirtd (arguments $@ added), their PID files in
-# $tmp, and waits until libvirt URI $answer_at answers, or exits 77.
+# Starts virtlogd and libvirtd (arguments $@ added; libvirtd in $netns
+# when set), their PID files in $tmp, and waits until libvirt URI
+# $answer_at answers, or exits 77.
 start_daemons() {
-	virtlogd -d -p "$tmp/virtlogd.pid" && libvirtd -d -p "$tmp/libvirtd.pid" "$@"
+	virtlogd -d -p "$tmp/virtlogd.pid" &&
+		$in_netns libvirtd -d -p "$tmp/libvirtd.pid" "$@"
 	for _ in $(seq 1 120); do
-		virsh -c "$answer_at" version >/dev/null 2>&1 && return 0
+		$in_netns virsh -c "$answer_at" version >/dev/null 2>&1 && return 0
 		sleep 0.25
 	done
 	echo "SKIP $uri: libvirtd started here does not answer at $answer_at"
@@ -77,10 +86,10 @@ kvm_for_qemu() {
 		echo "/dev/kvm: group kvm, 0660 while the test runs (was $kvm_was)"
 }
 
-# A TCP port on 127.0.0.1 nothing listens on.
+# A TCP port on 127.0.0.1 nothing listens on (in $netns when set).
 free_port() {
 	p=$((20000 + $$ % 20000))
-	while [ -n "$(ss -Htln "sport = :$p")" ]; do
+	while [ -n "$($in_netns ss -Htln "sport = :$p")" ]; do
 		p=$((p + 1))
 	done
 	echo $p
@@ -106,14 +115,27 @@ if [ "$uri" = "libvirt+qemu:///system" ] &&
 fi
 if [ "$uri" = "libvirt+qemu+tcp://127.0.0.1/system" ]; then
 	need_daemons
+	if virsh -c qemu+tcp://127.0.0.1/system version >/dev/null 2>&1; then
+		echo "a libvirtd already listens on 127.0.0.1:16509; the suite goes through it"
+		"$bin" "$uri"
+		exit $?
+	fi
 	if virsh -c qemu:///system version >/dev/null 2>&1; then
-		echo "SKIP $uri: a libvirtd this test did not start already runs here;" \
-		     "the test needs its own, listening on TCP"
+		echo "SKIP $uri: a libvirtd this test did not start already runs here," \
+		     "not listening on TCP; the test needs its own"
 		exit 77
 	fi
+	tmp=$(mktemp -d /tmp/soda-it-libvirtd-XXXXXX)
+	netns=soda-it-lvremote-$$
+	if ! ip netns add "$netns"; then
+		netns=
+		echo "SKIP $uri: cannot make a network namespace"
+		exit 77
+	fi
+	in_netns="nsenter --net=/run/netns/$netns"
+	$in_netns ip link set lo up
 	port=$(free_port)
 	answer_at=qemu+tcp://127.0.0.1:$port/system
-	tmp=$(mktemp -d /tmp/soda-it-libvirtd-XXXXXX)
 	cat >"$tmp/libvirtd.conf" <<-CONF
 	listen_tls = 0
 	listen_tcp = 1
@@ -122,7 +144,14 @@ if [ "$uri" = "libvirt+qemu+tcp://127.0.0.1/system" ]; then
 	auth_tcp = "none"
 	CONF
 	start_daemons --listen -f "$tmp/libvirtd.conf"
+	# Unauthenticated, so reachable from the namespace only: from the
+	# host's, where a local user could drive it as root, it must not be.
+	if virsh -c "$answer_at" version >/dev/null 2>&1; then
+		echo "FAIL $uri: the unauthenticated listener answers outside $netns"
+		exit 1
+	fi
 	uri=libvirt+$answer_at
-	echo "libvirtd (PID $(cat "$tmp/libvirtd.pid")) on 127.0.0.1:$port; suite at $uri"
+	echo "libvirtd (PID $(cat "$tmp/libvirtd.pid")) on 127.0.0.1:$port in netns $netns;" \
+	     "suite at $uri"
 fi
-"$bin" "$uri"
+$in_netns "$bin" "$uri"
