@@ -440,8 +440,9 @@ SODA_EXPORT soda_context *soda_context_unref(soda_context *ctx)
 {
 	if (!ctx || --ctx->refs > 0)
 		return NULL;
-	if (su_switch_context_closed)
-		su_switch_context_closed(ctx);
+	for (const struct su_feature *const *f = su_features; *f; f++)
+		if ((*f)->context_closed)
+			(*f)->context_closed(ctx);
 	ctx->drv->close(ctx->priv);
 	for (size_t i = 0; i < ctx->n_handlers; i++)
 		if (ctx->handlers[i].destroy)
@@ -674,8 +675,12 @@ SODA_EXPORT const soda_netdev_ops *soda_context_get_netdev_ops(soda_context *ctx
 {
 	if (!ctx)
 		return NULL;
-	if (!ctx->has_netdev)
-		return su_switch_netdev_ops ? su_switch_netdev_ops(ctx, ret_userdata) : NULL;
+	if (!ctx->has_netdev) {
+		for (const struct su_feature *const *f = su_features; *f; f++)
+			if ((*f)->netdev_ops)
+				return (*f)->netdev_ops(ctx, ret_userdata);
+		return NULL;
+	}
 	if (ret_userdata)
 		*ret_userdata = ctx->netdev_userdata;
 	return &ctx->netdev;

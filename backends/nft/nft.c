@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * libsoda-nft: the switch's nftables plugin (see nft_ops.h for the layout).
+ * libsoda-nft: the switch's nftables plugin (see libsoda/network/nft_ops.h for the layout).
  *
  * This unit links libnftnl (GPL-2.0-or-later) and is therefore GPL itself;
  * libsoda (LGPL) loads it at run time with dlopen() and talks to it only
@@ -34,7 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nft_ops.h"
+#include "libsoda/network/nft_ops.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

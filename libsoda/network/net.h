@@ -10,7 +10,7 @@
 #include <soda/network.h>
 #include <soda/server.h>
 
-#include "../../backends/nft/nft_ops.h"
+#include "nft_ops.h"
 #include "../util.h"
 
 /* ---- policies ---- */

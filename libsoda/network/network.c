@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The software switch: networks as named objects of the context, the
- * attachment hooks the uml backend calls for every NIC, policies and
- * counters. The kernel side is the bridge and TAPs (rtnetlink, libmnl) and
- * the nftables tables, built by the GPL plugin (backends/nft) that is
- * loaded with dlopen().
+ * attachment hooks a guest backend calls for every NIC, policies and
+ * counters. The kernel side is the bridge and TAPs (rtnetlink, libmnl, from
+ * the host facilities in host/) and the nftables tables, built by the GPL
+ * plugin libsoda-nft.so through the table of nft_ops.h, loaded with
+ * dlopen().
  *
  * Every change goes the same way, under the networks' lock:
  *   1. read the record (finishing or discarding a change a crash cut short);
@@ -35,9 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../backends/host/netlink.h"
-#include "../../backends/host/shape.h"
-#include "../../backends/host/tap.h"
+#include "host/netlink.h"
+#include "host/shape.h"
+#include "host/tap.h"
 #include "../config.h"
 #include "../kv.h"
 #include "../private.h"
@@ -277,7 +278,7 @@ static int enter(soda_context *ctx, netmod **ret, soda_error **error)
 	return 0;
 }
 
-void su_switch_context_closed(soda_context *ctx)
+static void switch_context_closed(soda_context *ctx)
 {
 	netmod_free(ctx->network);
 	ctx->network = NULL;
@@ -1298,12 +1299,20 @@ static const soda_netdev_ops switch_ops = {
 	.detach = sw_detach,
 };
 
-const soda_netdev_ops *su_switch_netdev_ops(soda_context *ctx, void **ret_userdata)
+static const soda_netdev_ops *switch_netdev_ops(soda_context *ctx, void **ret_userdata)
 {
 	if (ret_userdata)
 		*ret_userdata = ctx;
 	return &switch_ops;
 }
+
+/* The switch's hooks into the core, listed in su_features by the build
+ * (module.cmake, cmake/features.cmake). */
+const struct su_feature su_network_feature = {
+	.name = "network",
+	.netdev_ops = switch_netdev_ops,
+	.context_closed = switch_context_closed,
+};
 
 /* ---- networks ---- */
 

@@ -54,7 +54,7 @@ void su_net_bridge_name(const char *state_dir, const char *network, char out[16]
 }
 
 /* "st" + 11 hex digits + the NIC index: 14 bytes, leaving the 15th for the
- * shaping IFB (the TAP name plus 'b', see backends/host/shape.c), which
+ * shaping IFB (the TAP name plus 'b', see host/shape.c), which
  * therefore never collides with a TAP. */
 void su_net_tap_name(const char *state_dir, const char *server, uint32_t nic, char out[16])
 {

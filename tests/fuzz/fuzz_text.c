@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/host/cgroup.h"
+#include "host/cgroup.h"
 #include "libsoda/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A program outside the tree, built against an installed libsoda: it opens
  * the in-memory backend, defines a server and reads it back, and touches the
- * switch and blackbox headers through soda.h alone. */
+ * switch and blackbox headers through soda.h alone; and it finds the switch's
+ * default netdev hooks (sys/backend.h), which a static link must carry. */
 #include <stdio.h>
 #include <string.h>
 
 #include <soda/soda.h>
+#include <soda/sys/backend.h>
 
 int main(void)
 {
@@ -35,6 +37,10 @@ int main(void)
 		return 12;
 	if (!soda_blackbox_type_name(SODA_BLACKBOX_EXEC))
 		return 13;
+	/* The switch's default netdev hooks: the network module is in the
+	 * link, static ones included (the core refers to its hooks). */
+	if (!soda_context_get_netdev_ops(ctx, NULL))
+		return 14;
 	printf("consumer: libsoda %s, server %s\n", soda_version(), soda_server_get_name(srv));
 	soda_server_unref(srv);
 	soda_server_config_free(cfg);

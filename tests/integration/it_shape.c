@@ -7,7 +7,7 @@
  * servers TAPs.)
  */
 #include "it_common.h"
-#include "backends/host/shape.h"
+#include "host/shape.h"
 
 struct nets {
 	char host[32], peer[32], host_path[64];

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "testhelp.h"
-#include "backends/host/cgroup.h"
+#include "host/cgroup.h"
 
 /* This machine: hybrid, controllers on v1, an empty unified hierarchy. */
 static const char hybrid[] =

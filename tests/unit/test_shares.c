@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "testhelp.h"
-#include "backends/host/shares.h"
+#include "host/shares.h"
 
 static void expect_parse_error(const char *text, uint32_t col, const char *needle)
 {

@@ -47,7 +47,7 @@
 #include <soda/context.h>
 #include <soda/server.h>
 
-#include "../../host/cgroup.h"
+#include "host/cgroup.h"
 #include "../proto.h"
 #include "blackbox.h"
 #include "jail.h"

@@ -19,7 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "../../include/soda/shares.h"
+#include <soda/shares.h>
 #include "shape.h"
 #include "soda_shape.skel.h"
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../../libsoda/util.h"
+#include "../libsoda/util.h"
 
 enum su_cg_controller {
 	SU_CG_CPU,

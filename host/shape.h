@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../libsoda/util.h"
+#include "../libsoda/util.h"
 
 typedef struct su_shape_rates {
 	uint64_t out_bps;   /* guest -> ; 0: unlimited */

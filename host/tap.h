@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#include "../../libsoda/util.h"
+#include "../libsoda/util.h"
 
 /* Creates TAP @ifname in network namespace @netns (a path; NULL: the
  * caller's), persistent, owned by uid @owner and gid @group, with the

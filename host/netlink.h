@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../libsoda/util.h"
+#include "../libsoda/util.h"
 
 /* Enters the network namespace @netns (a path; NULL: stay) on the calling
  * thread; *saved receives a descriptor of the namespace to go back to (or

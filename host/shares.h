@@ -6,7 +6,7 @@
 #ifndef SODA_HOST_SHARES_H
 #define SODA_HOST_SHARES_H
 
-#include "../../libsoda/config.h"
+#include "../libsoda/config.h"
 #include "cgroup.h"
 
 /* The settings that give a server @s (NULL: defaults) with @guest_memory.
