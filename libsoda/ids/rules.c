@@ -670,12 +670,42 @@ static int check_nbytes(struct pstate *s, struct kn_bytes *b, int64_t nb, bool z
 	return 0;
 }
 
+/* "multiplier M" (1 to 65535): 1 taken, 0 not this option, <0 error. */
+static int byte_multiplier(struct pstate *s, struct kn_bytes *b, char *f)
+{
+	int64_t x;
+
+	if (strncasecmp(f, "multiplier", 10) != 0 || !isspace((unsigned char)f[10]))
+		return 0;
+	if (!parse_i64(f + 11, 1, 65535, &x))
+		return perr(s, s->kw_at, "bad multiplier '%s'", trim(f + 11));
+	b->multiplier = (uint32_t)x;
+	return 1;
+}
+
+/* The op of a byte_* keyword, from its parsed fields. */
+static int push_bytes_op(struct pstate *s, enum kn_op_type kind, struct kn_bytes *b, int64_t nb,
+			 int64_t off)
+{
+	struct kn_op *op;
+
+	if ((b->flags & KN_B_STRING) && !b->base)
+		b->base = 10;
+	op = push_op(s, kind);
+	if (!op)
+		return oom(s);
+	b->nbytes = (uint32_t)nb;
+	b->offset = (int32_t)off;
+	op->u.b = *b;
+	op->relative = b->flags & KN_B_RELATIVE;
+	return 0;
+}
+
 static int kw_byte_test(struct pstate *s, char *v)
 {
 	char *f[16], *o;
 	size_t n;
 	struct kn_bytes b = { 0 };
-	struct kn_op *op;
 	int64_t nb, off;
 	uint64_t val;
 	int r;
@@ -729,17 +759,8 @@ static int kw_byte_test(struct pstate *s, char *v)
 	r = b.v_nbytes ? 0 : check_nbytes(s, &b, nb, false);
 	if (r < 0)
 		return r;
-	if ((b.flags & KN_B_STRING) && !b.base)
-		b.base = 10;
-	op = push_op(s, KN_OP_BYTE_TEST);
-	if (!op)
-		return oom(s);
-	b.nbytes = (uint32_t)nb;
 	b.value = val;
-	b.offset = (int32_t)off;
-	op->u.b = b;
-	op->relative = b.flags & KN_B_RELATIVE;
-	return 0;
+	return push_bytes_op(s, KN_OP_BYTE_TEST, &b, nb, off);
 }
 
 static int kw_byte_jump(struct pstate *s, char *v)
@@ -747,7 +768,6 @@ static int kw_byte_jump(struct pstate *s, char *v)
 	char *f[16];
 	size_t n;
 	struct kn_bytes b = { 0 };
-	struct kn_op *op;
 	int64_t nb, off, x;
 	int r;
 
@@ -775,10 +795,9 @@ static int kw_byte_jump(struct pstate *s, char *v)
 			b.flags |= KN_B_BEGIN;
 		else if (strcasecmp(f[i], "from_end") == 0)
 			b.flags |= KN_B_END;
-		else if (strncasecmp(f[i], "multiplier", 10) == 0 && isspace((unsigned char)f[i][10])) {
-			if (!parse_i64(f[i] + 11, 1, 65535, &x))
-				return perr(s, s->kw_at, "bad multiplier '%s'", trim(f[i] + 11));
-			b.multiplier = (uint32_t)x;
+		else if ((r = byte_multiplier(s, &b, f[i])) != 0) {
+			if (r < 0)
+				return r;
 		} else if (strncasecmp(f[i], "post_offset", 11) == 0 && isspace((unsigned char)f[i][11])) {
 			if (!parse_i64(f[i] + 12, -65535, 65535, &x))
 				return perr(s, s->kw_at, "bad post_offset '%s'", trim(f[i] + 12));
@@ -791,16 +810,7 @@ static int kw_byte_jump(struct pstate *s, char *v)
 	r = b.v_nbytes ? 0 : check_nbytes(s, &b, nb, b.flags & (KN_B_END | KN_B_BEGIN));
 	if (r < 0)
 		return r;
-	if ((b.flags & KN_B_STRING) && !b.base)
-		b.base = 10;
-	op = push_op(s, KN_OP_BYTE_JUMP);
-	if (!op)
-		return oom(s);
-	b.nbytes = (uint32_t)nb;
-	b.offset = (int32_t)off;
-	op->u.b = b;
-	op->relative = b.flags & KN_B_RELATIVE;
-	return 0;
+	return push_bytes_op(s, KN_OP_BYTE_JUMP, &b, nb, off);
 }
 
 /* byte_extract:n,offset,name[,relative][,multiplier M][,big|little][,string[,hex|dec|oct]][,align 2|4] */
@@ -809,7 +819,6 @@ static int kw_byte_extract(struct pstate *s, char *v)
 	char *f[16];
 	size_t n;
 	struct kn_bytes b = { 0 };
-	struct kn_op *op;
 	int64_t nb, off, x;
 	int r;
 
@@ -841,10 +850,9 @@ static int kw_byte_extract(struct pstate *s, char *v)
 			return 1;
 		if (r == 1)
 			continue;
-		if (strncasecmp(f[i], "multiplier", 10) == 0 && isspace((unsigned char)f[i][10])) {
-			if (!parse_i64(f[i] + 11, 1, 65535, &x))
-				return perr(s, s->kw_at, "bad multiplier '%s'", trim(f[i] + 11));
-			b.multiplier = (uint32_t)x;
+		if ((r = byte_multiplier(s, &b, f[i])) != 0) {
+			if (r < 0)
+				return r;
 		} else if (strncasecmp(f[i], "align", 5) == 0 && isspace((unsigned char)f[i][5])) {
 			if (!parse_i64(f[i] + 6, 2, 4, &x) || x == 3)
 				return perr(s, s->kw_at, "align must be 2 or 4, not '%s'", trim(f[i] + 6));
@@ -857,18 +865,11 @@ static int kw_byte_extract(struct pstate *s, char *v)
 	r = check_nbytes(s, &b, nb, false);
 	if (r < 0)
 		return r;
-	if ((b.flags & KN_B_STRING) && !b.base)
-		b.base = 10;
-	op = push_op(s, KN_OP_BYTE_EXTRACT);
-	if (!op)
-		return oom(s);
-	b.nbytes = (uint32_t)nb;
-	b.offset = (int32_t)off;
 	b.var = (uint8_t)s->n_vars;
-	snprintf(s->vars[s->n_vars++], sizeof(s->vars[0]), "%s", f[2]);
-	op->u.b = b;
-	op->relative = b.flags & KN_B_RELATIVE;
-	return 0;
+	r = push_bytes_op(s, KN_OP_BYTE_EXTRACT, &b, nb, off);
+	if (r == 0)
+		snprintf(s->vars[s->n_vars++], sizeof(s->vars[0]), "%s", f[2]);
+	return r;
 }
 
 /* ---- packet tests ---- */
