@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 {
 	int files = argc > 1 ? atoi(argv[1]) : 20000, rounds = argc > 2 ? atoi(argv[2]) : 3;
 	char work[64] = "/var/tmp/soda-bench-images-XXXXXX", state[96], src[96], tar[96];
+	static const char *const agent_option[] = { "agent=" BENCH_AGENT, NULL };
 	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
 	double old_tar[16], new_tar[16], old_dir[16], new_dir[16];
 	soda_context *ctx = NULL;
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 		die("tar -c", NULL);
 	kib = tree_kib(src);
 	opts.state_dir = state;
-	opts.agent_path = BENCH_AGENT;
+	opts.driver_options = agent_option;
 	if (soda_context_open(&ctx, "uml:///", &opts, 0, &e) < 0)
 		die("context", e);
 	for (int r = 0; r < rounds; r++) {

@@ -366,6 +366,33 @@ static int parse_uri(const char *uri, const soda_backend_driver **ret_drv, char 
 	return 0;
 }
 
+/* The options' driver_options joined to the URI's query keys (a key in
+ * both is refused; "state" is the state_dir option's). */
+static int add_driver_options(char ***query, const char *const *extra, soda_error **error)
+{
+	for (size_t i = 0; extra && extra[i]; i++) {
+		const char *eq = strchr(extra[i], '=');
+		size_t klen = eq ? (size_t)(eq - extra[i]) : 0;
+
+		if (klen == 0 || strcspn(extra[i], "&?") < strlen(extra[i]))
+			return su_errorf(error, -EINVAL,
+					 "driver option %zu '%s' is not key=value (without & or ?)",
+					 i + 1, extra[i]);
+		if (klen == 5 && strncmp(extra[i], "state", 5) == 0)
+			return su_errorf(error, -EINVAL,
+					 "driver option 'state': the state directory is state_dir's");
+		for (size_t k = 0; (*query)[k]; k++)
+			if (strncmp((*query)[k], extra[i], klen + 1) == 0)
+				return su_errorf(error, -EINVAL,
+						 "driver option '%.*s' is given twice (in the URI "
+						 "or the options)",
+						 (int)klen, extra[i]);
+		if (su_strv_push(query, extra[i]) < 0)
+			return su_errorf(error, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 				  const soda_context_options *opts, unsigned int flags,
 				  soda_error **error)
@@ -391,8 +418,14 @@ SODA_EXPORT int soda_context_open(soda_context **ret, const char *uri,
 	if (!uri)
 		uri = su_default_uri;
 	r = parse_uri(uri, &drv, &path, &query, &state, error);
-	if (r < 0)
+	if (r == 0)
+		r = add_driver_options(&query, opts->driver_options, error);
+	if (r < 0) {
+		free(path);
+		free(state);
+		su_strv_free(query);
 		return r;
+	}
 	if (opts->state_dir) {
 		free(state);
 		state = strdup(opts->state_dir);

@@ -759,10 +759,73 @@ static int check_cgroup_parent(const char *p, soda_error **error)
 	return 0;
 }
 
+/* The uml backend's settings: its URI query keys, or the context options'
+ * driver_options (docs/backends/uml.md). Strings point into @query. */
+typedef struct uml_settings {
+	const char *binary;
+	const char *monitor;
+	const char *agent;
+	const char *cgroup_parent;
+	uint32_t uid_base;
+	uint32_t uid_count;
+} uml_settings;
+
+static int parse_u32_setting(const char *key, const char *value, uint32_t *ret,
+			     soda_error **error)
+{
+	uint64_t v;
+
+	if (su_parse_u64(value, &v) < 0 || v > UINT32_MAX)
+		return su_errorf(error, -EINVAL, "uml option %s='%s' is not a number up to %u", key,
+				 value, UINT32_MAX);
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int parse_settings(const char *const *query, uml_settings *ret, soda_error **error)
+{
+	static const char *const path_keys[] = { "binary", "monitor", "agent" };
+
+	memset(ret, 0, sizeof(*ret));
+	for (size_t i = 0; query[i]; i++) {
+		const char *eq = strchr(query[i], '='), *value = eq + 1;
+		size_t klen = (size_t)(eq - query[i]);
+		const char **paths[] = { &ret->binary, &ret->monitor, &ret->agent };
+		int r = 0, which = -1;
+
+		for (int k = 0; k < 3; k++)
+			if (strlen(path_keys[k]) == klen && strncmp(query[i], path_keys[k], klen) == 0)
+				which = k;
+		if (which >= 0) {
+			*paths[which] = value;
+			r = su_check_abs_path(path_keys[which], value, 1024, error);
+		} else if (klen == 8 && strncmp(query[i], "uid_base", 8) == 0) {
+			r = parse_u32_setting("uid_base", value, &ret->uid_base, error);
+			if (r == 0 && ret->uid_base == 0)
+				r = su_errorf(error, -EINVAL, "uml option uid_base must not be 0");
+		} else if (klen == 9 && strncmp(query[i], "uid_count", 9) == 0) {
+			r = parse_u32_setting("uid_count", value, &ret->uid_count, error);
+			if (r == 0 && ret->uid_count == 0)
+				r = su_errorf(error, -EINVAL, "uml option uid_count must be positive");
+		} else if (klen == 13 && strncmp(query[i], "cgroup_parent", 13) == 0) {
+			ret->cgroup_parent = value;
+		} else {
+			r = su_errorf(error, -EINVAL,
+				      "unknown query key '%.*s' (the uml backend takes binary, "
+				      "monitor, agent, uid_base, uid_count, cgroup_parent and state)",
+				      (int)klen, query[i]);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int uml_open(void **ret_priv, soda_context *ctx, const char *path,
 		    const char *const *query, const char *state_dir,
 		    const soda_context_options *opts, soda_error **error)
 {
+	uml_settings set;
 	static const char *const subdirs[] = { "host", "images", "servers", "status", "run", NULL };
 	struct epoll_event ev = { .events = EPOLLIN };
 	const char *env;
@@ -773,21 +836,18 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path,
 	if (strcmp(path, "/") != 0 && strcmp(path, "/system") != 0)
 		return su_errorf_at(error, -EINVAL, "uri", 1, 7,
 				    "uml URIs have the path / (or /system), not '%s'", path);
-	if (query[0])
-		return su_errorf(error, -EINVAL,
-				 "URI: unknown query key '%.*s' (the uml backend takes only state)",
-				 (int)strcspn(query[0], "="), query[0]);
-	if (opts->uid_count && opts->uid_count < 1)
-		return su_errorf(error, -EINVAL, "uid_count must be positive");
-	if (opts->uid_base && (uint64_t)opts->uid_base + (opts->uid_count ? opts->uid_count
-									   : DEFAULT_UID_COUNT) >
-				      UINT32_MAX - 2)
+	r = parse_settings(query, &set, error);
+	if (r < 0)
+		return r;
+	if (set.uid_base && (uint64_t)set.uid_base + (set.uid_count ? set.uid_count
+								     : DEFAULT_UID_COUNT) >
+				    UINT32_MAX - 2)
 		return su_errorf(error, -EINVAL, "the uid range overflows");
-	if (opts->uid_base && opts->uid_base < 1000)
+	if (set.uid_base && set.uid_base < 1000)
 		return su_errorf(error, -EINVAL, "uid_base %u is a system uid; use one above 1000",
-				 opts->uid_base);
-	if (opts->cgroup_parent) {
-		r = check_cgroup_parent(opts->cgroup_parent, error);
+				 set.uid_base);
+	if (set.cgroup_parent) {
+		r = check_cgroup_parent(set.cgroup_parent, error);
 		if (r < 0)
 			return r;
 	}
@@ -798,17 +858,17 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path,
 	u->lock_fd = u->inotify_fd = u->epoll_fd = -1;
 	env = getenv("SODA_MONITOR");
 	u->state_dir = strdup(state_dir ? state_dir : DEFAULT_STATE_DIR);
-	u->uml_binary = strdup(opts->uml_binary ? opts->uml_binary : DEFAULT_UML);
-	if (opts->monitor_path || (env && *env))
-		u->monitor_path = strdup(opts->monitor_path ? opts->monitor_path : env);
+	u->uml_binary = strdup(set.binary ? set.binary : DEFAULT_UML);
+	if (set.monitor || (env && *env))
+		u->monitor_path = strdup(set.monitor ? set.monitor : env);
 	else if (!(u->monitor_path = su_find_helper("soda-monitor")))
 		u->monitor_path = strdup(SODA_MONITOR_DEFAULT);
 	env = getenv("SODA_AGENT");
-	if (opts->agent_path || (env && *env))
-		u->agent_path = strdup(opts->agent_path ? opts->agent_path : env);
+	if (set.agent || (env && *env))
+		u->agent_path = strdup(set.agent ? set.agent : env);
 	else if (!(u->agent_path = su_find_helper("soda-agent")))
 		u->agent_path = strdup(SODA_AGENT_DEFAULT);
-	u->cgroup_parent = strdup(opts->cgroup_parent ? opts->cgroup_parent : "soda");
+	u->cgroup_parent = strdup(set.cgroup_parent ? set.cgroup_parent : "soda");
 	if (!u->state_dir || !u->uml_binary || !u->monitor_path || !u->agent_path ||
 	    !u->cgroup_parent) {
 		uml_close(u);
@@ -840,11 +900,11 @@ static int uml_open(void **ret_priv, soda_context *ctx, const char *path,
 		}
 	}
 	snprintf(u->ctxid, sizeof(u->ctxid), "%08x", fnv1a32(u->state_dir));
-	u->uid_count = opts->uid_count ? opts->uid_count : DEFAULT_UID_COUNT;
+	u->uid_count = set.uid_count ? set.uid_count : DEFAULT_UID_COUNT;
 	/* Contexts that keep the default each get their own range, so that
 	 * guests of two state directories never share a uid. */
-	u->uid_base = opts->uid_base ? opts->uid_base
-				     : DEFAULT_UID_BASE + fnv1a32(u->state_dir) % UID_SLOTS *
+	u->uid_base = set.uid_base ? set.uid_base
+				   : DEFAULT_UID_BASE + fnv1a32(u->state_dir) % UID_SLOTS *
 							       DEFAULT_UID_COUNT;
 	if (access(u->uml_binary, X_OK) < 0) {
 		r = su_errorf(error, su_neg_errno(),

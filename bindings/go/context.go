@@ -22,14 +22,12 @@ import (
 
 // Options for Open; the zero value takes every default.
 type Options struct {
-	StateDir     string // default: the URI's "state" query, else /var/lib/soda
-	UMLBinary    string // default /usr/bin/linux.uml
-	MonitorPath  string // default $SODA_MONITOR, else the installed soda-monitor
-	AgentPath    string // default $SODA_AGENT, else the installed soda-agent
-	UIDBase      uint32 // first uid of the jail range; 0: default
-	UIDCount     uint32 // size of the range; 0: default
-	CgroupParent string // default "soda"
-	Netns        string // the guests' network namespace (name or path); "": the caller's
+	StateDir string // default: the URI's "state" query, else the backend's (uml: /var/lib/soda)
+	Netns    string // the guests' network namespace (name or path); "": the caller's
+	// DriverOptions are the backend's settings, "key=value": its URI query
+	// keys (docs/backends/NAME.md; uml: binary, monitor, agent, uid_base,
+	// uid_count, cgroup_parent), e.g. "agent=/usr/libexec/soda-agent".
+	DriverOptions []string
 	// Log receives the library's messages (called on the calling goroutine's
 	// thread, during the call that logs); nil: dropped.
 	Log      func(level LogLevel, message string)
@@ -50,7 +48,7 @@ type Context struct {
 // "test:///default" (in memory, for tests).
 func Open(uri string, opts *Options) (*Context, error) {
 	var o C.soda_context_options
-	if err := checkRC("options", C.soda_context_options_init(&o, 1)); err != nil {
+	if err := checkRC("options", C.soda_context_options_init(&o, 2)); err != nil {
 		return nil, err
 	}
 	var frees []func()
@@ -67,13 +65,18 @@ func Open(uri string, opts *Options) (*Context, error) {
 	c := &Context{}
 	if opts != nil {
 		o.state_dir = set(opts.StateDir)
-		o.uml_binary = set(opts.UMLBinary)
-		o.monitor_path = set(opts.MonitorPath)
-		o.agent_path = set(opts.AgentPath)
-		o.cgroup_parent = set(opts.CgroupParent)
 		o.netns = set(opts.Netns)
-		o.uid_base = C.uint32_t(opts.UIDBase)
-		o.uid_count = C.uint32_t(opts.UIDCount)
+		if len(opts.DriverOptions) > 0 {
+			n := len(opts.DriverOptions) + 1
+			arr := (*[1 << 20]*C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
+			frees = append(frees, func() { C.free(unsafe.Pointer(&arr[0])) })
+			for i, kv := range opts.DriverOptions {
+				arr[i] = C.CString(kv)
+				p := arr[i]
+				frees = append(frees, func() { C.free(unsafe.Pointer(p)) })
+			}
+			o.driver_options = (**C.char)(unsafe.Pointer(&arr[0]))
+		}
 		o.log_level = C.int32_t(opts.LogLevel)
 		if opts.Log != nil {
 			c.logH = cgo.NewHandle(opts.Log)

@@ -102,7 +102,13 @@ func itEnv(t *testing.T) *Context {
 		exec.Command("ip", "netns", "del", netns).Run()
 	})
 	exec.Command("ip", "-n", netns, "link", "set", "lo", "up").Run()
-	ctx, err = Open("uml:///", &Options{StateDir: state, Netns: netns, MonitorPath: os.Getenv("SODA_MONITOR"), AgentPath: os.Getenv("SODA_AGENT")})
+	var drv []string
+	for _, kv := range [][2]string{{"monitor", "SODA_MONITOR"}, {"agent", "SODA_AGENT"}} {
+		if v := os.Getenv(kv[1]); v != "" {
+			drv = append(drv, kv[0]+"="+v)
+		}
+	}
+	ctx, err = Open("uml:///", &Options{StateDir: state, Netns: netns, DriverOptions: drv})
 	must(t, err)
 	must(t, ctx.BuildImage("busybox", ImageSourceBusybox, nil))
 	return ctx

@@ -22,33 +22,23 @@ extern "C" {
 
 typedef struct soda_context soda_context;
 
-#define SODA_CONTEXT_OPTIONS_VERSION 1
+#define SODA_CONTEXT_OPTIONS_VERSION 2
 
 /**
  * soda_context_options:
  * Settings for soda_context_open(). Initialise with SODA_CONTEXT_OPTIONS_INIT
  * or soda_context_options_init(); every field left 0/NULL takes its default.
  * Strings are copied by soda_context_open().
+ * Version 2 (0.2): the uml backend's fields (uml_binary, monitor_path,
+ * agent_path, uid_base, uid_count, cgroup_parent) became its driver
+ * options binary, monitor, agent, uid_base, uid_count, cgroup_parent.
  * @since 0.1
  */
 typedef struct soda_context_options {
 	uint32_t version;
-	/* State directory; default from the URI's "state" query, else /var/lib/soda. */
+	/* State directory; default from the URI's "state" query, else the
+	 * backend's (uml: /var/lib/soda). */
 	const char *state_dir;
-	/* The guest kernel; default /usr/bin/linux.uml. */
-	const char *uml_binary;
-	/* The soda-monitor program; default $SODA_MONITOR, else the installed one. */
-	const char *monitor_path;
-	/* The static soda-agent put in images as their PID 1; default
-	 * $SODA_AGENT, else the installed one. */
-	const char *agent_path;
-	/* First uid (and gid) of the range jailed servers run as; default 1000100000. */
-	uint32_t uid_base;
-	/* Size of that range; default 65536. */
-	uint32_t uid_count;
-	/* cgroup directory (relative to each hierarchy's root) under which servers
-	 * get their cgroups; default "soda". */
-	const char *cgroup_parent;
 	/* Network namespace the guests (and the context's switch) live in: a
 	 * name under /run/netns or an absolute path; NULL: the caller's. */
 	const char *netns;
@@ -56,9 +46,16 @@ typedef struct soda_context_options {
 	void *log_userdata;
 	/* Highest level passed to log_fn; default SODA_LOG_INFO. */
 	int32_t log_level;
+	/* Settings of the URI's backend (since 0.2): "key=value" strings,
+	 * NULL-terminated; NULL for none. The keys are the backend's URI
+	 * query keys (docs/backends/NAME.md; uml: binary, monitor, agent,
+	 * uid_base, uid_count, cgroup_parent), given here or in the URI, not
+	 * in both; "state" is state_dir's. The backend refuses a key it does
+	 * not know, naming it. */
+	const char *const *driver_options;
 } soda_context_options;
 
-#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, 0 }
+#define SODA_CONTEXT_OPTIONS_INIT { SODA_CONTEXT_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL }
 
 /**
  * soda_context_options_init:
@@ -72,7 +69,8 @@ SODA_EXPORT int soda_context_options_init(soda_context_options *opts, uint32_t v
  * soda_context_open:
  * @ret: receives the new context (caller owns one reference).
  * @uri: "uml:///" (default when NULL), "uml:///?state=/some/dir", or
- *       "test:///default" for the in-memory test backend.
+ *       "test:///default" for the in-memory test backend. Query keys other
+ *       than "state" are the backend's (see driver_options above).
  * @opts: NULL for defaults.
  * @flags: 0.
  *

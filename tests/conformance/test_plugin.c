@@ -65,6 +65,50 @@ static void test_query_reaches_driver(void **state)
 			  -EINVAL, err);
 }
 
+/* The options' driver_options join the URI's keys, after them; a key in
+ * both, "state" (state_dir's) and a pair without '=' are the core's to
+ * refuse. A NAME+TRANSPORT URI's driver gets them too. */
+static void test_driver_options(void **state)
+{
+	static const char *const size[] = { "size=9", NULL };
+	static const char *const twice[] = { "color=x", NULL };
+	static const char *const st[] = { "state=/x", NULL };
+	static const char *const bare[] = { "size", NULL };
+	static const char *const odd[] = { "size=1&color=2", NULL };
+	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
+	soda_context *ctx = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	opts.driver_options = size;
+	assert_soda_ok(soda_context_open(&ctx, "cftest:///p?color=red", &opts, 0, &err), err);
+	assert_string_equal(soda_context_get_state_dir(ctx), "/p?color=red&size=9");
+	ctx = soda_context_unref(ctx);
+	assert_soda_ok(soda_context_open(&ctx, "cftest+x://h/p", &opts, 0, &err), err);
+	assert_string_equal(soda_context_get_state_dir(ctx), "cftest+x://h/p?size=9");
+	ctx = soda_context_unref(ctx);
+	opts.driver_options = twice;
+	assert_int_equal(soda_context_open(&ctx, "cftest:///p?color=red", &opts, 0, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "'color' is given twice"));
+	soda_error_free(err);
+	err = NULL;
+	opts.driver_options = st;
+	assert_int_equal(soda_context_open(&ctx, "cftest:///p", &opts, 0, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "state_dir's"));
+	soda_error_free(err);
+	err = NULL;
+	opts.driver_options = bare;
+	assert_soda_fails(soda_context_open(&ctx, "cftest:///p", &opts, 0, &err), -EINVAL, err);
+	opts.driver_options = odd;
+	assert_soda_fails(soda_context_open(&ctx, "cftest:///p", &opts, 0, &err), -EINVAL, err);
+	/* the built-in test backend has no keys: it refuses this one by name */
+	opts.driver_options = size;
+	assert_int_equal(soda_context_open(&ctx, "test:///default", &opts, 0, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "unknown query key 'size'"));
+	soda_error_free(err);
+	assert_null(ctx);
+}
+
 static void test_registered_once(void **state)
 {
 	soda_backend_driver again = { .version = SODA_BACKEND_VERSION, .scheme = "cftest" };
@@ -136,6 +180,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compound_uri_reaches_driver_whole),
 		cmocka_unit_test(test_query_reaches_driver),
+		cmocka_unit_test(test_driver_options),
 		cmocka_unit_test(test_registered_once),
 		cmocka_unit_test(test_missing_and_failing_plugins),
 		cmocka_unit_test_teardown(test_names_stay_in_the_directory, evil_teardown),

@@ -160,11 +160,12 @@ static unsigned long long start_time_of(int pid)
 
 static int open_ctx(th_env *env, soda_context **ret)
 {
+	static const char *const uml_options[] = { "monitor=" SODA_TEST_MONITOR,
+						   "agent=" SODA_TEST_AGENT, NULL };
 	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
 
 	opts.state_dir = env->state_dir;
-	opts.monitor_path = SODA_TEST_MONITOR;
-	opts.agent_path = SODA_TEST_AGENT;
+	opts.driver_options = uml_options;
 	opts.netns = env->netns[0] ? env->netns : NULL;
 	return soda_context_open(ret, "uml:///", &opts, 0, &env->err);
 }

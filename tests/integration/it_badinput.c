@@ -292,6 +292,19 @@ static void test_bad_share_and_files(void **state)
 
 static void test_uid_range_exhausted(void **state)
 {
+	static const char *const small_range[] = { "monitor=" SODA_TEST_MONITOR,
+						   "uid_base=1900000000", "uid_count=1", NULL };
+	static const char *const bad[][3] = {
+		{ "uid_base=10", NULL, "system uid" },
+		{ "cgroup_parent=../escape", NULL, "cgroup parent" },
+		{ "binary=/nonexistent/linux.uml", NULL, "not there" },
+		{ "binary=relative", NULL, "absolute" },
+		{ "uid_count=0", NULL, "positive" },
+		{ "uid_count=x", NULL, "not a number" },
+		{ "colour=blue", NULL, "unknown query key 'colour'" },
+		{ "state=/x", NULL, "state_dir's" },
+		{ "novalue", NULL, "not key=value" },
+	};
 	th_env *env = *state;
 	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
 	soda_context *small = NULL;
@@ -301,9 +314,7 @@ static void test_uid_range_exhausted(void **state)
 	th_require_root();
 	th_build_image(env);
 	opts.state_dir = env->state_dir;
-	opts.monitor_path = SODA_TEST_MONITOR;
-	opts.uid_base = 1900000000;
-	opts.uid_count = 1;
+	opts.driver_options = small_range;
 	assert_soda_ok(soda_context_open(&small, NULL, &opts, 0, &env->err), env->err);
 	assert_int_equal(soda_server_config_new(&cfg, "one", NULL), 0);
 	assert_soda_ok(soda_server_define(&a, small, cfg, 0, &env->err), env->err);
@@ -311,18 +322,42 @@ static void test_uid_range_exhausted(void **state)
 	assert_int_equal(soda_server_config_new(&cfg, "two", NULL), 0);
 	assert_soda_fails(soda_server_define(&b, small, cfg, 0, &env->err), -ENOSPC, env->err);
 	soda_server_config_free(cfg);
-	/* Bad options are refused up front. */
-	opts.uid_base = 10;
-	assert_soda_fails(soda_context_open(&small, NULL, &opts, 0, &env->err), -EINVAL, env->err);
-	opts.uid_base = 0;
-	opts.cgroup_parent = "../escape";
-	assert_soda_fails(soda_context_open(&small, NULL, &opts, 0, &env->err), -EINVAL, env->err);
-	opts.cgroup_parent = NULL;
+	/* Bad options are refused up front, by name, as options or in the URI. */
 	opts.netns = "soda-it-does-not-exist";
 	assert_soda_fails(soda_context_open(&small, NULL, &opts, 0, &env->err), -ENOENT, env->err);
 	opts.netns = NULL;
-	opts.uml_binary = "/nonexistent/linux.uml";
-	assert_soda_fails(soda_context_open(&small, NULL, &opts, 0, &env->err), -ENOENT, env->err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		soda_context *c = NULL;
+		char *uri = NULL;
+		int r;
+
+		opts.driver_options = bad[i];
+		r = soda_context_open(&c, NULL, &opts, 0, &env->err);
+		if (r >= 0 || !strstr(soda_error_message(env->err), bad[i][2]))
+			fail_msg("option %s: %d '%s'", bad[i][0], r,
+				 env->err ? soda_error_message(env->err) : "");
+		soda_error_free(env->err);
+		env->err = NULL;
+		if (strchr(bad[i][0], '=') && strncmp(bad[i][0], "state=", 6) != 0) {
+			opts.driver_options = NULL;
+			assert_true(asprintf(&uri, "uml:///?%s", bad[i][0]) > 0);
+			r = soda_context_open(&c, uri, &opts, 0, &env->err);
+			if (r >= 0 || !strstr(soda_error_message(env->err), bad[i][2]))
+				fail_msg("%s: %d '%s'", uri, r,
+					 env->err ? soda_error_message(env->err) : "");
+			soda_error_free(env->err);
+			env->err = NULL;
+			free(uri);
+		}
+		assert_null(c);
+	}
+	/* A key in both the URI and the options. */
+	opts.driver_options = small_range;
+	assert_int_equal(soda_context_open(&small, "uml:///?uid_count=2", &opts, 0, &env->err),
+			 -EINVAL);
+	assert_non_null(strstr(soda_error_message(env->err), "'uid_count' is given twice"));
+	soda_error_free(env->err);
+	env->err = NULL;
 	soda_server_unref(a);
 	a = NULL;
 	assert_int_equal(soda_server_lookup(&a, env->ctx, "one", NULL), 0);

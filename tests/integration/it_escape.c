@@ -101,14 +101,15 @@ static pid_t start_listener(const char *netns)
 static int setup(void **state)
 {
 	esc *e = calloc(1, sizeof(*e));
+	static const char *const uml_options[] = { "monitor=" SODA_TEST_MONITOR_EXEC,
+						   "agent=" SODA_TEST_AGENT, NULL };
 	soda_context_options opts = SODA_CONTEXT_OPTIONS_INIT;
 
 	if (!e || th_env_setup_netns(&e->env) < 0)
 		return -1;
 	*state = e;
 	opts.state_dir = e->env.state_dir;
-	opts.monitor_path = SODA_TEST_MONITOR_EXEC;
-	opts.agent_path = SODA_TEST_AGENT;
+	opts.driver_options = uml_options;
 	opts.netns = e->env.netns;
 	if (soda_context_open(&e->kitctx, "uml:///", &opts, 0, &e->env.err) < 0)
 		return -1;

@@ -204,16 +204,11 @@ typedef struct soda_context soda_context;
 typedef struct soda_context_options {
  uint32_t version;
  const char *state_dir;
- const char *uml_binary;
- const char *monitor_path;
- const char *agent_path;
- uint32_t uid_base;
- uint32_t uid_count;
- const char *cgroup_parent;
  const char *netns;
  soda_log_fn log_fn;
  void *log_userdata;
  int32_t log_level;
+ const char *const *driver_options;
 } soda_context_options;
  int soda_context_options_init(soda_context_options *opts, uint32_t version);
  int soda_context_open(soda_context **ret, const char *uri,

@@ -26,7 +26,7 @@ _SHARE_READONLY = 1 << 0
 _SHARE_ALLOW_SENSITIVE = 1 << 1
 _DUMP_MEMORY = 1 << 0
 _IMAGE_REPLACE = 1 << 0
-_CONTEXT_OPTIONS_VERSION = 1
+_CONTEXT_OPTIONS_VERSION = 2
 
 
 def version() -> str:
@@ -471,15 +471,15 @@ class Event:
 class Context:
     """A libsoda context: "uml:///" (the default), "uml:///?state=DIR", or
     "test:///default" (in memory, for tests). Closes on close(), at the
-    end of a with block, or when collected; servers keep running."""
+    end of a with block, or when collected; servers keep running.
+    driver_options are the backend's settings, its URI query keys
+    (docs/backends/NAME.md; uml: binary, monitor, agent, uid_base,
+    uid_count, cgroup_parent), e.g. {"agent": "/usr/libexec/soda-agent"}."""
 
     _p: Any = None
 
     def __init__(self, uri: Optional[str] = None, *, state_dir: Optional[PathLike] = None,
-                 uml_binary: Optional[PathLike] = None,
-                 monitor_path: Optional[PathLike] = None,
-                 agent_path: Optional[PathLike] = None, uid_base: int = 0,
-                 uid_count: int = 0, cgroup_parent: Optional[str] = None,
+                 driver_options: Optional[Dict[str, Any]] = None,
                  netns: Optional[str] = None,
                  log: Optional[Callable[[Union[LogLevel, int], str], None]] = None,
                  log_level: int = 0) -> None:
@@ -499,13 +499,13 @@ class Context:
             return c
 
         opts.state_dir = cstr(state_dir)
-        opts.uml_binary = cstr(uml_binary)
-        opts.monitor_path = cstr(monitor_path)
-        opts.agent_path = cstr(agent_path)
-        opts.cgroup_parent = cstr(cgroup_parent)
         opts.netns = cstr(netns)
-        opts.uid_base = uid_base
-        opts.uid_count = uid_count
+        if driver_options:
+            pairs = [cstr("%s=%s" % (k, os.fspath(v) if isinstance(v, os.PathLike) else v))
+                     for k, v in driver_options.items() if v is not None]
+            arr = ffi.new("const char *[]", pairs + [ffi.NULL])
+            keep.append(arr)
+            opts.driver_options = arr
         opts.log_level = log_level
         if log is not None:
             log_fn = log

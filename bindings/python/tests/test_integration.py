@@ -57,8 +57,8 @@ def env():
     ctx = None
     try:
         ctx = libsoda.Context("uml:///", state_dir=state, netns=netns,
-                              monitor_path=os.environ["SODA_MONITOR"],
-                              agent_path=os.environ.get("SODA_AGENT"))
+                              driver_options={"monitor": os.environ["SODA_MONITOR"],
+                                              "agent": os.environ.get("SODA_AGENT")})
         ctx.build_image("busybox")
         yield ctx
     finally:

@@ -61,9 +61,10 @@ typedef struct soda_backend_driver {
 	/* Context. @path is the URI's path (the whole URI, unparsed, for a
 	 * NAME+TRANSPORT scheme: soda_backend_plugin_init_fn). @query holds the
 	 * URI's query as "key=value" strings, values percent-decoded, in the
-	 * URI's order, NULL-terminated, never NULL: every key but "state",
-	 * which the core reads itself, so the driver refuses each key it does
-	 * not know with an error naming it. @state_dir is the chosen state dir
+	 * URI's order, then the options' driver_options, NULL-terminated,
+	 * never NULL: every key but "state", which the core reads itself, each
+	 * key once. The driver refuses each key it does not know with an error
+	 * naming it. @state_dir is the chosen state dir
 	 * (NULL if the URI and options named none). */
 	int (*open)(void **ret_priv, soda_context *ctx, const char *path,
 		    const char *const *query, const char *state_dir,
@@ -149,7 +150,8 @@ SODA_EXPORT int soda_backend_register(const soda_backend_driver *driver, soda_er
  * lower-case letters and digits). The entry registers the driver of scheme
  * NAME with soda_backend_register() (-EEXIST counts as done). For a
  * NAME+TRANSPORT URI the driver's open() receives the whole URI as @path,
- * unparsed, an empty @query and @state_dir only from the options. Plugins need the shared
+ * unparsed, @query only from the options' driver_options and @state_dir
+ * only from the options. Plugins need the shared
  * libsoda and stay loaded.
  * @version: SODA_BACKEND_VERSION of the loading library.
  * Returns: 0 or -errno (with @error filled).
