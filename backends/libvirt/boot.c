@@ -332,3 +332,15 @@ int lv_boot_ready(const char *name)
 			return 1;
 	return 0;
 }
+
+void lv_boot_forget(const char *name)
+{
+	lv_boot bt;
+
+	if (lv_boot_paths(&bt, "", name, "") < 0)
+		return;
+	unlink(bt.agent_line);
+	unlink(bt.blackbox_line);
+	rmdir(bt.run_dir);
+	lv_boot_free(&bt);
+}

@@ -364,12 +364,16 @@ static int lv_open(void **ret_priv, soda_context *ctx, const char *path,
 	int r;
 
 	(void)path;
-	(void)query; /* empty: libvirt's URI, query and all, is the driver's */
 	if (!uri || strncmp(uri, SCHEME "+", strlen(SCHEME) + 1) != 0)
 		return failf(error, -EINVAL,
 			     "URI '%s': the libvirt backend takes libvirt+DRIVER://..., "
 			     "e.g. libvirt+qemu:///system",
 			     uri ? uri : "");
+	/* libvirt's URI, query and all, is libvirt's; @query holds only the
+	 * options' driver_options, of which this backend has none. */
+	if (query[0])
+		return failf(error, -EINVAL, "unknown driver option '%.*s' (the libvirt backend "
+			     "takes none)", (int)strcspn(query[0], "="), query[0]);
 	r = lv_loop_init();
 	if (r < 0)
 		return failf(error, r, "libvirt event loop: %s", strerror(-r));
@@ -720,6 +724,8 @@ static int lv_undefine(void *priv, const char *name, unsigned int flags, soda_er
 		return r;
 	r = virDomainUndefine(dom) < 0 ? fail(error, "cannot undefine", name) : 0;
 	virDomainFree(dom);
+	if (r == 0)
+		lv_boot_forget(name);
 	return r;
 }
 

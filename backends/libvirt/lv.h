@@ -37,6 +37,8 @@ void lv_boot_free(lv_boot *bt);
 /* 1 if the agent of @name said "ready" since its start, 0 if not yet,
  * -ENOENT if the server does not boot an image. */
 int lv_boot_ready(const char *name);
+/* Removes what lv_boot_prepare() made for server @name (not the initramfs). */
+void lv_boot_forget(const char *name);
 
 /* console.c: the domain's console as a socket (a relay thread per open). */
 struct _virDomain;

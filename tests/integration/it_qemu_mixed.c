@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A real QEMU guest (the libvirt backend) on the soda switch next to a UML
+ * guest, in a network namespace the test makes (tests/network/net_common):
+ *
+ *   - the QEMU guest boots the same busybox image as the UML guest, its
+ *     agent as PID 1, and soda_server_start(WAIT_READY) returns once the
+ *     agent said "ready" on its serial line;
+ *   - one policy, enforced both ways: UML -> QEMU ICMP and QEMU -> UML TCP
+ *     port 80 allowed and passing; QEMU -> UML ICMP and UML -> QEMU TCP
+ *     port 80 refused; with "allow from any to any" (the control) the
+ *     refused flows pass, so the refusals are the policy's;
+ *   - statistics: libvirt's (CPU time, bytes through the NIC) and the
+ *     switch's policy drops at the QEMU guest's port;
+ *   - freeze (no answer to a ping) and thaw (answers again); stop.
+ *
+ * libvirt is the embedded QEMU driver (qemu:///embed?root=STATE/lvroot):
+ * QEMU runs as this process's child in the test's namespace, where the
+ * switch made its TAP (a libvirtd would open the TAP in its own namespace),
+ * and no daemon of the machine is used or disturbed. The driver code is the
+ * one of qemu:///system. Without KVM that works here, QEMU emulates (TCG).
+ * Skips (77) where QEMU, a guest kernel or the libvirt plugin is missing.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <glob.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "../network/net_common.h"
+
+#define QM_IP "198.51.100.20"
+#define UM_IP "198.51.100.10"
+
+static soda_context *lv_ctx;
+
+static bool ping_ok(soda_server *from, const char *ip)
+{
+	return guest_sh(from, NULL, "ping -c 1 -W 1 %s >/dev/null 2>&1", ip) == 0;
+}
+
+/* Up to three tries where a ping must pass (ARP, a busy host). */
+static bool reach_ok(soda_server *from, const char *ip)
+{
+	return guest_sh(from, NULL,
+			"ping -c 1 -W 2 %s >/dev/null 2>&1 || ping -c 1 -W 2 %s >/dev/null 2>&1 || "
+			"ping -c 1 -W 2 %s >/dev/null 2>&1",
+			ip, ip, ip) == 0;
+}
+
+/* A TCP connection from the QEMU guest (busybox nc) to @ip port 80. */
+static bool qm_tcp_ok(soda_server *qm, const char *ip)
+{
+	return guest_sh(qm, NULL, "echo x | nc -w 2 %s 80 >/dev/null 2>&1", ip) == 0;
+}
+
+/* Policies go through the libvirt context's network "lan" (the same
+ * switch: the uml context's state directory and namespace), whose servers
+ * are the ones its rules can name; the UML guest is "any" there. */
+static void lv_apply(const char *text)
+{
+	soda_network *net = NULL;
+	soda_policy *p = NULL;
+	soda_error *err = NULL;
+
+	assert_soda_ok(soda_network_lookup(&net, lv_ctx, "lan", &err), err);
+	assert_soda_ok(soda_policy_parse(&p, text, strlen(text), "test", 0, &err), err);
+	assert_soda_ok(soda_network_apply_policy(net, p, 0, &err), err);
+	soda_policy_free(p);
+	soda_network_unref(net);
+}
+
+static soda_server *start_qemu_guest(net_env *ne)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_error **err = &ne->env.err;
+
+	assert_soda_ok(soda_server_config_new(&cfg, "qm", err), *err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 256 << 20, err), *err);
+	assert_soda_ok(soda_server_config_add_nic(cfg, "lan", NULL, 0, err), *err);
+	assert_soda_ok(soda_server_config_add_nic_address(cfg, 0, QM_IP "/24", err), *err);
+	assert_soda_ok(soda_server_config_add_label(cfg, "qemu", err), *err);
+	assert_soda_ok(soda_server_define(&srv, lv_ctx, cfg, 0, err), *err);
+	soda_server_config_free(cfg);
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, err), *err);
+	return srv;
+}
+
+static uint64_t stat_of(soda_server *srv, int key)
+{
+	soda_stats *st = NULL;
+	soda_error *err = NULL;
+	uint64_t v = 0;
+
+	assert_soda_ok(soda_server_get_stats(&st, srv, 0, &err), err);
+	assert_int_equal(soda_stats_get(st, key, &v), 0);
+	soda_stats_free(st);
+	return v;
+}
+
+static void test_qemu_next_to_uml(void **state)
+{
+	net_env *ne = *state;
+	soda_server *qm, *um;
+	int st = -1;
+	uint64_t drops;
+
+	qm = start_qemu_guest(ne);
+	um = net_guest(ne, "um", UM_IP "/24", "uml");
+	assert_soda_ok(soda_server_get_state(&st, qm, NULL), NULL);
+	assert_int_equal(st, SODA_STATE_RUNNING);
+
+	/* Background listeners on port 80 in both guests, for a minute. */
+	assert_int_equal(guest_sh(um, NULL,
+				  "(/tools/nettool tcp-serve 80 60 >/dev/null 2>&1 &) ; sleep 0.2"),
+			 0);
+	/* nettool tcp-connect wants "ok" from the server. */
+	assert_int_equal(guest_sh(qm, NULL,
+				  "printf '#!/bin/sh\\necho ok\\n' >/tmp/ok && chmod 755 /tmp/ok && "
+				  "(nc -ll -p 80 -e /tmp/ok >/dev/null 2>&1 &) ; sleep 0.2"),
+			 0);
+
+	lv_apply("allow from any to server qm icmp\n"
+		 "allow from server qm to any tcp port 80\n");
+	assert_true(reach_ok(um, QM_IP));                                  /* allowed, UML -> QEMU */
+	assert_true(qm_tcp_ok(qm, UM_IP));                                 /* allowed, QEMU -> UML */
+	drops = server_count(ne, "qm", SODA_NET_DROP_POLICY_OUT);
+	assert_false(ping_ok(qm, UM_IP));                                  /* denied, QEMU -> UML */
+	assert_true(server_count(ne, "qm", SODA_NET_DROP_POLICY_OUT) > drops);
+	assert_int_not_equal(guest_sh(um, NULL, "/tools/nettool tcp-connect %s 80 1500", QM_IP),
+			     0);                                               /* denied, UML -> QEMU */
+
+	/* The control: the same flows pass when the policy allows them. */
+	lv_apply("allow from any to any\n");
+	assert_true(reach_ok(qm, UM_IP));
+	assert_int_equal(guest_sh(um, NULL, "/tools/nettool tcp-connect %s 80 1500", QM_IP), 0);
+
+	/* Statistics from libvirt. */
+	assert_true(stat_of(qm, SODA_STAT_CPU_USEC) > 0);
+	assert_true(stat_of(qm, SODA_STAT_NET_OUT_BYTES) > 0);
+	assert_true(stat_of(qm, SODA_STAT_NET_IN_BYTES) > 0);
+
+	/* Frozen, the QEMU guest answers nothing; thawed, it does again. */
+	assert_soda_ok(soda_server_freeze(qm, 0, &ne->env.err), ne->env.err);
+	assert_soda_ok(soda_server_get_state(&st, qm, NULL), NULL);
+	assert_int_equal(st, SODA_STATE_PAUSED);
+	assert_false(ping_ok(um, QM_IP));
+	assert_soda_ok(soda_server_thaw(qm, 0, &ne->env.err), ne->env.err);
+	assert_true(reach_ok(um, QM_IP));
+
+	assert_soda_ok(soda_server_stop(qm, 10000, 0, &ne->env.err), ne->env.err);
+	assert_soda_ok(soda_server_get_state(&st, qm, NULL), NULL);
+	assert_int_equal(st, SODA_STATE_SHUTOFF);
+	assert_soda_ok(soda_server_undefine(qm, 0, &ne->env.err), ne->env.err);
+	soda_server_unref(qm);
+	soda_server_unref(um);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static int setup(void **state)
+{
+	soda_context_options o;
+	net_env *ne;
+	char root[160], path[224], uri[256];
+	int fd;
+
+	if (net_env_setup(state) < 0)
+		return -1;
+	ne = *state;
+	/* Not a subreaper (th_env_setup made us one): QEMU, which libvirt
+	 * daemonizes, would stay our zombie, and libvirt waits for it to be
+	 * gone when it kills it. */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	/* QEMU, spawned by the embedded driver from this process, must be
+	 * where the switch's TAPs are. */
+	fd = open(ne->netns_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		print_error("cannot enter %s\n", ne->netns_path);
+		goto fail;
+	}
+	close(fd);
+	snprintf(root, sizeof(root), "%s/lvroot", ne->env.state_dir);
+	/* QEMU's output to files, not to a virtlogd this test did not start. */
+	static const char *const dirs[] = { "", "/etc", "/etc/qemu", "/etc/libvirt" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		mkdir(path, 0700);
+	}
+	static const char *const confs[] = { "/etc/qemu.conf", "/etc/qemu/qemu.conf",
+					     "/etc/libvirt/qemu.conf" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", root, confs[i]);
+		if (write_file(path, "stdio_handler = \"file\"\n") < 0)
+			goto fail;
+	}
+	snprintf(uri, sizeof(uri), "libvirt+qemu:///embed?root=%s", root);
+	soda_context_options_init(&o, SODA_CONTEXT_OPTIONS_VERSION);
+	o.state_dir = ne->env.state_dir;
+	o.netns = ne->netns_path;
+	if (soda_context_open(&lv_ctx, uri, &o, 0, &ne->env.err) < 0) {
+		print_error("cannot open %s: %s\n", uri, soda_error_message(ne->env.err));
+		goto fail;
+	}
+	return 0;
+fail:
+	net_env_teardown(state);
+	return -1;
+}
+
+static int teardown(void **state)
+{
+	soda_server *srv = NULL;
+
+	if (lv_ctx && soda_server_lookup(&srv, lv_ctx, "qm", NULL) == 0) {
+		soda_server_kill(srv, 0, NULL);
+		soda_server_undefine(srv, 0, NULL);
+		soda_server_unref(srv);
+	}
+	soda_context_unref(lv_ctx);
+	lv_ctx = NULL;
+	return net_env_teardown(state);
+}
+
+/* 77 with the reason where this machine cannot run the test. */
+static void skip_unless_possible(void)
+{
+	static const char *const need[] = { "/usr/bin/qemu-system-x86_64", NULL };
+	glob_t g;
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root (namespaces, TAPs, QEMU)\n");
+		exit(77);
+	}
+	for (size_t i = 0; need[i]; i++)
+		if (access(need[i], X_OK) < 0) {
+			printf("SKIP: no %s (package qemu-system-x86)\n", need[i]);
+			exit(77);
+		}
+	if (glob("/boot/vmlinuz-*", 0, NULL, &g) != 0) {
+		printf("SKIP: no guest kernel /boot/vmlinuz-* (package linux-image-amd64)\n");
+		exit(77);
+	}
+	globfree(&g);
+	if (access(SODA_TEST_LIBVIRT_PLUGIN, R_OK) < 0) {
+		printf("SKIP: %s was not built (no libvirt-dev)\n", SODA_TEST_LIBVIRT_PLUGIN);
+		exit(77);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_qemu_next_to_uml, setup, teardown),
+	};
+
+	skip_unless_possible();
+	setvbuf(stdout, NULL, _IONBF, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
