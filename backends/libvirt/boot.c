@@ -14,7 +14,9 @@
  * The agent's lines are the same serial ports as under UML (the 8250 driver
  * is built into the kernel): ttyS1 the blackbox line, ttyS2 the agent line;
  * ttyS0 is the console. QEMU writes the agent line to RUN/NAME/agent.line
- * (truncated at each start), which the backend reads for "ready".
+ * (truncated at each start), which the backend reads for "ready", and the
+ * blackbox line to the FIFO RUN/NAME/blackbox.out that soda-bbrelay reads
+ * (relay.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -264,7 +266,7 @@ int lv_boot_paths(lv_boot *bt, const char *state_dir, const char *name, const ch
 	if (asprintf(&bt->image, "%s/images/%s.img", state_dir, image) < 0 ||
 	    asprintf(&bt->run_dir, LV_RUN_DIR "/%s", name) < 0 ||
 	    asprintf(&bt->agent_line, LV_RUN_DIR "/%s/agent.line", name) < 0 ||
-	    asprintf(&bt->blackbox_line, LV_RUN_DIR "/%s/blackbox.line", name) < 0) {
+	    asprintf(&bt->blackbox_line, LV_RUN_DIR "/%s/blackbox", name) < 0) {
 		lv_boot_free(bt);
 		return -ENOMEM;
 	}
@@ -335,12 +337,21 @@ int lv_boot_ready(const char *name)
 
 void lv_boot_forget(const char *name)
 {
+	/* the relay's (relay.c) and, before it, the blackbox line's file */
+	static const char *const files[] = { "blackbox.in", "blackbox.out", "bbrelay.pid",
+					     "bbrelay.pid.tmp", "bbrelay.log", "blackbox.line",
+					     NULL };
 	lv_boot bt;
 
 	if (lv_boot_paths(&bt, "", name, "") < 0)
 		return;
 	unlink(bt.agent_line);
-	unlink(bt.blackbox_line);
+	for (size_t i = 0; files[i]; i++) {
+		char path[512];
+
+		if (snprintf(path, sizeof(path), "%s/%s", bt.run_dir, files[i]) < (int)sizeof(path))
+			unlink(path);
+	}
 	rmdir(bt.run_dir);
 	lv_boot_free(&bt);
 }

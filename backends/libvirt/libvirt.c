@@ -12,8 +12,11 @@
  * misuse: -ENOENT, -EEXIST, -EBUSY), checked against the domain's state
  * before libvirt is asked, and libvirt's own errors come back as -errno
  * with libvirt's message. Lifecycle events arrive through libvirt's event
- * loop (loop.c), run by soda_context_process(). Console and dump are not
- * supported yet (NULL entries: -EOPNOTSUPP), nor images.
+ * loop (loop.c), run by soda_context_process(). A QEMU guest booting an
+ * image of the store (boot.c) seals its blackbox in the guest; the host's
+ * end of its line is soda-bbrelay (relay.c, bbrelay.c), which feeds the
+ * tenant's store in STATE/blackbox/NAME. Images and the IDS are not
+ * supported (NULL entries: -EOPNOTSUPP). docs/backends/libvirt.md.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +38,9 @@
 
 #define SCHEME "libvirt"
 #define STOP_POLL_USEC 20000
+/* How long a stop or kill waits for the blackbox relay to read the line to
+ * its end before it ends the relay (SIGTERM: it reads what is left). */
+#define RELAY_END_MS 5000
 
 typedef struct lv_event {
 	int kind;
@@ -532,6 +538,7 @@ static const char *domain_type(lv_backend *b)
 /* Boot words as under UML (backends/uml/cmdline.c), for the agent. */
 static int boot_cmdline(const soda_server_config *cfg, char **buf, size_t *len)
 {
+	uint8_t box[32];
 	int r = lv_buf_printf(buf, len, "console=ttyS0 quiet panic=-1 soda.name=");
 
 	if (r == 0)
@@ -544,6 +551,16 @@ static int boot_cmdline(const soda_server_config *cfg, char **buf, size_t *len)
 				r = lv_buf_escaped(buf, len,
 						   soda_server_config_get_nic_address(cfg, i, a));
 		}
+	/* The guest seals to the tenant's X25519 key (the agent's
+	 * soda.blackbox, as under UML); the profile is what the agent locks. */
+	if (r == 0 && soda_server_config_get_blackbox(cfg, box)) {
+		r = lv_buf_printf(buf, len, " soda.blackbox=");
+		for (size_t i = 0; r == 0 && i < 32; i++)
+			r = lv_buf_printf(buf, len, "%02x", box[i]);
+	}
+	if (r == 0)
+		r = lv_buf_printf(buf, len, " soda.profile=%s",
+				  soda_guest_profile_name(soda_server_config_get_guest_profile(cfg)));
 	for (size_t i = 0; r == 0 && i < soda_server_config_get_kernel_arg_count(cfg); i++) {
 		r = lv_buf_printf(buf, len, " ");
 		if (r == 0)
@@ -554,9 +571,11 @@ static int boot_cmdline(const soda_server_config *cfg, char **buf, size_t *len)
 
 /* A QEMU guest booting image @bt->image: kernel, initramfs and command line
  * (boot.c), the image read-only on virtio, the console on ttyS0 (a pty for
- * virDomainOpenConsole), the blackbox and agent lines on ttyS1 and ttyS2
- * (files QEMU writes). QEMU runs as root without relabelling: the image
- * store, /boot and LV_RUN_DIR keep their owners. */
+ * virDomainOpenConsole), the blackbox line on ttyS1 (with a blackbox, a
+ * pipe chardev on the FIFOs soda-bbrelay reads, relay.c; without, a null
+ * one: nothing the guest writes there reaches the host) and the agent line
+ * on ttyS2 (a file QEMU writes). QEMU runs as root without relabelling:
+ * the image store, /boot and LV_RUN_DIR keep their owners. */
 static int boot_xml(const soda_server_config *cfg, const lv_boot *bt, char **buf, size_t *len)
 {
 	int r = lv_buf_printf(buf, len, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
@@ -588,13 +607,18 @@ static int boot_xml(const soda_server_config *cfg, const lv_boot *bt, char **buf
 		r = lv_buf_printf(buf, len,
 				  "'/>\n      <target dev='vda' bus='virtio'/>\n      <readonly/>\n"
 				  "    </disk>\n"
-				  "    <serial type='pty'><target port='0'/></serial>\n"
-				  "    <serial type='file'><source path='");
+				  "    <serial type='pty'><target port='0'/></serial>\n");
+	if (r == 0 && soda_server_config_get_blackbox(cfg, NULL)) {
+		r = lv_buf_printf(buf, len, "    <serial type='pipe'><source path='");
+		if (r == 0)
+			r = lv_buf_escaped(buf, len, bt->blackbox_line);
+		if (r == 0)
+			r = lv_buf_printf(buf, len, "'/><target port='1'/></serial>\n");
+	} else if (r == 0) {
+		r = lv_buf_printf(buf, len, "    <serial type='null'><target port='1'/></serial>\n");
+	}
 	if (r == 0)
-		r = lv_buf_escaped(buf, len, bt->blackbox_line);
-	if (r == 0)
-		r = lv_buf_printf(buf, len, "' append='on'/><target port='1'/></serial>\n"
-					    "    <serial type='file'><source path='");
+		r = lv_buf_printf(buf, len, "    <serial type='file'><source path='");
 	if (r == 0)
 		r = lv_buf_escaped(buf, len, bt->agent_line);
 	if (r == 0)
@@ -678,6 +702,44 @@ static int boot_for(lv_backend *b, const soda_server_config *cfg, lv_boot *bt,
 			       soda_server_config_get_image(cfg), error);
 }
 
+/* The tenant's store: the context's state directory's blackbox/NAME, as
+ * under UML (root's; it outlives the server's definition). */
+static int bb_dir(lv_backend *b, const char *name, char **ret, soda_error **error)
+{
+	if (!b->state_dir)
+		return failf(error, -EOPNOTSUPP, "server '%s': no blackbox store without the "
+			     "context's state directory (soda_context_options.state_dir)", name);
+	if (asprintf(ret, "%s/blackbox/%s", b->state_dir, name) < 0)
+		return failf(error, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static int lv_blackbox_dir(void *priv, const char *name, char **ret_path, soda_error **error)
+{
+	return bb_dir(priv, name, ret_path, error);
+}
+
+/* The relay of @cfg's blackbox line, before its domain starts. */
+static int start_relay(lv_backend *b, const soda_server_config *cfg, soda_error **error)
+{
+	const char *name = soda_server_config_get_name(cfg);
+	char *dir = NULL;
+	lv_boot bt = { 0 };
+	int r = boot_for(b, cfg, &bt, error);
+
+	if (r == 0 && !bt.kernel)
+		r = failf(error, -EOPNOTSUPP, "server '%s': its blackbox needs its image '%s' in "
+			  "the store (STATE/images), which this host does not have", name,
+			  soda_server_config_get_image(cfg));
+	lv_boot_free(&bt);
+	if (r == 0)
+		r = bb_dir(b, name, &dir, error);
+	if (r == 0)
+		r = lv_relay_start(name, dir, cfg, error);
+	free(dir);
+	return r;
+}
+
 static int lv_define(void *priv, const soda_server_config *cfg, unsigned int flags,
 		     soda_error **error)
 {
@@ -701,6 +763,10 @@ static int lv_define(void *priv, const soda_server_config *cfg, unsigned int fla
 	r = boot_for(b, cfg, &bt, error);
 	if (r < 0)
 		return r;
+	if (!bt.kernel && soda_server_config_get_blackbox(cfg, NULL))
+		return failf(error, -EOPNOTSUPP, "server '%s': a blackbox needs a QEMU guest "
+			     "booting an image of the store (STATE/images/IMAGE.img), whose agent "
+			     "seals it; this one boots nothing", name);
 	r = domain_xml(b, cfg, NULL, NULL, &bt, &xml, error);
 	lv_boot_free(&bt);
 	if (r < 0)
@@ -724,8 +790,11 @@ static int lv_undefine(void *priv, const char *name, unsigned int flags, soda_er
 		return r;
 	r = virDomainUndefine(dom) < 0 ? fail(error, "cannot undefine", name) : 0;
 	virDomainFree(dom);
-	if (r == 0)
+	/* The relay ended with the domain; the tenant's store stays. */
+	if (r == 0) {
+		lv_relay_end(name, 0);
 		lv_boot_forget(name);
+	}
 	return r;
 }
 
@@ -888,12 +957,18 @@ static int lv_start(void *priv, const char *name, unsigned int flags, soda_error
 	soda_server_config *cfg = NULL;
 	char **taps = NULL;
 	virDomainPtr dom = NULL;
+	bool relay = false;
 	int r = get_dom_in(b, name, dead, &dom, error);
 
 	(void)flags;
 	if (r < 0)
 		return r;
 	r = config_of(dom, name, &cfg, error);
+	/* The relay first: it reads the line before the guest writes. */
+	if (r == 0 && soda_server_config_get_blackbox(cfg, NULL)) {
+		r = start_relay(b, cfg, error);
+		relay = r == 0;
+	}
 	if (r == 0)
 		r = attach_nics(b, dom, cfg, &taps, error);
 	if (r == 0) {
@@ -907,6 +982,8 @@ static int lv_start(void *priv, const char *name, unsigned int flags, soda_error
 		r = fail(error, "cannot start", name);
 		detach_nics(b, name, taps);
 	}
+	if (r < 0 && relay)
+		lv_relay_end(name, 0);
 	if (r == 0 && taps) {
 		lv_known *k = remember(b, name, SODA_STATE_SHUTOFF);
 
@@ -961,8 +1038,11 @@ static int lv_stop(void *priv, const char *name, uint32_t timeout_ms, unsigned i
 		}
 		nanosleep(&pause, NULL);
 	}
-	if (r == 0)
+	if (r == 0) {
 		release_nics(priv, name);
+		/* QEMU is gone: the relay reads the line to its end and stops. */
+		lv_relay_end(name, RELAY_END_MS);
+	}
 	virDomainFree(dom);
 	return r;
 }
@@ -988,8 +1068,10 @@ static int lv_kill(void *priv, const char *name, unsigned int flags, soda_error 
 {
 	int r = lv_kill_domain(priv, name, flags, error);
 
-	if (r == 0)
+	if (r == 0) {
 		release_nics(priv, name);
+		lv_relay_end(name, RELAY_END_MS);
+	}
 	return r;
 }
 
@@ -1201,7 +1283,8 @@ static const soda_backend_driver lv_driver = {
 	.stats = lv_stats,
 	.dump = lv_dump,
 	.open_console = lv_open_console,
-	/* dump, open_console, images, IDS: not yet (-EOPNOTSUPP from the core) */
+	.blackbox_dir = lv_blackbox_dir,
+	/* images, IDS: not yet (-EOPNOTSUPP from the core) */
 };
 
 __attribute__((visibility("default"))) int soda_backend_plugin_init(uint32_t version, soda_error **error)

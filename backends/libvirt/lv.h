@@ -13,7 +13,8 @@ void lv_loop_reap(void);
 
 /* meta.c: the soda configuration a domain carries in its metadata, one line
  * of space-separated words "v1 image=I memory=N arg=A nic=NETWORK,MAC
- * addr=NIC,CIDR label=L" with values percent-encoded (so that the text needs no XML
+ * addr=NIC,CIDR label=L blackbox=BOXHEX retention=POLICY,QUOTA
+ * profile=open" with values percent-encoded (so that the text needs no XML
  * escaping). lv_meta_parse() rejects anything else with -EINVAL. */
 #define LV_META_NS "https://libsoda.org/xmlns/libvirt/1"
 #define LV_META_PREFIX "soda"
@@ -28,7 +29,8 @@ char *lv_meta_text(const char *xml);
 #define LV_RUN_DIR "/run/libsoda-libvirt"
 typedef struct lv_boot {
 	char *kernel, *initrd, *image; /* NULL kernel: the image is not in the store */
-	char *run_dir, *agent_line, *blackbox_line;
+	char *run_dir, *agent_line;
+	char *blackbox_line; /* QEMU's pipe chardev: FIFOs PATH.in and PATH.out */
 } lv_boot;
 int lv_boot_paths(lv_boot *bt, const char *state_dir, const char *name, const char *image);
 int lv_boot_prepare(lv_boot *bt, const char *state_dir, const char *name, const char *image,
@@ -37,8 +39,20 @@ void lv_boot_free(lv_boot *bt);
 /* 1 if the agent of @name said "ready" since its start, 0 if not yet,
  * -ENOENT if the server does not boot an image. */
 int lv_boot_ready(const char *name);
-/* Removes what lv_boot_prepare() made for server @name (not the initramfs). */
+/* Removes what lv_boot_prepare() and the relay made for server @name (not
+ * the initramfs, not the blackbox store). */
 void lv_boot_forget(const char *name);
+
+/* relay.c: soda-bbrelay, the host's end of a QEMU guest's blackbox line
+ * (bbrelay.c). lv_relay_start() makes the line's FIFOs in the server's run
+ * directory and starts the relay on them, feeding the store @store_dir; it
+ * returns once the relay holds the store and the line (or failed, with its
+ * message). lv_relay_end() waits up to @wait_ms for the relay of @name to
+ * end by itself (QEMU closed the line), then ends it by its recorded PID;
+ * 0 also when there was none. */
+int lv_relay_start(const char *name, const char *store_dir, const soda_server_config *cfg,
+		   soda_error **error);
+int lv_relay_end(const char *name, unsigned wait_ms);
 
 /* console.c: the domain's console as a socket (a relay thread per open). */
 struct _virDomain;

@@ -78,7 +78,8 @@ static int put(char **buf, size_t *len, const char *key, const char *value)
 
 int lv_meta_format(char **ret, const soda_server_config *cfg, soda_error **error)
 {
-	char *buf = NULL, num[32];
+	char *buf = NULL, num[48], hex[65];
+	uint8_t box[32];
 	size_t len = 0;
 	int r;
 
@@ -114,6 +115,23 @@ int lv_meta_format(char **ret, const soda_server_config *cfg, soda_error **error
 	}
 	for (size_t i = 0; r == 0 && i < soda_server_config_get_label_count(cfg); i++)
 		r = put(&buf, &len, "label", soda_server_config_get_label(cfg, i));
+	if (r == 0 && soda_server_config_get_blackbox(cfg, box)) {
+		uint64_t quota = 0;
+		uint32_t policy = soda_server_config_get_blackbox_retention(cfg, &quota);
+
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", box[i]);
+		r = put(&buf, &len, "blackbox", hex);
+		/* stop without a quota of its own is the default */
+		if (r == 0 && (policy != SODA_BLACKBOX_RETENTION_STOP || quota)) {
+			snprintf(num, sizeof(num), "%s,%llu", soda_blackbox_retention_name(policy),
+				 (unsigned long long)quota);
+			r = put(&buf, &len, "retention", num);
+		}
+	}
+	if (r == 0 && soda_server_config_get_guest_profile(cfg) != SODA_GUEST_PROFILE_LOCKED)
+		r = put(&buf, &len, "profile",
+			soda_guest_profile_name(soda_server_config_get_guest_profile(cfg)));
 	if (r < 0) {
 		free(buf);
 		return soda_error_set(error, r, "cannot describe the server's configuration");
@@ -193,6 +211,51 @@ static int apply(soda_server_config *cfg, const char *key, char *value, soda_err
 		*comma = '\0';
 		return soda_server_config_add_nic(cfg, value, comma[1] ? comma + 1 : NULL, 0, error);
 	}
+	if (strcmp(key, "blackbox") == 0) {
+		uint8_t box[32];
+
+		/* the tenant's X25519 public key, 64 hex digits */
+		if (strlen(value) != 64)
+			return soda_error_set(error, -EINVAL,
+					      "soda metadata: blackbox is not 64 hex digits");
+		for (size_t i = 0; i < 32; i++) {
+			int hi = hexval(value[2 * i]), lo = hexval(value[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				return soda_error_set(error, -EINVAL,
+						      "soda metadata: blackbox is not 64 hex digits");
+			box[i] = (uint8_t)(hi << 4 | lo);
+		}
+		return soda_server_config_set_blackbox(cfg, box, NULL, error);
+	}
+	if (strcmp(key, "retention") == 0) {
+		uint32_t policy;
+		int r;
+
+		comma = strchr(value, ',');
+		if (!comma)
+			return soda_error_set(error, -EINVAL,
+					      "soda metadata: retention is not POLICY,QUOTA");
+		*comma = '\0';
+		r = soda_blackbox_retention_from_name(&policy, value, error);
+		if (r < 0)
+			return r;
+		errno = 0;
+		n = strtoull(comma + 1, &end, 10);
+		if (errno || end == comma + 1 || *end || comma[1] == '-')
+			return soda_error_set(error, -EINVAL,
+					      "soda metadata: the retention's quota is not a number");
+		return soda_server_config_set_blackbox_retention(cfg, policy, n, error);
+	}
+	if (strcmp(key, "profile") == 0) {
+		if (strcmp(value, soda_guest_profile_name(SODA_GUEST_PROFILE_OPEN)) == 0)
+			return soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN,
+								    error);
+		if (strcmp(value, soda_guest_profile_name(SODA_GUEST_PROFILE_LOCKED)) == 0)
+			return soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_LOCKED,
+								    error);
+		return soda_error_set(error, -EINVAL, "soda metadata: unknown guest profile");
+	}
 	if (strcmp(key, "addr") == 0) {
 		errno = 0;
 		n = strtoull(value, &end, 10);
@@ -219,7 +282,7 @@ int lv_meta_parse(soda_server_config **ret, const char *name, const char *text,
 		return r;
 	for (pos = 2; r == 0 && text[pos];) {
 		const char *word = text + pos + 1, *eq, *sp;
-		char key[8], *value;
+		char key[16], *value;
 		size_t klen, wlen;
 
 		if (text[pos] != ' ') {
