@@ -12,7 +12,17 @@
  *     refused flows pass, so the refusals are the policy's;
  *   - statistics: libvirt's (CPU time, bytes through the NIC) and the
  *     switch's policy drops at the QEMU guest's port;
- *   - freeze (no answer to a ping) and thaw (answers again); stop.
+ *   - freeze (no answer to a ping) and thaw (answers again); stop;
+ *   - its blackbox, sealed in the guest by its agent to a tenant key the
+ *     test makes, relayed by soda-bbrelay (backends/libvirt/relay.c) into
+ *     the store soda_server_get_blackbox_dir() names: a marker written to
+ *     /dev/blackbox is read back exactly once with the tenant's key, the
+ *     keyless verification finds the store intact, the landlord finds the
+ *     marker nowhere in the store's bytes and cannot read it (its public
+ *     key is refused, another key decrypts nothing), the relay ends with
+ *     the guest and the store outlives the server's definition; a byte
+ *     flipped in a segment is found as damage (the control that the
+ *     verification can fail).
  *
  * libvirt is the embedded QEMU driver (qemu:///embed?root=STATE/lvroot):
  * QEMU runs as this process's child in the test's namespace, where the
@@ -22,6 +32,8 @@
  * Skips (77) where QEMU, a guest kernel or the libvirt plugin is missing.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <sched.h>
@@ -30,9 +42,11 @@
 #include <sys/stat.h>
 
 #include "../network/net_common.h"
+#include "it_bb_common.h"
 
 #define QM_IP "198.51.100.20"
 #define UM_IP "198.51.100.10"
+#define MARKER "SODA-QBB-MARKER-7f3e"
 
 static soda_context *lv_ctx;
 
@@ -77,12 +91,15 @@ static soda_server *start_qemu_guest(net_env *ne)
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
 	soda_error **err = &ne->env.err;
+	uint8_t box[32];
 
 	assert_soda_ok(soda_server_config_new(&cfg, "qm", err), *err);
 	assert_soda_ok(soda_server_config_set_memory(cfg, 256 << 20, err), *err);
 	assert_soda_ok(soda_server_config_add_nic(cfg, "lan", NULL, 0, err), *err);
 	assert_soda_ok(soda_server_config_add_nic_address(cfg, 0, QM_IP "/24", err), *err);
 	assert_soda_ok(soda_server_config_add_label(cfg, "qemu", err), *err);
+	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
+	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, err), *err);
 	assert_soda_ok(soda_server_define(&srv, lv_ctx, cfg, 0, err), *err);
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, err), *err);
@@ -101,11 +118,159 @@ static uint64_t stat_of(soda_server *srv, int key)
 	return v;
 }
 
+
+/* ---- the QEMU guest's blackbox ---- */
+
+#define RELAY_PID_FILE "/run/libsoda-libvirt/qm/bbrelay.pid"
+
+/* The relay's PID from its pid file, 0 if there is none. */
+static pid_t relay_pid(void)
+{
+	FILE *f = fopen(RELAY_PID_FILE, "re");
+	int pid = 0;
+
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return pid;
+}
+
+/* The store's bytes as the landlord has them: does any file hold @needle? */
+static bool store_bytes_hold(const char *dir, const char *needle)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d))) {
+		char path[512], *text = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_name[0] == '.' || !(f = fopen(path, "re")))
+			continue;
+		text = malloc(1 << 24);
+		assert_non_null(text);
+		len = fread(text, 1, 1 << 24, f);
+		fclose(f);
+		found = memmem(text, len, needle, strlen(needle)) != NULL;
+		free(text);
+	}
+	closedir(d);
+	return found;
+}
+
+static bool has_kind(const soda_blackbox_report *rep, uint32_t kind)
+{
+	for (size_t i = 0; i < soda_blackbox_report_get_finding_count(rep); i++)
+		if (soda_blackbox_finding_get_kind(soda_blackbox_report_get_finding(rep, i)) == kind)
+			return true;
+	return false;
+}
+
+/* The landlord holds the tenant's public key (the server's configuration)
+ * and may make keys of its own: neither reads the tenant's records. */
+static void landlord_cannot_read(const char *dir)
+{
+	soda_blackbox_key *pub = NULL, *own = NULL;
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	long records = 0;
+	int r;
+
+	assert_soda_ok(soda_blackbox_key_get_public(&pub, tenant, &err), err);
+	assert_int_equal(soda_blackbox_reader_open(&rd, dir, pub, NULL, 0, &err), -EINVAL);
+	soda_error_free(err);
+	err = NULL;
+	soda_blackbox_key_free(pub);
+	assert_int_equal(soda_blackbox_key_generate(&own, SODA_BLACKBOX_KEY_TENANT, 0, NULL), 0);
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, own, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const uint8_t *body = soda_blackbox_record_get_data(rec, &n);
+
+		assert_null(memmem(body, n, MARKER, strlen(MARKER)));
+		records++;
+	}
+	assert_soda_ok(r, err);
+	print_message("the landlord's own key: %ld records (store notices), status %u\n", records,
+		      soda_blackbox_report_get_status(soda_blackbox_reader_get_report(rd)));
+	assert_true(has_kind(soda_blackbox_reader_get_report(rd), SODA_BLACKBOX_F_WRONG_KEY) ||
+		    has_kind(soda_blackbox_reader_get_report(rd), SODA_BLACKBOX_F_DECRYPT_FAILED));
+	soda_blackbox_reader_close(rd);
+	soda_blackbox_key_free(own);
+}
+
+/* Flips one byte in the middle of the store's first segment. */
+static void flip_segment_byte(const char *dir)
+{
+	char path[512];
+	struct stat st;
+	uint8_t byte;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/seg-0000000001.sbx", dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(st.st_size > 256);
+	assert_int_equal(pread(fd, &byte, 1, st.st_size / 2), 1);
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, st.st_size / 2), 1);
+	close(fd);
+}
+
+/* bb_read_all() not inlined here (GCC 12 took its memstream's buffer
+ * for a dangling pointer). */
+static __attribute__((noinline)) char *tenant_reads(const char *dir, uint32_t *ret_status)
+{
+	return bb_read_all(dir, ret_status);
+}
+
+/* After the guest stopped: the store, as tenant, landlord and verifier see it. */
+static void check_blackbox(net_env *ne, const char *dir)
+{
+	soda_blackbox_report *vrep = NULL;
+	uint32_t status = 0;
+	char *all;
+
+	/* Anyone, without a key: whole and complete. */
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &ne->env.err), ne->env.err);
+	if (soda_blackbox_report_get_status(vrep) != SODA_BLACKBOX_INTACT)
+		bb_print_findings(vrep);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_INTACT);
+	assert_true(soda_blackbox_report_get_counter(vrep, SODA_BLACKBOX_REPORT_FRAMES) > 5);
+	soda_blackbox_report_free(vrep);
+
+	/* The tenant: the marker once, the agent's records, the relay's. */
+	all = tenant_reads(dir, &status);
+	if (status != SODA_BLACKBOX_INTACT || bb_count_lines(all, "guest text: " MARKER) != 1)
+		print_message("records:\n%s\n", all);
+	assert_int_equal(status, SODA_BLACKBOX_INTACT);
+	assert_int_equal(bb_count_lines(all, "guest text: " MARKER), 1);
+	assert_non_null(strstr(all, "guest exec: "));
+	assert_non_null(strstr(all, "host lifecycle: starting: soda-bbrelay holds the guest's line"));
+	assert_non_null(strstr(all, "host lifecycle: shutoff: the guest's line closed"));
+	free(all);
+
+	/* The landlord: not in the bytes, not with the keys it has. */
+	assert_false(store_bytes_hold(dir, MARKER));
+	landlord_cannot_read(dir);
+}
+
 static void test_qemu_next_to_uml(void **state)
 {
 	net_env *ne = *state;
 	soda_server *qm, *um;
+	soda_blackbox_report *vrep = NULL;
+	char *dir = NULL, want[512];
 	int st = -1;
+	pid_t relay;
 	uint64_t drops;
 
 	qm = start_qemu_guest(ne);
@@ -151,10 +316,38 @@ static void test_qemu_next_to_uml(void **state)
 	assert_soda_ok(soda_server_thaw(qm, 0, &ne->env.err), ne->env.err);
 	assert_true(reach_ok(um, QM_IP));
 
+	/* The blackbox: a line of the tenant's, sealed by the guest's agent,
+	 * through the relay that runs as long as the guest. */
+	relay = relay_pid();
+	assert_true(relay > 1);
+	assert_int_equal(kill(relay, 0), 0);
+	assert_int_equal(guest_sh(qm, NULL, "echo %s > /dev/blackbox", MARKER), 0);
+	assert_soda_ok(soda_server_get_blackbox_dir(&dir, qm, &ne->env.err), ne->env.err);
+	snprintf(want, sizeof(want), "%s/blackbox/qm", ne->env.state_dir);
+	assert_string_equal(dir, want);
+
 	assert_soda_ok(soda_server_stop(qm, 10000, 0, &ne->env.err), ne->env.err);
 	assert_soda_ok(soda_server_get_state(&st, qm, NULL), NULL);
 	assert_int_equal(st, SODA_STATE_SHUTOFF);
+	/* The relay ended with the guest (its PID is not ours to reap). */
+	for (int i = 0; i < 100 && kill(relay, 0) == 0; i++)
+		usleep(20 * 1000);
+	assert_int_not_equal(kill(relay, 0), 0);
+	assert_int_equal(relay_pid(), 0);
+	check_blackbox(ne, dir);
+
+	/* The tenant's store outlives the server's definition. */
 	assert_soda_ok(soda_server_undefine(qm, 0, &ne->env.err), ne->env.err);
+	assert_true(path_exists(dir));
+	assert_false(path_exists("/run/libsoda-libvirt/qm"));
+
+	/* The control: the verification can fail. */
+	flip_segment_byte(dir);
+	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &ne->env.err), ne->env.err);
+	bb_print_findings(vrep);
+	assert_int_equal(soda_blackbox_report_get_status(vrep), SODA_BLACKBOX_DAMAGED);
+	soda_blackbox_report_free(vrep);
+	free(dir);
 	soda_server_unref(qm);
 	soda_server_unref(um);
 }
@@ -176,7 +369,7 @@ static int setup(void **state)
 	char root[160], path[224], uri[256];
 	int fd;
 
-	if (net_env_setup(state) < 0)
+	if (bb_setup_tenant() < 0 || net_env_setup(state) < 0)
 		return -1;
 	ne = *state;
 	/* Not a subreaper (th_env_setup made us one): QEMU, which libvirt
@@ -230,6 +423,8 @@ static int teardown(void **state)
 	}
 	soda_context_unref(lv_ctx);
 	lv_ctx = NULL;
+	soda_blackbox_key_free(tenant);
+	tenant = NULL;
 	return net_env_teardown(state);
 }
 
