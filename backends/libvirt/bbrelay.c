@@ -35,7 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,6 +217,25 @@ static int setup(const args *a, char *err, size_t errlen)
 		return r;
 	}
 	R.pid_file = a->pid_file;
+	return 0;
+}
+
+/* Once it holds the store and the line, the relay needs no privilege: its
+ * files are its own (uid 0 owns them without CAP_DAC_OVERRIDE). What it
+ * parses is the guest's, so it keeps none: every capability, and no way
+ * back to one. Returns 0 or -errno. */
+static int drop_privileges(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_capset, &h, d) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -450,6 +472,9 @@ int main(int argc, char **argv)
 		_exit(1);
 	}
 	rlog("relaying %s to the store %s", a.line, a.store);
+	c = drop_privileges();
+	if (c < 0)
+		rlog("cannot drop capabilities: %s", strerror(-c));
 	if (write(st[1], "ok", 2) != 2)
 		rlog("cannot report the start");
 	close(st[1]);
