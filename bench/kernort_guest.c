@@ -3,26 +3,45 @@
  * kernort-lat: LMbench-style microbenchmarks, run inside a guest by
  * bench-kernort (bench/kernort.c). Static, so that it runs in any image.
  *
- *   kernort-lat [SCALE]     prints "name value unit" lines
- *   kernort-lat exit        exits at once (the program fork+exec runs)
+ *   kernort-lat [SCALE [ADDR]]  prints "name value unit" lines; with
+ *                               ADDR, also the TCP figures against the
+ *                               kernort-lat tcp-serve at ADDR port 7007
+ *   kernort-lat exit            exits at once (the program fork+exec runs)
+ *   kernort-lat tcp-serve       the neighbour's side of the TCP figures
  *
  *   null        getppid(), the cheapest system call            us/call
  *   fork        fork, the child _exits, the parent waits        us
  *   exec        fork, the child execs "kernort-lat exit"        us
  *   ctxsw       two processes passing a byte over two pipes:
  *               half a round trip (LMbench's lat_ctx, 2 procs)  us
+ *   ctxsw8      eight processes in a ring of pipes, each summing
+ *               its own 16 KiB before passing the byte on: time
+ *               per hop, the sum included (lat_ctx -s 16 8)     us
  *   pipe-lat    the round trip itself (lat_pipe)                us
  *   pipe-bw     64 KiB writes through a pipe to a reader        MB/s
  *   create      create and delete an empty file in /tmp         us
  *   create-etc  the same in /etc (a directory Kernort watches)  us
+ *   create10k   create, write 10 KiB, close, delete, in /tmp    us
+ *   mmap        map 8 MiB of a file, touch a byte every 16 KiB,
+ *               unmap (lat_mmap)                                us
+ *   tcp-lat     a byte's round trip over one TCP connection to
+ *               the neighbour (lat_tcp)                         us
+ *   tcp-bw      64 KiB writes to the neighbour, until it has
+ *               read them all (bw_tcp)                          MB/s
  *
  * Each figure is the best of 3 runs, as LMbench reports.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -149,6 +168,227 @@ static double t_create(const char *dir, long n)
 	return (now() - t) / (double)n * 1e6;
 }
 
+/* Eight processes in a ring: process i reads the token from pipe i, sums
+ * its 16 KiB and writes the token to pipe i+1; the parent is process 0. */
+#define RING 8
+#define RING_WS (16 * 1024)
+
+static unsigned sum_ws(volatile unsigned char *ws)
+{
+	unsigned s = 0;
+
+	for (size_t i = 0; i < RING_WS; i += 64)
+		s += ws[i];
+	return s;
+}
+
+static double t_ring(long n)
+{
+	static unsigned char ws0[RING_WS];
+	int p[RING][2];
+	pid_t kids[RING];
+	char c = 0;
+	double t;
+
+	for (int i = 0; i < RING; i++)
+		if (pipe(p[i]) < 0)
+			exit(1);
+	for (int i = 1; i < RING; i++) {
+		kids[i] = fork();
+		if (kids[i] < 0)
+			exit(1);
+		if (kids[i] == 0) {
+			unsigned char *ws = malloc(RING_WS);
+
+			if (!ws)
+				_exit(1);
+			memset(ws, i, RING_WS);
+			for (;;) {
+				if (read(p[i][0], &c, 1) != 1)
+					_exit(0);
+				c = (char)(c + (char)sum_ws(ws));
+				if (write(p[(i + 1) % RING][1], &c, 1) != 1)
+					_exit(0);
+			}
+		}
+	}
+	memset(ws0, 1, sizeof(ws0));
+	t = now();
+	for (long k = 0; k < n; k++) {
+		c = (char)(c + (char)sum_ws(ws0));
+		if (write(p[1][1], &c, 1) != 1 || read(p[0][0], &c, 1) != 1)
+			exit(1);
+	}
+	t = now() - t;
+	/* Every child holds every pipe: no EOF ends them, a signal does. */
+	for (int i = 1; i < RING; i++)
+		kill(kids[i], SIGKILL);
+	for (int i = 1; i < RING; i++)
+		waitpid(kids[i], NULL, 0);
+	for (int i = 0; i < RING; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	return t / (double)n / RING * 1e6;
+}
+
+static double t_create10k(long n)
+{
+	static char data[10240];
+	char path[64];
+	double t = now();
+
+	for (long i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/tmp/kernort-lat10k.%ld", i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, data, sizeof(data)) != (ssize_t)sizeof(data) || close(fd) < 0 ||
+		    unlink(path) < 0) {
+			perror(path);
+			exit(1);
+		}
+	}
+	return (now() - t) / (double)n * 1e6;
+}
+
+#define MAP_SIZE (8 << 20)
+
+static double t_mmap(long n)
+{
+	const char *path = "/tmp/kernort-lat.map";
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	volatile unsigned s = 0;
+	double t;
+
+	if (fd < 0 || ftruncate(fd, MAP_SIZE) < 0) {
+		perror(path);
+		exit(1);
+	}
+	t = now();
+	for (long i = 0; i < n; i++) {
+		unsigned char *m = mmap(NULL, MAP_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (m == MAP_FAILED) {
+			perror("mmap");
+			exit(1);
+		}
+		for (size_t o = 0; o < MAP_SIZE; o += 16384)
+			s += m[o];
+		munmap(m, MAP_SIZE);
+	}
+	t = now() - t;
+	close(fd);
+	unlink(path);
+	(void)s;
+	return t / (double)n * 1e6;
+}
+
+/* TCP against "kernort-lat tcp-serve" on the neighbour. The first byte of
+ * a connection says what it is for: 'L' echo every byte, 'B' read to the
+ * end, then answer one byte. */
+#define TCP_PORT 7007
+
+static const char *tcp_addr;
+
+static int tcp_dial(char kind)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(TCP_PORT) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0 || inet_pton(AF_INET, tcp_addr, &sa.sin_addr) != 1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    write(fd, &kind, 1) != 1) {
+		perror("tcp");
+		exit(1);
+	}
+	return fd;
+}
+
+static double t_tcp_lat(long n)
+{
+	int fd = tcp_dial('L');
+	char c = 'x';
+	double t = now();
+
+	for (long i = 0; i < n; i++)
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) {
+			perror("tcp-lat");
+			exit(1);
+		}
+	t = now() - t;
+	close(fd);
+	return t / (double)n * 1e6;
+}
+
+static double t_tcp_bw(long mib)
+{
+	static char buf[65536];
+	int fd = tcp_dial('B');
+	double t = now();
+	char c;
+
+	for (long i = 0; i < mib * 16; i++)
+		for (size_t off = 0; off < sizeof(buf);) {
+			ssize_t w = write(fd, buf + off, sizeof(buf) - off);
+
+			if (w <= 0) {
+				perror("tcp-bw");
+				exit(1);
+			}
+			off += (size_t)w;
+		}
+	if (shutdown(fd, SHUT_WR) < 0 || read(fd, &c, 1) != 1) {
+		perror("tcp-bw");
+		exit(1);
+	}
+	t = now() - t;
+	close(fd);
+	return (double)mib * 1.048576 / t;
+}
+
+/* The neighbour: a process per connection, for as long as it runs. */
+static int tcp_serve(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(TCP_PORT) };
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	static char buf[65536];
+
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 16) < 0) {
+		perror("tcp-serve");
+		return 1;
+	}
+	signal(SIGCHLD, SIG_IGN);
+	for (;;) {
+		int fd = accept(l, NULL, NULL);
+		char kind;
+
+		if (fd < 0)
+			continue;
+		if (fork() == 0) {
+			ssize_t r;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			if (read(fd, &kind, 1) != 1)
+				_exit(1);
+			if (kind == 'L')
+				while ((r = read(fd, buf, sizeof(buf))) > 0)
+					if (write(fd, buf, (size_t)r) != r)
+						_exit(1);
+			if (kind == 'B') {
+				while (read(fd, buf, sizeof(buf)) > 0)
+					;
+				if (write(fd, "k", 1) != 1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+		close(fd);
+	}
+}
+
 static double best(double (*fn)(long), long n, int higher_better)
 {
 	double b = fn(n);
@@ -174,8 +414,12 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "exit") == 0)
 		return 0;
+	if (argc > 1 && strcmp(argv[1], "tcp-serve") == 0)
+		return tcp_serve();
 	if (argc > 1)
 		scale = atol(argv[1]) > 0 ? atol(argv[1]) : 1;
+	if (argc > 2)
+		tcp_addr = argv[2];
 	self = "/proc/self/exe";
 	{
 		static char path[256];
@@ -195,5 +439,12 @@ int main(int argc, char **argv)
 	printf("pipe-bw %.1f MB/s\n", best(t_pipe_bw, 16 * scale, 1));
 	printf("create %.1f us\n", best(create_tmp, 500 * scale, 0));
 	printf("create-etc %.1f us\n", best(create_etc, 500 * scale, 0));
+	printf("ctxsw8 %.2f us\n", best(t_ring, 500 * scale, 0));
+	printf("create10k %.1f us\n", best(t_create10k, 500 * scale, 0));
+	printf("mmap %.1f us\n", best(t_mmap, 50 * scale, 0));
+	if (tcp_addr) {
+		printf("tcp-lat %.1f us\n", best(t_tcp_lat, 2000 * scale, 0));
+		printf("tcp-bw %.1f MB/s\n", best(t_tcp_bw, 16 * scale, 1));
+	}
 	return 0;
 }
