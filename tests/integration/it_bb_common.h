@@ -11,9 +11,12 @@
 
 static soda_blackbox_key *tenant; /* the test plays the tenant */
 
-/* @tools (or NULL): a host directory the guest sees at /tools. */
-static __attribute__((unused)) soda_server *bb_start_server(th_env *env, const char *name,
-							    const char *tools, uint32_t profile)
+/* @tools (or NULL): a host directory the guest sees at /tools; @memory:
+ * the guest's, bytes. */
+static __attribute__((unused)) soda_server *bb_start_server_mem(th_env *env, const char *name,
+								const char *tools,
+								uint32_t profile,
+								uint64_t memory)
 {
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
@@ -21,7 +24,7 @@ static __attribute__((unused)) soda_server *bb_start_server(th_env *env, const c
 
 	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
 	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
-	assert_soda_ok(soda_server_config_set_memory(cfg, 48 << 20, &env->err), env->err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, memory, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
 	assert_soda_ok(soda_server_config_set_guest_profile(cfg, profile, &env->err), env->err);
 	if (tools)
@@ -32,6 +35,13 @@ static __attribute__((unused)) soda_server *bb_start_server(th_env *env, const c
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
 	return srv;
+}
+
+/* bb_start_server_mem() with 48 MiB. */
+static __attribute__((unused)) soda_server *bb_start_server(th_env *env, const char *name,
+							    const char *tools, uint32_t profile)
+{
+	return bb_start_server_mem(env, name, tools, profile, 48 << 20);
 }
 
 static __attribute__((unused)) char *bb_store_dir(th_env *env, soda_server *srv)

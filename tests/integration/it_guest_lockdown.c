@@ -41,29 +41,11 @@ static char *make_tools(th_env *env)
 	return tools;
 }
 
-/* A server as bb_start_server() makes one, with 128 MiB instead of 48: a
- * full audit backlog (8192 records of about 2 KiB of kernel memory each)
- * leaves a 48 MiB guest out of memory, and the OOM killer takes the
- * console's shell that runs the flood (the agent, PID 1, is never chosen). */
-static soda_server *start_guest(th_env *env, const char *name, const char *tools, uint32_t profile)
-{
-	soda_server_config *cfg = NULL;
-	soda_server *srv = NULL;
-	uint8_t box[32];
-
-	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
-	assert_soda_ok(soda_server_config_new(&cfg, name, &env->err), env->err);
-	assert_soda_ok(soda_server_config_set_memory(cfg, 128 << 20, &env->err), env->err);
-	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, &env->err), env->err);
-	assert_soda_ok(soda_server_config_set_guest_profile(cfg, profile, &env->err), env->err);
-	assert_soda_ok(soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY,
-						    &env->err),
-		       env->err);
-	assert_soda_ok(soda_server_define(&srv, env->ctx, cfg, 0, &env->err), env->err);
-	soda_server_config_free(cfg);
-	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, &env->err), env->err);
-	return srv;
-}
+/* Its guests get 128 MiB instead of bb_start_server()'s 48: a full audit
+ * backlog (8192 records of about 2 KiB of kernel memory each) leaves a 48
+ * MiB guest out of memory, and the OOM killer takes the console's shell
+ * that runs the flood (the agent, PID 1, is never chosen). */
+#define GUEST_MEMORY (128u << 20)
 
 /* Runs "/tools/guestattack @args" in the guest; returns its "name: result"
  * answer's result (freed by the caller). */
@@ -324,7 +306,7 @@ static void check_store(th_env *env, const char *name, const char *dir, bool loc
 				assert_true(strncmp(strstr(p, " reason="), " reason=4\n", 10) == 0 ||
 					    strncmp(strstr(p, " reason="), " reason=5\n", 10) == 0);
 	}
-	/* The flood took no process with it (see start_guest). */
+	/* The flood took no process with it (see GUEST_MEMORY). */
 	assert_null(strstr(all, "Out of memory"));
 	/* After the signals to PID 1 the agent still recorded. */
 	assert_int_equal(bb_count_lines(all, "guest text: SODA-BB-SIGNALLED"), 1);
@@ -354,7 +336,8 @@ static void test_locked(void **state)
 	th_require_root();
 	th_build_image(env);
 	tools = make_tools(env);
-	srv = start_guest(env, "locked", tools, SODA_GUEST_PROFILE_LOCKED);
+	srv = bb_start_server_mem(env, "locked", tools, SODA_GUEST_PROFILE_LOCKED,
+				  GUEST_MEMORY);
 	dir = bb_store_dir(env, srv);
 
 	expect_line(srv, "cat /proc/sys/kernel/modules_disabled", "1");
@@ -428,7 +411,7 @@ static void test_open(void **state)
 	th_require_root();
 	th_build_image(env);
 	tools = make_tools(env);
-	srv = start_guest(env, "open", tools, SODA_GUEST_PROFILE_OPEN);
+	srv = bb_start_server_mem(env, "open", tools, SODA_GUEST_PROFILE_OPEN, GUEST_MEMORY);
 	dir = bb_store_dir(env, srv);
 
 	expect_line(srv, "cat /proc/sys/kernel/modules_disabled", "0");
