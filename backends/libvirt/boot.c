@@ -16,7 +16,9 @@
  * ttyS0 is the console. QEMU writes the agent line to RUN/NAME/agent.line
  * (truncated at each start), which the backend reads for "ready", and the
  * blackbox line to the FIFO RUN/NAME/blackbox.out that soda-bbrelay reads
- * (relay.c).
+ * (relay.c). RUN/NAME is a tmpfs of LV_RUN_DIR_BYTES of its own: what the
+ * guest writes to its agent line (its root may write anything there) stops
+ * at that size instead of filling /run.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +276,26 @@ int lv_boot_paths(lv_boot *bt, const char *state_dir, const char *name, const ch
 	return 0;
 }
 
+/* @dir (made) becomes a tmpfs of LV_RUN_DIR_BYTES unless it is one already
+ * (a mount: not on its parent's device). */
+static int bound_run_dir(const char *dir, soda_error **error)
+{
+	struct stat st, parent;
+	char opts[64], msg[600];
+
+	if (stat(dir, &st) < 0 || stat(LV_RUN_DIR, &parent) < 0)
+		goto fail;
+	if (st.st_dev != parent.st_dev)
+		return 0;
+	snprintf(opts, sizeof(opts), "size=%u,mode=0700", LV_RUN_DIR_BYTES);
+	if (mount("soda-libvirt-run", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) == 0)
+		return 0;
+fail:
+	snprintf(msg, sizeof(msg), "cannot make %s a tmpfs of %u bytes (the bound on what the "
+		 "guest's lines write): %s", dir, LV_RUN_DIR_BYTES, strerror(errno));
+	return soda_error_set(error, -errno, msg);
+}
+
 int lv_boot_prepare(lv_boot *bt, const char *state_dir, const char *name, const char *image,
 		    soda_error **error)
 {
@@ -300,6 +323,9 @@ int lv_boot_prepare(lv_boot *bt, const char *state_dir, const char *name, const 
 		r = soda_error_set(error, -errno, "cannot make " LV_RUN_DIR);
 		goto fail;
 	}
+	r = bound_run_dir(bt->run_dir, error);
+	if (r < 0)
+		goto fail;
 	if (access(bt->initrd, R_OK) < 0) {
 		r = build_initrd(kver, bt->initrd, error);
 		if (r < 0)
@@ -352,6 +378,8 @@ void lv_boot_forget(const char *name)
 		if (snprintf(path, sizeof(path), "%s/%s", bt.run_dir, files[i]) < (int)sizeof(path))
 			unlink(path);
 	}
+	/* its tmpfs (bound_run_dir), if it has one (EINVAL if not) */
+	(void)umount2(bt.run_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
 	rmdir(bt.run_dir);
 	lv_boot_free(&bt);
 }

@@ -27,6 +27,9 @@ char *lv_meta_text(const char *xml);
 
 /* boot.c: direct kernel boot of an image of the store (QEMU domains). */
 #define LV_RUN_DIR "/run/libsoda-libvirt"
+/* Each server's run directory is a tmpfs of this size (boot.c): the files
+ * QEMU writes there for the guest (the agent line) cannot grow past it. */
+#define LV_RUN_DIR_BYTES (4u << 20)
 typedef struct lv_boot {
 	char *kernel, *initrd, *image; /* NULL kernel: the image is not in the store */
 	char *run_dir, *agent_line;

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "../network/net_common.h"
 #include "it_bb_common.h"
@@ -100,6 +101,10 @@ static soda_server *start_qemu_guest(net_env *ne)
 	assert_soda_ok(soda_server_config_add_label(cfg, "qemu", err), *err);
 	assert_soda_ok(soda_blackbox_key_get_box_public(tenant, box, sizeof(box)), NULL);
 	assert_soda_ok(soda_server_config_set_blackbox(cfg, box, NULL, err), *err);
+	/* open: the tenant may make device nodes, as one who owns its guest
+	 * kernel can reach any port (the agent line's bound below) */
+	assert_soda_ok(soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN, err),
+		       *err);
 	assert_soda_ok(soda_server_define(&srv, lv_ctx, cfg, 0, err), *err);
 	soda_server_config_free(cfg);
 	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, err), *err);
@@ -315,6 +320,30 @@ static void test_qemu_next_to_uml(void **state)
 	assert_false(ping_ok(um, QM_IP));
 	assert_soda_ok(soda_server_thaw(qm, 0, &ne->env.err), ne->env.err);
 	assert_true(reach_ok(um, QM_IP));
+
+	/* The agent line is the guest's to write (its root, open profile,
+	 * makes a node for ttyS2; a guest kernel's owner needs none): 5 MiB
+	 * written there stop at the server's run directory, a tmpfs of 4 MiB,
+	 * and the guest goes on. */
+	{
+		char *said = NULL;
+		struct statvfs vfs;
+		struct stat line;
+
+		assert_int_equal(guest_sh(qm, &said, "mknod /dev/soda-s2 c 4 66 && "
+						     "head -c 5242880 /dev/zero >/dev/soda-s2 && "
+						     "echo written"),
+				 0);
+		assert_non_null(strstr(said, "written"));
+		free(said);
+		assert_int_equal(stat("/run/libsoda-libvirt/qm/agent.line", &line), 0);
+		print_message("the agent line after 5 MiB: %lld bytes\n", (long long)line.st_size);
+		assert_true(line.st_size >= 1 << 20);
+		assert_true(line.st_size <= 4 << 20);
+		assert_int_equal(statvfs("/run/libsoda-libvirt/qm", &vfs), 0);
+		assert_true((uint64_t)vfs.f_blocks * vfs.f_frsize <= 4u << 20);
+		assert_true(reach_ok(um, QM_IP));
+	}
 
 	/* The blackbox: a line of the tenant's, sealed by the guest's agent,
 	 * through the relay that runs as long as the guest. */
