@@ -2,12 +2,13 @@
 /*
  * bench/kernort: what Kernort inside the guest costs the guest.
  *
- *   bench-kernort [--rounds R] [--scale S] [--cpus LIST]
+ *   bench-kernort [--rounds R] [--scale S] [--cpus LIST] [--neighbour-cpus LIST]
  *
  * --cpus pins the three measured servers to those host CPUs (the cpus=
  * share; they take turns, so one CPU serves): an unpinned UML guest's
  * system calls cost 5-10 times more when its processes land on different
- * CPUs (docs/performance.md), which swamps a 3 % target.
+ * CPUs (docs/performance.md), which swamps a 3 % target. --neighbour-cpus
+ * pins the neighbour the same way (the TCP figures' other end).
  *
  * Three servers of the same image, all with a blackbox: Kernort off (no
  * rules), on with 10 rules and on with 1,000 (generated: every event kind,
@@ -176,14 +177,15 @@ int main(int argc, char **argv)
 	static const struct option opts[] = { { "rounds", required_argument, NULL, 'r' },
 					      { "scale", required_argument, NULL, 's' },
 					      { "cpus", required_argument, NULL, 'c' },
+					      { "neighbour-cpus", required_argument, NULL, 'N' },
 					      { NULL, 0, NULL, 0 } };
 	static double v[N_CONF][N_TEST][MAX_ROUNDS], cpu[N_CONF][MAX_ROUNDS];
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
 	soda_blackbox_key *key = NULL;
 	soda_error *e = NULL;
 	unsigned rounds = 3, scale = 1;
-	const char *cpus = NULL;
-	soda_shares *pin = NULL;
+	const char *cpus = NULL, *ncpus = NULL;
+	soda_shares *pin = NULL, *npin = NULL;
 	char state[300], share[300], cmd[2048];
 	uint8_t box[32];
 	int c;
@@ -195,8 +197,11 @@ int main(int argc, char **argv)
 			scale = (unsigned)atoi(optarg);
 		else if (c == 'c')
 			cpus = optarg;
+		else if (c == 'N')
+			ncpus = optarg;
 		else {
-			fprintf(stderr, "usage: bench-kernort [--rounds 1-%d] [--scale S] [--cpus LIST]\n",
+			fprintf(stderr, "usage: bench-kernort [--rounds 1-%d] [--scale S] [--cpus LIST] "
+				"[--neighbour-cpus LIST]\n",
 				MAX_ROUNDS);
 			return 2;
 		}
@@ -224,6 +229,8 @@ int main(int argc, char **argv)
 	copts.netns = bench_netns;
 	if (cpus && (soda_shares_new(&pin, &e) < 0 || soda_shares_set_cpus(pin, cpus, &e) < 0))
 		die("--cpus", e);
+	if (ncpus && (soda_shares_new(&npin, &e) < 0 || soda_shares_set_cpus(npin, ncpus, &e) < 0))
+		die("--neighbour-cpus", e);
 	if (soda_blackbox_key_generate(&key, SODA_BLACKBOX_KEY_TENANT, 0, &e) < 0 ||
 	    soda_blackbox_key_get_box_public(key, box, sizeof(box)) < 0 ||
 	    soda_context_open(&bench_ctx, NULL, &copts, 0, &e) < 0 ||
@@ -251,6 +258,7 @@ int main(int argc, char **argv)
 		    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
 		    (rules_on && soda_server_config_set_ids_rules(cfg, rules, 0, &e) < 0) ||
 		    (pin && k < N_CONF && soda_server_config_set_shares(cfg, pin, &e) < 0) ||
+		    (npin && k == N_CONF && soda_server_config_set_shares(cfg, npin, &e) < 0) ||
 		    soda_server_define(&srvs[k], bench_ctx, cfg, 0, &e) < 0 ||
 		    soda_server_start(srvs[k], SODA_START_WAIT_READY, &e) < 0)
 			die(name, e);
@@ -306,8 +314,8 @@ int main(int argc, char **argv)
 				       r + 1, conf_name[k], v[k][2][r], v[k][3][r], v[k][8][r]);
 			free(out);
 		}
-	printf("Kernort in the guest: medians of %u rounds (scale %u, CPUs %s)\n\n", rounds, scale,
-	       cpus ? cpus : "any");
+	printf("Kernort in the guest: medians of %u rounds (scale %u, CPUs %s, the neighbour's %s)\n\n",
+	       rounds, scale, cpus ? cpus : "any", ncpus ? ncpus : "any");
 	printf("%-11s %12s %12s %12s %9s %9s\n", "test", conf_name[0], conf_name[1], conf_name[2],
 	       "ratio 10", "ratio 1k");
 	for (int t = 0; t < N_TEST; t++) {
@@ -332,6 +340,7 @@ int main(int argc, char **argv)
 	       "targets <= 1.03 (10 rules), <= 1.05 (1000 rules)\n");
 	soda_blackbox_key_free(key);
 	soda_shares_free(pin);
+	soda_shares_free(npin);
 	cleanup();
 	return 0;
 }
