@@ -19,7 +19,8 @@
  * switch 2p/0K and 8p/16K, pipe latency and bandwidth, file create+delete
  * 0K in /tmp and in /etc, which Kernort watches, and 10K, mmap latency, TCP
  * latency and bandwidth to a neighbour) from a read-only share; the servers
- * take turns, so that a slow spell of the machine touches all three, after
+ * take turns (each round starts with the next one), so that a slow spell
+ * of the machine touches all three, after
  * a warm-up run in each that is not counted. The
  * neighbour is a fourth server without rules on the same switch (a plain
  * one, SODA_NETWORK_NO_FIREWALL: the firewall's cost is not Kernort's) in
@@ -288,8 +289,11 @@ int main(int argc, char **argv)
 			die("kernort-lat (warm-up)", e);
 		free(out);
 	}
+	/* Round r starts with server r mod 3: none of them always runs first
+	 * or right after the same one. */
 	for (unsigned r = 0; r < rounds; r++)
-		for (int k = 0; k < N_CONF; k++) {
+		for (int kk = 0; kk < N_CONF; kk++) {
+			int k = (int)((r + (unsigned)kk) % N_CONF);
 			char *out = NULL, *line;
 			int status = -1;
 			uint64_t cpu0 = server_cpu(srvs[k]);
