@@ -574,7 +574,8 @@ static int boot_cmdline(const soda_server_config *cfg, char **buf, size_t *len)
  * virDomainOpenConsole), the blackbox line on ttyS1 (with a blackbox, a
  * pipe chardev on the FIFOs soda-bbrelay reads, relay.c; without, a null
  * one: nothing the guest writes there reaches the host) and the agent line
- * on ttyS2 (a file QEMU writes). QEMU runs as root without relabelling:
+ * on ttyS2 (a file QEMU writes in the server's run directory, a tmpfs of
+ * LV_RUN_DIR_BYTES: boot.c). QEMU runs as root without relabelling:
  * the image store, /boot and LV_RUN_DIR keep their owners. */
 static int boot_xml(const soda_server_config *cfg, const lv_boot *bt, char **buf, size_t *len)
 {
