@@ -51,18 +51,11 @@
 
 static soda_context *lv_ctx;
 
-static bool ping_ok(soda_server *from, const char *ip)
-{
-	return guest_sh(from, NULL, "ping -c 1 -W 1 %s >/dev/null 2>&1", ip) == 0;
-}
-
-/* Up to three tries where a ping must pass (ARP, a busy host). */
+/* Where a ping must pass: up to three tries of 2 s (net_common; ARP, a
+ * busy host, TCG). */
 static bool reach_ok(soda_server *from, const char *ip)
 {
-	return guest_sh(from, NULL,
-			"ping -c 1 -W 2 %s >/dev/null 2>&1 || ping -c 1 -W 2 %s >/dev/null 2>&1 || "
-			"ping -c 1 -W 2 %s >/dev/null 2>&1",
-			ip, ip, ip) == 0;
+	return reach_ok_within(from, ip, 2);
 }
 
 /* A TCP connection from the QEMU guest (busybox nc) to @ip port 80. */

@@ -35,20 +35,10 @@ static bool udp_ok(soda_server *from, const char *ip, int port)
 	return guest_sh(from, NULL, "/tools/nettool udp-ask %s %d 1000", ip, port) == 0;
 }
 
-static bool ping_ok(soda_server *from, const char *ip)
-{
-	return guest_sh(from, NULL, "ping -c 1 -W 1 %s >/dev/null 2>&1", ip) == 0;
-}
-
-/* Where a ping must get through: up to three tries of a second each (CI
- * under ASan once lost the first, ARP and all, on a busy host). A ping
- * that must fail keeps its one try: more would only make it slower. */
+/* Where a ping must get through: three tries of a second (net_common). */
 static bool reach_ok(soda_server *from, const char *ip)
 {
-	return guest_sh(from, NULL,
-			"ping -c 1 -W 1 %s >/dev/null 2>&1 || ping -c 1 -W 1 %s >/dev/null 2>&1 || "
-			"ping -c 1 -W 1 %s >/dev/null 2>&1",
-			ip, ip, ip) == 0;
+	return reach_ok_within(from, ip, 1);
 }
 
 static void put_down(soda_server **s, size_t n)

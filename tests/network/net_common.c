@@ -149,6 +149,19 @@ int guest_sh(soda_server *srv, char **out, const char *fmt, ...)
 	return r;
 }
 
+bool ping_ok(soda_server *from, const char *ip)
+{
+	return guest_sh(from, NULL, "ping -c 1 -W 1 %s >/dev/null 2>&1", ip) == 0;
+}
+
+bool reach_ok_within(soda_server *from, const char *ip, int wait_s)
+{
+	return guest_sh(from, NULL,
+			"ping -c 1 -W %d %s >/dev/null 2>&1 || ping -c 1 -W %d %s >/dev/null 2>&1 || "
+			"ping -c 1 -W %d %s >/dev/null 2>&1",
+			wait_s, ip, wait_s, ip, wait_s, ip) == 0;
+}
+
 static soda_net_counters *counters(net_env *ne)
 {
 	soda_net_counters *c = NULL;

@@ -56,6 +56,13 @@ void net_apply(net_env *ne, const char *text);
 int guest_sh(soda_server *srv, char **out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* One ping from a guest, a second to answer: where a ping must fail. */
+bool ping_ok(soda_server *from, const char *ip);
+/* Where a ping must get through: up to three tries of @wait_s seconds each
+ * (CI under ASan once lost the first, ARP and all, on a busy host; a QEMU
+ * guest under TCG answers slower). */
+bool reach_ok_within(soda_server *from, const char *ip, int wait_s);
+
 /* Counters: a server's kind (SODA_NET_*), a rule's packets, a total. */
 uint64_t server_count(net_env *ne, const char *server, int kind);
 uint64_t rule_count(net_env *ne, size_t rule);
