@@ -45,6 +45,7 @@
 
 #include <soda/soda.h>
 
+#include "hexval.h"
 #include "pidrec.h"
 
 #define LINE_CHUNK (64 * 1024)
@@ -126,23 +127,12 @@ static int write_pid_file(const char *path)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int unhex(uint8_t *out, const char *hex)
 {
 	if (strlen(hex) != 64)
 		return -1;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = lv_hexval(hex[2 * i]), lo = lv_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexval.h"
 #include "lv.h"
 
 #define META_MAX 65536
@@ -140,17 +141,6 @@ int lv_meta_format(char **ret, const soda_server_config *cfg, soda_error **error
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes @len bytes of @s; NULL if an escape is broken or decodes to NUL. */
 static char *decode(const char *s, size_t len)
 {
@@ -165,10 +155,10 @@ static char *decode(const char *s, size_t len)
 			*o++ = s[i];
 			continue;
 		}
-		if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0 ||
-		    (hexval(s[i + 1]) == 0 && hexval(s[i + 2]) == 0))
+		if (i + 2 >= len || lv_hexval(s[i + 1]) < 0 || lv_hexval(s[i + 2]) < 0 ||
+		    (lv_hexval(s[i + 1]) == 0 && lv_hexval(s[i + 2]) == 0))
 			goto bad;
-		*o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		*o++ = (char)(lv_hexval(s[i + 1]) << 4 | lv_hexval(s[i + 2]));
 		i += 2;
 	}
 	*o = '\0';
@@ -219,7 +209,7 @@ static int apply(soda_server_config *cfg, const char *key, char *value, soda_err
 			return soda_error_set(error, -EINVAL,
 					      "soda metadata: blackbox is not 64 hex digits");
 		for (size_t i = 0; i < 32; i++) {
-			int hi = hexval(value[2 * i]), lo = hexval(value[2 * i + 1]);
+			int hi = lv_hexval(value[2 * i]), lo = lv_hexval(value[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				return soda_error_set(error, -EINVAL,
