@@ -44,6 +44,33 @@ static __attribute__((unused)) soda_server *bb_start_server(th_env *env, const c
 	return bb_start_server_mem(env, name, tools, profile, 48 << 20);
 }
 
+/* How many TEXT records of the store in @dir are exactly @text, read with
+ * the tenant's key; the store's status in *@status when given. */
+static __attribute__((unused)) long bb_count_text(const char *dir, const char *text,
+						  uint32_t *status)
+{
+	soda_blackbox_reader *rd = NULL;
+	const soda_blackbox_record *rec;
+	soda_error *err = NULL;
+	long count = 0;
+	int r;
+
+	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
+	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
+		size_t n;
+		const void *body = soda_blackbox_record_get_data(rec, &n);
+
+		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_TEXT &&
+		    n == strlen(text) && memcmp(body, text, n) == 0)
+			count++;
+	}
+	assert_soda_ok(r, err);
+	if (status)
+		*status = soda_blackbox_report_get_status(soda_blackbox_reader_get_report(rd));
+	soda_blackbox_reader_close(rd);
+	return count;
+}
+
 static __attribute__((unused)) char *bb_store_dir(th_env *env, soda_server *srv)
 {
 	char *dir = NULL;

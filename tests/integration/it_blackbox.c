@@ -11,14 +11,13 @@
  * Markers are composed inside the guest (printf 'SODA-BB-%s' X) so that the
  * whole marker never crosses the console, which the host legitimately sees.
  */
-#include "it_common.h"
+#include "it_bb_common.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
 
 #include <soda/blackbox.h>
 
-static soda_blackbox_key *tenant; /* the tenant's key pair: the test plays the tenant */
 
 /* @tools (or NULL): a host directory the guest sees at /tools. */
 static soda_server *start_bb_server_with(th_env *env, const char *name, const char *tools)
@@ -471,28 +470,6 @@ static void test_idle_heartbeats(void **state)
 	free(dir);
 }
 
-/* How many TEXT records are exactly @body. */
-static long records_equal(const char *dir, const char *body)
-{
-	soda_blackbox_reader *rd = NULL;
-	const soda_blackbox_record *rec;
-	soda_error *err = NULL;
-	long count = 0;
-	int r;
-
-	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
-	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
-		size_t n;
-		const uint8_t *b = soda_blackbox_record_get_data(rec, &n);
-
-		count += soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_TEXT &&
-			 n == strlen(body) && memcmp(b, body, n) == 0;
-	}
-	assert_soda_ok(r, err);
-	soda_blackbox_reader_close(rd);
-	return count;
-}
-
 /* /dev/blackbox.ring: lines through shared memory (`/soda/init log`), a
  * long stream that wraps the ring many times, a last line without its
  * newline; and a hostile producer (tests/tools/ringattack.c) that tries to
@@ -554,7 +531,7 @@ static void test_ring(void **state)
 	assert_non_null(strstr(all, "guest text: SODA-BB-RING3\n"));
 	assert_true(strstr(all, "SODA-BB-RING1") < strstr(all, "SODA-BB-RING2"));
 	assert_true(strstr(all, "SODA-BB-RING2") < strstr(all, "SODA-BB-RING3"));
-	assert_int_equal(records_equal(dir, "SODA-BB-RING3"), 1);
+	assert_int_equal(bb_count_text(dir, "SODA-BB-RING3", NULL), 1);
 	assert_non_null(strstr(all, "guest lifecycle: /dev/blackbox.ring: producer's connection "
 				    "closed: it broke the ring's protocol"));
 	assert_non_null(strstr(all, "guest text: SODA-BB-RING4"));
@@ -568,7 +545,7 @@ static void test_ring(void **state)
 	soda_blackbox_reader_close(rd);
 	free(all);
 	/* Every line of the bulk, none twice: 3,000,000 / 13 whole lines. */
-	bulk = records_equal(dir, "SODA-BB-BULK");
+	bulk = bb_count_text(dir, "SODA-BB-BULK", NULL);
 	print_message("bulk through the ring: %ld lines\n", bulk);
 	assert_int_equal(bulk, 3000000 / 13);
 	assert_soda_ok(soda_blackbox_verify(&vrep, dir, NULL, 0, &env->err), env->err);

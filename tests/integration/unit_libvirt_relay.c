@@ -37,13 +37,12 @@
 
 #include "backends/libvirt/lv.h"
 #include "backends/libvirt/pidrec.h"
-#include "testhelp.h"
+#include "it_bb_common.h"
 
 #define MARKER "SODA-UBBR-MARKER"
 
 extern char **environ;
 
-static soda_blackbox_key *tenant;
 static char tmp[64], name[32];
 
 static int write_all(int fd, const void *data, size_t len)
@@ -93,30 +92,6 @@ static void stream_end(soda_blackbox_writer *w)
 
 	assert_soda_ok(soda_blackbox_writer_end(w, 0, 0, &err), err);
 	soda_blackbox_writer_free(w);
-}
-
-/* How many text records of the store are @text; the status in *@status. */
-static long count_text(const char *dir, const char *text, uint32_t *status)
-{
-	soda_blackbox_reader *rd = NULL;
-	const soda_blackbox_record *rec;
-	soda_error *err = NULL;
-	long count = 0;
-	int r;
-
-	assert_soda_ok(soda_blackbox_reader_open(&rd, dir, tenant, NULL, 0, &err), err);
-	while ((r = soda_blackbox_reader_next(rd, &rec, 0, &err)) == 1) {
-		size_t n;
-		const void *body = soda_blackbox_record_get_data(rec, &n);
-
-		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_TEXT &&
-		    n == strlen(text) && memcmp(body, text, n) == 0)
-			count++;
-	}
-	assert_soda_ok(r, err);
-	*status = soda_blackbox_report_get_status(soda_blackbox_reader_get_report(rd));
-	soda_blackbox_reader_close(rd);
-	return count;
 }
 
 static bool has_kind(const soda_blackbox_report *rep, uint32_t kind)
@@ -185,8 +160,8 @@ static void test_early_bytes(void **state)
 	stream_end(w);
 	close(fd);
 	wait_gone(relay); /* the line closed: the relay ends by itself */
-	assert_int_equal(count_text(store, MARKER "-BEFORE", &status), 1);
-	assert_int_equal(count_text(store, MARKER "-AFTER", &status), 1);
+	assert_int_equal(bb_count_text(store, MARKER "-BEFORE", &status), 1);
+	assert_int_equal(bb_count_text(store, MARKER "-AFTER", &status), 1);
 	assert_int_equal(status, SODA_BLACKBOX_INTACT);
 }
 
@@ -285,7 +260,7 @@ static void test_end_by_pid(void **state)
 	wait_gone(relay); /* (reaped by whoever adopted it) */
 	assert_int_not_equal(access(pid_file, F_OK), 0);
 	close(fd);
-	assert_int_equal(count_text(store, MARKER "-RUNNING", &status), 1);
+	assert_int_equal(bb_count_text(store, MARKER "-RUNNING", &status), 1);
 	assert_int_not_equal(status, SODA_BLACKBOX_DAMAGED);
 	assert_int_equal(lv_relay_end(name, 0), 0); /* none left: nothing to do */
 
