@@ -45,7 +45,8 @@ if(LIBMNL_FOUND)
   set(_host_net_sources ${_host_dir}/netlink.c ${_host_dir}/tap.c)
 endif()
 
-add_library(soda_host OBJECT ${_host_dir}/shares.c ${SODA_SHAPE_SOURCES} ${_host_net_sources})
+add_library(soda_host OBJECT ${_host_dir}/shares.c ${_host_dir}/netdev_shape.c
+  ${SODA_SHAPE_SOURCES} ${_host_net_sources})
 target_include_directories(soda_host PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}
   PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
 target_compile_definitions(soda_host PRIVATE SODA_BUILDING_LIBRARY

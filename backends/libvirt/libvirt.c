@@ -27,7 +27,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -890,8 +894,11 @@ static void detach_nics(lv_backend *b, const char *name, char **taps)
 	void *userdata = NULL;
 	const soda_netdev_ops *ops = soda_context_get_netdev_ops(b->ctx, &userdata);
 
-	for (size_t i = 0; ops && taps && taps[i]; i++)
-			ops->detach(userdata, name, (uint32_t)i, taps[i], NULL);
+	for (size_t i = 0; ops && taps && taps[i]; i++) {
+		/* The shaping first (its IFB is not the hooks' to know). */
+		soda_netdev_shape(b->netns, taps[i], NULL, 0, NULL);
+		ops->detach(userdata, name, (uint32_t)i, taps[i], NULL);
+	}
 }
 
 /* Makes the switch's TAP for each NIC and redefines the domain on them. */
@@ -1119,27 +1126,122 @@ static int set_sched(virDomainPtr dom, const char *name, const soda_shares *s,
 	return r;
 }
 
+/* @cpus, a list the core normalised ("0-1,3"), as a libvirt CPU map of
+ * @maplen bytes; -EINVAL past the map (CPUs the host does not have). */
+static int cpu_map(const char *cpus, unsigned char *map, int maplen)
+{
+	const char *p = cpus;
+
+	memset(map, 0, (size_t)maplen);
+	while (*p) {
+		char *end;
+		unsigned long lo = strtoul(p, &end, 10), hi = lo;
+
+		if (end == p)
+			return -EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtoul(p, &end, 10);
+			if (end == p || hi < lo)
+				return -EINVAL;
+		}
+		if (hi >= (unsigned long)maplen * 8)
+			return -EINVAL;
+		for (unsigned long c = lo; c <= hi; c++)
+			VIR_USE_CPU(map, c);
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every vCPU and the emulator's threads on @cpus (NULL: every online CPU
+ * of the host, unpinned), live when the domain runs, else in its
+ * definition (AFFECT_CURRENT, as set_sched). */
+static int set_cpus(lv_backend *b, virDomainPtr dom, const char *name, const char *cpus,
+		    soda_error **error)
+{
+	unsigned char *online = NULL, *map;
+	int ncpus = virNodeGetCPUMap(b->conn, &online, NULL, 0), maplen, nvcpus, r = 0;
+
+	if (ncpus <= 0)
+		return fail(error, "cannot read the host's CPUs for", name);
+	maplen = VIR_CPU_MAPLEN(ncpus);
+	map = calloc(1, (size_t)maplen);
+	if (!map) {
+		free(online);
+		return failf(error, -ENOMEM, "out of memory");
+	}
+	if (!cpus)
+		memcpy(map, online, (size_t)maplen);
+	else if (cpu_map(cpus, map, maplen) < 0)
+		r = failf(error, -EINVAL, "server '%s': cpus '%s' names a CPU the host (%d CPUs) "
+			  "does not have", name, cpus, ncpus);
+	free(online);
+	nvcpus = r == 0 ? virDomainGetVcpusFlags(dom, VIR_DOMAIN_AFFECT_CURRENT) : 0;
+	if (r == 0 && nvcpus < 0)
+		r = fail(error, "cannot count the vCPUs of", name);
+	for (int i = 0; r == 0 && i < nvcpus; i++)
+		if (virDomainPinVcpuFlags(dom, (unsigned int)i, map, maplen,
+					  VIR_DOMAIN_AFFECT_CURRENT) < 0)
+			r = fail(error, "cannot pin the vCPUs of", name);
+	if (r == 0 && virDomainPinEmulator(dom, map, maplen, VIR_DOMAIN_AFFECT_CURRENT) < 0)
+		r = fail(error, "cannot pin the emulator of", name);
+	free(map);
+	return r;
+}
+
+/* Bandwidth: the host's shaping (soda_netdev_shape(), as on the uml
+ * backend's TAPs) on the TAPs this context made for a running server.
+ * Not libvirt's <bandwidth>: for an ethernet interface it needs tc's sfq
+ * qdisc and police action (an inbound policer, which collapses TCP), and
+ * fails on a kernel without them (docs/backends/libvirt.md). */
+static int set_bandwidth(lv_backend *b, const char *name, const soda_shares *s,
+			 soda_error **error)
+{
+	lv_known *k = known(b, name);
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && k && k->taps && k->taps[i]; i++)
+		r = soda_netdev_shape(b->netns, k->taps[i], s, 0, error);
+	return r;
+}
+
 static int lv_set_shares(void *priv, const char *name, const soda_shares *s,
 			 unsigned int flags, soda_error **error)
 {
+	lv_backend *b = priv;
 	virTypedParameterPtr params = NULL;
-	int nparams = 0, maxparams = 0, r;
-	uint64_t rate = 0, burst = 0;
+	int nparams = 0, maxparams = 0, r, st;
+	uint64_t out = 0, in = 0, burst = 0;
 	virDomainPtr dom = NULL;
+	lv_known *k;
 
 	(void)flags;
-	r = get_dom(priv, name, &dom, error);
+	/* QEMU runs the guest's processes: no host process limit counts them. */
+	if (soda_shares_get_pids_max(s))
+		return failf(error, -EOPNOTSUPP,
+			     "server '%s': the libvirt backend has no pids share (the guest's "
+			     "processes live inside QEMU, where no host limit sees them)",
+			     name);
+	r = get_dom(b, name, &dom, error);
 	if (r < 0)
 		return r;
-	soda_shares_get_bandwidth(s, SODA_DIRECTION_OUT, &rate, &burst);
-	if (!rate)
-		soda_shares_get_bandwidth(s, SODA_DIRECTION_IN, &rate, &burst);
-	if (soda_shares_get_pids_max(s) || rate || soda_shares_get_cpus(s)) {
+	st = soda_state(dom, NULL, error);
+	if (st < 0) {
 		virDomainFree(dom);
-		return failf(error, -EOPNOTSUPP,
-			     "server '%s': the libvirt backend sets CPU weight, CPU cap and "
-			     "memory backstop only (not pids, cpus or bandwidth)",
-			     name);
+		return st;
+	}
+	soda_shares_get_bandwidth(s, SODA_DIRECTION_OUT, &out, &burst);
+	soda_shares_get_bandwidth(s, SODA_DIRECTION_IN, &in, &burst);
+	k = known(b, name);
+	if ((out || in) && (!live(st) || !k || !k->taps)) {
+		virDomainFree(dom);
+		return failf(error, live(st) ? -EOPNOTSUPP : -EBUSY,
+			     "server '%s': bandwidth shares go on the TAPs of a running server "
+			     "that this context started (%s)",
+			     name, live(st) ? "another one started it" : "it is not running");
 	}
 	r = set_sched(dom, name, s, error);
 	if (r == 0 && soda_shares_get_memory_max(s)) {
@@ -1151,6 +1253,10 @@ static int lv_set_shares(void *priv, const char *name, const soda_shares *s,
 			r = fail(error, "cannot set the memory backstop of", name);
 		virTypedParamsFree(params, nparams);
 	}
+	if (r == 0)
+		r = set_cpus(b, dom, name, soda_shares_get_cpus(s), error);
+	if (r == 0)
+		r = set_bandwidth(b, name, s, error);
 	virDomainFree(dom);
 	return r;
 }
@@ -1227,26 +1333,190 @@ static int lv_open_console(void *priv, const char *name, int *ret_fd, unsigned i
 	return r;
 }
 
-/* The guest's memory as an ELF core, DIR/memory.elf (the image is
- * read-only: there is no disk layer to copy). */
+/* Copies @from to @name in @dfd (made, never an existing file or a link
+ * planted there): a reflink where the file system can, else
+ * copy_file_range(), else read and write. */
+static int copy_into(int dfd, const char *name, const char *from, struct stat *ret_st,
+		     soda_error **error)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, r = 0;
+	off_t left;
+
+	if (in < 0 || fstat(in, ret_st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(ret_st->st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (ioctl(out, FICLONE, in) == 0)
+		goto out;
+	for (left = ret_st->st_size; left > 0 && r == 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (n > 0) {
+			left -= n;
+		} else if (n == 0) {
+			r = -EIO; /* the source shrank */
+		} else if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			   errno == EOPNOTSUPP) {
+			char buf[1 << 16];
+			ssize_t got = read(in, buf, sizeof(buf));
+
+			if (got <= 0 || write(out, buf, (size_t)got) != got)
+				r = got == 0 ? -EIO : -errno;
+			else
+				left -= got;
+		} else if (errno != EINTR) {
+			r = -errno;
+		}
+	}
+out:
+	if (r == 0 && out >= 0 && fsync(out) < 0)
+		r = -errno;
+	if (out >= 0 && close(out) < 0 && r == 0)
+		r = -errno;
+	if (in >= 0)
+		close(in);
+	if (r < 0)
+		failf(error, r, "cannot copy %s to the dump's %s: %s", from, name, strerror(-r));
+	return r;
+}
+
+/* "KEY VALUE\n" with the value percent-encoded, as the uml backend's
+ * manifest (libsoda/kv.c). */
+static int kv_add(char **buf, size_t *len, const char *key, const char *value)
+{
+	int r = lv_buf_printf(buf, len, "%s ", key);
+
+	for (const unsigned char *p = (const unsigned char *)value; r == 0 && *p; p++)
+		r = *p < 0x21 || *p > 0x7e || *p == '%' ? lv_buf_printf(buf, len, "%%%02X", *p)
+							 : lv_buf_printf(buf, len, "%c", *p);
+	return r == 0 ? lv_buf_printf(buf, len, "\n") : r;
+}
+
+static int write_at(int dfd, const char *name, const char *text, size_t len)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		r = -EIO;
+	if (fsync(fd) < 0 && r == 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* A forensic dump in DIR, which it makes (as the uml backend's): the disk,
+ * DIR/disk.img, a copy of the image the guest boots (read-only on its
+ * virtio disk, so the copy is the disk as the guest sees it); with
+ * SODA_DUMP_MEMORY and a live guest, its memory as an ELF core,
+ * DIR/memory.elf (libvirt pauses it meanwhile); the domain's XML,
+ * DIR/domain.xml; DIR/manifest ("soda-dump 1", then KEY VALUE lines:
+ * server, time-usec, state, image, image-path, image-size, image-mtime,
+ * disk, memory). A domain that boots no image has no disk. */
 static int lv_dump(void *priv, const char *name, const char *dir, unsigned int flags,
 		   soda_error **error)
 {
+	lv_backend *b = priv;
+	soda_server_config *cfg = NULL;
 	virDomainPtr dom = NULL;
-	char *path = NULL;
-	int r = get_dom_in(priv, name, live, &dom, error);
+	char *path = NULL, *man = NULL, *xml = NULL, num[32];
+	size_t len = 0;
+	lv_boot bt = { 0 };
+	struct stat ist;
+	struct timespec now;
+	int r = get_dom(b, name, &dom, error), st = 0, dfd = -1;
+	bool disk = false, memory = false;
 
-	(void)flags;
 	if (r < 0)
 		return r;
-	if (asprintf(&path, "%s/memory.elf", dir) < 0) {
-		virDomainFree(dom);
-		return failf(error, -ENOMEM, "out of memory");
+	r = config_of(dom, name, &cfg, error);
+	if (r == 0) {
+		st = soda_state(dom, NULL, error);
+		r = st < 0 ? st : 0;
 	}
-	if (virDomainCoreDumpWithFormat(dom, path, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
-					VIR_DUMP_MEMORY_ONLY) < 0)
-		r = fail(error, "cannot dump", name);
+	if (r < 0)
+		goto out;
+	if (mkdir(dir, 0700) < 0) {
+		r = failf(error, -errno, "cannot create dump directory %s: %s", dir,
+			  strerror(errno));
+		goto out;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		r = failf(error, -errno, "cannot open dump directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* The image the guest boots, where boot_for() finds it. */
+	if (strcmp(domain_type(b), "test") != 0 && b->state_dir) {
+		if (lv_boot_paths(&bt, b->state_dir, name, soda_server_config_get_image(cfg)) < 0)
+			r = failf(error, -ENOMEM, "out of memory");
+		else if (stat(bt.image, &ist) == 0)
+			disk = true;
+	}
+	if (r == 0 && disk)
+		r = copy_into(dfd, "disk.img", bt.image, &ist, error);
+	if (r == 0 && live(st) && (flags & SODA_DUMP_MEMORY)) {
+		if (asprintf(&path, "%s/memory.elf", dir) < 0)
+			r = failf(error, -ENOMEM, "out of memory");
+		else if (virDomainCoreDumpWithFormat(dom, path, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+						     VIR_DUMP_MEMORY_ONLY) < 0)
+			r = fail(error, "cannot dump the memory of", name);
+		memory = r == 0;
+	}
+	if (r == 0 && !(xml = virDomainGetXMLDesc(dom, 0)))
+		r = fail(error, "cannot read the XML of", name);
+	if (r == 0 && (r = write_at(dfd, "domain.xml", xml, strlen(xml))) < 0)
+		r = failf(error, r, "cannot write the dump's domain.xml: %s", strerror(-r));
+	if (r < 0)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = lv_buf_printf(&man, &len, "soda-dump 1\n");
+	if (r == 0)
+		r = kv_add(&man, &len, "server", name);
+	snprintf(num, sizeof(num), "%llu",
+		 (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000);
+	if (r == 0)
+		r = kv_add(&man, &len, "time-usec", num);
+	if (r == 0)
+		r = kv_add(&man, &len, "state", soda_state_name(st));
+	if (r == 0)
+		r = kv_add(&man, &len, "image", soda_server_config_get_image(cfg));
+	if (r == 0 && disk) {
+		r = kv_add(&man, &len, "image-path", bt.image);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)ist.st_size);
+		if (r == 0)
+			r = kv_add(&man, &len, "image-size", num);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)ist.st_mtime);
+		if (r == 0)
+			r = kv_add(&man, &len, "image-mtime", num);
+		if (r == 0)
+			r = kv_add(&man, &len, "disk", "disk.img");
+	}
+	if (r == 0 && memory)
+		r = kv_add(&man, &len, "memory", "memory.elf");
+	if (r < 0)
+		r = failf(error, -ENOMEM, "out of memory");
+	else if ((r = write_at(dfd, "manifest", man, len)) < 0)
+		r = failf(error, r, "cannot write the dump manifest: %s", strerror(-r));
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(man);
+	free(xml);
 	free(path);
+	lv_boot_free(&bt);
+	soda_server_config_free(cfg);
 	virDomainFree(dom);
 	return r;
 }

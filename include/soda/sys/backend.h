@@ -198,6 +198,22 @@ SODA_EXPORT int soda_context_set_netdev_ops(soda_context *ctx, const soda_netdev
 SODA_EXPORT const soda_netdev_ops *soda_context_get_netdev_ops(soda_context *ctx,
 							       void **ret_userdata);
 
+/**
+ * soda_netdev_shape:
+ * For drivers: shapes the host interface @ifname (a TAP that the netdev
+ * hooks made) in the network namespace @netns (a path; NULL: the caller's)
+ * to the bandwidth shares of @s, as the uml backend shapes its TAPs: HTB on
+ * the TAP's egress for what goes to the guest, an IFB for what comes from
+ * it, queueing rather than dropping. Replaces the shaping the interface
+ * had. @s NULL or without bandwidth removes it (and the IFB; a missing
+ * interface is fine): a driver calls that before detach(). @flags: 0.
+ * Needs CAP_NET_ADMIN in @netns.
+ * Returns: 0; -EOPNOTSUPP if this build cannot shape.
+ * @since 0.2
+ */
+SODA_EXPORT int soda_netdev_shape(const char *netns, const char *ifname, const soda_shares *s,
+				  unsigned int flags, soda_error **error);
+
 /** For drivers: logs through the context's log hook. @since 0.1 */
 SODA_EXPORT void soda_context_log(soda_context *ctx, int level, const char *message);
 
