@@ -3,14 +3,17 @@
  * bench/ids_port: what the IDS at a server's port costs the guest, and
  * whether it keeps up.
  *
- *   bench-ids-port [--seconds S] [--rounds N] [--rules FILE]
+ *   bench-ids-port [--seconds S] [--rounds N] [--rules FILE] [--bypass DEPTH]
  *
  * TCP goodput from guest web1 to guest web2 through the switch (tcpblast),
  * with the port IDS on web2 (examples/ids/lion.rules unless --rules) and
  * without, alternating --rounds times (default 3) for S seconds each
  * (default 5): the ratio on/off (target >= 0.95), and the capture's
  * counters over the runs with it on: frames taken, frames the kernel
- * dropped for want of ring space (target 0).
+ * dropped for want of ring space (target 0). --bypass defines web2 with
+ * the flow bypass at DEPTH bytes (soda_server_config_set_ids_bypass;
+ * Suricata's depth is 1048576): the frames the kernel's filter kept from
+ * the IDS are printed too.
  *
  * Needs root, the nftables plugin ($SODA_NFT_PLUGIN), soda-monitor and
  * soda-agent ($SODA_MONITOR, $SODA_AGENT) and soda-kernort beside the
@@ -41,6 +44,7 @@ static char netns[32], state_dir[64], vars_file[96];
 static soda_context *ctx;
 static soda_network *net;
 static soda_server *web1, *web2;
+static uint64_t bypass_depth;
 
 static void die(const char *what, soda_error *e)
 {
@@ -83,7 +87,8 @@ static void on_signal(int sig)
 	exit(1);
 }
 
-static soda_server *guest(const char *name, const char *addr, const char *tools)
+static soda_server *guest(const char *name, const char *addr, const char *tools,
+			  uint64_t bypass)
 {
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
@@ -94,6 +99,7 @@ static soda_server *guest(const char *name, const char *addr, const char *tools)
 	    soda_server_config_add_nic(cfg, "lan", NULL, 0, &e) < 0 ||
 	    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
 	    soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY, &e) < 0 ||
+	    soda_server_config_set_ids_bypass(cfg, bypass, &e) < 0 ||
 	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
 	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
 		die(name, e);
@@ -160,11 +166,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = { { "seconds", required_argument, NULL, 's' },
 					      { "rounds", required_argument, NULL, 'R' },
 					      { "rules", required_argument, NULL, 'r' },
+					      { "bypass", required_argument, NULL, 'b' },
 					      { NULL, 0, NULL, 0 } };
 	const char *rules = SODA_SOURCE_DIR "/examples/ids/lion.rules";
 	int seconds = 5, rounds = 3, c;
 	double sum_on = 0, sum_off = 0;
-	uint64_t packets = 0, drops = 0, bytes = 0, lost = 0;
+	uint64_t packets = 0, drops = 0, bytes = 0, lost = 0, bp_flows = 0, bp_packets = 0;
 	double k_cpu = 0;
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
 	soda_policy *open_all = NULL;
@@ -179,6 +186,8 @@ int main(int argc, char **argv)
 			rounds = atoi(optarg);
 		else if (c == 'r')
 			rules = optarg;
+		else if (c == 'b')
+			bypass_depth = strtoull(optarg, NULL, 10);
 		else
 			return 2;
 	}
@@ -218,15 +227,16 @@ int main(int argc, char **argv)
 	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
 	    soda_network_create(&net, ctx, "lan", NULL, 0, &e) < 0)
 		die("setup", e);
-	web1 = guest("web1", WEB1_IP "/24", tools);
-	web2 = guest("web2", WEB2_IP "/24", tools);
+	web1 = guest("web1", WEB1_IP "/24", tools, 0);
+	web2 = guest("web2", WEB2_IP "/24", tools, bypass_depth);
 	if (soda_policy_parse(&open_all, "allow from any to any\n", 22, "bench", 0, &e) < 0 ||
 	    soda_network_apply_policy(net, open_all, 0, &e) < 0)
 		die("policy", e);
 	soda_policy_free(open_all);
 
-	printf("bench-ids-port: TCP goodput web1 -> web2, %d s per run, %d rounds, rules %s\n",
-	       seconds, rounds, rules);
+	printf("bench-ids-port: TCP goodput web1 -> web2, %d s per run, %d rounds, rules %s, "
+	       "flow bypass %s%llu\n",
+	       seconds, rounds, rules, bypass_depth ? "at " : "off", bypass_depth ? (unsigned long long)bypass_depth : 0ull);
 	for (int r = 0; r < rounds; r++) {
 		/* Alternate which goes first, so drift favours neither. */
 		for (int k = 0; k < 2; k++) {
@@ -245,6 +255,8 @@ int main(int argc, char **argv)
 				bytes += stat_of(st, SODA_IDS_STAT_BYTES);
 				drops += stat_of(st, SODA_IDS_STAT_DROPS);
 				lost += stat_of(st, SODA_IDS_STAT_ALERTS_LOST);
+				bp_flows += stat_of(st, SODA_IDS_STAT_BYPASSED_FLOWS);
+				bp_packets += stat_of(st, SODA_IDS_STAT_BYPASSED_PACKETS);
 				k_cpu += cpu_seconds(stat_of(st, SODA_IDS_STAT_PID));
 				soda_ids_stats_free(st);
 				if (soda_server_ids_disable(web2, 0, &e) < 0)
@@ -268,5 +280,10 @@ int main(int argc, char **argv)
 	       "%.1f ns per frame)\n",
 	       k_cpu, rounds, 100.0 * k_cpu / (rounds * (seconds + 1.2)),
 	       packets ? k_cpu * 1e9 / (double)packets : 0.0);
+	if (bypass_depth)
+		printf("flow bypass at %llu bytes: %llu flows bypassed, %llu frames kept from the "
+		       "IDS by the kernel's filter\n",
+		       (unsigned long long)bypass_depth, (unsigned long long)bp_flows,
+		       (unsigned long long)bp_packets);
 	return 0;
 }

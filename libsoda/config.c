@@ -263,6 +263,7 @@ SODA_EXPORT int soda_server_config_copy(soda_server_config **ret, const soda_ser
 	c->ids_landlord = cfg->ids_landlord;
 	c->ids_response = cfg->ids_response;
 	c->ids_response_priority = cfg->ids_response_priority;
+	c->ids_bypass_depth = cfg->ids_bypass_depth;
 	if (cfg->ids_rules && !(c->ids_rules = strdup(cfg->ids_rules)))
 		goto oom;
 	memcpy(c->ids_rules_sha256, cfg->ids_rules_sha256, sizeof(c->ids_rules_sha256));
@@ -1102,6 +1103,12 @@ char *su_config_serialize(const soda_server_config *cfg)
 			 cfg->ids_response_priority ? cfg->ids_response_priority : 1);
 		su_kv_add(&b, "ids-response", v);
 	}
+	if (cfg->ids_bypass_depth) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)cfg->ids_bypass_depth);
+		su_kv_add(&b, "ids-bypass-depth", v);
+	}
 	/* Kernort in the guest: the rule text itself (kv escapes the lines) */
 	if (cfg->ids_rules) {
 		su_kv_add(&b, "ids-rules", cfg->ids_rules);
@@ -1225,6 +1232,16 @@ static int parse_line(const char *key, const char *value, uint32_t line, void *u
 		if (strcmp(value, "yes") != 0)
 			r = su_errorf(&inner, -EINVAL, "ids-landlord-alerts '%s' is not 'yes'", value);
 		ps->cfg->ids_landlord = true;
+	} else if (strcmp(key, "ids-bypass-depth") == 0) {
+		uint64_t depth;
+
+		if (su_parse_u64(value, &depth) < 0 ||
+		    (depth && (depth < SODA_IDS_BYPASS_MIN || depth > SODA_IDS_BYPASS_MAX)))
+			r = su_errorf(&inner, -EINVAL,
+				      "ids-bypass-depth '%s' is not 0 or %llu..%llu bytes", value,
+				      SODA_IDS_BYPASS_MIN, SODA_IDS_BYPASS_MAX);
+		else
+			ps->cfg->ids_bypass_depth = depth;
 	} else if (strcmp(key, "ids-rules") == 0) {
 		free(ps->cfg->ids_rules);
 		ps->cfg->ids_rules = strdup(value);

@@ -51,6 +51,7 @@ struct soda_server_config {
 	bool ids_landlord;           /* port IDS alert metadata to the landlord */
 	uint32_t ids_response;       /* SODA_IDS_RESPONSE_* */
 	uint32_t ids_response_priority; /* 1..255; 0 read as 1 */
+	uint64_t ids_bypass_depth;   /* port IDS flow bypass, bytes; 0 off */
 	char *ids_rules;             /* Kernort in the guest: the rule text, or NULL */
 	char ids_rules_sha256[65];   /* its SHA-256 in hex, as the checker gave it */
 	bool ids_packets;            /* ... also on the frames the guest receives */

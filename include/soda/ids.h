@@ -63,6 +63,29 @@ SODA_EXPORT int soda_server_config_get_ids_response(const soda_server_config *cf
 						    uint32_t *ret_min_priority);
 
 /**
+ * soda_server_config_set_ids_bypass:
+ * The port IDS's flow bypass, as Suricata's stream.bypass with its eBPF
+ * bypass: once a TCP flow has carried @depth bytes of stream in either
+ * direction, the IDS stops inspecting it, and a socket filter in the kernel
+ * drops the flow's packets before they are copied to the IDS (all but
+ * those with SYN, FIN or RST, so that the flow's end is still seen). It
+ * trades what follows the first @depth bytes of long flows (bulk
+ * transfers) for the guest's CPU time: content there raises no alert.
+ * @depth: 0 (the default: every packet is inspected) or
+ * SODA_IDS_BYPASS_MIN..SODA_IDS_BYPASS_MAX bytes; Suricata's reassembly
+ * depth is 1 MiB. It takes effect at soda_server_ids_enable() and
+ * soda_server_ids_reload(). docs/ids.md, "Flow bypass".
+ * Returns: 0, or -EINVAL naming the bad value.
+ * @since 0.2
+ */
+#define SODA_IDS_BYPASS_MIN 4096ull
+#define SODA_IDS_BYPASS_MAX (1ull << 40)
+SODA_EXPORT int soda_server_config_set_ids_bypass(soda_server_config *cfg, uint64_t depth,
+						  soda_error **error);
+/** The bypass depth in bytes, 0 when off. @since 0.2 */
+SODA_EXPORT uint64_t soda_server_config_get_ids_bypass(const soda_server_config *cfg);
+
+/**
  * soda_server_ids_enable:
  * Starts the IDS at the running server's first network interface with the
  * rules in @rules_path and optional variables ($HOME_NET ...) in
@@ -138,7 +161,11 @@ typedef struct soda_ids_stats soda_ids_stats;
 #define SODA_IDS_STAT_LANDLORD 10    /* alerts on the landlord's stream */
 #define SODA_IDS_STAT_RESPONSES 11   /* automatic responses taken */
 #define SODA_IDS_STAT_PID 12         /* soda-kernort's process id */
-#define SODA_IDS_STAT_MAX 12
+/* The flow bypass (soda_server_config_set_ids_bypass), @since 0.2: */
+#define SODA_IDS_STAT_BYPASSED_FLOWS 13   /* flows bypassed so far */
+#define SODA_IDS_STAT_BYPASSED_PACKETS 14 /* frames the kernel's filter kept from the IDS */
+#define SODA_IDS_STAT_BYPASSED_BYTES 15
+#define SODA_IDS_STAT_MAX 15
 
 /**
  * soda_server_ids_stats:

@@ -64,6 +64,11 @@ struct kn_decode_config {
 	/* Called for a flow's detect_state when the flow ends (evicted, timed
 	 * out, replaced, or the decoder freed): kn_detect_flow_free. */
 	void (*flow_state_free)(void *detect_state);
+	/* Called when a flow whose app_flags are not 0 ends (as above), before
+	 * flow_state_free: soda-kernort ends its bypass of the flow here. */
+	void (*flow_end)(void *userdata, const struct kn_flow *flow,
+			 const struct kn_flow_tuple *tuple);
+	void *flow_end_userdata;
 };
 
 /* Fills *cfg with the defaults (docs/ids.md lists them). */

@@ -136,6 +136,16 @@ static void flow_end(kn_decoder *d, struct kn_flow_entry *f)
 		}
 	}
 	list_remove(d, f);
+	if (f->pub.app_flags && d->cfg.flow_end) {
+		struct kn_flow_tuple t = { .family = f->key.family, .proto = f->key.proto };
+
+		memcpy(t.client, f->client_is_a ? f->key.a : f->key.b, 16);
+		memcpy(t.server, f->client_is_a ? f->key.b : f->key.a, 16);
+		t.client_port = f->client_is_a ? f->key.pa : f->key.pb;
+		t.server_port = f->client_is_a ? f->key.pb : f->key.pa;
+		memcpy(t.vlan, f->key.vlan, sizeof(t.vlan));
+		d->cfg.flow_end(d->cfg.flow_end_userdata, &f->pub, &t);
+	}
 	kn_stream_dir_free(d, &f->dir[0]);
 	kn_stream_dir_free(d, &f->dir[1]);
 	if (f->pub.detect_state && d->cfg.flow_state_free)

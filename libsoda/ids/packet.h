@@ -51,6 +51,18 @@ struct kn_flow {
 	void *detect_state;    /* the detection engine's, NULL until it sets it */
 	uint64_t pkts_toserver, pkts_toclient;
 	uint64_t bytes_toserver, bytes_toclient;
+	uint32_t app_flags;    /* the application's own (0 when the flow is
+	                        * made); the engine reads it only to decide
+	                        * whether to call kn_decode_config.flow_end */
+};
+
+/* A flow's endpoints, client first (the flow_end callback's argument). */
+struct kn_flow_tuple {
+	uint8_t family;        /* 4 or 6 */
+	uint8_t proto;
+	uint16_t client_port, server_port;
+	uint8_t client[16], server[16]; /* IPv4 in the first 4 bytes */
+	uint16_t vlan[2];
 };
 
 /* One decoded packet (after IP reassembly: a reassembled datagram is one

@@ -32,6 +32,9 @@ static const char *const key_names[SODA_IDS_STAT_MAX + 1] = {
 	[SODA_IDS_STAT_RELOADS] = "reloads",       [SODA_IDS_STAT_FLOWS] = "flows",
 	[SODA_IDS_STAT_SEALED] = "sealed",         [SODA_IDS_STAT_LANDLORD] = "landlord",
 	[SODA_IDS_STAT_RESPONSES] = "responses",   [SODA_IDS_STAT_PID] = "pid",
+	[SODA_IDS_STAT_BYPASSED_FLOWS] = "bypassed-flows",
+	[SODA_IDS_STAT_BYPASSED_PACKETS] = "bypassed-packets",
+	[SODA_IDS_STAT_BYPASSED_BYTES] = "bypassed-bytes",
 };
 
 SODA_EXPORT int soda_server_config_set_ids_landlord_alerts(soda_server_config *cfg,
@@ -66,6 +69,25 @@ SODA_EXPORT int soda_server_config_set_ids_response(soda_server_config *cfg, uin
 	return 0;
 }
 
+SODA_EXPORT int soda_server_config_set_ids_bypass(soda_server_config *cfg, uint64_t depth,
+						  soda_error **error)
+{
+	if (!cfg)
+		return su_errorf(error, -EINVAL, "cfg is NULL");
+	if (depth && (depth < SODA_IDS_BYPASS_MIN || depth > SODA_IDS_BYPASS_MAX))
+		return su_errorf(error, -EINVAL,
+				 "bypass depth %llu is not 0 or %llu..%llu bytes",
+				 (unsigned long long)depth, (unsigned long long)SODA_IDS_BYPASS_MIN,
+				 (unsigned long long)SODA_IDS_BYPASS_MAX);
+	cfg->ids_bypass_depth = depth;
+	return 0;
+}
+
+SODA_EXPORT uint64_t soda_server_config_get_ids_bypass(const soda_server_config *cfg)
+{
+	return cfg ? cfg->ids_bypass_depth : 0;
+}
+
 SODA_EXPORT int soda_server_config_get_ids_response(const soda_server_config *cfg,
 						    uint32_t *ret_response,
 						    uint32_t *ret_min_priority)
@@ -91,7 +113,7 @@ static int check(soda_server *srv, unsigned int flags, soda_error **error)
 	return 0;
 }
 
-/* "L R P" from the server's configuration, for the monitor. */
+/* "L R P B" from the server's configuration, for the monitor. */
 static int policy_text(soda_server *srv, char *buf, size_t len, soda_error **error)
 {
 	soda_server_config *cfg = NULL;
@@ -99,8 +121,9 @@ static int policy_text(soda_server *srv, char *buf, size_t len, soda_error **err
 
 	if (r < 0)
 		return r;
-	snprintf(buf, len, "%u %u %u", cfg->ids_landlord ? 1 : 0, cfg->ids_response,
-		 cfg->ids_response_priority ? cfg->ids_response_priority : 1);
+	snprintf(buf, len, "%u %u %u %llu", cfg->ids_landlord ? 1 : 0, cfg->ids_response,
+		 cfg->ids_response_priority ? cfg->ids_response_priority : 1,
+		 (unsigned long long)cfg->ids_bypass_depth);
 	soda_server_config_free(cfg);
 	return 0;
 }

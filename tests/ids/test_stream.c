@@ -432,6 +432,51 @@ static void test_bad_checksum_kept_out(void **state)
 	}
 }
 
+/* flow_end: called for flows whose app_flags the application set (the
+ * port IDS's bypassed flows), with the client first, and for no other. */
+struct ended {
+	int n;
+	struct kn_flow_tuple t;
+	uint64_t flow_id;
+};
+
+static void on_flow_end(void *userdata, const struct kn_flow *flow, const struct kn_flow_tuple *t)
+{
+	struct ended *e = userdata;
+
+	e->n++;
+	e->t = *t;
+	e->flow_id = flow->id;
+}
+
+static void test_flow_end_callback(void **state)
+{
+	struct kn_decode_config cfg;
+	struct ended e = { 0 };
+	uint64_t marked;
+
+	(void)state;
+	kn_decode_config_init(&cfg);
+	cfg.flow_end = on_flow_end;
+	cfg.flow_end_userdata = &e;
+	kn_decoder *d = dec(&cfg);
+	handshake(d, 40001, 1000, 5000);
+	seg_at(d, 0, false, 40001, 5001, 1001, KN_TCP_ACK | KN_TCP_PSH, "hello", 5);
+	assert_non_null(s.p.flow);
+	s.p.flow->app_flags = 1;
+	marked = s.p.flow->id;
+	handshake(d, 40002, 2000, 6000); /* not marked */
+	kn_decoder_free(d);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.flow_id, marked);
+	assert_int_equal(e.t.family, 4);
+	assert_int_equal(e.t.proto, 6);
+	assert_int_equal(e.t.client_port, 40001);
+	assert_int_equal(e.t.server_port, 80);
+	assert_memory_equal(e.t.client, C4, 4);
+	assert_memory_equal(e.t.server, S4, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_rst_and_reuse),
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_bad_checksum_kept_out),
+		cmocka_unit_test(test_flow_end_callback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

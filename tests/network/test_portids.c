@@ -20,6 +20,7 @@
 
 #include <soda/soda.h>
 
+#include "backends/uml/kernort/kproto.h"
 #include "backends/uml/kernort/ring.h"
 #include "backends/uml/monitor/ids_route.h"
 
@@ -80,6 +81,91 @@ static void test_policy_parse(void **state)
 		if (mids_policy_parse(&p, bad[i]) != -EINVAL)
 			fail_msg("policy '%s' accepted", bad[i]);
 	assert_int_equal(mids_policy_parse(&p, NULL), -EINVAL);
+}
+
+/* The bypass depth, the policy's optional fourth field: 0 or 4 KiB..1 TiB,
+ * the library's bounds; anything else refused whole. */
+static void test_policy_bypass(void **state)
+{
+	struct mids_policy p;
+
+	(void)state;
+	assert_int_equal(SODA_IDS_BYPASS_MIN, MIDS_BYPASS_MIN);
+	assert_int_equal(SODA_IDS_BYPASS_MAX, MIDS_BYPASS_MAX);
+	assert_int_equal(mids_policy_parse(&p, "0 0 1 1048576"), 0);
+	assert_int_equal(p.bypass_depth, 1048576);
+	assert_int_equal(mids_policy_parse(&p, "1 1 2 0"), 0);
+	assert_int_equal(p.bypass_depth, 0);
+	assert_true(p.landlord);
+	assert_int_equal(mids_policy_parse(&p, "0 0 1 4096"), 0);
+	assert_int_equal(mids_policy_parse(&p, "0 0 1 1099511627776"), 0);
+	assert_int_equal(mids_policy_parse(&p, "0 0 1"), 0);
+	assert_int_equal(p.bypass_depth, 0);
+	static const char *const bad[] = { "0 0 1 4095", "0 0 1 1099511627777", "0 0 1 -5",
+					   "0 0 1 +4096", "0 0 1 1048576 1", "0 0 1 1048576x",
+					   "0 0 1  1048576", "0 0 1 99999999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (mids_policy_parse(&p, bad[i]) != -EINVAL)
+			fail_msg("policy '%s' accepted", bad[i]);
+}
+
+/* kernort's bypass requests are checked before the monitor uses them. */
+static void test_bypass_check(void **state)
+{
+	struct kp_bypass b;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	b.h.kind = KP_BYPASS;
+	b.h.len = sizeof(b);
+	b.op = KP_BYPASS_ADD;
+	b.family = 4;
+	b.proto = 6;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), 0);
+	b.op = KP_BYPASS_REMOVE;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), 0);
+	assert_int_equal(kp_bypass_check(&b, sizeof(b) - 1), -71);
+	b.op = 3;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), -71);
+	b.op = KP_BYPASS_ADD;
+	b.family = 5;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), -71);
+	b.family = 6;
+	b.proto = 17;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), -71);
+	b.proto = 6;
+	b.h.len = 8;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), -71);
+	b.h.len = sizeof(b);
+	b.h.kind = KP_ALERT;
+	assert_int_equal(kp_bypass_check(&b, sizeof(b)), -71);
+}
+
+/* The public setter: bounds, and a refusal leaves the depth as it was. */
+static void test_config_bypass(void **state)
+{
+	soda_server_config *cfg = NULL;
+	soda_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "idsbypass", &err), 0);
+	assert_int_equal(soda_server_config_get_ids_bypass(cfg), 0);
+	assert_int_equal(soda_server_config_set_ids_bypass(cfg, 1 << 20, &err), 0);
+	assert_int_equal(soda_server_config_get_ids_bypass(cfg), 1 << 20);
+	assert_int_equal(soda_server_config_set_ids_bypass(cfg, 100, &err), -EINVAL);
+	assert_non_null(strstr(soda_error_message(err), "bypass depth 100 is not 0 or 4096.."));
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_set_ids_bypass(cfg, SODA_IDS_BYPASS_MAX + 1, &err),
+			 -EINVAL);
+	soda_error_free(err);
+	err = NULL;
+	assert_int_equal(soda_server_config_get_ids_bypass(cfg), 1 << 20);
+	assert_int_equal(soda_server_config_set_ids_bypass(cfg, 0, &err), 0);
+	assert_int_equal(soda_server_config_get_ids_bypass(cfg), 0);
+	assert_int_equal(soda_server_config_set_ids_bypass(NULL, 0, &err), -EINVAL);
+	soda_error_free(err);
+	soda_server_config_free(cfg);
 }
 
 /* The public setter: the library's constant is the monitor's, dump:N is
@@ -304,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_route),       cmocka_unit_test(test_policy_parse),
 		cmocka_unit_test(test_landlord_line), cmocka_unit_test(test_alert_check),
 		cmocka_unit_test(test_ring_walk),   cmocka_unit_test(test_config_response),
+		cmocka_unit_test(test_policy_bypass), cmocka_unit_test(test_bypass_check),
+		cmocka_unit_test(test_config_bypass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -424,6 +424,35 @@ static void test_ids_response(void **state)
 	}
 }
 
+/* The port IDS's bypass depth: written only when set, read back, and a
+ * bad value names its line. */
+static void test_ids_bypass(void **state)
+{
+	static const char base[] = "soda-server 1\nname a\nimage b\nmemory 67108864\n";
+	soda_server_config *cfg = NULL, *back = NULL;
+	soda_error *err = NULL;
+	char *text, bad[160];
+
+	(void)state;
+	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
+	text = su_config_serialize(cfg);
+	assert_null(strstr(text, "ids-bypass-depth"));
+	free(text);
+	assert_int_equal(soda_server_config_set_ids_bypass(cfg, 1048576, NULL), 0);
+	text = su_config_serialize(cfg);
+	assert_non_null(strstr(text, "\nids-bypass-depth 1048576\n"));
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	assert_int_equal(soda_server_config_get_ids_bypass(back), 1048576);
+	free(text);
+	soda_server_config_free(back);
+	soda_server_config_free(cfg);
+	static const char *const bads[] = { "4095", "1099511627777", "x", "-1", "" };
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		snprintf(bad, sizeof(bad), "%sids-bypass-depth %s\n", base, bads[i]);
+		expect_parse_error(bad, 5, "ids-bypass-depth");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,7 +461,7 @@ int main(void)
 		cmocka_unit_test(test_sensitive_shares),
 		cmocka_unit_test(test_nics),         cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_guest_profile),
-		cmocka_unit_test(test_ids_response),
+		cmocka_unit_test(test_ids_response), cmocka_unit_test(test_ids_bypass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,10 @@
  *
  * The loop: poll the ring and the control socket, walk each block the
  * kernel hands over (decode, detect, one KP_ALERT per alert), give the
- * block back. A reload builds the new ruleset and detector first and then
+ * block back. With the flow bypass on (kproto.h, struct kp_config), a TCP
+ * flow whose stream passes the depth in either direction is handed to the
+ * monitor for the kernel's filter to drop, and taken back when it ends
+ * here. A reload builds the new ruleset and detector first and then
  * swaps the pointers: the decoder (flows, TCP streams, flowbits) and the
  * ring stay as they are, and a failed reload keeps the old rules.
  */
@@ -52,6 +55,7 @@ struct kernort {
 	kn_ruleset *rs;
 	kn_detector *det;
 	uint64_t now_usec;   /* when the current block was taken */
+	uint64_t bypass_depth; /* 0: no flow bypass */
 	uint64_t st[KP_ST_MAX];
 	char warnings[400];
 };
@@ -328,10 +332,65 @@ static void on_alert(void *userdata, const struct kn_alert *alert, const struct 
 		K.st[KP_ST_ALERTS_LOST]++;
 }
 
+/* ---- the flow bypass ---- */
+
+#define FLOW_BYPASSED 1u
+
+static bool bypass_send(uint32_t op, const struct kn_flow_tuple *t)
+{
+	struct kp_bypass m;
+
+	memset(&m, 0, sizeof(m));
+	m.h.kind = KP_BYPASS;
+	m.h.len = sizeof(m);
+	m.op = op;
+	m.family = t->family;
+	m.proto = t->proto;
+	m.client_port = t->client_port;
+	m.server_port = t->server_port;
+	memcpy(m.client, t->client, sizeof(m.client));
+	memcpy(m.server, t->server, sizeof(m.server));
+	return send(K.ctl, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m);
+}
+
+/* After detection: a TCP flow whose stream in this packet's direction has
+ * reached the depth is bypassed. Not flows with VLAN tags (the kernel's
+ * filter reads untagged frames only) nor before the handshake. */
+static void maybe_bypass(const struct kn_packet *p)
+{
+	struct kn_flow_tuple t;
+
+	if (!K.bypass_depth || !p->flow || (p->flow->app_flags & FLOW_BYPASSED) ||
+	    p->ip_proto != KN_IPPROTO_TCP || !p->established || !p->stream || p->vlan[0] ||
+	    p->stream_off + p->stream_len < K.bypass_depth)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.family = p->family;
+	t.proto = p->ip_proto;
+	memcpy(t.client, p->to_server ? p->src : p->dst, sizeof(t.client));
+	memcpy(t.server, p->to_server ? p->dst : p->src, sizeof(t.server));
+	t.client_port = p->to_server ? p->sport : p->dport;
+	t.server_port = p->to_server ? p->dport : p->sport;
+	/* A full control socket: try again on the flow's next packet. */
+	if (bypass_send(KP_BYPASS_ADD, &t)) {
+		p->flow->app_flags |= FLOW_BYPASSED;
+		K.st[KP_ST_BYPASSED_FLOWS]++;
+	}
+}
+
+/* The decoder ends a flow this process bypassed. */
+static void on_flow_end(void *userdata, const struct kn_flow *flow, const struct kn_flow_tuple *t)
+{
+	(void)userdata;
+	if (flow->app_flags & FLOW_BYPASSED)
+		bypass_send(KP_BYPASS_REMOVE, t);
+}
+
 static void on_packet(void *userdata, struct kn_packet *p)
 {
 	(void)userdata;
 	kn_detect(K.det, p, on_alert, NULL);
+	maybe_bypass(p);
 }
 
 static void on_frame(void *userdata, const uint8_t *frame, size_t caplen, uint64_t ts_usec)
@@ -398,7 +457,14 @@ static int on_control(void)
 		}
 	if ((size_t)n < sizeof(m.h))
 		goto out;
-	if (m.h.kind == KP_STATS) {
+	if (m.h.kind == KP_CONFIG) {
+		struct kp_config c;
+
+		if ((size_t)n == sizeof(c) && m.h.len == sizeof(c)) {
+			memcpy(&c, &m, sizeof(c));
+			K.bypass_depth = c.bypass_depth;
+		}
+	} else if (m.h.kind == KP_STATS) {
 		struct kp_stats s = { .h = { KP_STATS_REPLY, sizeof(s) } };
 		struct kn_decode_stats ds;
 
@@ -479,6 +545,7 @@ int main(int argc, char **argv)
 	}
 	kn_decode_config_init(&cfg);
 	cfg.flow_state_free = kn_detect_flow_free;
+	cfg.flow_end = on_flow_end;
 	if (kn_decoder_new(&K.dec, &cfg) < 0) {
 		send_result(-ENOMEM, "out of memory");
 		return 1;

@@ -46,10 +46,12 @@ enum kp_kind {
 	/* monitor -> kernort */
 	KP_RELOAD = 1, /* with SCM_RIGHTS: rules fd, vars fd; answered by KP_RESULT */
 	KP_STATS = 2,  /* answered by KP_STATS_REPLY */
+	KP_CONFIG = 3, /* struct kp_config; not answered */
 	/* kernort -> monitor */
 	KP_RESULT = 10,      /* of the initial load or a reload */
 	KP_STATS_REPLY = 11,
 	KP_ALERT = 12,
+	KP_BYPASS = 13,      /* struct kp_bypass; not answered */
 };
 
 struct kp_header {
@@ -76,6 +78,7 @@ enum {
 	KP_ST_RELOADS,
 	KP_ST_FLOWS_ACTIVE,
 	KP_ST_DECODE_ERRORS,
+	KP_ST_BYPASSED_FLOWS, /* flows kernort asked the monitor to bypass */
 	KP_ST_MAX
 };
 
@@ -83,6 +86,41 @@ struct kp_stats {
 	struct kp_header h;
 	uint64_t v[KP_ST_MAX];
 };
+
+/* The flow bypass (docs/ids.md, "Flow bypass"): once a TCP flow has
+ * carried bypass_depth bytes of stream in either direction, kernort asks
+ * the monitor (KP_BYPASS_ADD) to have the kernel stop handing it that
+ * flow's packets, all but those with SYN, FIN or RST; when the flow ends in
+ * kernort's table it asks for the entry's removal (KP_BYPASS_REMOVE).
+ * bypass_depth 0: no bypass (the default). */
+struct kp_config {
+	struct kp_header h;
+	uint64_t bypass_depth;
+};
+
+enum { KP_BYPASS_ADD = 1, KP_BYPASS_REMOVE = 2 };
+
+struct kp_bypass {
+	struct kp_header h;
+	uint32_t op;                     /* KP_BYPASS_ADD or KP_BYPASS_REMOVE */
+	uint8_t family;                  /* 4 or 6 */
+	uint8_t proto;                   /* 6 (TCP) */
+	uint16_t client_port, server_port; /* host order */
+	uint8_t client[16], server[16];  /* IPv4 in the first 4 bytes */
+};
+
+/* Checks a message of @len bytes from kernort as a kp_bypass. Returns 0 or
+ * -EPROTO. */
+static inline int kp_bypass_check(const void *buf, size_t len)
+{
+	const struct kp_bypass *b = buf;
+
+	if (len != sizeof(*b) || b->h.kind != KP_BYPASS || b->h.len != len ||
+	    (b->op != KP_BYPASS_ADD && b->op != KP_BYPASS_REMOVE) ||
+	    (b->family != 4 && b->family != 6) || b->proto != 6)
+		return -71; /* EPROTO */
+	return 0;
+}
 
 /* One alert: metadata in fixed fields, then the EVE JSON line (no
  * newline, not NUL-terminated) up to h.len. */

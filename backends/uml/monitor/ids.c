@@ -4,12 +4,15 @@
  * made here, as root in the switch's network namespace, because that is
  * the only place the TAP can be found and AF_PACKET needs CAP_NET_RAW;
  * everything that reads what the socket yields, and the rules, runs in
- * soda-kernort without either.
+ * soda-kernort without either. So is the flow bypass's socket filter
+ * (kernort/bypass.bpf.c): loaded and attached here, its map filled here
+ * on kernort's word (kproto.h, struct kp_bypass).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -35,9 +38,17 @@
 #include <unistd.h>
 
 #include "../../../libsoda/kv.h"
+#include "../kernort/bypass.h"
 #include "../proto.h"
 #include "ids.h"
 #include "ids_route.h"
+
+#ifdef SODA_MONITOR_BYPASS
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kn_bypass.skel.h"
+#endif
 
 #define SEALED_TYPE 7 /* SODA_BLACKBOX_IDS_ALERT */
 #define SNAPSHOT_TYPE 9 /* SODA_BLACKBOX_SNAPSHOT (blackbox.h SU_BB_SNAPSHOT) */
@@ -57,11 +68,17 @@ static struct {
 	int listen_fd;
 	int k_fd;          /* kernort's control socket, -1 when off */
 	pid_t k_pid;
+	int pkt_fd;        /* the capture socket, -1 when off */
+#ifdef SODA_MONITOR_BYPASS
+	struct kn_bypass *bypass; /* the filter and its maps, NULL when off */
+#endif
+	uint64_t bypass_packets, bypass_bytes; /* of filters since detached */
+	uint64_t bypass_map_full;
 	struct mids_policy policy;
 	char tap[16];      /* NIC 0's TAP, "" when the server has none */
 	uint64_t alerts, sealed, landlord, responses, bad_messages;
 	bool responded;
-} I = { .listen_fd = -1, .k_fd = -1 };
+} I = { .listen_fd = -1, .k_fd = -1, .pkt_fd = -1 };
 
 static void ilog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void ilog(const char *fmt, ...)
@@ -366,6 +383,132 @@ static void on_alert(const char *buf, size_t len)
 	}
 }
 
+/* ---- the flow bypass ---- */
+
+/* What the filter has dropped so far, in all (*packets, *bytes). */
+static void bypass_totals(uint64_t *packets, uint64_t *bytes)
+{
+	*packets = I.bypass_packets;
+	*bytes = I.bypass_bytes;
+#ifdef SODA_MONITOR_BYPASS
+	if (I.bypass) {
+		int ncpu = libbpf_num_possible_cpus();
+		uint32_t zero = 0;
+
+		if (ncpu > 0 && ncpu <= 4096) {
+			struct kb_totals *v = calloc((size_t)ncpu, sizeof(*v));
+
+			if (v && bpf_map__lookup_elem(I.bypass->maps.totals, &zero, sizeof(zero), v,
+						      (size_t)ncpu * sizeof(*v), 0) == 0)
+				for (int i = 0; i < ncpu; i++) {
+					*packets += v[i].packets;
+					*bytes += v[i].bytes;
+				}
+			free(v);
+		}
+	}
+#endif
+}
+
+static void bypass_off(void)
+{
+#ifdef SODA_MONITOR_BYPASS
+	if (!I.bypass)
+		return;
+	bypass_totals(&I.bypass_packets, &I.bypass_bytes);
+	if (I.pkt_fd >= 0)
+		setsockopt(I.pkt_fd, SOL_SOCKET, SO_DETACH_BPF, NULL, 0);
+	kn_bypass__destroy(I.bypass);
+	I.bypass = NULL;
+#endif
+}
+
+/* Makes the filter match the policy's depth and tells kernort. */
+static int bypass_apply(char *err, size_t errlen)
+{
+	struct kp_config c = { { KP_CONFIG, sizeof(c) }, I.policy.bypass_depth };
+
+	if (!I.policy.bypass_depth) {
+		bypass_off();
+	} else {
+#ifdef SODA_MONITOR_BYPASS
+		if (!I.bypass) {
+			int prog;
+
+			I.bypass = kn_bypass__open_and_load();
+			if (!I.bypass) {
+				int e = errno ? -errno : -EIO;
+
+				snprintf(err, errlen, "cannot load the bypass filter: %s", strerror(-e));
+				return e;
+			}
+			prog = bpf_program__fd(I.bypass->progs.kn_bypass);
+			if (setsockopt(I.pkt_fd, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)) < 0) {
+				int e = -errno;
+
+				kn_bypass__destroy(I.bypass);
+				I.bypass = NULL;
+				snprintf(err, errlen, "cannot attach the bypass filter: %s",
+					 strerror(-e));
+				return e;
+			}
+		}
+#else
+		snprintf(err, errlen, "this soda-monitor was built without the flow bypass "
+				      "(libbpf, clang, bpftool)");
+		return -ENOTSUP;
+#endif
+	}
+	if (send(I.k_fd, &c, sizeof(c), MSG_NOSIGNAL) != (ssize_t)sizeof(c)) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot configure soda-kernort: %s", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+/* kernort's KP_BYPASS: both directions' entries in or out of the map. */
+static void on_bypass(const void *buf, size_t len)
+{
+	const struct kp_bypass *b = buf;
+	struct kb_key k[2];
+
+	if (kp_bypass_check(buf, len) < 0) {
+		I.bad_messages++;
+		return;
+	}
+	memset(k, 0, sizeof(k));
+	for (int i = 0; i < 2; i++) {
+		k[i].family = b->family;
+		k[i].proto = b->proto;
+	}
+	k[0].sport = k[1].dport = htons(b->client_port);
+	k[0].dport = k[1].sport = htons(b->server_port);
+	memcpy(k[0].src, b->client, 16);
+	memcpy(k[0].dst, b->server, 16);
+	memcpy(k[1].src, b->server, 16);
+	memcpy(k[1].dst, b->client, 16);
+	if (b->family == 4)
+		for (int i = 0; i < 2; i++) {
+			memset(k[i].src + 4, 0, 12);
+			memset(k[i].dst + 4, 0, 12);
+		}
+#ifdef SODA_MONITOR_BYPASS
+	if (!I.bypass)
+		return; /* turned off meanwhile */
+	for (int i = 0; i < 2; i++) {
+		uint64_t zero = 0;
+
+		if (b->op == KP_BYPASS_REMOVE)
+			bpf_map__delete_elem(I.bypass->maps.flows, &k[i], sizeof(k[i]), 0);
+		else if (bpf_map__update_elem(I.bypass->maps.flows, &k[i], sizeof(k[i]), &zero,
+					      sizeof(zero), BPF_ANY) < 0)
+			I.bypass_map_full++;
+	}
+#endif
+}
+
 static void kernort_gone(const char *why)
 {
 	struct epoll_event ev;
@@ -386,6 +529,10 @@ static void kernort_gone(const char *why)
 	epoll_ctl(I.c.epfd, EPOLL_CTL_DEL, I.k_fd, &ev);
 	close(I.k_fd);
 	I.k_fd = -1;
+	bypass_off();
+	if (I.pkt_fd >= 0)
+		close(I.pkt_fd);
+	I.pkt_fd = -1;
 	if (I.k_pid > 0) {
 		kill(I.k_pid, SIGKILL);
 		/* The monitor's SIGCHLD handler reaps it. */
@@ -422,6 +569,9 @@ static void on_kernort(void)
 		if ((size_t)n >= sizeof(struct kp_header) &&
 		    ((const struct kp_header *)buf)->kind == KP_ALERT)
 			on_alert(buf, (size_t)n);
+		else if ((size_t)n >= sizeof(struct kp_header) &&
+			 ((const struct kp_header *)buf)->kind == KP_BYPASS)
+			on_bypass(buf, (size_t)n);
 		else
 			I.bad_messages++;
 	}
@@ -458,6 +608,10 @@ static int k_wait(uint32_t kind, void *out, size_t len, int timeout_ms)
 		}
 		if (((const struct kp_header *)buf)->kind == KP_ALERT) {
 			on_alert(buf, (size_t)n);
+			continue;
+		}
+		if (((const struct kp_header *)buf)->kind == KP_BYPASS) {
+			on_bypass(buf, (size_t)n);
 			continue;
 		}
 		if (((const struct kp_header *)buf)->kind == kind && (size_t)n == len &&
@@ -551,6 +705,11 @@ static int open_capture(const char *tap, char *err, size_t errlen)
 		if (fd >= 0)
 			close(fd);
 		return e;
+	}
+	if (getenv("SODA_KN_EXP_DROPALL")) {
+		struct sock_filter f[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+		struct sock_fprog p = { 1, f };
+		setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p));
 	}
 	return fd;
 }
@@ -648,7 +807,7 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 	if (pid == 0)
 		exec_kernort(path, sp[1], pkt, rules, vars);
 	close(sp[1]);
-	close(pkt);
+	I.pkt_fd = pkt; /* kept: the bypass filter is attached to it */
 	I.k_fd = sp[0];
 	I.k_pid = pid;
 	r = k_wait(KP_RESULT, &res, sizeof(res), LOAD_TIMEOUT_MS);
@@ -659,6 +818,11 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", r == res.code ? res.message
 					    : r == -EPIPE ? "soda-kernort died while starting"
 							  : "soda-kernort did not answer");
+		kernort_gone("start failed");
+		return r;
+	}
+	r = bypass_apply(err, errlen);
+	if (r < 0) {
 		kernort_gone("start failed");
 		return r;
 	}
@@ -678,11 +842,12 @@ static const char *const stat_names[KP_ST_MAX] = {
 	[KP_ST_ALERTS] = "alerts",           [KP_ST_ALERTS_LOST] = "alerts-lost",
 	[KP_ST_RULES] = "rules",             [KP_ST_RELOADS] = "reloads",
 	[KP_ST_FLOWS_ACTIVE] = "flows",      [KP_ST_DECODE_ERRORS] = "decode-errors",
+	[KP_ST_BYPASSED_FLOWS] = "bypassed-flows",
 };
 
 static int handle(const char *req, const int *fds, size_t n_fds, char *reply, size_t len)
 {
-	char msg[520] = "";
+	char msg[900] = "";
 	int r = 0;
 
 	if (strncmp(req, "enable ", 7) == 0) {
@@ -708,6 +873,8 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 		} else {
 			I.policy = p;
 			I.responded = false;
+			if (I.k_fd >= 0)
+				r = bypass_apply(msg, sizeof(msg));
 		}
 	} else if (I.k_fd < 0) {
 		r = -ENOTCONN;
@@ -739,6 +906,7 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 	} else if (strcmp(req, "stats") == 0) {
 		struct kp_header h = { KP_STATS, sizeof(h) };
 		struct kp_stats s;
+		uint64_t bp, bb;
 		size_t pos = 0;
 
 		r = send_with_fds(I.k_fd, &h, sizeof(h), NULL, 0);
@@ -751,10 +919,13 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 				pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s%s=%llu",
 							i ? " " : "", stat_names[i],
 							(unsigned long long)s.v[i]);
+			bypass_totals(&bp, &bb);
 			snprintf(msg + pos, sizeof(msg) - pos,
+				 " bypassed-packets=%llu bypassed-bytes=%llu bypass-map-full=%llu"
 				 " sealed=%llu landlord=%llu responses=%llu bad-messages=%llu pid=%d",
-				 (unsigned long long)I.sealed, (unsigned long long)I.landlord,
-				 (unsigned long long)I.responses,
+				 (unsigned long long)bp, (unsigned long long)bb,
+				 (unsigned long long)I.bypass_map_full, (unsigned long long)I.sealed,
+				 (unsigned long long)I.landlord, (unsigned long long)I.responses,
 				 (unsigned long long)I.bad_messages, (int)I.k_pid);
 		}
 	} else {
@@ -771,7 +942,7 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 static void on_request(void)
 {
 	int fd = accept4(I.listen_fd, NULL, NULL, SOCK_CLOEXEC), fds[2] = { -1, -1 };
-	char req[256], reply[700];
+	char req[256], reply[1000];
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(2 * sizeof(int))];

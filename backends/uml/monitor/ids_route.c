@@ -11,15 +11,25 @@
 int mids_policy_parse(struct mids_policy *ret, const char *text)
 {
 	unsigned landlord, response, priority;
-	int end = 0;
+	unsigned long long depth = 0;
+	int end = 0, end2 = 0;
 
 	if (!text || sscanf(text, "%u %u %u%n", &landlord, &response, &priority, &end) != 3 ||
-	    text[end] != '\0' || landlord > 1 || response > MIDS_RESPONSE_DUMP ||
-	    priority < 1 || priority > 255)
+	    landlord > 1 || response > MIDS_RESPONSE_DUMP || priority < 1 || priority > 255)
+		return -EINVAL;
+	if (text[end] == ' ') {
+		if (text[end + 1] < '0' || text[end + 1] > '9' ||
+		    sscanf(text + end + 1, "%llu%n", &depth, &end2) != 1 ||
+		    (depth && (depth < MIDS_BYPASS_MIN || depth > MIDS_BYPASS_MAX)))
+			return -EINVAL;
+		end += 1 + end2;
+	}
+	if (text[end] != '\0')
 		return -EINVAL;
 	ret->landlord = landlord == 1;
 	ret->response = response;
 	ret->response_priority = priority;
+	ret->bypass_depth = depth;
 	return 0;
 }
 

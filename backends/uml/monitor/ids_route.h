@@ -22,7 +22,12 @@ struct mids_policy {
 	bool landlord;              /* the tenant allows metadata to the landlord */
 	uint32_t response;          /* enum mids_response */
 	uint32_t response_priority; /* 1..255: respond to priority <= this */
+	uint64_t bypass_depth;      /* 0 (no flow bypass) or MIDS_BYPASS_MIN..MAX */
 };
+
+/* The flow bypass's depth, bytes (ids.h, soda_server_config_set_ids_bypass) */
+#define MIDS_BYPASS_MIN 4096ull
+#define MIDS_BYPASS_MAX (1ull << 40)
 
 struct mids_route {
 	bool seal;      /* into the tenant's blackbox (always) */
@@ -30,8 +35,8 @@ struct mids_route {
 	uint32_t response; /* enum mids_response, or NONE */
 };
 
-/* Parses "LANDLORD RESPONSE PRIORITY" (e.g. "1 1 2"), as the library sends
- * it. Returns 0 or -EINVAL. */
+/* Parses "LANDLORD RESPONSE PRIORITY [BYPASS_DEPTH]" (e.g. "1 1 2" or
+ * "0 0 1 1048576"), as the library sends it. Returns 0 or -EINVAL. */
 int mids_policy_parse(struct mids_policy *ret, const char *text);
 
 struct mids_route mids_route_alert(const struct mids_policy *p, uint32_t priority);
