@@ -647,12 +647,18 @@ const (
 	IDSLandlord   IDSStat = 10
 	IDSResponses  IDSStat = 11
 	IDSPID        IDSStat = 12
+	// The flow bypass (ServerConfig.SetIDSBypass).
+	IDSBypassedFlows   IDSStat = 13
+	IDSBypassedPackets IDSStat = 14
+	IDSBypassedBytes   IDSStat = 15
 )
 
 var namesIDSStat = map[IDSStat]string{
 	IDSPackets: "packets", IDSBytes: "bytes", IDSDrops: "drops", IDSAlerts: "alerts",
 	IDSAlertsLost: "alerts-lost", IDSRules: "rules", IDSReloads: "reloads", IDSFlows: "flows",
 	IDSSealed: "sealed", IDSLandlord: "landlord", IDSResponses: "responses", IDSPID: "pid",
+	IDSBypassedFlows: "bypassed-flows", IDSBypassedPackets: "bypassed-packets",
+	IDSBypassedBytes: "bypassed-bytes",
 }
 
 func (v IDSStat) String() string {

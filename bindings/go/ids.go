@@ -52,6 +52,22 @@ func (c *ServerConfig) SetIDSResponse(r IDSResponse, minPriority uint32) error {
 	return check("ids response", C.soda_server_config_set_ids_response(c.p, C.uint32_t(r), C.uint32_t(minPriority), &e), e)
 }
 
+// IDSBypass is the port IDS's flow bypass depth in bytes (0: off).
+func (c *ServerConfig) IDSBypass() uint64 {
+	defer runtime.KeepAlive(c)
+	return uint64(C.soda_server_config_get_ids_bypass(c.p))
+}
+
+// SetIDSBypass has the port IDS stop inspecting a TCP flow once it has
+// carried depth bytes of stream either way, and the kernel drop the
+// flow's packets before they reach it (docs/ids.md, "Flow bypass"):
+// 0 (the default) or 4096..1<<40.
+func (c *ServerConfig) SetIDSBypass(depth uint64) error {
+	var e *C.soda_error
+	defer runtime.KeepAlive(c)
+	return check("ids bypass", C.soda_server_config_set_ids_bypass(c.p, C.uint64_t(depth), &e), e)
+}
+
 // SetIDSRules gives the IDS inside the guest its rules (docs/ids.md): the
 // file is read and checked now and kept in the configuration; "" removes
 // them. A bad rule gives an *Error with its Source, Line and Column.

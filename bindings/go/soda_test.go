@@ -472,12 +472,12 @@ func TestBlackboxRetention(t *testing.T) {
 
 func TestIDS(t *testing.T) {
 	defs := headerDefines(t)
-	for k := IDSPackets; k <= IDSPID; k++ {
+	for k := IDSPackets; k <= IDSBypassedBytes; k++ {
 		if IDSStatKeyName(k) != k.String() || defs["SODA_IDS_STAT_"+strings.ToUpper(strings.ReplaceAll(k.String(), "-", "_"))] != int(k) {
 			t.Errorf("ids stat %d: %q", k, IDSStatKeyName(k))
 		}
 	}
-	if defs["SODA_IDS_STAT_MAX"] != int(IDSPID) || defs["SODA_IDS_RESPONSE_FREEZE"] != int(IDSResponseFreeze) || defs["SODA_IDS_RESPONSE_NONE"] != int(IDSResponseNone) || defs["SODA_IDS_RESPONSE_DUMP"] != int(IDSResponseDump) {
+	if defs["SODA_IDS_STAT_MAX"] != int(IDSBypassedBytes) || defs["SODA_IDS_RESPONSE_FREEZE"] != int(IDSResponseFreeze) || defs["SODA_IDS_RESPONSE_NONE"] != int(IDSResponseNone) || defs["SODA_IDS_RESPONSE_DUMP"] != int(IDSResponseDump) {
 		t.Error("ids constants")
 	}
 	cfg := must1(NewServerConfig("ids"))
@@ -489,8 +489,12 @@ func TestIDS(t *testing.T) {
 	if err := cfg.SetIDSResponse(IDSResponseFreeze, 0); !errors.Is(err, syscall.EINVAL) {
 		t.Fatal(err)
 	}
+	must(t, cfg.SetIDSBypass(1<<20))
+	if err := cfg.SetIDSBypass(100); !errors.Is(err, syscall.EINVAL) || cfg.IDSBypass() != 1<<20 {
+		t.Fatal(err, cfg.IDSBypass())
+	}
 	c2 := must1(cfg.Copy())
-	if r, m, _ := c2.IDSResponse(); !c2.IDSLandlordAlerts() || r != IDSResponseFreeze || m != 2 {
+	if r, m, _ := c2.IDSResponse(); !c2.IDSLandlordAlerts() || r != IDSResponseFreeze || m != 2 || c2.IDSBypass() != 1<<20 {
 		t.Fatal(r, m)
 	}
 	// The guest's rules: read at once (a missing file is os.ErrNotExist).

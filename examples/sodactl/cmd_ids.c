@@ -13,6 +13,8 @@
  *   --ids-landlord-alerts            the landlord may see alert metadata
  *   --ids-response freeze:PRIORITY   freeze on alerts of PRIORITY or higher
  *   --ids-response dump:PRIORITY     dump (disk and memory) on such alerts
+ *   --ids-bypass BYTES               the port IDS's flow bypass at BYTES
+ *                                    (K, M, G suffixes; 0 off)
  *
  * Each command is a function of its own taking plain values (ids_enable(),
  * ids_stats()...), so a table-driven parser can call them directly;
@@ -258,6 +260,24 @@ int sodactl_ids_create_option(soda_server_config *cfg, const char *opt, const ch
 								   prio, error);
 		return soda_error_set(error, -EINVAL,
 				      "--ids-response takes none, freeze:PRIORITY or dump:PRIORITY");
+	}
+	if (strcmp(opt, "ids-bypass") == 0) {
+		unsigned long long n = 0, mul = 1;
+		char *end = NULL;
+
+		errno = 0;
+		if (value[0] >= '0' && value[0] <= '9')
+			n = strtoull(value, &end, 10);
+		if (end && (*end == 'K' || *end == 'k'))
+			mul = 1024, end++;
+		else if (end && (*end == 'M' || *end == 'm'))
+			mul = 1024 * 1024, end++;
+		else if (end && (*end == 'G' || *end == 'g'))
+			mul = 1024 * 1024 * 1024, end++;
+		if (!end || end == value || *end || errno || n > UINT64_MAX / mul)
+			return soda_error_set(error, -EINVAL,
+					      "--ids-bypass takes a byte count such as 1M (0: off)");
+		return soda_server_config_set_ids_bypass(cfg, (uint64_t)(n * mul), error);
 	}
 	return soda_error_set(error, -EINVAL, "unknown IDS option");
 }

@@ -41,6 +41,8 @@ const struct cli_option sctl_create_options[] = {
 	{ "ids-landlord-alerts", 0, NULL, 0, "the IDS's alert metadata may reach the landlord (sodactl ids alerts)", 0 },
 	{ "ids-response", 0, "none|freeze:PRIORITY|dump:PRIORITY", 0,
 	  "freeze, or dump (disk and memory, into STATE/dumps; it runs on), the server on a port IDS alert of PRIORITY or higher (1 is the highest)", 0 },
+	{ "ids-bypass", 0, "BYTES", 0,
+	  "the port IDS stops inspecting a TCP flow past BYTES (such as 1M) of stream and the kernel drops its packets before the copy (0: off, the default)", 0 },
 	{ NULL },
 };
 
@@ -197,7 +199,8 @@ static int apply_create_options(struct cli_call *c, soda_server_config *cfg, sod
 		} else if (strcmp(o, "ids-guest-packets") == 0) {
 			if (!cli_has(c, "ids-rules"))
 				return cli_usage_error(c, "--ids-guest-packets goes with --ids-rules");
-		} else if (strcmp(o, "ids-landlord-alerts") == 0 || strcmp(o, "ids-response") == 0) {
+		} else if (strcmp(o, "ids-landlord-alerts") == 0 || strcmp(o, "ids-response") == 0 ||
+			   strcmp(o, "ids-bypass") == 0) {
 			r = sodactl_ids_create_option(cfg, o, v, e);
 		} else if (strcmp(o, "guest-profile") == 0) {
 			uint32_t profile;

@@ -12,7 +12,7 @@
 /* cmd_ids.c: sodactl ids ..., argv[0] "ids", argv[1] the subcommand. */
 int sodactl_cmd_ids(soda_context *ctx, int argc, char **argv);
 /* cmd_ids.c: the tenant's IDS choices of sodactl create
- * ("ids-landlord-alerts", "ids-response" with its value). */
+ * ("ids-landlord-alerts", "ids-response", "ids-bypass" with their values). */
 int sodactl_ids_create_option(soda_server_config *cfg, const char *opt, const char *value,
 			      soda_error **error);
 

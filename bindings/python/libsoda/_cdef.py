@@ -369,6 +369,9 @@ typedef struct soda_exec_options {
  int soda_server_config_get_ids_response(const soda_server_config *cfg,
           uint32_t *ret_response,
           uint32_t *ret_min_priority);
+ int soda_server_config_set_ids_bypass(soda_server_config *cfg, uint64_t depth,
+          soda_error **error);
+ uint64_t soda_server_config_get_ids_bypass(const soda_server_config *cfg);
  int soda_server_ids_enable(soda_server *srv, const char *rules_path,
            const char *vars_path, unsigned int flags,
            soda_error **error);

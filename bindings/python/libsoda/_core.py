@@ -382,6 +382,15 @@ class ServerConfig:
         return self
 
     @property
+    def ids_bypass(self) -> int:
+        """The port IDS's flow bypass depth in bytes (0: off)."""
+        return int(lib.soda_server_config_get_ids_bypass(self._p))
+
+    @ids_bypass.setter
+    def ids_bypass(self, depth: int) -> None:
+        call(lib.soda_server_config_set_ids_bypass, self._p, int(depth))
+
+    @property
     def guest_profile(self) -> Union[GuestProfile, int]:
         """What root in the guest may do to the guest kernel (LOCKED by default)."""
         return as_enum(GuestProfile, lib.soda_server_config_get_guest_profile(self._p))

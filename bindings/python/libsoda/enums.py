@@ -73,6 +73,9 @@ class IdsStat(enum.IntEnum):
     LANDLORD = 10
     RESPONSES = 11
     PID = 12
+    BYPASSED_FLOWS = 13
+    BYPASSED_PACKETS = 14
+    BYPASSED_BYTES = 15
 
 
 class LogLevel(enum.IntEnum):

@@ -339,8 +339,15 @@ def test_ids_configuration_and_calls(ctx, tmp_path):
     with pytest.raises(SodaError) as e:
         cfg.set_ids_response(IdsResponse.FREEZE, 0)
     assert e.value.errno == errno.EINVAL and cfg.ids_response == (IdsResponse.FREEZE, 2)
+    assert cfg.ids_bypass == 0
+    cfg.ids_bypass = 1 << 20
+    with pytest.raises(SodaError) as e:
+        cfg.ids_bypass = 100
+    assert e.value.errno == errno.EINVAL and cfg.ids_bypass == 1 << 20
+    assert libsoda.ids_stat_key_name(IdsStat.BYPASSED_PACKETS) == "bypassed-packets"
     c2 = cfg.copy()
     assert c2.ids_landlord_alerts and c2.ids_response == (IdsResponse.FREEZE, 2)
+    assert c2.ids_bypass == 1 << 20
     # The guest's rules: read at once (a missing file is FileNotFoundError).
     assert cfg.ids_rules_sha256 is None
     with pytest.raises(FileNotFoundError):
