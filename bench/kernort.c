@@ -2,7 +2,7 @@
 /*
  * bench/kernort: what Kernort inside the guest costs the guest.
  *
- *   bench-kernort [--rounds R] [--scale S] [--cpus LIST] [--neighbour-cpus LIST]
+ *   bench-kernort [--rounds R] [--scale S] [--cpus LIST] [--neighbour-cpus LIST] [--fresh]
  *
  * --cpus pins the three measured servers to those host CPUs (the cpus=
  * share; they take turns, so one CPU serves): an unpinned UML guest's
@@ -10,11 +10,16 @@
  * CPUs (docs/performance.md), which swamps a 3 % target. --neighbour-cpus
  * pins the neighbour the same way (the TCP figures' other end).
  *
- * Three servers of the same image, all with a blackbox: Kernort off (no
- * rules), on with 10 rules and on with 1,000 (generated: every event kind,
+ * Four servers of the same image, all with a blackbox: Kernort off (no
+ * rules), on with 10 rules, on with 1,000 (generated: every event kind,
  * contents that the benchmark's own activity never matches, one rule in
  * ten with a pcre, so that every event is evaluated against every rule of
- * its kind). In each of R rounds (default 3) each server runs kernort-lat
+ * its kind), and off again ("off B"): the ratio of the two servers without
+ * rules is this machine's noise floor for the others (an A/A test: two
+ * guests that differ in nothing, measured the same way). With --fresh,
+ * every round boots the four anew (0.2 s each) and warms them up, so that
+ * what one guest instance happens to cost (where its memory landed) is
+ * not the same configuration's in every round. In each of R rounds (default 3) each server runs kernort-lat
  * (bench/kernort_guest.c: null system call, fork+exit, fork+exec, context
  * switch 2p/0K and 8p/16K, pipe latency and bandwidth, file create+delete
  * 0K in /tmp and in /etc, which Kernort watches, and 10K, mmap latency, TCP
@@ -26,7 +31,8 @@
  * one, SODA_NETWORK_NO_FIREWALL: the firewall's cost is not Kernort's) in
  * a network namespace the benchmark makes and deletes. Printed:
  * the median of each figure, and the ratios on/off (time on over time
- * off; for bandwidth off over on: above 1 is slower either way). Targets:
+ * off; for bandwidth off over on: above 1 is slower either way), and off
+ * B over off. Targets:
  * <= 1.03 with 10 rules, <= 1.05 with 1,000.
  */
 #define _GNU_SOURCE
@@ -45,7 +51,7 @@
 
 #include "../examples/common/console_exec.h"
 
-#define N_CONF 3
+#define N_CONF 4
 #define N_TEST 13
 #define MAX_ROUNDS 15
 
@@ -54,8 +60,8 @@ static const char *const tests[N_TEST] = { "null",	  "fork",      "exec",	   "ct
 					   "create-etc", "create10k", "mmap",	   "tcp-lat",
 					   "tcp-bw" };
 #define NEIGHBOUR "198.51.100.9"
-static const char *const conf_name[N_CONF] = { "off", "10 rules", "1000 rules" };
-static const unsigned conf_rules[N_CONF] = { 0, 10, 1000 };
+static const char *const conf_name[N_CONF] = { "off", "10 rules", "1000 rules", "off B" };
+static const unsigned conf_rules[N_CONF] = { 0, 10, 1000, 0 };
 
 static soda_context *bench_ctx;
 static soda_network *bench_net;
@@ -64,17 +70,22 @@ static soda_server *srvs[N_CONF + 1];
 static char bench_dir[] = "/tmp/soda-bench-kernort-XXXXXX";
 static char bench_netns[32];
 
+static void stop_server(int k)
+{
+	if (!srvs[k])
+		return;
+	soda_server_kill(srvs[k], 0, NULL);
+	soda_server_undefine(srvs[k], 0, NULL);
+	soda_server_unref(srvs[k]);
+	srvs[k] = NULL;
+}
+
 static void cleanup(void)
 {
 	char cmd[96];
 
 	for (int c = 0; c <= N_CONF; c++)
-		if (srvs[c]) {
-			soda_server_kill(srvs[c], 0, NULL);
-			soda_server_undefine(srvs[c], 0, NULL);
-			soda_server_unref(srvs[c]);
-			srvs[c] = NULL;
-		}
+		stop_server(c);
 	if (bench_net) {
 		soda_network_destroy(bench_net, 0, NULL);
 		soda_network_unref(bench_net);
@@ -173,18 +184,49 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Defines and starts measured server @k (k < N_CONF) or the neighbour
+ * (k == N_CONF), pinned by @pin when given. */
+static void start_server(int k, const uint8_t box[32], const char *share, const soda_shares *pin)
+{
+	soda_server_config *cfg = NULL;
+	char name[32], rules[400], addr[32];
+	bool rules_on = k < N_CONF && conf_rules[k];
+	soda_error *e = NULL;
+
+	if (k < N_CONF)
+		snprintf(name, sizeof(name), "kernort-b%d", k);
+	else
+		snprintf(name, sizeof(name), "kernort-neighbour");
+	snprintf(addr, sizeof(addr), k < N_CONF ? "198.51.100.%d/24" : NEIGHBOUR "/24", k + 1);
+	snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, rules_on ? conf_rules[k] : 0);
+	if (soda_server_config_new(&cfg, name, &e) < 0 ||
+	    soda_server_config_set_memory(cfg, 96u << 20, &e) < 0 ||
+	    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
+	    soda_server_config_add_share(cfg, share, "/kb", SODA_SHARE_READONLY, &e) < 0 ||
+	    soda_server_config_add_nic(cfg, "lan", NULL, 0, &e) < 0 ||
+	    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
+	    (rules_on && soda_server_config_set_ids_rules(cfg, rules, 0, &e) < 0) ||
+	    (pin && soda_server_config_set_shares(cfg, pin, &e) < 0) ||
+	    soda_server_define(&srvs[k], bench_ctx, cfg, 0, &e) < 0 ||
+	    soda_server_start(srvs[k], SODA_START_WAIT_READY, &e) < 0)
+		die(name, e);
+	soda_server_config_free(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "rounds", required_argument, NULL, 'r' },
 					      { "scale", required_argument, NULL, 's' },
 					      { "cpus", required_argument, NULL, 'c' },
 					      { "neighbour-cpus", required_argument, NULL, 'N' },
+					      { "fresh", no_argument, NULL, 'f' },
 					      { NULL, 0, NULL, 0 } };
 	static double v[N_CONF][N_TEST][MAX_ROUNDS], cpu[N_CONF][MAX_ROUNDS];
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
 	soda_blackbox_key *key = NULL;
 	soda_error *e = NULL;
 	unsigned rounds = 3, scale = 1;
+	bool fresh = false;
 	const char *cpus = NULL, *ncpus = NULL;
 	soda_shares *pin = NULL, *npin = NULL;
 	char state[300], share[300], cmd[2048];
@@ -200,9 +242,11 @@ int main(int argc, char **argv)
 			cpus = optarg;
 		else if (c == 'N')
 			ncpus = optarg;
+		else if (c == 'f')
+			fresh = true;
 		else {
 			fprintf(stderr, "usage: bench-kernort [--rounds 1-%d] [--scale S] [--cpus LIST] "
-				"[--neighbour-cpus LIST]\n",
+				"[--neighbour-cpus LIST] [--fresh]\n",
 				MAX_ROUNDS);
 			return 2;
 		}
@@ -238,33 +282,14 @@ int main(int argc, char **argv)
 	    soda_network_create(&bench_net, bench_ctx, "lan", NULL, SODA_NETWORK_NO_FIREWALL, &e) < 0 ||
 	    soda_image_build(bench_ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0)
 		die("setup", e);
-	for (int k = 0; k <= N_CONF; k++) {
-		soda_server_config *cfg = NULL;
-		char name[32], rules[400], addr[32];
-		bool rules_on = k < N_CONF && conf_rules[k];
+	for (int k = 0; k < N_CONF; k++)
+		if (conf_rules[k]) {
+			char rules[400];
 
-		if (k < N_CONF)
-			snprintf(name, sizeof(name), "kernort-b%u", conf_rules[k]);
-		else
-			snprintf(name, sizeof(name), "kernort-neighbour");
-		snprintf(addr, sizeof(addr), k < N_CONF ? "198.51.100.%d/24" : NEIGHBOUR "/24", k + 1);
-		snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, rules_on ? conf_rules[k] : 0);
-		if (rules_on)
+			snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, conf_rules[k]);
 			write_rules(rules, conf_rules[k]);
-		if (soda_server_config_new(&cfg, name, &e) < 0 ||
-		    soda_server_config_set_memory(cfg, 96u << 20, &e) < 0 ||
-		    soda_server_config_set_blackbox(cfg, box, NULL, &e) < 0 ||
-		    soda_server_config_add_share(cfg, share, "/kb", SODA_SHARE_READONLY, &e) < 0 ||
-		    soda_server_config_add_nic(cfg, "lan", NULL, 0, &e) < 0 ||
-		    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
-		    (rules_on && soda_server_config_set_ids_rules(cfg, rules, 0, &e) < 0) ||
-		    (pin && k < N_CONF && soda_server_config_set_shares(cfg, pin, &e) < 0) ||
-		    (npin && k == N_CONF && soda_server_config_set_shares(cfg, npin, &e) < 0) ||
-		    soda_server_define(&srvs[k], bench_ctx, cfg, 0, &e) < 0 ||
-		    soda_server_start(srvs[k], SODA_START_WAIT_READY, &e) < 0)
-			die(name, e);
-		soda_server_config_free(cfg);
-	}
+		}
+	start_server(N_CONF, box, share, npin);
 	{
 		char *out = NULL;
 		int status = -1;
@@ -277,21 +302,26 @@ int main(int argc, char **argv)
 		free(out);
 	}
 	snprintf(cmd, sizeof(cmd), "/kb/kernort-lat %u " NEIGHBOUR, scale);
-	/* A warm-up run in each server, not counted: the first run of a fresh
-	 * guest pays for its memory's first touch on the host (mmap 4x, the
-	 * guest's CPU 2x in the first server of a trial run) and for reading
-	 * the program through hostfs. */
-	for (int k = 0; k < N_CONF; k++) {
-		char *out = NULL;
-		int status = -1;
+	/* Round r starts with server r mod N_CONF: none of them always runs
+	 * first or right after the same one. */
+	for (unsigned r = 0; r < rounds; r++) {
+		if (r == 0 || fresh)
+			for (int k = 0; k < N_CONF; k++) {
+				char *out = NULL;
+				int status = -1;
 
-		if (soda_console_exec(srvs[k], cmd, 600000, &out, &status, &e) < 0 || status != 0)
-			die("kernort-lat (warm-up)", e);
-		free(out);
-	}
-	/* Round r starts with server r mod 3: none of them always runs first
-	 * or right after the same one. */
-	for (unsigned r = 0; r < rounds; r++)
+				stop_server(k);
+				start_server(k, box, share, pin);
+				/* A warm-up run, not counted: the first run of a
+				 * fresh guest pays for its memory's first touch on
+				 * the host (mmap 4x, the guest's CPU 2x in the first
+				 * server of a trial run) and for reading the program
+				 * through hostfs. */
+				if (soda_console_exec(srvs[k], cmd, 600000, &out, &status, &e) < 0 ||
+				    status != 0)
+					die("kernort-lat (warm-up)", e);
+				free(out);
+			}
 		for (int kk = 0; kk < N_CONF; kk++) {
 			int k = (int)((r + (unsigned)kk) % N_CONF);
 			char *out = NULL, *line;
@@ -318,18 +348,22 @@ int main(int argc, char **argv)
 				       r + 1, conf_name[k], v[k][2][r], v[k][3][r], v[k][8][r]);
 			free(out);
 		}
-	printf("Kernort in the guest: medians of %u rounds (scale %u, CPUs %s, the neighbour's %s)\n\n",
-	       rounds, scale, cpus ? cpus : "any", ncpus ? ncpus : "any");
-	printf("%-11s %12s %12s %12s %9s %9s\n", "test", conf_name[0], conf_name[1], conf_name[2],
-	       "ratio 10", "ratio 1k");
+	}
+	printf("Kernort in the guest: medians of %u rounds (scale %u, CPUs %s, the neighbour's %s, "
+	       "%s)\n\n",
+	       rounds, scale, cpus ? cpus : "any", ncpus ? ncpus : "any",
+	       fresh ? "fresh guests every round" : "the same guests throughout");
+	printf("%-11s %11s %11s %11s %11s %9s %9s %9s\n", "test", conf_name[0], conf_name[1],
+	       conf_name[2], conf_name[3], "ratio 10", "ratio 1k", "A/A");
 	for (int t = 0; t < N_TEST; t++) {
 		double m[N_CONF];
 		bool bw = strcmp(tests[t], "pipe-bw") == 0 || strcmp(tests[t], "tcp-bw") == 0;
 
 		for (int k = 0; k < N_CONF; k++)
 			m[k] = median(v[k][t], rounds);
-		printf("%-11s %12.3f %12.3f %12.3f %9.3f %9.3f  %s\n", tests[t], m[0], m[1], m[2],
-		       bw ? m[0] / m[1] : m[1] / m[0], bw ? m[0] / m[2] : m[2] / m[0],
+		printf("%-11s %11.3f %11.3f %11.3f %11.3f %9.3f %9.3f %9.3f  %s\n", tests[t], m[0],
+		       m[1], m[2], m[3], bw ? m[0] / m[1] : m[1] / m[0],
+		       bw ? m[0] / m[2] : m[2] / m[0], bw ? m[0] / m[3] : m[3] / m[0],
 		       bw ? "MB/s" : "us");
 	}
 	{
@@ -337,11 +371,14 @@ int main(int argc, char **argv)
 
 		for (int k = 0; k < N_CONF; k++)
 			m[k] = median(cpu[k], rounds);
-		printf("%-11s %12.1f %12.1f %12.1f %9.3f %9.3f  %s\n", "server-cpu", m[0], m[1], m[2],
-		       m[1] / m[0], m[2] / m[0], "ms per run (the guest and its agent)");
+		printf("%-11s %11.1f %11.1f %11.1f %11.1f %9.3f %9.3f %9.3f  %s\n", "server-cpu", m[0],
+		       m[1], m[2], m[3], m[1] / m[0], m[2] / m[0], m[3] / m[0],
+		       "ms per run (the guest and its agent)");
 	}
 	printf("\nratio: time with Kernort / time without (bandwidth: without / with); "
-	       "targets <= 1.03 (10 rules), <= 1.05 (1000 rules)\n");
+	       "targets <= 1.03 (10 rules), <= 1.05 (1000 rules)\n"
+	       "A/A: the second server without rules / the first: how far two identical guests "
+	       "differ here\n");
 	soda_blackbox_key_free(key);
 	soda_shares_free(pin);
 	soda_shares_free(npin);
