@@ -35,6 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	eve = kp_alert_check(copy, size);
 	if (eve >= 0)
 		mids_landlord_line(line, sizeof(line), (const struct kp_alert *)copy, "fuzz");
+	if (kp_bypass_check(copy, size) == 0 && ((const struct kp_bypass *)copy)->family != 4 &&
+	    ((const struct kp_bypass *)copy)->family != 6)
+		abort(); /* the check let a bad family through */
 	memcpy(text, data, size < sizeof(text) - 1 ? size : sizeof(text) - 1);
 	text[size < sizeof(text) - 1 ? size : sizeof(text) - 1] = '\0';
 	if (mids_policy_parse(&p, text) == 0)
