@@ -22,7 +22,18 @@
  *     key is refused, another key decrypts nothing), the relay ends with
  *     the guest and the store outlives the server's definition; a byte
  *     flipped in a segment is found as damage (the control that the
- *     verification can fail).
+ *     verification can fail);
+ *   - shares: bandwidth on the switch's TAP (the host's shaping, as under
+ *     UML): the QEMU guest's TCP goodput to the UML guest and the bytes it
+ *     takes in from it, uncapped (the control: far above the cap) and
+ *     capped at 5 Mbit/s out and 20 in (within 20 %), uncapped again;
+ *     cpus pins every thread of the QEMU process, its vCPU's and the
+ *     emulator's (/proc's Cpus_allowed_list), and unpins; pids is refused
+ *     with its reason;
+ *   - dump: memory.elf (an ELF core), disk.img byte for byte the image the
+ *     guest boots, a manifest naming both; a dump directory planted in
+ *     advance (a link named disk.img in it) is refused and its link's
+ *     target untouched.
  *
  * libvirt is the embedded QEMU driver (qemu:///embed?root=STATE/lvroot):
  * QEMU runs as this process's child in the test's namespace, where the
@@ -50,6 +61,7 @@
 #define MARKER "SODA-QBB-MARKER-7f3e"
 
 static soda_context *lv_ctx;
+static char lv_root[160]; /* the embedded driver's root */
 
 /* Where a ping must pass: up to three tries of 2 s (net_common; ARP, a
  * busy host, TCG). */
@@ -104,6 +116,33 @@ static soda_server *start_qemu_guest(net_env *ne)
 	return srv;
 }
 
+/* The UML neighbour, with tcpblast (tests/tools) shared in at /blast. */
+static soda_server *start_uml_guest(net_env *ne)
+{
+	soda_server_config *cfg = NULL;
+	soda_server *srv = NULL;
+	soda_error **err = &ne->env.err;
+	char blast[256];
+
+	snprintf(blast, sizeof(blast), "%s", SODA_TEST_TCPBLAST);
+	*strrchr(blast, '/') = '\0';
+	assert_soda_ok(soda_server_config_new(&cfg, "um", err), *err);
+	assert_soda_ok(soda_server_config_set_memory(cfg, 40 << 20, err), *err);
+	assert_soda_ok(soda_server_config_add_nic(cfg, "lan", NULL, 0, err), *err);
+	assert_soda_ok(soda_server_config_add_nic_address(cfg, 0, UM_IP "/24", err), *err);
+	assert_soda_ok(soda_server_config_add_label(cfg, "uml", err), *err);
+	assert_soda_ok(soda_server_config_add_share(cfg, ne->tools, "/tools", SODA_SHARE_READONLY,
+						    err),
+		       *err);
+	assert_soda_ok(soda_server_config_add_share(cfg, blast, "/blast", SODA_SHARE_READONLY, err),
+		       *err);
+	assert_soda_ok(soda_server_define(&srv, ne->env.ctx, cfg, 0, err), *err);
+	soda_server_config_free(cfg);
+	ne->n_defined++;
+	assert_soda_ok(soda_server_start(srv, SODA_START_WAIT_READY, err), *err);
+	return srv;
+}
+
 static uint64_t stat_of(soda_server *srv, int key)
 {
 	soda_stats *st = NULL;
@@ -116,6 +155,227 @@ static uint64_t stat_of(soda_server *srv, int key)
 	return v;
 }
 
+
+/* ---- shares and dump ---- */
+
+static int set_shares(soda_server *srv, const char *text, soda_error **err)
+{
+	soda_shares *sh = NULL;
+	int r;
+
+	assert_soda_ok(soda_shares_parse(&sh, text, err), *err);
+	r = soda_server_set_shares(srv, sh, 0, err);
+	soda_shares_free(sh);
+	return r;
+}
+
+/* TCP goodput QEMU guest -> UML guest (busybox nc into tcpblast, which
+ * measures from its first second on, for 4 s). */
+static double qm_to_um_mbit(soda_server *qm, soda_server *um, int port)
+{
+	char *out = NULL;
+	const char *p;
+	double mbit;
+
+	assert_int_equal(guest_sh(um, NULL, "(/blast/tcpblast recv %d 4 >/tmp/blast.%d 2>&1 &) ; "
+					    "sleep 0.3", port, port),
+			 0);
+	guest_sh(qm, NULL, "cat /dev/zero | nc %s %d & p=$! ; sleep 6 ; kill $p ; wait", UM_IP,
+		 port);
+	guest_sh(um, &out, "sleep 1 ; cat /tmp/blast.%d", port);
+	p = out ? strstr(out, "goodput_mbit=") : NULL;
+	mbit = p ? atof(p + 13) : -1;
+	free(out);
+	return mbit;
+}
+
+/* What the QEMU guest takes in from the UML guest's tcpblast, in Mbit/s of
+ * its NIC's bytes (libvirt's counter) over 3 s after the first 2. */
+static double um_to_qm_mbit(soda_server *qm, soda_server *um, int port)
+{
+	uint64_t b0, b1, t0, t1;
+
+	assert_int_equal(guest_sh(qm, NULL, "(nc -l -p %d >/dev/null 2>&1 &) ; sleep 0.3", port),
+			 0);
+	assert_int_equal(guest_sh(um, NULL, "(/blast/tcpblast send %s %d 6 >/dev/null 2>&1 &)",
+				  QM_IP, port),
+			 0);
+	sleep(2);
+	b0 = stat_of(qm, SODA_STAT_NET_IN_BYTES);
+	t0 = th_mono_ms();
+	sleep(3);
+	b1 = stat_of(qm, SODA_STAT_NET_IN_BYTES);
+	t1 = th_mono_ms();
+	sleep(2); /* the sender's end */
+	return (double)(b1 - b0) * 8 / 1000.0 / (double)(t1 - t0);
+}
+
+/* The QEMU process of the guest (its command line names the embedded
+ * driver's root), 0 if there is none. */
+static pid_t qemu_pid(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d))) {
+		char path[300], cmd[8192];
+		size_t n;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		n = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, "qemu-system") && strstr(cmd, "guest=qm") && strstr(cmd, lv_root))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Asserts that every thread of QEMU (its vCPU thread "CPU 0/TCG", its
+ * main thread and the emulator's others) may run on @list only. */
+static void expect_pinned(pid_t pid, const char *list)
+{
+	char dir[64];
+	DIR *d;
+	struct dirent *e;
+	int vcpus = 0, main_seen = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[384], *st, *comm, *cpus;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, e->d_name);
+		st = th_read_file(path);
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+		comm = th_read_file(path);
+		if (!st || !comm) { /* a thread that ended meanwhile */
+			free(st);
+			free(comm);
+			continue;
+		}
+		comm[strcspn(comm, "\n")] = '\0';
+		cpus = strstr(st, "Cpus_allowed_list:");
+		assert_non_null(cpus);
+		cpus += strlen("Cpus_allowed_list:");
+		cpus += strspn(cpus, " \t");
+		cpus[strcspn(cpus, "\n")] = '\0';
+		print_message("  thread %s (%s): CPUs %s\n", e->d_name, comm, cpus);
+		assert_string_equal(cpus, list);
+		vcpus += strncmp(comm, "CPU ", 4) == 0;
+		main_seen |= atoi(e->d_name) == (int)pid;
+		free(st);
+		free(comm);
+	}
+	closedir(d);
+	assert_int_equal(vcpus, 1);
+	assert_true(main_seen);
+}
+
+static bool files_equal(const char *a, const char *b)
+{
+	return th_sh("cmp -s '%s' '%s'", a, b) == 0;
+}
+
+static void check_shares_and_dump(net_env *ne, soda_server *qm, soda_server *um)
+{
+	soda_error **err = &ne->env.err;
+	double out0, in0, out, in;
+	char dir[300], p[400], victim[300], *man;
+	uint8_t elf[4] = { 0 };
+	pid_t pid;
+	FILE *f;
+
+	/* pids: refused, and why */
+	assert_int_equal(set_shares(qm, "pids.max=64", err), -EOPNOTSUPP);
+	print_message("pids: %s\n", soda_error_message(*err));
+	assert_non_null(strstr(soda_error_message(*err), "inside QEMU"));
+	soda_error_free(*err);
+	*err = NULL;
+
+	/* bandwidth: the control, then 5 Mbit/s out and 20 in (a mapping
+	 * with the directions swapped fails both) */
+	out0 = qm_to_um_mbit(qm, um, 5201);
+	in0 = um_to_qm_mbit(qm, um, 5301);
+	print_message("uncapped: QEMU -> UML TCP goodput %.1f Mbit/s, UML -> QEMU %.1f Mbit/s\n",
+		      out0, in0);
+	assert_soda_ok(set_shares(qm, "net.out=5Mbit net.in=20Mbit", err), *err);
+	out = qm_to_um_mbit(qm, um, 5202);
+	in = um_to_qm_mbit(qm, um, 5302);
+	print_message("capped: QEMU -> UML TCP goodput %.1f Mbit/s (cap 5), UML -> QEMU %.1f "
+		      "Mbit/s (cap 20)\n", out, in);
+	assert_true(out0 > 2 * 5);
+	assert_true(in0 > 2 * 20);
+	assert_true(out >= 5 * 0.8 && out <= 5 * 1.2);
+	assert_true(in >= 20 * 0.8 && in <= 20 * 1.2);
+
+	/* cpus: the vCPU and the emulator; none: every CPU again (and the
+	 * shaping goes) */
+	pid = qemu_pid();
+	assert_true(pid > 1);
+	assert_soda_ok(set_shares(qm, "cpus=1", err), *err);
+	expect_pinned(pid, "1");
+	assert_soda_ok(set_shares(qm, "cpus=0", err), *err);
+	expect_pinned(pid, "0");
+	assert_soda_ok(set_shares(qm, "cpu.weight=100", err), *err);
+	expect_pinned(pid, "0-1");
+	out = qm_to_um_mbit(qm, um, 5203);
+	print_message("shaping removed: QEMU -> UML %.1f Mbit/s\n", out);
+	assert_true(out > 2 * 5);
+
+	/* dump: memory, the disk as the image, a manifest */
+	snprintf(dir, sizeof(dir), "%s/dump-qm", ne->env.state_dir);
+	assert_soda_ok(soda_server_dump(qm, dir, SODA_DUMP_MEMORY, err), *err);
+	snprintf(p, sizeof(p), "%s/memory.elf", dir);
+	f = fopen(p, "re");
+	assert_non_null(f);
+	assert_int_equal(fread(elf, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(elf, "\177ELF", 4);
+	snprintf(p, sizeof(p), "%s/disk.img", dir);
+	snprintf(victim, sizeof(victim), "%s/images/busybox.img", ne->env.state_dir);
+	assert_true(files_equal(p, victim));
+	snprintf(p, sizeof(p), "%s/manifest", dir);
+	man = th_read_file(p);
+	assert_non_null(man);
+	print_message("dump manifest:\n%s", man);
+	assert_non_null(strstr(man, "soda-dump 1\nserver qm\n"));
+	assert_non_null(strstr(man, "\ndisk disk.img\n"));
+	assert_non_null(strstr(man, "\nmemory memory.elf\n"));
+	snprintf(p, sizeof(p), "\nimage-path %s\n", victim);
+	assert_non_null(strstr(man, p));
+	free(man);
+	assert_int_equal(th_sh("rm -rf '%s'", dir), 0);
+	assert_true(reach_ok(um, QM_IP)); /* thawed after the memory dump */
+
+	/* a directory planted in advance, disk.img a link to a file of the
+	 * host's: refused, the file untouched */
+	snprintf(victim, sizeof(victim), "%s/victim", ne->env.state_dir);
+	assert_int_equal(th_sh("mkdir '%s' && echo precious > '%s' && ln -s '%s' '%s/disk.img'",
+			       dir, victim, victim, dir),
+			 0);
+	assert_int_equal(soda_server_dump(qm, dir, 0, err), -EEXIST);
+	soda_error_free(*err);
+	*err = NULL;
+	man = th_read_file(victim);
+	assert_string_equal(man, "precious\n");
+	free(man);
+	assert_int_equal(th_sh("rm -rf '%s' '%s'", dir, victim), 0);
+}
 
 /* ---- the QEMU guest's blackbox ---- */
 
@@ -272,7 +532,7 @@ static void test_qemu_next_to_uml(void **state)
 	uint64_t drops;
 
 	qm = start_qemu_guest(ne);
-	um = net_guest(ne, "um", UM_IP "/24", "uml");
+	um = start_uml_guest(ne);
 	assert_soda_ok(soda_server_get_state(&st, qm, NULL), NULL);
 	assert_int_equal(st, SODA_STATE_RUNNING);
 
@@ -337,6 +597,8 @@ static void test_qemu_next_to_uml(void **state)
 		assert_true((uint64_t)vfs.f_blocks * vfs.f_frsize <= 4u << 20);
 		assert_true(reach_ok(um, QM_IP));
 	}
+
+	check_shares_and_dump(ne, qm, um);
 
 	/* The blackbox: a line of the tenant's, sealed by the guest's agent,
 	 * through the relay that runs as long as the guest. */
@@ -407,6 +669,7 @@ static int setup(void **state)
 	}
 	close(fd);
 	snprintf(root, sizeof(root), "%s/lvroot", ne->env.state_dir);
+	snprintf(lv_root, sizeof(lv_root), "%s", root);
 	/* QEMU's output to files, not to a virtlogd this test did not start. */
 	static const char *const dirs[] = { "", "/etc", "/etc/qemu", "/etc/libvirt" };
 	for (size_t i = 0; i < 4; i++) {
