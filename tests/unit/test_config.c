@@ -355,26 +355,39 @@ static void test_parse_errors(void **state)
 	expect_parse_error("soda-server 1\nname a\x80\n", 2, "non-ASCII");
 }
 
+/* @cfg's text, which holds the line @line ("\nKEY VALUE\n") or, for
+ * @absent, no KEY at all; parsed back. */
+static soda_server_config *reparse(const soda_server_config *cfg, const char *line,
+				   const char *absent)
+{
+	soda_server_config *back = NULL;
+	soda_error *err = NULL;
+	char *text = su_config_serialize(cfg);
+
+	assert_non_null(text);
+	if (line)
+		assert_non_null(strstr(text, line));
+	if (absent)
+		assert_null(strstr(text, absent));
+	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	free(text);
+	return back;
+}
+
 /* The guest's profile: locked unless set, written only when open, read
  * back; a bad or repeated value names its line. */
 static void test_guest_profile(void **state)
 {
 	static const char base[] = "soda-server 1\nname a\nimage b\nmemory 67108864\n";
 	soda_server_config *cfg = NULL, *back = NULL;
-	soda_error *err = NULL;
-	char *text, bad[160];
+	char bad[160];
 
 	(void)state;
 	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
-	text = su_config_serialize(cfg);
-	assert_null(strstr(text, "guest-profile"));
-	free(text);
+	soda_server_config_free(reparse(cfg, NULL, "guest-profile"));
 	assert_int_equal(soda_server_config_set_guest_profile(cfg, SODA_GUEST_PROFILE_OPEN, NULL), 0);
-	text = su_config_serialize(cfg);
-	assert_non_null(strstr(text, "\nguest-profile open\n"));
-	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	back = reparse(cfg, "\nguest-profile open\n", NULL);
 	assert_int_equal(soda_server_config_get_guest_profile(back), SODA_GUEST_PROFILE_OPEN);
-	free(text);
 	soda_server_config_free(back);
 	soda_server_config_free(cfg);
 	snprintf(bad, sizeof(bad), "%sguest-profile wide-open\n", base);
@@ -430,20 +443,14 @@ static void test_ids_bypass(void **state)
 {
 	static const char base[] = "soda-server 1\nname a\nimage b\nmemory 67108864\n";
 	soda_server_config *cfg = NULL, *back = NULL;
-	soda_error *err = NULL;
-	char *text, bad[160];
+	char bad[160];
 
 	(void)state;
 	assert_int_equal(soda_server_config_new(&cfg, "web", NULL), 0);
-	text = su_config_serialize(cfg);
-	assert_null(strstr(text, "ids-bypass-depth"));
-	free(text);
+	soda_server_config_free(reparse(cfg, NULL, "ids-bypass-depth"));
 	assert_int_equal(soda_server_config_set_ids_bypass(cfg, 1048576, NULL), 0);
-	text = su_config_serialize(cfg);
-	assert_non_null(strstr(text, "\nids-bypass-depth 1048576\n"));
-	assert_soda_ok(su_config_parse(&back, text, strlen(text), "t", &err), err);
+	back = reparse(cfg, "\nids-bypass-depth 1048576\n", NULL);
 	assert_int_equal(soda_server_config_get_ids_bypass(back), 1048576);
-	free(text);
 	soda_server_config_free(back);
 	soda_server_config_free(cfg);
 	static const char *const bads[] = { "4095", "1099511627777", "x", "-1", "" };
