@@ -9,29 +9,36 @@
 # too (CMakeLists.txt).
 # Needs LIBBPF and LIBMNL from pkg_check_modules (CMakeLists.txt).
 
-# Traffic shaping: a BPF object (clang) turned into a libbpf skeleton
-# (bpftool), loaded by host/shape.c.
 find_program(SODA_BPF_CLANG NAMES clang clang-14)
 find_program(SODA_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
+
+# soda_bpf_skeleton(NAME SOURCE [DEPENDS...]): SOURCE compiled by clang into
+# generated/NAME.bpf.o and bpftool's libbpf skeleton generated/NAME.skel.h
+# (struct NAME, NAME__open_and_load()...), made by the target NAME_skel.
+function(soda_bpf_skeleton name src)
+  set(_obj "${CMAKE_BINARY_DIR}/generated/${name}.bpf.o")
+  set(_skel "${CMAKE_BINARY_DIR}/generated/${name}.skel.h")
+  add_custom_command(
+    OUTPUT "${_obj}"
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/generated
+    COMMAND ${SODA_BPF_CLANG} -O2 -g -target bpf
+            -I/usr/include/${CMAKE_LIBRARY_ARCHITECTURE} -c ${src} -o ${_obj}
+    DEPENDS ${src} ${ARGN}
+    COMMENT "Compiling the BPF programs of ${name}" VERBATIM)
+  add_custom_command(
+    OUTPUT "${_skel}"
+    COMMAND sh -c "${SODA_BPFTOOL} gen skeleton ${_obj} name ${name} > ${_skel}"
+    DEPENDS "${_obj}"
+    COMMENT "Generating the BPF skeleton of ${name}" VERBATIM)
+  add_custom_target(${name}_skel DEPENDS "${_skel}")
+endfunction()
+
+# Traffic shaping: a BPF object turned into a libbpf skeleton, loaded by
+# host/shape.c.
 set(_host_dir ${CMAKE_CURRENT_LIST_DIR})
 if(LIBBPF_FOUND AND LIBMNL_FOUND AND SODA_BPF_CLANG AND SODA_BPFTOOL)
   set(SODA_SHAPE_SOURCES ${_host_dir}/shape.c)
-  set(SODA_SHAPE_OBJ "${CMAKE_CURRENT_BINARY_DIR}/generated/soda_shape.bpf.o")
-  set(SODA_SHAPE_SKEL "${CMAKE_CURRENT_BINARY_DIR}/generated/soda_shape.skel.h")
-  add_custom_command(
-    OUTPUT "${SODA_SHAPE_OBJ}"
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/generated
-    COMMAND ${SODA_BPF_CLANG} -O2 -g -target bpf
-            -I/usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
-            -c ${_host_dir}/bpf/soda_shape.bpf.c -o ${SODA_SHAPE_OBJ}
-    DEPENDS ${_host_dir}/bpf/soda_shape.bpf.c
-    COMMENT "Compiling the shaping BPF programs" VERBATIM)
-  add_custom_command(
-    OUTPUT "${SODA_SHAPE_SKEL}"
-    COMMAND sh -c "${SODA_BPFTOOL} gen skeleton ${SODA_SHAPE_OBJ} name soda_shape > ${SODA_SHAPE_SKEL}"
-    DEPENDS "${SODA_SHAPE_OBJ}"
-    COMMENT "Generating the shaping BPF skeleton" VERBATIM)
-  add_custom_target(soda_shape_skel DEPENDS "${SODA_SHAPE_SKEL}")
+  soda_bpf_skeleton(soda_shape ${_host_dir}/bpf/soda_shape.bpf.c)
   set(SODA_SHAPE_LIBS PkgConfig::LIBBPF PkgConfig::LIBMNL)
 else()
   message(WARNING "libbpf, libmnl, clang or bpftool missing: bandwidth shares will be unavailable")
