@@ -19,21 +19,22 @@
  * guests that differ in nothing, measured the same way). With --fresh,
  * every round boots the four anew (0.2 s each) and warms them up, so that
  * what one guest instance happens to cost (where its memory landed) is
- * not the same configuration's in every round. In each of R rounds (default 3) each server runs kernort-lat
- * (bench/kernort_guest.c: null system call, fork+exit, fork+exec, context
- * switch 2p/0K and 8p/16K, pipe latency and bandwidth, file create+delete
- * 0K in /tmp and in /etc, which Kernort watches, and 10K, mmap latency, TCP
- * latency and bandwidth to a neighbour) from a read-only share; the servers
- * take turns (each round starts with the next one), so that a slow spell
- * of the machine touches all three, after
- * a warm-up run in each that is not counted. The
- * neighbour is a fourth server without rules on the same switch (a plain
- * one, SODA_NETWORK_NO_FIREWALL: the firewall's cost is not Kernort's) in
- * a network namespace the benchmark makes and deletes. Printed:
- * the median of each figure, and the ratios on/off (time on over time
- * off; for bandwidth off over on: above 1 is slower either way), and off
- * B over off. Targets:
- * <= 1.03 with 10 rules, <= 1.05 with 1,000.
+ * not the same configuration's in every round. In each of R rounds
+ * (default 3) each server runs kernort-lat (bench/kernort_guest.c: null
+ * system call, fork+exit, fork+exec, context switch 2p/0K and 8p/16K, pipe
+ * latency and bandwidth, file create+delete 0K in /tmp and in /etc, which
+ * Kernort watches, and 10K, mmap latency, TCP latency and bandwidth to a
+ * neighbour, and the papers' other rows: null I/O, stat, open/close,
+ * signal installation and handling, protection and page faults, sh) from
+ * a read-only share; the servers take turns (each round starts with the
+ * next one), so that a slow spell of the machine touches all of them,
+ * after a warm-up run in each that is not counted. The neighbour is a
+ * fifth server without rules on the same switch (a plain one,
+ * SODA_NETWORK_NO_FIREWALL: the firewall's cost is not Kernort's) in a
+ * network namespace the benchmark makes and deletes. Printed: the median
+ * of each figure, and the ratios on/off (time on over time off; for
+ * bandwidth off over on: above 1 is slower either way), and off B over
+ * off. Targets: <= 1.03 with 10 rules, <= 1.05 with 1,000.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,13 +53,15 @@
 #include "../examples/common/console_exec.h"
 
 #define N_CONF 4
-#define N_TEST 13
+#define N_TEST 21
 #define MAX_ROUNDS 15
 
 static const char *const tests[N_TEST] = { "null",	  "fork",      "exec",	   "ctxsw",
 					   "ctxsw8",	  "pipe-lat",  "pipe-bw",  "create",
 					   "create-etc", "create10k", "mmap",	   "tcp-lat",
-					   "tcp-bw" };
+					   "tcp-bw",	  "nullio",    "stat",	   "openclose",
+					   "sigins",	  "sighnd",    "protfault", "pagefault",
+					   "sh" };
 #define NEIGHBOUR "198.51.100.9"
 static const char *const conf_name[N_CONF] = { "off", "10 rules", "1000 rules", "off B" };
 static const unsigned conf_rules[N_CONF] = { 0, 10, 1000, 0 };

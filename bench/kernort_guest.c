@@ -29,11 +29,26 @@
  *   tcp-bw      64 KiB writes to the neighbour, until it has
  *               read them all (bw_tcp)                          MB/s
  *
+ * and the papers' other rows (LMbench's lat_syscall, lat_sig, lat_proc,
+ * lat_pagefault):
+ *   nullio      a 1-byte read of /dev/zero and a 1-byte write to
+ *               /dev/null, the mean of the two                  us
+ *   stat        stat() of a file in /tmp                        us
+ *   openclose   open() and close() of that file                 us
+ *   sigins      sigaction() installing a handler                us
+ *   sighnd      kill() of itself, the handler run               us
+ *   protfault   a write to a read-only page, SIGSEGV handled
+ *               (the handler jumps back)                        us
+ *   pagefault   the first touch of an anonymous page            us
+ *   sh          fork, the child runs /bin/sh -c "kernort-lat
+ *               exit", the parent waits (lat_proc shell)        us
+ *
  * Each figure is the best of 3 runs, as LMbench reports.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -42,6 +57,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -389,6 +405,149 @@ static int tcp_serve(void)
 	}
 }
 
+#define STAT_FILE "/tmp/kernort-lat.stat"
+
+static double t_nullio(long n)
+{
+	int z = open("/dev/zero", O_RDONLY | O_CLOEXEC), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	char c = 0;
+	double t;
+
+	if (z < 0 || nul < 0)
+		exit(1);
+	t = now();
+	for (long i = 0; i < n; i++)
+		if (read(z, &c, 1) != 1 || write(nul, &c, 1) != 1)
+			exit(1);
+	t = now() - t;
+	close(z);
+	close(nul);
+	return t / (double)(2 * n) * 1e6;
+}
+
+static double t_stat(long n)
+{
+	struct stat st;
+	double t = now();
+
+	for (long i = 0; i < n; i++)
+		if (stat(STAT_FILE, &st) < 0)
+			exit(1);
+	return (now() - t) / (double)n * 1e6;
+}
+
+static double t_openclose(long n)
+{
+	double t = now();
+
+	for (long i = 0; i < n; i++) {
+		int fd = open(STAT_FILE, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			exit(1);
+		close(fd);
+	}
+	return (now() - t) / (double)n * 1e6;
+}
+
+static volatile sig_atomic_t hits;
+static sigjmp_buf fault_jmp;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	hits++;
+}
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+static double t_sigins(long n)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	double t = now();
+
+	for (long i = 0; i < n; i++)
+		sigaction(SIGUSR1, &sa, NULL);
+	return (now() - t) / (double)n * 1e6;
+}
+
+static double t_sighnd(long n)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	double t;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	hits = 0;
+	t = now();
+	for (long i = 0; i < n; i++)
+		kill(getpid(), SIGUSR1);
+	t = now() - t;
+	if (hits != n)
+		exit(1);
+	return t / (double)n * 1e6;
+}
+
+static double t_protfault(long n)
+{
+	struct sigaction sa = { .sa_handler = on_segv, .sa_flags = SA_NODEFER };
+	volatile char *page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile long i = 0;
+	double t;
+
+	if (page == MAP_FAILED)
+		exit(1);
+	sigaction(SIGSEGV, &sa, NULL);
+	t = now();
+	for (i = 0; i < n; i++)
+		if (sigsetjmp(fault_jmp, 1) == 0)
+			page[0] = 1;
+	t = now() - t;
+	signal(SIGSEGV, SIG_DFL);
+	munmap((void *)page, 4096);
+	return t / (double)n * 1e6;
+}
+
+static double t_pagefault(long n)
+{
+	size_t len = (size_t)n * 4096;
+	volatile char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	double t;
+
+	if (p == MAP_FAILED)
+		exit(1);
+	t = now();
+	for (long i = 0; i < n; i++)
+		p[i * 4096] = 1;
+	t = now() - t;
+	munmap((void *)p, len);
+	return t / (double)n * 1e6;
+}
+
+static double t_sh(long n)
+{
+	char cmd[300];
+	double t;
+
+	snprintf(cmd, sizeof(cmd), "%s exit", self);
+	t = now();
+	for (long i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		if (p < 0 || waitpid(p, NULL, 0) != p)
+			exit(1);
+	}
+	return (now() - t) / (double)n * 1e6;
+}
+
 static double best(double (*fn)(long), long n, int higher_better)
 {
 	double b = fn(n);
@@ -442,6 +601,22 @@ int main(int argc, char **argv)
 	printf("ctxsw8 %.2f us\n", best(t_ring, 500 * scale, 0));
 	printf("create10k %.1f us\n", best(t_create10k, 500 * scale, 0));
 	printf("mmap %.1f us\n", best(t_mmap, 50 * scale, 0));
+	{
+		int fd = open(STAT_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return 1;
+		close(fd);
+	}
+	printf("nullio %.3f us\n", best(t_nullio, 10000 * scale, 0));
+	printf("stat %.3f us\n", best(t_stat, 10000 * scale, 0));
+	printf("openclose %.3f us\n", best(t_openclose, 5000 * scale, 0));
+	printf("sigins %.3f us\n", best(t_sigins, 10000 * scale, 0));
+	printf("sighnd %.3f us\n", best(t_sighnd, 5000 * scale, 0));
+	printf("protfault %.3f us\n", best(t_protfault, 2000 * scale, 0));
+	printf("pagefault %.3f us\n", best(t_pagefault, 2048 * scale, 0));
+	printf("sh %.1f us\n", best(t_sh, 20 * scale, 0));
+	unlink(STAT_FILE);
 	if (tcp_addr) {
 		printf("tcp-lat %.1f us\n", best(t_tcp_lat, 2000 * scale, 0));
 		printf("tcp-bw %.1f MB/s\n", best(t_tcp_bw, 16 * scale, 1));
