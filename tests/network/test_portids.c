@@ -384,6 +384,57 @@ static void test_ring_walk(void **state)
 	assert_int_equal(kr_block_walk(b, 8, on_frame, &s), -EPROTO);
 }
 
+/* A frame whose 802.1Q tag the kernel took out comes back with it. */
+static uint8_t last_frame[128];
+
+static void keep_frame(void *userdata, const uint8_t *frame, size_t caplen, uint64_t ts_usec)
+{
+	(void)ts_usec;
+	*(size_t *)userdata = caplen;
+	memcpy(last_frame, frame, caplen < sizeof(last_frame) ? caplen : sizeof(last_frame));
+}
+
+static void test_ring_vlan(void **state)
+{
+	static uint8_t b[4096];
+	struct tpacket3_hdr h;
+	uint32_t first;
+	size_t len = 0;
+
+	(void)state;
+	make_block(b, sizeof(b), 1, 60);
+	first = ((struct tpacket_block_desc *)b)->hdr.bh1.offset_to_first_pkt;
+	memcpy(&h, b + first, sizeof(h));
+	h.tp_status = TP_STATUS_VLAN_VALID;
+	h.hv1.tp_vlan_tci = 0x2007; /* priority 1, VLAN 7 */
+	memcpy(b + first, &h, sizeof(h));
+	b[first + h.tp_mac + 12] = 0x08; /* the frame's own type: IPv4 */
+	b[first + h.tp_mac + 13] = 0x00;
+	assert_int_equal(kr_block_walk(b, sizeof(b), keep_frame, &len), 1);
+	assert_int_equal(len, 64);
+	assert_int_equal(last_frame[0], 0x40);
+	assert_int_equal(last_frame[12], 0x81);
+	assert_int_equal(last_frame[13], 0x00);
+	assert_int_equal(last_frame[14], 0x20);
+	assert_int_equal(last_frame[15], 0x07);
+	assert_int_equal(last_frame[16], 0x08);
+	assert_int_equal(last_frame[17], 0x00);
+	assert_int_equal(last_frame[18], 0x40);
+	/* QinQ's outer tag keeps its TPID. */
+	h.tp_status = TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID;
+	h.hv1.tp_vlan_tpid = 0x88a8;
+	memcpy(b + first, &h, sizeof(h));
+	assert_int_equal(kr_block_walk(b, sizeof(b), keep_frame, &len), 1);
+	assert_int_equal(last_frame[12], 0x88);
+	assert_int_equal(last_frame[13], 0xa8);
+	/* Without the status bit the frame is as captured. */
+	h.tp_status = 0;
+	memcpy(b + first, &h, sizeof(h));
+	assert_int_equal(kr_block_walk(b, sizeof(b), keep_frame, &len), 1);
+	assert_int_equal(len, 60);
+	assert_int_equal(last_frame[12], 0x08);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_ring_walk),   cmocka_unit_test(test_config_response),
 		cmocka_unit_test(test_policy_bypass), cmocka_unit_test(test_bypass_check),
 		cmocka_unit_test(test_config_bypass),
+		cmocka_unit_test(test_ring_vlan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,7 +46,10 @@ int kn_bypass(struct __sk_buff *skb)
 	__u8 flags;
 	__u64 *n;
 
-	if (bpf_skb_load_bytes(skb, 12, &eth_proto, sizeof(eth_proto)) < 0)
+	/* A tagged frame's tag is out of its bytes by now (the kernel took
+	 * it into the skb): never bypassed, as kernort keys flows by VLAN. */
+	if (skb->vlan_present ||
+	    bpf_skb_load_bytes(skb, 12, &eth_proto, sizeof(eth_proto)) < 0)
 		return keep;
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;

@@ -15,9 +15,11 @@
 typedef void (*kr_frame_fn)(void *userdata, const uint8_t *frame, size_t caplen,
 			    uint64_t ts_usec);
 
-/* Calls @fn for each frame of the block at @block (@block_size bytes).
- * Returns the number of frames, or -EPROTO when the block's own offsets
- * leave it (the frames before the bad one were delivered). */
+/* Calls @fn for each frame of the block at @block (@block_size bytes),
+ * with the 802.1Q tag the kernel took out of it (TP_STATUS_VLAN_VALID) put
+ * back. Returns the number of frames, or -EPROTO when the block's own
+ * offsets leave it (the frames before the bad one were delivered). Not
+ * reentrant: a tagged frame is rebuilt in a static buffer. */
 int kr_block_walk(const uint8_t *block, size_t block_size, kr_frame_fn fn, void *userdata);
 
 /* True when the kernel has handed the block to the reader. */

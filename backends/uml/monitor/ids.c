@@ -478,22 +478,7 @@ static void on_bypass(const void *buf, size_t len)
 		I.bad_messages++;
 		return;
 	}
-	memset(k, 0, sizeof(k));
-	for (int i = 0; i < 2; i++) {
-		k[i].family = b->family;
-		k[i].proto = b->proto;
-	}
-	k[0].sport = k[1].dport = htons(b->client_port);
-	k[0].dport = k[1].sport = htons(b->server_port);
-	memcpy(k[0].src, b->client, 16);
-	memcpy(k[0].dst, b->server, 16);
-	memcpy(k[1].src, b->server, 16);
-	memcpy(k[1].dst, b->client, 16);
-	if (b->family == 4)
-		for (int i = 0; i < 2; i++) {
-			memset(k[i].src + 4, 0, 12);
-			memset(k[i].dst + 4, 0, 12);
-		}
+	kb_flow_keys(k, b->family, b->client, b->server, b->client_port, b->server_port);
 #ifdef SODA_MONITOR_BYPASS
 	if (!I.bypass)
 		return; /* turned off meanwhile */
