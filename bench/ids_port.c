@@ -170,7 +170,8 @@ int main(int argc, char **argv)
 					      { NULL, 0, NULL, 0 } };
 	const char *rules = SODA_SOURCE_DIR "/examples/ids/lion.rules";
 	int seconds = 5, rounds = 3, c;
-	double sum_on = 0, sum_off = 0;
+	double sum_on = 0, sum_off = 0, pair[64], last_on = 0, last_off = 0;
+	char bypass_text[40] = "off";
 	uint64_t packets = 0, drops = 0, bytes = 0, lost = 0, bp_flows = 0, bp_packets = 0;
 	double k_cpu = 0;
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
@@ -191,8 +192,11 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (seconds < 1 || rounds < 1)
+	if (seconds < 1 || rounds < 1 || rounds > 64)
 		return 2;
+	if (bypass_depth)
+		snprintf(bypass_text, sizeof(bypass_text), "at %llu bytes",
+			 (unsigned long long)bypass_depth);
 	if (geteuid() != 0) {
 		fprintf(stderr, "bench-ids-port: needs root\n");
 		return 1;
@@ -235,8 +239,8 @@ int main(int argc, char **argv)
 	soda_policy_free(open_all);
 
 	printf("bench-ids-port: TCP goodput web1 -> web2, %d s per run, %d rounds, rules %s, "
-	       "flow bypass %s%llu\n",
-	       seconds, rounds, rules, bypass_depth ? "at " : "off", bypass_depth ? (unsigned long long)bypass_depth : 0ull);
+	       "flow bypass %s\n",
+	       seconds, rounds, rules, bypass_text);
 	for (int r = 0; r < rounds; r++) {
 		/* Alternate which goes first, so drift favours neither. */
 		for (int k = 0; k < 2; k++) {
@@ -262,16 +266,38 @@ int main(int argc, char **argv)
 				if (soda_server_ids_disable(web2, 0, &e) < 0)
 					die("ids disable", e);
 				sum_on += mbit;
+				last_on = mbit;
 			} else {
 				sum_off += mbit;
+				last_off = mbit;
 			}
 			printf("  round %d, IDS %-3s %8.1f Mbit/s\n", r + 1, on ? "on" : "off", mbit);
 			fflush(stdout);
 		}
+		pair[r] = last_on / last_off;
 	}
 	printf("goodput: off %.1f Mbit/s, on %.1f Mbit/s (means); ratio on/off %.3f "
 	       "(target >= 0.95)\n",
 	       sum_off / rounds, sum_on / rounds, sum_on / sum_off);
+	{
+		/* Each round's own on/off: the median, and how far they spread. */
+		double sorted[64], lo, hi;
+
+		memcpy(sorted, pair, sizeof(double) * (size_t)rounds);
+		for (int i = 1; i < rounds; i++)
+			for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--) {
+				double t = sorted[j];
+
+				sorted[j] = sorted[j - 1];
+				sorted[j - 1] = t;
+			}
+		lo = sorted[0];
+		hi = sorted[rounds - 1];
+		printf("per round on/off: median %.3f, from %.3f to %.3f\n",
+		       rounds % 2 ? sorted[rounds / 2]
+				  : (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2,
+		       lo, hi);
+	}
 	printf("capture with the IDS on: %llu frames, %llu bytes, %llu dropped by the kernel "
 	       "(target 0), %llu alerts lost\n",
 	       (unsigned long long)packets, (unsigned long long)bytes, (unsigned long long)drops,

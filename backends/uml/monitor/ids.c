@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <linux/filter.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -72,7 +71,7 @@ static struct {
 #ifdef SODA_MONITOR_BYPASS
 	struct kn_bypass *bypass; /* the filter and its maps, NULL when off */
 #endif
-	uint64_t bypass_packets, bypass_bytes; /* of filters since detached */
+	uint64_t bypass_packets, bypass_bytes; /* this enable's, of filters since detached */
 	uint64_t bypass_map_full;
 	struct mids_policy policy;
 	char tap[16];      /* NIC 0's TAP, "" when the server has none */
@@ -691,11 +690,6 @@ static int open_capture(const char *tap, char *err, size_t errlen)
 			close(fd);
 		return e;
 	}
-	if (getenv("SODA_KN_EXP_DROPALL")) {
-		struct sock_filter f[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-		struct sock_fprog p = { 1, f };
-		setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p));
-	}
 	return fd;
 }
 
@@ -793,6 +787,7 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 		exec_kernort(path, sp[1], pkt, rules, vars);
 	close(sp[1]);
 	I.pkt_fd = pkt; /* kept: the bypass filter is attached to it */
+	I.bypass_packets = I.bypass_bytes = I.bypass_map_full = 0; /* per enable */
 	I.k_fd = sp[0];
 	I.k_pid = pid;
 	r = k_wait(KP_RESULT, &res, sizeof(res), LOAD_TIMEOUT_MS);
