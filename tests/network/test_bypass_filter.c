@@ -267,20 +267,30 @@ static void test_filter(void **state)
 	assert_false(passes(e, 6, false, 6, S6, C6, 443, 40001, TCP_ACK, 0));
 	assert_int_equal(flow_count(e, C4, S4, 40000, 53), 1);
 	assert_int_equal(total_packets(e), 4);
-	/* Kept: the flow's SYN, FIN, RST; another flow; UDP on the same
-	 * ports; a fragment; a VLAN-tagged copy. */
-	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_SYN, 0));
+	/* Kept: the flow's FIN; another flow; UDP on the same ports; a
+	 * fragment; a VLAN-tagged copy (the entries stay). */
 	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_FIN | TCP_ACK, 0));
-	assert_true(passes(e, 4, false, 6, S4, C4, 53, 40000, TCP_RST, 0));
 	assert_true(passes(e, 4, false, 6, C4, S4, 40002, 53, TCP_ACK, 0));
 	assert_true(passes(e, 4, false, 6, O4, S4, 40000, 53, TCP_ACK, 0));
 	assert_true(passes(e, 4, false, 17, C4, S4, 40000, 53, 0, 0));
 	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_ACK, 0x2000));
 	assert_true(passes(e, 4, true, 6, C4, S4, 40000, 53, TCP_ACK, 0));
-	assert_int_equal(total_packets(e), 4);
+	assert_false(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_ACK, 0));
+	assert_int_equal(total_packets(e), 5);
 	/* The entry gone, the flow is inspected again. */
 	add_flow(e, 4, C4, S4, 40000, 53, false);
 	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_ACK, 0));
+	/* A SYN (a new connection on the same ports) or a RST is kept and
+	 * takes both entries out in the kernel, before kernort could ask. */
+	add_flow(e, 4, C4, S4, 40000, 53, true);
+	assert_false(passes(e, 4, false, 6, S4, C4, 53, 40000, TCP_ACK, 0));
+	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_SYN, 0));
+	assert_true(passes(e, 4, false, 6, C4, S4, 40000, 53, TCP_ACK, 0));
+	assert_true(passes(e, 4, false, 6, S4, C4, 53, 40000, TCP_ACK, 0));
+	assert_false(passes(e, 6, false, 6, C6, S6, 40001, 443, TCP_ACK, 0)); /* untouched */
+	assert_true(passes(e, 6, false, 6, S6, C6, 443, 40001, TCP_RST, 0));
+	assert_true(passes(e, 6, false, 6, C6, S6, 40001, 443, TCP_ACK, 0));
+	assert_true(passes(e, 6, false, 6, S6, C6, 443, 40001, TCP_ACK, 0));
 }
 
 int main(void)

@@ -3,7 +3,10 @@
  * The port IDS's flow bypass: a socket filter on soda-kernort's capture
  * socket (soda-monitor attaches it). A TCP segment of a flow in the flows
  * map, without SYN, FIN or RST, is dropped here, before the kernel copies
- * it into the capture ring; everything else is kept whole. Frames it
+ * it into the capture ring; everything else is kept whole. A SYN or a RST
+ * also takes the flow's two entries out of the map, here and at once: a
+ * new connection on the same addresses and ports is inspected from its
+ * first byte, without waiting for kernort to see the SYN and ask. Frames it
  * cannot read as untagged Ethernet + IPv4 (not a fragment) or IPv6 (TCP
  * right after the fixed header) + TCP are kept: the filter only ever
  * removes what kernort asked it to.
@@ -74,8 +77,19 @@ int kn_bypass(struct __sk_buff *skb)
 		return keep;
 	}
 	if (bpf_skb_load_bytes(skb, off, &k.sport, 4) < 0 ||
-	    bpf_skb_load_bytes(skb, off + 13, &flags, 1) < 0 ||
-	    (flags & (TCP_FIN | TCP_SYN | TCP_RST)))
+	    bpf_skb_load_bytes(skb, off + 13, &flags, 1) < 0)
+		return keep;
+	if (flags & (TCP_SYN | TCP_RST)) {
+		struct kb_key r = { .family = k.family, .proto = k.proto, .sport = k.dport,
+				    .dport = k.sport };
+
+		__builtin_memcpy(r.src, k.dst, 16);
+		__builtin_memcpy(r.dst, k.src, 16);
+		bpf_map_delete_elem(&flows, &k);
+		bpf_map_delete_elem(&flows, &r);
+		return keep;
+	}
+	if (flags & TCP_FIN)
 		return keep;
 	n = bpf_map_lookup_elem(&flows, &k);
 	if (!n)
