@@ -179,17 +179,6 @@ char *su_buf_steal(su_buf *b)
 	return s;
 }
 
-int su_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void su_hex(char *out, const uint8_t *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

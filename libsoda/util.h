@@ -6,6 +6,8 @@
 #ifndef SODA_UTIL_H
 #define SODA_UTIL_H
 
+#include "hexval.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,10 +63,9 @@ void su_buf_free(su_buf *b);
 /* Returns the string and resets the buffer, or NULL after an allocation failure. */
 char *su_buf_steal(su_buf *b);
 
-/* Hex digits: su_hexval() gives a digit's value (either case) or -1;
+/* Hex digits: su_hexval() (hexval.h) gives a digit's value or -1;
  * su_hex() writes 2 * @n lower-case digits and a NUL to @out; su_unhex()
  * reads exactly 2 * @n digits from @text into @out (0, or -EINVAL). */
-int su_hexval(char c);
 void su_hex(char *out, const uint8_t *in, size_t n);
 int su_unhex(uint8_t *out, size_t n, const char *text);
 

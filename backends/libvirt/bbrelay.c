@@ -45,7 +45,7 @@
 
 #include <soda/soda.h>
 
-#include "hexval.h"
+#include "../../libsoda/hexval.h"
 #include "pidrec.h"
 
 #define LINE_CHUNK (64 * 1024)
@@ -132,7 +132,7 @@ static int unhex(uint8_t *out, const char *hex)
 	if (strlen(hex) != 64)
 		return -1;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = lv_hexval(hex[2 * i]), lo = lv_hexval(hex[2 * i + 1]);
+		int hi = su_hexval(hex[2 * i]), lo = su_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

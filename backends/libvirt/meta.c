@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hexval.h"
+#include "../../libsoda/hexval.h"
 #include "lv.h"
 
 #define META_MAX 65536
@@ -155,10 +155,10 @@ static char *decode(const char *s, size_t len)
 			*o++ = s[i];
 			continue;
 		}
-		if (i + 2 >= len || lv_hexval(s[i + 1]) < 0 || lv_hexval(s[i + 2]) < 0 ||
-		    (lv_hexval(s[i + 1]) == 0 && lv_hexval(s[i + 2]) == 0))
+		if (i + 2 >= len || su_hexval(s[i + 1]) < 0 || su_hexval(s[i + 2]) < 0 ||
+		    (su_hexval(s[i + 1]) == 0 && su_hexval(s[i + 2]) == 0))
 			goto bad;
-		*o++ = (char)(lv_hexval(s[i + 1]) << 4 | lv_hexval(s[i + 2]));
+		*o++ = (char)(su_hexval(s[i + 1]) << 4 | su_hexval(s[i + 2]));
 		i += 2;
 	}
 	*o = '\0';
@@ -209,7 +209,7 @@ static int apply(soda_server_config *cfg, const char *key, char *value, soda_err
 			return soda_error_set(error, -EINVAL,
 					      "soda metadata: blackbox is not 64 hex digits");
 		for (size_t i = 0; i < 32; i++) {
-			int hi = lv_hexval(value[2 * i]), lo = lv_hexval(value[2 * i + 1]);
+			int hi = su_hexval(value[2 * i]), lo = su_hexval(value[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				return soda_error_set(error, -EINVAL,

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../../libsoda/hexval.h"
 #include "agent_blackbox_int.h"
 #include "agent_ids.h"
 
@@ -123,23 +124,12 @@ static int write_frame(const void *frame, size_t len, void *userdata)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_key(const char *hex, uint8_t pk[32])
 {
 	if (strlen(hex) != 64)
 		return -1;
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = su_hexval(hex[2 * i]), lo = su_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
@@ -521,7 +511,7 @@ static size_t audit_argv(const char *text, char *out, size_t max)
 			for (; isxdigit((unsigned char)v[0]) && isxdigit((unsigned char)v[1]) &&
 			       len + 1 < max;
 			     v += 2)
-				out[len++] = (char)(hexval(v[0]) * 16 + hexval(v[1]));
+				out[len++] = (char)(su_hexval(v[0]) * 16 + su_hexval(v[1]));
 		}
 		p = v;
 	}
