@@ -4,6 +4,7 @@
  * whether it keeps up.
  *
  *   bench-ids-port [--seconds S] [--rounds N] [--rules FILE] [--bypass DEPTH]
+ *                  [--pin] [--control]
  *
  * TCP goodput from guest web1 to guest web2 through the switch (tcpblast),
  * with the port IDS on web2 (examples/ids/lion.rules unless --rules) and
@@ -13,7 +14,14 @@
  * dropped for want of ring space (target 0). --bypass defines web2 with
  * the flow bypass at DEPTH bytes (soda_server_config_set_ids_bypass;
  * Suricata's depth is 1048576): the frames the kernel's filter kept from
- * the IDS are printed too.
+ * the IDS are printed too. --pin puts web1 on host CPU 0 and web2 on CPU 1
+ * (the cpus= share): a UML guest whose host processes move between CPUs
+ * is slower and far less steady. --control is the A/A test: the same
+ * rounds with the IDS left off in the "on" runs too, so the ratio shows
+ * this machine's noise and any bias of the method (it should come out 1).
+ * Printed: the ratio of the mean goodputs, and the mean of the rounds'
+ * own on/off ratios with its 95 % confidence interval (Student's t): the
+ * target is met when the whole interval is at or above 0.95.
  *
  * Needs root, the nftables plugin ($SODA_NFT_PLUGIN), soda-monitor and
  * soda-agent ($SODA_MONITOR, $SODA_AGENT) and soda-kernort beside the
@@ -33,6 +41,7 @@
 #include <soda/soda.h>
 
 #include "bench_sh.h"
+#include "bench_stats.h"
 
 #include "../examples/common/console_exec.h"
 
@@ -45,6 +54,7 @@ static soda_context *ctx;
 static soda_network *net;
 static soda_server *web1, *web2;
 static uint64_t bypass_depth;
+static const char *pin_web1, *pin_web2;
 
 static void die(const char *what, soda_error *e)
 {
@@ -88,11 +98,15 @@ static void on_signal(int sig)
 }
 
 static soda_server *guest(const char *name, const char *addr, const char *tools,
-			  uint64_t bypass)
+			  uint64_t bypass, const char *cpus)
 {
 	soda_server_config *cfg = NULL;
 	soda_server *srv = NULL;
+	soda_shares *pin = NULL;
 	soda_error *e = NULL;
+
+	if (cpus && (soda_shares_new(&pin, &e) < 0 || soda_shares_set_cpus(pin, cpus, &e) < 0))
+		die("--pin", e);
 
 	if (soda_server_config_new(&cfg, name, &e) < 0 ||
 	    soda_server_config_set_memory(cfg, 40 << 20, &e) < 0 ||
@@ -100,10 +114,12 @@ static soda_server *guest(const char *name, const char *addr, const char *tools,
 	    soda_server_config_add_nic_address(cfg, 0, addr, &e) < 0 ||
 	    soda_server_config_add_share(cfg, tools, "/tools", SODA_SHARE_READONLY, &e) < 0 ||
 	    soda_server_config_set_ids_bypass(cfg, bypass, &e) < 0 ||
+	    (pin && soda_server_config_set_shares(cfg, pin, &e) < 0) ||
 	    soda_server_define(&srv, ctx, cfg, 0, &e) < 0 ||
 	    soda_server_start(srv, SODA_START_WAIT_READY, &e) < 0)
 		die(name, e);
 	soda_server_config_free(cfg);
+	soda_shares_free(pin);
 	return srv;
 }
 
@@ -167,11 +183,15 @@ int main(int argc, char **argv)
 					      { "rounds", required_argument, NULL, 'R' },
 					      { "rules", required_argument, NULL, 'r' },
 					      { "bypass", required_argument, NULL, 'b' },
+					      { "pin", no_argument, NULL, 'p' },
+					      { "control", no_argument, NULL, 'C' },
 					      { NULL, 0, NULL, 0 } };
 	const char *rules = SODA_SOURCE_DIR "/examples/ids/lion.rules";
 	int seconds = 5, rounds = 3, c;
 	double sum_on = 0, sum_off = 0, pair[64], last_on = 0, last_off = 0;
 	char bypass_text[40] = "off";
+	bool control = false;
+	double mean, half;
 	uint64_t packets = 0, drops = 0, bytes = 0, lost = 0, bp_flows = 0, bp_packets = 0;
 	double k_cpu = 0;
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
@@ -189,6 +209,10 @@ int main(int argc, char **argv)
 			rules = optarg;
 		else if (c == 'b')
 			bypass_depth = strtoull(optarg, NULL, 10);
+		else if (c == 'p')
+			pin_web1 = "0", pin_web2 = "1";
+		else if (c == 'C')
+			control = true;
 		else
 			return 2;
 	}
@@ -231,22 +255,31 @@ int main(int argc, char **argv)
 	    soda_image_build(ctx, "busybox", SODA_IMAGE_SOURCE_BUSYBOX, NULL, 0, 0, &e) < 0 ||
 	    soda_network_create(&net, ctx, "lan", NULL, 0, &e) < 0)
 		die("setup", e);
-	web1 = guest("web1", WEB1_IP "/24", tools, 0);
-	web2 = guest("web2", WEB2_IP "/24", tools, bypass_depth);
+	web1 = guest("web1", WEB1_IP "/24", tools, 0, pin_web1);
+	web2 = guest("web2", WEB2_IP "/24", tools, bypass_depth, pin_web2);
 	if (soda_policy_parse(&open_all, "allow from any to any\n", 22, "bench", 0, &e) < 0 ||
 	    soda_network_apply_policy(net, open_all, 0, &e) < 0)
 		die("policy", e);
 	soda_policy_free(open_all);
 
 	printf("bench-ids-port: TCP goodput web1 -> web2, %d s per run, %d rounds, rules %s, "
-	       "flow bypass %s\n",
-	       seconds, rounds, rules, bypass_text);
+	       "flow bypass %s, guests %s%s\n",
+	       seconds, rounds, rules, bypass_text, pin_web1 ? "pinned to CPUs 0 and 1" : "unpinned",
+	       control ? "; CONTROL (A/A): the IDS stays off in the \"on\" runs too" : "");
 	for (int r = 0; r < rounds; r++) {
 		/* Alternate which goes first, so drift favours neither. */
 		for (int k = 0; k < 2; k++) {
 			bool on = (k == 0) == (r % 2 == 0);
 			double mbit;
 
+			if (on && control) {
+				mbit = goodput(seconds);
+				sum_on += mbit;
+				last_on = mbit;
+				printf("  round %d, IDS off (B) %8.1f Mbit/s\n", r + 1, mbit);
+				fflush(stdout);
+				continue;
+			}
 			if (on && soda_server_ids_enable(web2, rules, vars_file, 0, &e) < 0)
 				die("ids enable", e);
 			mbit = goodput(seconds);
@@ -293,7 +326,12 @@ int main(int argc, char **argv)
 			}
 		lo = sorted[0];
 		hi = sorted[rounds - 1];
-		printf("per round on/off: median %.3f, from %.3f to %.3f\n",
+		bench_mean_ci(pair, rounds, &mean, &half);
+		printf("per round on/off: mean %.3f, 95 %% confidence interval %.3f-%.3f (%s); "
+		       "median %.3f, from %.3f to %.3f\n",
+		       mean, mean - half, mean + half,
+		       mean - half >= 0.95 ? "target met" : mean + half < 0.95 ? "target missed"
+									 : "undecided",
 		       rounds % 2 ? sorted[rounds / 2]
 				  : (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2,
 		       lo, hi);
