@@ -30,6 +30,7 @@
 #include <linux/if_packet.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bypass.h"
 #include "decode.h"
 #include "detect.h"
 #include "kproto.h"
@@ -49,6 +51,8 @@
 
 struct kernort {
 	int ctl, pkt;
+	bool bpf;            /* the capture is the BPF ring at the TAP (kproto.h) */
+	struct kr_bpfring bring;
 	uint8_t *ring;
 	size_t block;        /* the next block to read */
 	kn_decoder *dec;
@@ -403,6 +407,21 @@ static void on_frame(void *userdata, const uint8_t *frame, size_t caplen, uint64
 
 static void drain_ring(void)
 {
+	if (K.bpf) {
+		struct timespec mono, real;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		clock_gettime(CLOCK_REALTIME, &real);
+		K.now_usec = (uint64_t)real.tv_sec * 1000000u + (uint64_t)real.tv_nsec / 1000u;
+		n = kr_bpfring_drain(&K.bring,
+				     ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 +
+					     (real.tv_nsec - mono.tv_nsec),
+				     on_frame, NULL);
+		if (n < 0)
+			K.st[KP_ST_DECODE_ERRORS]++;
+		return;
+	}
 	for (;;) {
 		uint8_t *b = K.ring + K.block * KP_BLOCK_SIZE;
 
@@ -420,8 +439,9 @@ static void update_kernel_stats(void)
 	struct tpacket_stats_v3 s;
 	socklen_t len = sizeof(s);
 
-	/* The kernel resets its counters on every read: add them up. */
-	if (getsockopt(K.pkt, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0) {
+	/* The kernel resets its counters on every read: add them up. With
+	 * the BPF ring, the monitor reads the capture's own counters. */
+	if (!K.bpf && getsockopt(K.pkt, SOL_PACKET, PACKET_STATISTICS, &s, &len) == 0) {
 		K.st[KP_ST_DROPS] += s.tp_drops;
 		K.st[KP_ST_FREEZES] += s.tp_freeze_q_cnt;
 	}
@@ -513,8 +533,11 @@ int main(int argc, char **argv)
 	soda_error *e = NULL;
 	int r, vars_fd;
 
-	(void)argv;
-	if (argc != 1 || fcntl(KP_FD_CONTROL, F_GETFD) < 0 || fcntl(KP_FD_PACKET, F_GETFD) < 0) {
+	if (argc == 2 && strcmp(argv[1], KP_CAPTURE_BPF) == 0)
+		K.bpf = true;
+	else if (argc != 1)
+		argc = 0;
+	if (argc < 1 || fcntl(KP_FD_CONTROL, F_GETFD) < 0 || fcntl(KP_FD_PACKET, F_GETFD) < 0) {
 		fprintf(stderr, "soda-kernort is started by soda-monitor; it is not meant to be "
 				"run by hand.\n");
 		return 2;
@@ -522,12 +545,20 @@ int main(int argc, char **argv)
 	K.ctl = KP_FD_CONTROL;
 	K.pkt = KP_FD_PACKET;
 	vars_fd = fcntl(KP_FD_VARS, F_GETFD) < 0 ? -1 : KP_FD_VARS;
-	K.ring = mmap(NULL, (size_t)KP_BLOCK_SIZE * KP_BLOCK_COUNT, PROT_READ | PROT_WRITE,
-		      MAP_SHARED, K.pkt, 0);
-	if (K.ring == MAP_FAILED) {
-		K.ring = NULL;
-		send_result(-errno, "cannot map the capture ring");
-		return 1;
+	if (K.bpf) {
+		r = kr_bpfring_map(&K.bring, K.pkt, KB_RING_SIZE);
+		if (r < 0) {
+			send_result(r, "cannot map the capture ring");
+			return 1;
+		}
+	} else {
+		K.ring = mmap(NULL, (size_t)KP_BLOCK_SIZE * KP_BLOCK_COUNT, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, K.pkt, 0);
+		if (K.ring == MAP_FAILED) {
+			K.ring = NULL;
+			send_result(-errno, "cannot map the capture ring");
+			return 1;
+		}
 	}
 	/* gmtime_r() (EVE's timestamps) loads the time zone on first use,
 	 * which opens a file: done here, before the filter forbids open. */
@@ -560,7 +591,10 @@ int main(int argc, char **argv)
 		struct pollfd p[2] = { { K.ctl, POLLIN, 0 }, { K.pkt, POLLIN | POLLERR, 0 } };
 
 		drain_ring();
-		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+		/* The BPF ring wakes the reader only when it is filling up
+		 * (bypass.bpf.c): a trickle waits at most this long, as a
+		 * TPACKET_V3 block does. */
+		if (poll(p, 2, K.bpf ? (int)KP_BLOCK_TIMEOUT_MS : 1000) < 0 && errno != EINTR)
 			return 1;
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			if (on_control() < 0)

@@ -9,9 +9,11 @@
  *
  * soda-kernort starts with these descriptors:
  *   3  the control socket (this protocol)
- *   4  the AF_PACKET socket, bound to the TAP, TPACKET_V3 ring set up
+ *   4  the capture: with argv[1] = KP_CAPTURE_BPF, the BPF ring buffer the
+ *      programs at the TAP's tcx hooks fill (bypass.h, KB_RING_SIZE);
+ *      without it (kernels before tcx), the AF_PACKET socket bound to the
+ *      TAP with its TPACKET_V3 ring set up (KP_BLOCK_*)
  *   5  the rule file (read-only), 6 the variables file or /dev/null
- * and argv[1] = the ring's geometry "BLOCK_SIZE BLOCK_COUNT FRAME_SIZE".
  */
 #ifndef SODA_KERNORT_KPROTO_H
 #define SODA_KERNORT_KPROTO_H
@@ -24,6 +26,8 @@
 #define KP_FD_PACKET 4
 #define KP_FD_RULES 5
 #define KP_FD_VARS 6
+
+#define KP_CAPTURE_BPF "bpf-ring"
 
 /* Ring geometry: 128 blocks of 256 KiB. The kernel hands a block over when
  * it is full or KP_BLOCK_TIMEOUT_MS after its first frame, so a block

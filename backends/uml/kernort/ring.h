@@ -27,4 +27,36 @@ int kr_block_ready(const uint8_t *block);
 /* Gives the block back to the kernel. */
 void kr_block_release(uint8_t *block);
 
+/* A BPF ring buffer (BPF_MAP_TYPE_RINGBUF) the capture programs at the
+ * TAP fill (bypass.bpf.c): its consumer page, mapped writable, and its
+ * producer page and data, mapped read-only with the data twice in a row
+ * so that a record that wraps reads straight on. */
+struct kr_bpfring {
+	unsigned long *consumer_pos;
+	const unsigned long *producer_pos;
+	const uint8_t *data;
+	size_t size;           /* a power of two */
+	size_t page;
+};
+
+/* Maps the ring buffer map @fd of @size bytes. Returns 0 or -errno. */
+int kr_bpfring_map(struct kr_bpfring *r, int fd, size_t size);
+void kr_bpfring_unmap(struct kr_bpfring *r);
+
+/* Calls @fn for each record the ring holds (struct kb_rec and the
+ * frame), with the frame's 802.1Q tag put back and its time made
+ * CLOCK_REALTIME by @mono_to_real_ns, and hands the space back to the
+ * kernel. Returns the number of frames, or -EPROTO when a record's length
+ * leaves the ring (the walk stops there). Not reentrant, as
+ * kr_block_walk(). */
+int kr_bpfring_drain(struct kr_bpfring *r, int64_t mono_to_real_ns, kr_frame_fn fn,
+		     void *userdata);
+
+/* The walk of kr_bpfring_drain() over a copy of the ring's data: records
+ * from @*cons up to @prod in @data (@size bytes, a power of two, mapped
+ * twice over, or @size * 2 bytes of a test's buffer), moving @*cons.
+ * For the fuzzer and the unit tests. */
+int kr_bpfring_walk(const uint8_t *data, size_t size, unsigned long *cons, unsigned long prod,
+		    int64_t mono_to_real_ns, kr_frame_fn fn, void *userdata);
+
 #endif

@@ -69,15 +69,25 @@ static struct {
 	pid_t k_pid;
 	int pkt_fd;        /* the capture socket, -1 when off */
 #ifdef SODA_MONITOR_BYPASS
-	struct kn_bypass *bypass; /* the filter and its maps, NULL when off */
+	/* The BPF object: with tcx_capture, the capture programs at the TAP
+	 * and their ring, for as long as kernort runs; otherwise the socket
+	 * filter on the AF_PACKET socket, while the bypass is on. NULL when
+	 * neither. */
+	struct kn_bypass *bypass;
+	int links[2];      /* the tcx links, ingress and egress */
 #endif
+	bool tcx_capture;  /* kernort reads the BPF ring (kproto.h) */
 	uint64_t bypass_packets, bypass_bytes; /* this enable's, of filters since detached */
 	uint64_t bypass_map_full;
 	struct mids_policy policy;
 	char tap[16];      /* NIC 0's TAP, "" when the server has none */
 	uint64_t alerts, sealed, landlord, responses, bad_messages;
 	bool responded;
-} I = { .listen_fd = -1, .k_fd = -1, .pkt_fd = -1 };
+} I = { .listen_fd = -1, .k_fd = -1, .pkt_fd = -1,
+#ifdef SODA_MONITOR_BYPASS
+	.links = { -1, -1 },
+#endif
+};
 
 static void ilog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void ilog(const char *fmt, ...)
@@ -409,18 +419,85 @@ static void bypass_totals(uint64_t *packets, uint64_t *bytes)
 #endif
 }
 
-static void bypass_off(void)
+/* The capture's own counters (tcx capture): frames the ring had no room
+ * for, and frames cut at KB_SNAP_MAX. */
+static void capture_totals(uint64_t *drops, uint64_t *truncated)
+{
+	*drops = *truncated = 0;
+#ifdef SODA_MONITOR_BYPASS
+	if (I.bypass && I.tcx_capture) {
+		int ncpu = libbpf_num_possible_cpus();
+		uint32_t zero = 0;
+
+		if (ncpu > 0 && ncpu <= 4096) {
+			struct kb_capstats *v = calloc((size_t)ncpu, sizeof(*v));
+
+			if (v && bpf_map__lookup_elem(I.bypass->maps.capstats, &zero, sizeof(zero), v,
+						      (size_t)ncpu * sizeof(*v), 0) == 0)
+				for (int i = 0; i < ncpu; i++) {
+					*drops += v[i].drops;
+					*truncated += v[i].truncated;
+				}
+			free(v);
+		}
+	}
+#endif
+}
+
+/* Empties the flows map (the tcx capture keeps its programs when the
+ * bypass is turned off). */
+static void bypass_clear(void)
+{
+#ifdef SODA_MONITOR_BYPASS
+	struct kb_key k;
+
+	if (!I.bypass)
+		return;
+	while (bpf_map__get_next_key(I.bypass->maps.flows, NULL, &k, sizeof(k)) == 0)
+		if (bpf_map__delete_elem(I.bypass->maps.flows, &k, sizeof(k), 0) < 0)
+			break;
+#endif
+}
+
+/* Takes the BPF object away: the tcx links (the kernel detaches the
+ * programs), the socket filter, the maps. */
+static void bpf_off(void)
 {
 #ifdef SODA_MONITOR_BYPASS
 	if (!I.bypass)
 		return;
 	bypass_totals(&I.bypass_packets, &I.bypass_bytes);
-	if (I.pkt_fd >= 0)
+	for (int i = 0; i < 2; i++)
+		if (I.links[i] >= 0) {
+			close(I.links[i]);
+			I.links[i] = -1;
+		}
+	if (!I.tcx_capture && I.pkt_fd >= 0)
 		setsockopt(I.pkt_fd, SOL_SOCKET, SO_DETACH_BPF, NULL, 0);
 	kn_bypass__destroy(I.bypass);
 	I.bypass = NULL;
 #endif
 }
+
+#ifdef SODA_MONITOR_BYPASS
+/* The BPF object, opened and loaded; NULL with errno set. */
+static struct kn_bypass *bpf_load(void)
+{
+	struct kn_bypass *o = kn_bypass__open();
+	int ncpu = libbpf_num_possible_cpus(), e;
+
+	if (!o)
+		return NULL;
+	if (ncpu < 1 || bpf_map__set_max_entries(o->maps.scratch, (uint32_t)ncpu) < 0 ||
+	    kn_bypass__load(o) < 0) {
+		e = errno ? errno : EIO;
+		kn_bypass__destroy(o);
+		errno = e;
+		return NULL;
+	}
+	return o;
+}
+#endif
 
 /* Makes the filter match the policy's depth and tells kernort. */
 static int bypass_apply(char *err, size_t errlen)
@@ -428,13 +505,16 @@ static int bypass_apply(char *err, size_t errlen)
 	struct kp_config c = { { KP_CONFIG, sizeof(c) }, I.policy.bypass_depth };
 
 	if (!I.policy.bypass_depth) {
-		bypass_off();
-	} else {
+		if (I.tcx_capture)
+			bypass_clear();
+		else
+			bpf_off();
+	} else if (!I.tcx_capture) {
 #ifdef SODA_MONITOR_BYPASS
 		if (!I.bypass) {
 			int prog;
 
-			I.bypass = kn_bypass__open_and_load();
+			I.bypass = bpf_load();
 			if (!I.bypass) {
 				int e = errno ? -errno : -EIO;
 
@@ -513,10 +593,11 @@ static void kernort_gone(const char *why)
 	epoll_ctl(I.c.epfd, EPOLL_CTL_DEL, I.k_fd, &ev);
 	close(I.k_fd);
 	I.k_fd = -1;
-	bypass_off();
+	bpf_off();
 	if (I.pkt_fd >= 0)
 		close(I.pkt_fd);
 	I.pkt_fd = -1;
+	I.tcx_capture = false;
 	if (I.k_pid > 0) {
 		kill(I.k_pid, SIGKILL);
 		/* The monitor's SIGCHLD handler reaps it. */
@@ -693,12 +774,70 @@ static int open_capture(const char *tap, char *err, size_t errlen)
 	return fd;
 }
 
+/* The capture at the TAP's tcx hooks (bypass.bpf.c): the BPF object loaded
+ * and its two programs linked, or -errno (no tcx before Linux 6.6: the
+ * caller falls back on the packet socket). Returns a descriptor of the
+ * ring for kernort. SODA_KERNORT_CAPTURE=packet in the monitor's
+ * environment skips it (the tests of the fallback). */
+static int open_capture_tcx(const char *tap, char *err, size_t errlen)
+{
+#ifdef SODA_MONITOR_BYPASS
+	static const int types[2] = { 46 /* BPF_TCX_INGRESS */, 47 /* BPF_TCX_EGRESS */ };
+	const char *force = getenv("SODA_KERNORT_CAPTURE");
+	int ifindex = (int)if_nametoindex(tap), fd, e;
+
+	if (force && strcmp(force, "packet") == 0)
+		return -ENOTSUP;
+	if (ifindex == 0) {
+		e = -errno;
+		snprintf(err, errlen, "no interface %s in the switch's namespace: %s", tap,
+			 strerror(-e));
+		return e;
+	}
+	I.bypass = bpf_load();
+	if (!I.bypass) {
+		e = errno ? -errno : -EIO;
+		snprintf(err, errlen, "cannot load the capture programs: %s", strerror(-e));
+		return e;
+	}
+	I.tcx_capture = true;
+	for (int i = 0; i < 2; i++) {
+		struct bpf_program *p = i ? I.bypass->progs.kn_capture_out
+					  : I.bypass->progs.kn_capture_in;
+
+		I.links[i] = bpf_link_create(bpf_program__fd(p), ifindex,
+					     (enum bpf_attach_type)types[i], NULL);
+		if (I.links[i] < 0) {
+			e = I.links[i];
+			I.links[i] = -1;
+			snprintf(err, errlen, "cannot attach the capture to %s: %s", tap,
+				 strerror(-e));
+			goto fail;
+		}
+	}
+	fd = fcntl(bpf_map__fd(I.bypass->maps.ring), F_DUPFD_CLOEXEC, 3);
+	if (fd >= 0)
+		return fd;
+	e = -errno;
+	snprintf(err, errlen, "dup: %s", strerror(-e));
+fail:
+	bpf_off();
+	I.tcx_capture = false;
+	return e;
+#else
+	(void)tap;
+	snprintf(err, errlen, "built without libbpf");
+	return -ENOTSUP;
+#endif
+}
+
 /* In the child: the jail, then exec. Never returns. */
 static void exec_kernort(const char *path, int ctl, int pkt, int rules, int vars)
 {
 	uid_t uid = I.c.jail_uid + KERNORT_UID_OFFSET;
 	struct rlimit nofile = { 16, 16 }, core = { 0, 0 }, nproc = { 0, 0 };
-	char *argv[] = { "soda-kernort", NULL }, *envp[] = { NULL };
+	char *argv[] = { "soda-kernort", I.tcx_capture ? KP_CAPTURE_BPF : NULL, NULL },
+	     *envp[] = { NULL };
 	sigset_t none;
 	int null_fd;
 
@@ -761,12 +900,19 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 		snprintf(err, errlen, "no soda-kernort at %.400s", path);
 		return -ENOENT;
 	}
-	pkt = open_capture(I.tap, err, errlen);
+	pkt = open_capture_tcx(I.tap, err, errlen);
+	if (pkt < 0) {
+		if (pkt != -ENOTSUP)
+			ilog("ids: %s; a packet socket instead", err);
+		pkt = open_capture(I.tap, err, errlen);
+	}
 	if (pkt < 0)
 		return pkt;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = -errno;
 		close(pkt);
+		bpf_off();
+		I.tcx_capture = false;
 		snprintf(err, errlen, "socketpair: %s", strerror(-r));
 		return r;
 	}
@@ -778,6 +924,8 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 	if (pid < 0) {
 		r = -errno;
 		close(pkt);
+		bpf_off();
+		I.tcx_capture = false;
 		close(sp[0]);
 		close(sp[1]);
 		snprintf(err, errlen, "fork: %s", strerror(-r));
@@ -786,7 +934,7 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 	if (pid == 0)
 		exec_kernort(path, sp[1], pkt, rules, vars);
 	close(sp[1]);
-	I.pkt_fd = pkt; /* kept: the bypass filter is attached to it */
+	I.pkt_fd = pkt; /* kept: the bypass filter is attached to it (packet socket) */
 	I.bypass_packets = I.bypass_bytes = I.bypass_map_full = 0; /* per enable */
 	I.k_fd = sp[0];
 	I.k_pid = pid;
@@ -810,7 +958,8 @@ static int k_start(int rules, int vars, char *err, size_t errlen)
 	epoll_ctl(I.c.epfd, EPOLL_CTL_ADD, I.k_fd, &ev);
 	res.message[sizeof(res.message) - 1] = '\0';
 	snprintf(err, errlen, "%u rules%s%s", res.rules, res.message[0] ? "; " : "", res.message);
-	ilog("ids: soda-kernort %d on %s: %s", (int)pid, I.tap, err);
+	ilog("ids: soda-kernort %d on %s (%s): %s", (int)pid, I.tap,
+	     I.tcx_capture ? "tcx capture" : "packet socket", err);
 	return 0;
 }
 
@@ -886,7 +1035,7 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 	} else if (strcmp(req, "stats") == 0) {
 		struct kp_header h = { KP_STATS, sizeof(h) };
 		struct kp_stats s;
-		uint64_t bp, bb;
+		uint64_t bp, bb, cdrops, ctrunc;
 		size_t pos = 0;
 
 		r = send_with_fds(I.k_fd, &h, sizeof(h), NULL, 0);
@@ -895,6 +1044,8 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 		if (r < 0) {
 			snprintf(msg, sizeof(msg), "soda-kernort: %s", strerror(-r));
 		} else {
+			capture_totals(&cdrops, &ctrunc);
+			s.v[KP_ST_DROPS] += cdrops;
 			for (int i = 0; i < KP_ST_MAX; i++)
 				pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s%s=%llu",
 							i ? " " : "", stat_names[i],
@@ -902,9 +1053,10 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 			bypass_totals(&bp, &bb);
 			snprintf(msg + pos, sizeof(msg) - pos,
 				 " bypassed-packets=%llu bypassed-bytes=%llu bypass-map-full=%llu"
-				 " sealed=%llu landlord=%llu responses=%llu bad-messages=%llu pid=%d",
+				 " truncated=%llu capture=%s sealed=%llu landlord=%llu responses=%llu bad-messages=%llu pid=%d",
 				 (unsigned long long)bp, (unsigned long long)bb,
-				 (unsigned long long)I.bypass_map_full, (unsigned long long)I.sealed,
+				 (unsigned long long)I.bypass_map_full, (unsigned long long)ctrunc,
+				 I.tcx_capture ? "tcx" : "packet", (unsigned long long)I.sealed,
 				 (unsigned long long)I.landlord, (unsigned long long)I.responses,
 				 (unsigned long long)I.bad_messages, (int)I.k_pid);
 		}
