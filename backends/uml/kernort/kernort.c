@@ -4,20 +4,21 @@
  *
  * Started by the server's soda-monitor (never by hand), already jailed: an
  * unprivileged uid of its own, no capabilities, an empty network
- * namespace, no_new_privs. It gets an AF_PACKET socket the monitor bound
- * to the server's TAP in the switch's namespace (both directions, a
- * TPACKET_V3 ring), the rule file and the variables file as open
- * descriptors, and a control socket (kproto.h). Before it reads a byte of
+ * namespace, no_new_privs. It gets the capture of the server's TAP in the
+ * switch's namespace, both directions: the BPF ring buffer the monitor's
+ * programs at the TAP's tcx hooks fill (argv[1] KP_CAPTURE_BPF; ring.h,
+ * kr_bpfring), or on kernels without tcx an AF_PACKET socket the monitor
+ * bound to the TAP (a TPACKET_V3 ring); the rule file and the variables
+ * file as open descriptors, and a control socket (kproto.h). Before it reads a byte of
  * the rules it makes itself undumpable and installs a seccomp filter that
  * leaves it reading and writing descriptors it holds and managing memory:
  * no open, socket, connect, exec, kill or ptrace. Rules and packets are
  * hostile; what a bug in their parsers could do stays in here.
  *
- * The loop: poll the ring and the control socket, walk each block the
- * kernel hands over (decode, detect, one KP_ALERT per alert), give the
- * block back. With the flow bypass on (kproto.h, struct kp_config), a TCP
+ * The loop: poll the ring and the control socket, walk what the kernel
+ * handed over (decode, detect, one KP_ALERT per alert), give it back. With the flow bypass on (kproto.h, struct kp_config), a TCP
  * flow whose stream passes the depth in either direction is handed to the
- * monitor for the kernel's filter to drop, and taken back when it ends
+ * monitor for the kernel's programs to leave out, and taken back when it ends
  * here. A reload builds the new ruleset and detector first and then
  * swaps the pointers: the decoder (flows, TCP streams, flowbits) and the
  * ring stay as they are, and a failed reload keeps the old rules.
