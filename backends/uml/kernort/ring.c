@@ -156,7 +156,7 @@ int kr_bpfring_walk(const uint8_t *data, size_t size, unsigned long *cons, unsig
 			struct kb_rec h;
 			const uint8_t *frame = rec + BPF_RINGBUF_HDR_SZ + sizeof(h);
 			size_t caplen;
-			int64_t ts;
+			uint64_t ts;
 
 			memcpy(&h, rec + BPF_RINGBUF_HDR_SZ, sizeof(h));
 			caplen = h.caplen <= body - sizeof(h) ? h.caplen : body - sizeof(h);
@@ -170,8 +170,10 @@ int kr_bpfring_walk(const uint8_t *data, size_t size, unsigned long *cons, unsig
 					caplen = n_tagged;
 				}
 			}
-			ts = (int64_t)h.ts_ns + mono_to_real_ns;
-			fn(userdata, frame, caplen, ts > 0 ? (uint64_t)ts / 1000u : 0);
+			/* In unsigned arithmetic: a record's time is the kernel's,
+			 * but the walk must not overflow on any bytes. */
+			ts = h.ts_ns + (uint64_t)mono_to_real_ns;
+			fn(userdata, frame, caplen, ts / 1000u);
 			n++;
 		}
 		pos += step;
