@@ -228,6 +228,19 @@ static void check_kernort_jail(net_env *ne, soda_server *srv)
 	ssize_t n;
 
 	assert_true(pid > 0);
+	/* The capture it reads (kproto.h, descriptor 4): the BPF ring of the
+	 * programs at the TAP's tcx hooks, or with SODA_KERNORT_CAPTURE=packet
+	 * (it-portids-packet) the packet socket of kernels without tcx. */
+	{
+		const char *force = getenv("SODA_KERNORT_CAPTURE");
+		char target[64] = "";
+
+		snprintf(path, sizeof(path), "/proc/%llu/fd/4", (unsigned long long)pid);
+		assert_true(readlink(path, target, sizeof(target) - 1) > 0);
+		assert_non_null(strstr(target, force && strcmp(force, "packet") == 0
+							? "socket:"
+							: "anon_inode:bpf-map"));
+	}
 	snprintf(path, sizeof(path), "/proc/%llu/status", (unsigned long long)pid);
 	status = th_read_file(path);
 	assert_non_null(status);

@@ -149,7 +149,8 @@ int kr_bpfring_walk(const uint8_t *data, size_t size, unsigned long *cons, unsig
 
 		if (len & BPF_RINGBUF_BUSY_BIT)
 			break; /* being written */
-		if (body > size - BPF_RINGBUF_HDR_SZ || body > prod - pos - BPF_RINGBUF_HDR_SZ)
+		if (prod - pos < BPF_RINGBUF_HDR_SZ || body > size - BPF_RINGBUF_HDR_SZ ||
+		    body > prod - pos - BPF_RINGBUF_HDR_SZ)
 			return -EPROTO;
 		step = (BPF_RINGBUF_HDR_SZ + body + 7) & ~7ul;
 		if (!(len & BPF_RINGBUF_DISCARD_BIT) && body >= sizeof(struct kb_rec)) {
