@@ -161,13 +161,21 @@ static __always_inline void rec_header(struct kb_rec *h, struct __sk_buff *skb, 
 	h->pad[0] = h->pad[1] = h->pad[2] = 0;
 }
 
-/* kernort is woken when the ring holds KB_WAKEUP_BYTES or more, not for
- * every record (the kernel's default): one wake-up per frame would cost
- * more than the copy. It also looks every KP_BLOCK_TIMEOUT_MS by itself. */
-static __always_inline __u64 wakeup(void)
+/* kernort is woken when the ring's content crosses KB_WAKEUP_BYTES with
+ * a record of @size bytes, not for every record (the kernel's default,
+ * which wakes it whenever it has caught up) nor for every record past the
+ * mark: a wake-up is an irq_work, an interrupt the CPU sends itself, and
+ * one per frame costs more than the copy (in a VM, an exit each). kernort
+ * also looks every KP_BLOCK_TIMEOUT_MS by itself, and poll() sees what is
+ * there, so a crossing missed in a race costs at most that wait. */
+/* A record of @size bytes takes this much of the ring, its header with it. */
+#define RING_TAKES(size) ((((__u64)(size)) + 8 + 7) & ~7ull)
+
+static __always_inline __u64 wakeup(__u64 avail_after, __u64 size)
 {
-	return bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= KB_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-									   : BPF_RB_NO_WAKEUP;
+	return avail_after >= KB_WAKEUP_BYTES && avail_after - RING_TAKES(size) < KB_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
 }
 
 /* Frames up to @SNAP bytes: straight into a record of that size. */
@@ -185,7 +193,9 @@ static __always_inline __u64 wakeup(void)
 			bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);                        \
 			return TC_ACT_UNSPEC;                                            \
 		}                                                                        \
-		bpf_ringbuf_submit(r, wakeup());                                         \
+		/* reserved: the ring's content counts this record already */         \
+		bpf_ringbuf_submit(r, wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA), \
+					     sizeof(*r)));                               \
 	} while (0)
 
 static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
@@ -212,7 +222,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		rec_header(&b->h, skb, len, caplen, dir);
 		if (bpf_skb_load_bytes(skb, 0, b->data, caplen) < 0)
 			return TC_ACT_UNSPEC;
-		if (bpf_ringbuf_output(&ring, b, sizeof(b->h) + caplen, wakeup()) < 0)
+		if (bpf_ringbuf_output(&ring, b, sizeof(b->h) + caplen,
+				       wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) +
+						      RING_TAKES(sizeof(b->h) + caplen),
+					      sizeof(b->h) + caplen)) < 0)
 			goto full;
 	}
 	cs->packets++;

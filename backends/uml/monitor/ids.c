@@ -1053,7 +1053,8 @@ static int handle(const char *req, const int *fds, size_t n_fds, char *reply, si
 			bypass_totals(&bp, &bb);
 			snprintf(msg + pos, sizeof(msg) - pos,
 				 " bypassed-packets=%llu bypassed-bytes=%llu bypass-map-full=%llu"
-				 " truncated=%llu capture=%s sealed=%llu landlord=%llu responses=%llu bad-messages=%llu pid=%d",
+				 " truncated=%llu capture=%s sealed=%llu landlord=%llu responses=%llu"
+				 " bad-messages=%llu pid=%d",
 				 (unsigned long long)bp, (unsigned long long)bb,
 				 (unsigned long long)I.bypass_map_full, (unsigned long long)ctrunc,
 				 I.tcx_capture ? "tcx" : "packet", (unsigned long long)I.sealed,
