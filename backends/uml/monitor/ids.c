@@ -394,6 +394,26 @@ static void on_alert(const char *buf, size_t len)
 
 /* ---- the flow bypass ---- */
 
+#ifdef SODA_MONITOR_BYPASS
+/* Adds slot 0 of a per-CPU array map, summed over the CPUs, to @sum: a
+ * value of @n 64-bit counters (struct kb_totals, struct kb_capstats). */
+static void percpu_sum(const struct bpf_map *map, uint64_t *sum, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t zero = 0;
+	uint64_t *v;
+
+	if (ncpu <= 0 || ncpu > 4096)
+		return;
+	v = calloc((size_t)ncpu * n, sizeof(*v));
+	if (v && bpf_map__lookup_elem(map, &zero, sizeof(zero), v, (size_t)ncpu * n * sizeof(*v),
+				      0) == 0)
+		for (size_t i = 0; i < (size_t)ncpu * n; i++)
+			sum[i % n] += v[i];
+	free(v);
+}
+#endif
+
 /* What the filter has dropped so far, in all (*packets, *bytes). */
 static void bypass_totals(uint64_t *packets, uint64_t *bytes)
 {
@@ -401,20 +421,12 @@ static void bypass_totals(uint64_t *packets, uint64_t *bytes)
 	*bytes = I.bypass_bytes;
 #ifdef SODA_MONITOR_BYPASS
 	if (I.bypass) {
-		int ncpu = libbpf_num_possible_cpus();
-		uint32_t zero = 0;
+		struct kb_totals t = { 0, 0 };
 
-		if (ncpu > 0 && ncpu <= 4096) {
-			struct kb_totals *v = calloc((size_t)ncpu, sizeof(*v));
-
-			if (v && bpf_map__lookup_elem(I.bypass->maps.totals, &zero, sizeof(zero), v,
-						      (size_t)ncpu * sizeof(*v), 0) == 0)
-				for (int i = 0; i < ncpu; i++) {
-					*packets += v[i].packets;
-					*bytes += v[i].bytes;
-				}
-			free(v);
-		}
+		_Static_assert(sizeof(t) == 2 * sizeof(uint64_t), "kb_totals: two counters");
+		percpu_sum(I.bypass->maps.totals, (uint64_t *)&t, 2);
+		*packets += t.packets;
+		*bytes += t.bytes;
 	}
 #endif
 }
@@ -426,20 +438,12 @@ static void capture_totals(uint64_t *drops, uint64_t *truncated)
 	*drops = *truncated = 0;
 #ifdef SODA_MONITOR_BYPASS
 	if (I.bypass && I.tcx_capture) {
-		int ncpu = libbpf_num_possible_cpus();
-		uint32_t zero = 0;
+		struct kb_capstats c = { 0, 0, 0, 0 };
 
-		if (ncpu > 0 && ncpu <= 4096) {
-			struct kb_capstats *v = calloc((size_t)ncpu, sizeof(*v));
-
-			if (v && bpf_map__lookup_elem(I.bypass->maps.capstats, &zero, sizeof(zero), v,
-						      (size_t)ncpu * sizeof(*v), 0) == 0)
-				for (int i = 0; i < ncpu; i++) {
-					*drops += v[i].drops;
-					*truncated += v[i].truncated;
-				}
-			free(v);
-		}
+		_Static_assert(sizeof(c) == 4 * sizeof(uint64_t), "kb_capstats: four counters");
+		percpu_sum(I.bypass->maps.capstats, (uint64_t *)&c, 4);
+		*drops = c.drops;
+		*truncated = c.truncated;
 	}
 #endif
 }
