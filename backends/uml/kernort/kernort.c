@@ -9,14 +9,16 @@
  * programs at the TAP's tcx hooks fill (argv[1] KP_CAPTURE_BPF; ring.h,
  * kr_bpfring), or on kernels without tcx an AF_PACKET socket the monitor
  * bound to the TAP (a TPACKET_V3 ring); the rule file and the variables
- * file as open descriptors, and a control socket (kproto.h). Before it reads a byte of
+ * file as open descriptors, and a control socket (kproto.h). Before it
+ * reads a byte of
  * the rules it makes itself undumpable and installs a seccomp filter that
  * leaves it reading and writing descriptors it holds and managing memory:
  * no open, socket, connect, exec, kill or ptrace. Rules and packets are
  * hostile; what a bug in their parsers could do stays in here.
  *
  * The loop: poll the ring and the control socket, walk what the kernel
- * handed over (decode, detect, one KP_ALERT per alert), give it back. With the flow bypass on (kproto.h, struct kp_config), a TCP
+ * handed over (decode, detect, one KP_ALERT per alert), give it back.
+ * With the flow bypass on (kproto.h, struct kp_config), a TCP
  * flow whose stream passes the depth in either direction is handed to the
  * monitor for the kernel's programs to leave out, and taken back when it ends
  * here. A reload builds the new ruleset and detector first and then
