@@ -3,6 +3,7 @@
  * bench/kernort: what Kernort inside the guest costs the guest.
  *
  *   bench-kernort [--rounds R] [--scale S] [--cpus LIST] [--neighbour-cpus LIST] [--fresh]
+ *                 [--seed N] [--raw FILE]
  *
  * --cpus pins the three measured servers to those host CPUs (the cpus=
  * share; they take turns, so one CPU serves): an unpinned UML guest's
@@ -31,19 +32,37 @@
  * after a warm-up run in each that is not counted. The neighbour is a
  * fifth server without rules on the same switch (a plain one,
  * SODA_NETWORK_NO_FIREWALL: the firewall's cost is not Kernort's) in a
- * network namespace the benchmark makes and deletes. Printed: the median
- * of each figure, and the ratios on/off (time on over time off; for
- * bandwidth off over on: above 1 is slower either way), and off B over
- * off. Targets: <= 1.03 with 10 rules, <= 1.05 with 1,000.
+ * network namespace the benchmark makes and deletes.
+ *
+ * Every round draws (--seed makes it repeatable) the order in which the
+ * servers are measured and, with --fresh, the order in which they boot
+ * and which slot (name, address, hence TAP and port) each configuration
+ * gets: a first run of 11 rounds found the first server without rules 4-8 %
+ * slower than its twin in every figure, in a fixed order. Drawn afresh in
+ * every round, what the order or the slot costs becomes part of the
+ * rounds' spread, which the interval below accounts for, instead of a bias.
+ *
+ * Printed: the median of each figure, and for each configuration against
+ * "off" the mean of the rounds' own ratios (time on over time off; for
+ * bandwidth off over on: above 1 is slower either way) with its 95 %
+ * Student-t interval (bench_stats.h, as bench-ids-port). A target (<= 1.03
+ * with 10 rules, <= 1.05 with 1,000) is met when the whole interval is at
+ * or below it, missed when the whole interval is above it, and otherwise
+ * not decided by this run. The same for the geometric mean of the issue's
+ * LMbench set, per round. The A/A row (off B against off) shows whether
+ * the method is unbiased here (its interval should hold 1) and how wide
+ * the noise is. --raw writes every figure of every round (CSV).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <soda/blackbox.h>
@@ -51,10 +70,11 @@
 #include <soda/soda.h>
 
 #include "../examples/common/console_exec.h"
+#include "bench_stats.h"
 
 #define N_CONF 4
 #define N_TEST 21
-#define MAX_ROUNDS 15
+#define MAX_ROUNDS 60
 
 static const char *const tests[N_TEST] = { "null",	  "fork",      "exec",	   "ctxsw",
 					   "ctxsw8",	  "pipe-lat",  "pipe-bw",  "create",
@@ -65,6 +85,12 @@ static const char *const tests[N_TEST] = { "null",	  "fork",      "exec",	   "ct
 #define NEIGHBOUR "198.51.100.9"
 static const char *const conf_name[N_CONF] = { "off", "10 rules", "1000 rules", "off B" };
 static const unsigned conf_rules[N_CONF] = { 0, 10, 1000, 0 };
+/* the targets against "off"; 0: none (the A/A control) */
+static const double conf_target[N_CONF] = { 0, 1.03, 1.05, 0 };
+/* the LMbench set the issue names, for the geometric mean */
+static const char *const issue_set[] = { "null",     "fork",	"exec",	     "ctxsw",
+					 "ctxsw8",   "pipe-lat", "pipe-bw",   "create",
+					 "create10k", "mmap",	"tcp-lat",   "tcp-bw" };
 
 static soda_context *bench_ctx;
 static soda_network *bench_net;
@@ -187,9 +213,11 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Defines and starts measured server @k (k < N_CONF) or the neighbour
- * (k == N_CONF), pinned by @pin when given. */
-static void start_server(int k, const uint8_t box[32], const char *share, const soda_shares *pin)
+/* Defines and starts measured server @k (k < N_CONF) in slot @slot (its
+ * name and address) or the neighbour (k == N_CONF), pinned by @pin when
+ * given. */
+static void start_server(int k, int slot, const uint8_t box[32], const char *share,
+			 const soda_shares *pin)
 {
 	soda_server_config *cfg = NULL;
 	char name[32], rules[400], addr[32];
@@ -197,10 +225,10 @@ static void start_server(int k, const uint8_t box[32], const char *share, const 
 	soda_error *e = NULL;
 
 	if (k < N_CONF)
-		snprintf(name, sizeof(name), "kernort-b%d", k);
+		snprintf(name, sizeof(name), "kernort-b%d", slot);
 	else
 		snprintf(name, sizeof(name), "kernort-neighbour");
-	snprintf(addr, sizeof(addr), k < N_CONF ? "198.51.100.%d/24" : NEIGHBOUR "/24", k + 1);
+	snprintf(addr, sizeof(addr), k < N_CONF ? "198.51.100.%d/24" : NEIGHBOUR "/24", slot + 1);
 	snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, rules_on ? conf_rules[k] : 0);
 	if (soda_server_config_new(&cfg, name, &e) < 0 ||
 	    soda_server_config_set_memory(cfg, 96u << 20, &e) < 0 ||
@@ -216,6 +244,46 @@ static void start_server(int k, const uint8_t box[32], const char *share, const 
 	soda_server_config_free(cfg);
 }
 
+/* A uniformly drawn order of 0..n-1 (Fisher-Yates). */
+static void shuffle(int *a, int n)
+{
+	for (int i = 0; i < n; i++)
+		a[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(lrand48() % (i + 1)), x = a[i];
+
+		a[i] = a[j];
+		a[j] = x;
+	}
+}
+
+static bool is_bandwidth(int t)
+{
+	return strcmp(tests[t], "pipe-bw") == 0 || strcmp(tests[t], "tcp-bw") == 0;
+}
+
+/* Configuration @c against "off" in round @r for test @t: above 1 is
+ * slower (time on / off; bandwidth off / on). */
+static double ratio_of(double v[N_CONF][N_TEST][MAX_ROUNDS], int c, int t, unsigned r)
+{
+	return is_bandwidth(t) ? v[0][t][r] / v[c][t][r] : v[c][t][r] / v[0][t][r];
+}
+
+/* "mean [lo-hi] verdict" of the ratios @x[0..n) against @target (0: the
+ * control, which should hold 1). */
+static void print_ci(const double *x, unsigned n, double target)
+{
+	double mean, half;
+	const char *verdict;
+
+	bench_mean_ci(x, (int)n, &mean, &half);
+	if (target > 0)
+		verdict = mean + half <= target ? "met" : mean - half > target ? "MISSED" : "undecided";
+	else
+		verdict = mean - half <= 1 && mean + half >= 1 ? "holds 1" : "BIASED";
+	printf("  %.3f [%.3f-%.3f] %-9s", mean, mean - half, mean + half, verdict);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "rounds", required_argument, NULL, 'r' },
@@ -223,6 +291,8 @@ int main(int argc, char **argv)
 					      { "cpus", required_argument, NULL, 'c' },
 					      { "neighbour-cpus", required_argument, NULL, 'N' },
 					      { "fresh", no_argument, NULL, 'f' },
+					      { "seed", required_argument, NULL, 'S' },
+					      { "raw", required_argument, NULL, 'w' },
 					      { NULL, 0, NULL, 0 } };
 	static double v[N_CONF][N_TEST][MAX_ROUNDS], cpu[N_CONF][MAX_ROUNDS];
 	soda_context_options copts = SODA_CONTEXT_OPTIONS_INIT;
@@ -230,7 +300,9 @@ int main(int argc, char **argv)
 	soda_error *e = NULL;
 	unsigned rounds = 3, scale = 1;
 	bool fresh = false;
-	const char *cpus = NULL, *ncpus = NULL;
+	const char *cpus = NULL, *ncpus = NULL, *raw = NULL;
+	long seed = (long)time(NULL);
+	int slot[N_CONF] = { 0, 1, 2, 3 }, order[N_CONF];
 	soda_shares *pin = NULL, *npin = NULL;
 	char state[300], share[300], cmd[2048];
 	uint8_t box[32];
@@ -247,9 +319,13 @@ int main(int argc, char **argv)
 			ncpus = optarg;
 		else if (c == 'f')
 			fresh = true;
+		else if (c == 'S')
+			seed = atol(optarg);
+		else if (c == 'w')
+			raw = optarg;
 		else {
 			fprintf(stderr, "usage: bench-kernort [--rounds 1-%d] [--scale S] [--cpus LIST] "
-				"[--neighbour-cpus LIST] [--fresh]\n",
+				"[--neighbour-cpus LIST] [--fresh] [--seed N] [--raw FILE]\n",
 				MAX_ROUNDS);
 			return 2;
 		}
@@ -292,7 +368,8 @@ int main(int argc, char **argv)
 			snprintf(rules, sizeof(rules), "%s/%u.rules", bench_dir, conf_rules[k]);
 			write_rules(rules, conf_rules[k]);
 		}
-	start_server(N_CONF, box, share, npin);
+	srand48(seed);
+	start_server(N_CONF, N_CONF, box, share, npin);
 	{
 		char *out = NULL;
 		int status = -1;
@@ -305,16 +382,21 @@ int main(int argc, char **argv)
 		free(out);
 	}
 	snprintf(cmd, sizeof(cmd), "/kb/kernort-lat %u " NEIGHBOUR, scale);
-	/* Round r starts with server r mod N_CONF: none of them always runs
-	 * first or right after the same one. */
 	for (unsigned r = 0; r < rounds; r++) {
-		if (r == 0 || fresh)
-			for (int k = 0; k < N_CONF; k++) {
+		if (r == 0 || fresh) {
+			int boot[N_CONF];
+
+			for (int k = 0; k < N_CONF; k++)
+				stop_server(k);
+			if (fresh)
+				shuffle(slot, N_CONF);
+			shuffle(boot, N_CONF);
+			for (int kk = 0; kk < N_CONF; kk++) {
+				int k = boot[kk];
 				char *out = NULL;
 				int status = -1;
 
-				stop_server(k);
-				start_server(k, box, share, pin);
+				start_server(k, slot[k], box, share, pin);
 				/* A warm-up run, not counted: the first run of a
 				 * fresh guest pays for its memory's first touch on
 				 * the host (mmap 4x, the guest's CPU 2x in the first
@@ -325,8 +407,10 @@ int main(int argc, char **argv)
 					die("kernort-lat (warm-up)", e);
 				free(out);
 			}
+		}
+		shuffle(order, N_CONF);
 		for (int kk = 0; kk < N_CONF; kk++) {
-			int k = (int)((r + (unsigned)kk) % N_CONF);
+			int k = order[kk];
 			char *out = NULL, *line;
 			int status = -1;
 			uint64_t cpu0 = server_cpu(srvs[k]);
@@ -345,43 +429,108 @@ int main(int argc, char **argv)
 				if (!line)
 					die("kernort-lat's output", NULL);
 				v[k][t][r] = strtod(line + strlen(key_), NULL);
+				if (!(v[k][t][r] > 0))
+					die("kernort-lat's output (a figure that is not positive)", NULL);
 			}
-			if (getenv("BENCH_VERBOSE"))
-				printf("round %u %-10s exec %.0f us, ctxsw %.2f us, create-etc %.1f us\n",
-				       r + 1, conf_name[k], v[k][2][r], v[k][3][r], v[k][8][r]);
 			free(out);
 		}
+		if (getenv("BENCH_VERBOSE")) {
+			printf("round %u (measured", r + 1);
+			for (int kk = 0; kk < N_CONF; kk++)
+				printf(" %s%s", kk ? "-> " : "", conf_name[order[kk]]);
+			printf("): exec %.3f %.3f %.3f, ctxsw %.3f %.3f %.3f, create-etc %.3f %.3f %.3f "
+			       "(10 rules, 1000 rules, A/A)\n",
+			       ratio_of(v, 1, 2, r), ratio_of(v, 2, 2, r), ratio_of(v, 3, 2, r),
+			       ratio_of(v, 1, 3, r), ratio_of(v, 2, 3, r), ratio_of(v, 3, 3, r),
+			       ratio_of(v, 1, 8, r), ratio_of(v, 2, 8, r), ratio_of(v, 3, 8, r));
+			fflush(stdout);
+		}
 	}
-	printf("Kernort in the guest: medians of %u rounds (scale %u, CPUs %s, the neighbour's %s, "
-	       "%s)\n\n",
-	       rounds, scale, cpus ? cpus : "any", ncpus ? ncpus : "any",
-	       fresh ? "fresh guests every round" : "the same guests throughout");
-	printf("%-11s %11s %11s %11s %11s %9s %9s %9s\n", "test", conf_name[0], conf_name[1],
-	       conf_name[2], conf_name[3], "ratio 10", "ratio 1k", "A/A");
-	for (int t = 0; t < N_TEST; t++) {
-		double m[N_CONF];
-		bool bw = strcmp(tests[t], "pipe-bw") == 0 || strcmp(tests[t], "tcp-bw") == 0;
+	if (raw) {
+		FILE *f = fopen(raw, "we");
 
-		for (int k = 0; k < N_CONF; k++)
-			m[k] = median(v[k][t], rounds);
-		printf("%-11s %11.3f %11.3f %11.3f %11.3f %9.3f %9.3f %9.3f  %s\n", tests[t], m[0],
-		       m[1], m[2], m[3], bw ? m[0] / m[1] : m[1] / m[0],
-		       bw ? m[0] / m[2] : m[2] / m[0], bw ? m[0] / m[3] : m[3] / m[0],
-		       bw ? "MB/s" : "us");
+		if (!f)
+			die(raw, NULL);
+		fprintf(f, "round,configuration,test,value\n");
+		for (unsigned r = 0; r < rounds; r++)
+			for (int k = 0; k < N_CONF; k++) {
+				for (int t = 0; t < N_TEST; t++)
+					fprintf(f, "%u,%s,%s,%.4f\n", r + 1, conf_name[k], tests[t],
+						v[k][t][r]);
+				fprintf(f, "%u,%s,server-cpu-ms,%.1f\n", r + 1, conf_name[k], cpu[k][r]);
+			}
+		if (fclose(f) != 0)
+			die(raw, NULL);
+	}
+	printf("Kernort in the guest: %u rounds (scale %u, CPUs %s, the neighbour's %s, %s, "
+	       "seed %ld)\n\n",
+	       rounds, scale, cpus ? cpus : "any", ncpus ? ncpus : "any",
+	       fresh ? "fresh guests and slots every round" : "the same guests throughout", seed);
+	printf("Medians\n%-11s %11s %11s %11s %11s\n", "test", conf_name[0], conf_name[1],
+	       conf_name[2], conf_name[3]);
+	for (int t = 0; t < N_TEST; t++) {
+		double m[N_CONF], tmp[MAX_ROUNDS];
+
+		for (int k = 0; k < N_CONF; k++) {
+			memcpy(tmp, v[k][t], sizeof(tmp));
+			m[k] = median(tmp, rounds);
+		}
+		printf("%-11s %11.3f %11.3f %11.3f %11.3f  %s\n", tests[t], m[0], m[1], m[2], m[3],
+		       is_bandwidth(t) ? "MB/s" : "us");
 	}
 	{
-		double m[N_CONF];
+		double m[N_CONF], tmp[MAX_ROUNDS];
 
-		for (int k = 0; k < N_CONF; k++)
-			m[k] = median(cpu[k], rounds);
-		printf("%-11s %11.1f %11.1f %11.1f %11.1f %9.3f %9.3f %9.3f  %s\n", "server-cpu", m[0],
-		       m[1], m[2], m[3], m[1] / m[0], m[2] / m[0], m[3] / m[0],
-		       "ms per run (the guest and its agent)");
+		for (int k = 0; k < N_CONF; k++) {
+			memcpy(tmp, cpu[k], sizeof(tmp));
+			m[k] = median(tmp, rounds);
+		}
+		printf("%-11s %11.1f %11.1f %11.1f %11.1f  %s\n", "server-cpu", m[0], m[1], m[2],
+		       m[3], "ms per run (the guest and its agent)");
 	}
-	printf("\nratio: time with Kernort / time without (bandwidth: without / with); "
-	       "targets <= 1.03 (10 rules), <= 1.05 (1000 rules)\n"
-	       "A/A: the second server without rules / the first: how far two identical guests "
-	       "differ here\n");
+	printf("\nThe mean of the rounds' ratios against \"off\" [95 %% interval], verdict\n"
+	       "%-11s  %-33s  %-33s  %-33s\n", "test", "10 rules (<= 1.03)", "1000 rules (<= 1.05)",
+	       "A/A: off B (should hold 1)");
+	for (int t = 0; t <= N_TEST; t++) {
+		const unsigned n_issue = sizeof(issue_set) / sizeof(issue_set[0]);
+
+		printf("%-11s", t < N_TEST ? tests[t] : "geomean-12");
+		for (int k = 1; k < N_CONF; k++) {
+			double x[MAX_ROUNDS];
+
+			for (unsigned r = 0; r < rounds; r++) {
+				if (t < N_TEST) {
+					x[r] = ratio_of(v, k, t, r);
+					continue;
+				}
+				/* the geometric mean of the issue's set, this round */
+				x[r] = 0;
+				for (int u = 0; u < N_TEST; u++)
+					for (unsigned i = 0; i < n_issue; i++)
+						if (strcmp(tests[u], issue_set[i]) == 0)
+							x[r] += log(ratio_of(v, k, u, r));
+				x[r] = exp(x[r] / n_issue);
+			}
+			print_ci(x, rounds, conf_target[k]);
+		}
+		printf("\n");
+	}
+	{
+		printf("%-11s", "server-cpu");
+		for (int k = 1; k < N_CONF; k++) {
+			double x[MAX_ROUNDS];
+
+			for (unsigned r = 0; r < rounds; r++)
+				x[r] = cpu[k][r] / cpu[0][r];
+			print_ci(x, rounds, conf_target[k]);
+		}
+		printf("\n");
+	}
+	printf("\nmet: the whole interval at or below the target; MISSED: the whole interval "
+	       "above it;\nundecided: the interval holds the target (this run's noise is larger "
+	       "than what it asks).\ngeomean-12: the geometric mean of the issue's LMbench set "
+	       "(null, fork, exec, ctxsw,\nctxsw8, pipe-lat, pipe-bw, create, create10k, mmap, "
+	       "tcp-lat, tcp-bw) in each round.\n");
 	soda_blackbox_key_free(key);
 	soda_shares_free(pin);
 	soda_shares_free(npin);
