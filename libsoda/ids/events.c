@@ -113,6 +113,7 @@ struct kn_evdetector {
 	size_t n_rules[KN_EV_KINDS];
 	uint32_t *always[KN_EV_KINDS];  /* positions in rules[k] without a fast pattern */
 	size_t n_always[KN_EV_KINDS];
+	uint32_t wanted[KN_EV_KINDS];   /* per kind, the fields some rule inspects (bit f) */
 	struct kn_evfield fields[KN_EV_KINDS][KN_EV_MAX_FIELDS];
 	hs_scratch_t *scratch;
 	uint32_t *stamp, gen;           /* per position, the largest kind's size */
@@ -226,6 +227,12 @@ int kn_evdetector_new(kn_evdetector **ret, const kn_ruleset *rs, soda_error **er
 		d->rules[k] = n;
 		n[d->n_rules[k]++] = (uint32_t)i;
 		d->total++;
+		for (size_t j = 0; j < rs->rules[i]->n_ops; j++) {
+			unsigned int f = rs->rules[i]->ops[j].field;
+
+			if (f >= 1 && f <= KN_EV_MAX_FIELDS)
+				d->wanted[k] |= 1u << (f - 1);
+		}
 	}
 	{
 		size_t most = 1;
@@ -287,6 +294,17 @@ void kn_evdetector_free(kn_evdetector *d)
 size_t kn_evdetector_count(const kn_evdetector *d)
 {
 	return d ? d->total : 0;
+}
+
+size_t kn_evdetector_count_kind(const kn_evdetector *d, enum kn_event_kind kind)
+{
+	return d && kind > KN_EV_NONE && kind < KN_EV_KINDS ? d->n_rules[kind] : 0;
+}
+
+bool kn_evdetector_wants(const kn_evdetector *d, enum kn_event_kind kind, unsigned int field)
+{
+	return d && kind > KN_EV_NONE && kind < KN_EV_KINDS && field < KN_EV_MAX_FIELDS &&
+	       (d->wanted[kind] >> field & 1u);
 }
 
 /* Each run of keywords on one field must match that field. */

@@ -92,6 +92,12 @@ int kn_evdetector_new(kn_evdetector **ret, const kn_ruleset *rs, soda_error **er
 void kn_evdetector_free(kn_evdetector *d);
 /* Event rules in the ruleset, all kinds. */
 size_t kn_evdetector_count(const kn_evdetector *d);
+/* Event rules of @kind: 0 tells the caller it need not gather such events. */
+size_t kn_evdetector_count_kind(const kn_evdetector *d, enum kn_event_kind kind);
+/* Whether some rule of @kind inspects @field (KN_F_*): a field that costs
+ * the caller work (a system call) and that no rule reads may be left empty,
+ * and filled in only for an alert's record. */
+bool kn_evdetector_wants(const kn_evdetector *d, enum kn_event_kind kind, unsigned int field);
 
 /* Evaluates the rules of the event's kind that the prefilter lets through,
  * in rule order (pass ends the evaluation, as for packets), calling alert for each match that passes

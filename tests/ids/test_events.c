@@ -310,6 +310,43 @@ static void test_prefilter(void **state)
 	unload(&f);
 }
 
+/* What the rules read: the agent gathers only that (the parent's
+ * program, inotify, /proc/net cost the guest). A field named by a
+ * keyword of any rule of the kind counts, fast pattern or not, negated
+ * or not; another kind's fields do not. */
+static void test_wants(void **state)
+{
+	struct fixture f = { 0 };
+
+	(void)state;
+	load(&f, "alert exec any any -> any any (exec.path; content:\"/nc\"; endswith; exec.argv; "
+		 "content:!\"-h\"; sid:1;)\n"
+		 "alert exec any any -> any any (exec.cwd; pcre:\"/^\\/tmp/\"; sid:2;)\n"
+		 "alert file any any -> any any (file.op; content:\"unlink\"; sid:3;)\n"
+		 "alert tcp any any -> any 80 (content:\"GET\"; sid:4;)\n");
+	assert_true(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_PATH));
+	assert_true(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_ARGV));
+	assert_true(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_CWD));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_UID));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_PARENT));
+	assert_true(kn_evdetector_wants(f.d, KN_EV_FILE, KN_F_FILE_OP));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_FILE, KN_F_FILE_PATH));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_NET, KN_F_NET_OP));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_NONE, 0));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_EV_MAX_FIELDS));
+	assert_false(kn_evdetector_wants(NULL, KN_EV_EXEC, KN_F_EXEC_PATH));
+	assert_int_equal(kn_evdetector_count_kind(f.d, KN_EV_EXEC), 2);
+	assert_int_equal(kn_evdetector_count_kind(f.d, KN_EV_FILE), 1);
+	assert_int_equal(kn_evdetector_count_kind(f.d, KN_EV_NET), 0);
+	assert_int_equal(kn_evdetector_count_kind(f.d, KN_EV_KINDS), 0);
+	unload(&f);
+	/* the rule that names the parent makes the agent look it up */
+	load(&f, "alert exec any any -> any any (exec.parent; content:\"named\"; sid:5;)\n");
+	assert_true(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_PARENT));
+	assert_false(kn_evdetector_wants(f.d, KN_EV_EXEC, KN_F_EXEC_PATH));
+	unload(&f);
+}
+
 static void test_eve(void **state)
 {
 	struct fixture f = { 0 };
@@ -341,7 +378,7 @@ int main(void)
 		cmocka_unit_test(test_file),	    cmocka_unit_test(test_net),
 		cmocka_unit_test(test_logs),	    cmocka_unit_test(test_packets_apart),
 		cmocka_unit_test(test_bad_rules),   cmocka_unit_test(test_eve),
-		cmocka_unit_test(test_prefilter),
+		cmocka_unit_test(test_prefilter),   cmocka_unit_test(test_wants),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,6 +177,8 @@ static void test_alerts(void **state)
 			assert_false(digest_seen);
 			assert_int_equal(n_alerts, 0);
 			assert_non_null(strstr(text, "event-rules=6 "));
+			assert_null(strstr(text, " file-watches=0 "));
+			assert_non_null(strstr(text, " net-poll=yes "));
 			digest_seen = true;
 		}
 		if (type == SODA_BLACKBOX_IDS_ALERT) {
@@ -191,6 +193,10 @@ static void test_alerts(void **state)
 			snprintf(sidtext, sizeof(sidtext), "\"signature_id\":%u,", sid);
 			assert_non_null(strstr(text, sidtext));
 			assert_non_null(strstr(text, "\"event_type\":\"alert\""));
+			/* no rule reads exec.parent, so the agent looks it up for
+			 * the alert's record only: it is there all the same */
+			if (sid == 1001 && !strstr(text, "\"exec.parent\":\"/bin/busybox\""))
+				fail_msg("exec alert without its parent: %s", text);
 			/* within a second of its step, not before it (the arrival
 			 * time is kept to the millisecond) */
 			if (got + 1000u < steps[n_alerts].t0 || got > steps[n_alerts].t0 + 1000000u)
@@ -280,6 +286,8 @@ static unsigned packet_alerts(th_env *env, const char *name, unsigned int flags)
 			const char *want = flags ? "packets=yes" : "packets=no";
 
 			assert_non_null(memmem(b, blen, want, strlen(want)));
+			/* an exec rule alone: no watches, no /proc/net polling */
+			assert_non_null(memmem(b, blen, " file-watches=0 net-poll=no ", 28));
 		}
 		if (soda_blackbox_record_get_type(rec) == SODA_BLACKBOX_IDS_ALERT) {
 			size_t len;

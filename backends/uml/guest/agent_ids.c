@@ -63,8 +63,9 @@ static struct {
 	/* exec: the audit event being gathered */
 	uint64_t serial;
 	bool have_argv, sent;
-	char exe[FIELD_MAX], cwd[FIELD_MAX], uid[16], argv[FIELD_MAX];
+	char exe[FIELD_MAX], cwd[FIELD_MAX], uid[16], argv[FIELD_MAX], parent[FIELD_MAX];
 	size_t argv_len;
+	bool parent_done;
 	uint32_t ppid, uid_n;
 	/* tty */
 	char tty[TTY_LINE_MAX];
@@ -77,7 +78,7 @@ static struct {
 	/* net */
 	uint64_t *inodes;
 	size_t n_inodes;
-	bool net_primed;
+	bool net, net_primed; /* net: some rule on net events */
 	uint64_t next_net_ms;
 	/* packets (",packets"): AF_PACKET in the guest, the packet rules */
 	int pkt;
@@ -90,21 +91,34 @@ static struct {
 	uint64_t alerts;
 } K = { .inotify = -1, .line = -1, .pkt = -1 };
 
+/* The blackbox's clocks, read once per pass of the agent's loop
+ * (bb_handle(), bb_timeout_ms()): in UML a clock_gettime() is a system
+ * call (7.5 us, "null" in bench-kernort), and the loop runs several
+ * times for each exec's audit records: reading clocks of our own there
+ * was a cost that every exec paid as soon as rules were loaded. The
+ * pass's time is the one the blackbox stamps its records with anyway. */
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return K.bb->now_mono / 1000;
 }
 
 static uint64_t now_usec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return K.bb->now_rt;
 }
+
+static void set_field(struct kn_event *ev, int f, const char *s, size_t len)
+{
+	ev->f[f].data = s;
+	ev->f[f].len = len;
+}
+
+static void set_str(struct kn_event *ev, int f, const char *s)
+{
+	set_field(ev, f, s, s ? strlen(s) : 0);
+}
+
+static const char *exec_parent(void);
 
 /* ---- alerts ---- */
 
@@ -146,10 +160,17 @@ static void landlord_line(const struct kn_alert *a, const char *kind)
 
 static void on_alert(void *userdata, const struct kn_alert *a, const struct kn_event *ev)
 {
+	struct kn_event full;
 	char *eve = NULL;
 
 	(void)userdata;
 	K.alerts++;
+	if (ev->kind == KN_EV_EXEC && !ev->f[KN_F_EXEC_PARENT].len) {
+		/* the record has the parent whether or not a rule wanted it */
+		full = *ev;
+		set_str(&full, KN_F_EXEC_PARENT, exec_parent());
+		ev = &full;
+	}
 	if (kn_eve_event_alert(&eve, a, ev) == 0) {
 		size_t len = strlen(eve);
 
@@ -167,17 +188,6 @@ static void detect(struct kn_event *ev)
 		return;
 	ev->ts_usec = now_usec();
 	kn_detect_event(K.det, ev, on_alert, NULL);
-}
-
-static void set_field(struct kn_event *ev, int f, const char *s, size_t len)
-{
-	ev->f[f].data = s;
-	ev->f[f].len = len;
-}
-
-static void set_str(struct kn_event *ev, int f, const char *s)
-{
-	set_field(ev, f, s, s ? strlen(s) : 0);
 }
 
 /* ---- exec (audit) ---- */
@@ -230,39 +240,54 @@ static uint64_t serial_of(const char *text)
 	return colon ? strtoull(colon + 1, NULL, 10) : 0;
 }
 
-static void exec_emit(void)
+/* The parent's program: a path walk in /proc, a system call the guest pays
+ * for on every exec; done only if a rule reads exec.parent, or for an
+ * alert's record (on_alert()), while the parent is still the one that
+ * exec'd. */
+static const char *exec_parent(void)
 {
-	struct kn_event ev = { .kind = KN_EV_EXEC };
-	char parent[FIELD_MAX] = "", link[64];
+	char link[64];
 	ssize_t n;
 
-	if (K.sent || !K.have_argv)
-		return;
-	K.sent = true;
+	if (K.parent_done)
+		return K.parent;
+	K.parent_done = true;
 	snprintf(link, sizeof(link), "/proc/%" PRIu32 "/exe", K.ppid);
-	n = readlink(link, parent, sizeof(parent) - 1);
+	n = readlink(link, K.parent, sizeof(K.parent) - 1);
 	if (n > 0) {
-		parent[n] = '\0';
+		K.parent[n] = '\0';
 	} else {
 		/* a kernel thread, or the parent already gone: its name if any */
 		int fd;
 
 		snprintf(link, sizeof(link), "/proc/%" PRIu32 "/comm", K.ppid);
 		fd = open(link, O_RDONLY | O_CLOEXEC);
-		parent[0] = '\0';
+		K.parent[0] = '\0';
 		if (fd >= 0) {
-			n = read(fd, parent, sizeof(parent) - 1);
-			parent[n > 0 ? n : 0] = '\0';
-			parent[strcspn(parent, "\n")] = '\0';
+			n = read(fd, K.parent, sizeof(K.parent) - 1);
+			K.parent[n > 0 ? n : 0] = '\0';
+			K.parent[strcspn(K.parent, "\n")] = '\0';
 			close(fd);
 		}
 	}
+	return K.parent;
+}
+
+static void exec_emit(void)
+{
+	struct kn_event ev = { .kind = KN_EV_EXEC };
+
+	if (K.sent || !K.have_argv)
+		return;
+	K.sent = true;
+	K.parent_done = false;
 	ev.uid = K.uid_n;
 	set_str(&ev, KN_F_EXEC_PATH, K.exe);
 	set_field(&ev, KN_F_EXEC_ARGV, K.argv, K.argv_len);
 	set_str(&ev, KN_F_EXEC_UID, K.uid);
 	set_str(&ev, KN_F_EXEC_CWD, K.cwd);
-	set_str(&ev, KN_F_EXEC_PARENT, parent);
+	if (kn_evdetector_wants(K.det, KN_EV_EXEC, KN_F_EXEC_PARENT))
+		set_str(&ev, KN_F_EXEC_PARENT, exec_parent());
 	detect(&ev);
 }
 
@@ -767,16 +792,22 @@ void ids_start(struct bb_agent *bb, const char *spec)
 		return;
 	}
 	free(text);
-	watch_dirs();
+	/* Only the sources some rule reads: each costs the guest (inotify on
+	 * every write in /etc, /proc/net four times a second). */
+	if (kn_evdetector_count_kind(K.det, KN_EV_FILE))
+		watch_dirs();
 	if (packets)
 		start_packets();
 	K.on = true;
-	poll_net(); /* what is there before the userland: not its doing */
+	K.net = kn_evdetector_count_kind(K.det, KN_EV_NET) > 0;
+	bb_read_clocks(bb);
+	if (K.net)
+		poll_net(); /* what is there before the userland: not its doing */
 	K.next_net_ms = mono_ms() + NET_POLL_MS;
 	ids_note("kernort: rules sha256=%s bytes=%zu rules=%zu event-rules=%zu file-watches=%zu "
-		 "packets=%s landlord=%s", hex, len, kn_ruleset_count(K.rs),
-		 kn_evdetector_count(K.det), K.n_watches, K.pkt >= 0 ? "yes" : "no",
-		 K.landlord ? "yes" : "no");
+		 "net-poll=%s packets=%s landlord=%s", hex, len, kn_ruleset_count(K.rs),
+		 kn_evdetector_count(K.det), K.n_watches, K.net ? "yes" : "no",
+		 K.pkt >= 0 ? "yes" : "no", K.landlord ? "yes" : "no");
 }
 
 void ids_set_line(int fd)
@@ -804,8 +835,14 @@ int ids_timeout_ms(void)
 	if (!K.on)
 		return -1;
 	now = mono_ms();
-	if (K.file_quiet_until > now && K.file_quiet_until < K.next_net_ms)
+	/* the quiet time over (ids_poll_fds() may have looked at an older
+	 * clock): ids_handle() reads what came meanwhile, at once */
+	if (K.file_quiet_until && K.file_quiet_until <= now)
+		return 0;
+	if (K.file_quiet_until && (!K.net || K.file_quiet_until < K.next_net_ms))
 		return (int)(K.file_quiet_until - now);
+	if (!K.net)
+		return -1;
 	return K.next_net_ms > now ? (int)(K.next_net_ms - now) : 0;
 }
 
@@ -815,7 +852,7 @@ void ids_handle(const struct pollfd *pfd, int n)
 
 	if (!K.on)
 		return;
-	bb_read_clocks(K.bb);
+	/* the clocks: bb_handle() has just read them */
 	for (int i = 0; i < n; i++)
 		if (pfd[i].fd == K.pkt && K.pkt >= 0 && pfd[i].revents) {
 			on_packets();
@@ -833,7 +870,7 @@ void ids_handle(const struct pollfd *pfd, int n)
 		on_inotify();
 		any = true;
 	}
-	if (mono_ms() >= K.next_net_ms) {
+	if (K.net && mono_ms() >= K.next_net_ms) {
 		poll_net();
 		K.next_net_ms = mono_ms() + NET_POLL_MS;
 		any = true;

@@ -11,12 +11,14 @@
  * into events for the rules:
  *
  *   exec     audit's execve records (path, argv, uid, cwd; the parent's
- *            program from /proc at the time the record is read)
+ *            program from /proc at the time the record is read, only
+ *            when a rule reads exec.parent or for an alert's record)
  *   tty      the userland's console input, line by line
  *   file     inotify on /etc, /etc/ssh, /etc/cron.d, /root, /root/.ssh and
  *            the blackbox endpoints in /dev: write, create, unlink,
  *            rename, attrib (inotify does not say who)
- *   net      /proc/net/{tcp,tcp6,udp,udp6} read every 250 ms: new
+ *   net      /proc/net/{tcp,tcp6,udp,udp6} read every 250 ms (only
+ *            with a net rule; file watches only with a file rule): new
  *            listening sockets and new outgoing connections (a socket
  *            that lives less than a poll is missed; so is the process)
  *   syslog   /dev/log messages
