@@ -3,8 +3,9 @@
  * Kernort inside the guest, end to end: a server defined with a rule file
  * (soda_server_config_set_ids_rules, as sodactl create --ids-rules); in
  * the guest, a program the rules name is run, /etc/hosts.deny written, a
- * port opened for listening, a syslog line and a kernel log line logged
- * and a line typed on the console. The tenant reads the ids-alert records
+ * port opened for listening, a syslog line and a kernel log line logged,
+ * a line typed on the console and a program started by a shell copied
+ * to /tmp (a rule on exec.parent). The tenant reads the ids-alert records
  * from its blackbox: the right sids, in the order of the steps, each within
  * a second of its step; the benign twin of each step (another program,
  * another file, another port, another message) raises nothing; the rules'
@@ -31,7 +32,10 @@ static const char rules[] =
 	"alert klog any any -> any any (msg:\"kernel marker\"; klog.message; "
 	"content:\"KX-KMSG-BAD\"; sid:1005;)\n"
 	"alert tty any any -> any any (msg:\"history off\"; tty.input; content:\"unset\"; "
-	"content:\"HISTFILE\"; distance:1; within:9; sid:1006;)\n";
+	"content:\"HISTFILE\"; distance:1; within:9; sid:1006;)\n"
+	/* the parent's program: the agent looks it up before evaluating */
+	"alert exec any any -> any any (msg:\"spawned by a shell from /tmp\"; exec.parent; "
+	"content:\"/tmp/kx-dir/\"; startswith; sid:1007;)\n";
 
 static uint64_t now_usec(void)
 {
@@ -101,6 +105,12 @@ static void test_alerts(void **state)
 		{ "logger -t kx 'KX-AUTH-OK for root'", "logger -t kx 'KX-AUTH-FAIL for root'", 1004, 0 },
 		{ "echo KX-KMSG-OK > /dev/kmsg", "echo KX-KMSG-BAD > /dev/kmsg", 1005, 0 },
 		{ "echo HISTFILE unset", "unset HISTFILE", 1006, 0 },
+		/* a shell copied to /tmp forks a program (two commands: the
+		 * first is not exec'd in place); its twin is the stock shell */
+		{ "/bin/busybox sh -c '/bin/busybox true; true'",
+		  "mkdir -p /tmp/kx-dir && cp /bin/busybox /tmp/kx-dir/sh && "
+		  "/tmp/kx-dir/sh -c '/bin/busybox true; true'",
+		  1007, 0 },
 	};
 	const size_t n_steps = sizeof(steps) / sizeof(steps[0]);
 	soda_server_config *cfg = NULL;
@@ -176,7 +186,7 @@ static void test_alerts(void **state)
 		if (type == SODA_BLACKBOX_LIFECYCLE && strstr(text, want)) {
 			assert_false(digest_seen);
 			assert_int_equal(n_alerts, 0);
-			assert_non_null(strstr(text, "event-rules=6 "));
+			assert_non_null(strstr(text, "event-rules=7 "));
 			assert_null(strstr(text, " file-watches=0 "));
 			assert_non_null(strstr(text, " net-poll=yes "));
 			digest_seen = true;
